@@ -1,0 +1,169 @@
+"""The data pilang programs are made of: symbols, keywords, pairs, spans."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from itertools import count
+from typing import Any
+
+
+class Span:
+    """A source region: file, 1-based line and column, and the (exclusive) end."""
+
+    __slots__ = ("file", "line", "col", "end_line", "end_col")
+
+    def __init__(self, file: str, line: int, col: int, end_line: int, end_col: int) -> None:
+        self.file, self.line, self.col, self.end_line, self.end_col = file, line, col, end_line, end_col
+
+    def __repr__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}-{self.end_line}:{self.end_col}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Span) and self.key() == other.key()
+
+    def __hash__(self) -> int:
+        return hash(self.key())
+
+    def key(self) -> tuple[str, int, int, int, int]:
+        """The span as a plain tuple."""
+        return (self.file, self.line, self.col, self.end_line, self.end_col)
+
+    def to(self, other: Span) -> Span:
+        """The span from the start of this one to the end of `other`."""
+        return Span(self.file, self.line, self.col, other.end_line, other.end_col)
+
+
+class Symbol:
+    """An interned name; two symbols with one name are the same object, so `eq?` is `is`."""
+
+    __slots__ = ("name", "interned")
+    _table: dict[str, Symbol] = {}
+
+    def __new__(cls, name: str) -> Symbol:
+        sym = cls._table.get(name)
+        if sym is None:
+            sym = object.__new__(cls)
+            sym.name, sym.interned = name, True
+            cls._table[name] = sym
+        return sym
+
+    def __repr__(self) -> str:
+        return f"Symbol({self.name!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Symbol, (self.name,))
+
+
+_gensym_counter = count(1)
+
+
+def gensym(prefix: str = "g") -> Symbol:
+    """A fresh symbol that no reader and no other gensym can produce (printed as #:prefixN)."""
+    sym = object.__new__(Symbol)
+    sym.name, sym.interned = f"{prefix}{next(_gensym_counter)}", False
+    return sym
+
+
+class Keyword:
+    """A self-evaluating name written `:name`, used as map keys and keyword arguments."""
+
+    __slots__ = ("name",)
+    _table: dict[str, Keyword] = {}
+
+    def __new__(cls, name: str) -> Keyword:
+        kw = cls._table.get(name)
+        if kw is None:
+            kw = object.__new__(cls)
+            kw.name = name
+            cls._table[name] = kw
+        return kw
+
+    def __repr__(self) -> str:
+        return f"Keyword({self.name!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Keyword, (self.name,))
+
+
+class Pair:
+    """A cons cell. Lists end in nil (Python None). `span`/`cspan`, set by the reader only,
+    locate the list that starts at this cell and the element in its car."""
+
+    __slots__ = ("car", "cdr", "span", "cspan")
+
+    def __init__(self, car: Any, cdr: Any) -> None:
+        self.car = car
+        self.cdr = cdr
+
+    def __iter__(self) -> Iterator[Any]:
+        p: Any = self
+        while type(p) is Pair:
+            yield p.car
+            p = p.cdr
+        if p is not None:
+            raise TypeError("improper list")
+
+    def __eq__(self, other: object) -> bool:
+        a: Any = self
+        b: Any = other
+        while type(a) is Pair:
+            if type(b) is not Pair or not (a.car is b.car or a.car == b.car):
+                return False
+            a, b = a.cdr, b.cdr
+        return a is b or a == b
+
+    def __hash__(self) -> int:
+        h = 17
+        p: Any = self
+        while type(p) is Pair:
+            h = (h * 31 + hash(p.car)) & 0xFFFFFFFFFFFF
+            p = p.cdr
+        return h ^ hash(p)
+
+    def __repr__(self) -> str:
+        from .printer import write_string
+        return write_string(self)
+
+
+class SrcVector(list):
+    """A vector literal as read: a list that also knows its span and its elements' spans."""
+
+    span: Span
+    spans: list[Span]
+
+
+class SrcMap(dict):
+    """A map literal as read: a dict that also knows its span and its entries' spans."""
+
+    span: Span
+    spans: list[Span]
+
+
+def from_iter(items: Iterable[Any], tail: Any = None) -> Any:
+    """Build a pilang list from Python items, ending in `tail`."""
+    result = tail
+    for x in reversed(items if isinstance(items, (list, tuple)) else list(items)):
+        result = Pair(x, result)
+    return result
+
+
+def to_list(lst: Any) -> list[Any]:
+    """A proper pilang list as a Python list (TypeError on an improper one)."""
+    out = []
+    while type(lst) is Pair:
+        out.append(lst.car)
+        lst = lst.cdr
+    if lst is not None:
+        raise TypeError("improper list")
+    return out
+
+
+def is_list(x: Any) -> bool:
+    """True for nil and proper lists."""
+    while type(x) is Pair:
+        x = x.cdr
+    return x is None
+
+
+def span_of(x: Any) -> Span | None:
+    """The span the reader gave a compound datum, if any."""
+    return getattr(x, "span", None)

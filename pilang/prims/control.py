@@ -1,0 +1,130 @@
+"""Procedures, equality, errors."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..datum import Keyword, Pair, Symbol, from_iter
+from ..errors import PilangError, type_name
+from ..printer import display_string, write_string
+from ..registry import primitive
+from ..runtime import Macro, call
+
+
+@primitive("apply")
+def apply(f: Callable[..., Any], *args: Any) -> Any:
+    """Call f with the arguments, the last of which is a list (or vector) spread out."""
+    from .lists import items
+    if not args:
+        return call(f)
+    return call(f, *args[:-1], *items(args[-1]))
+
+
+@primitive("not")
+def p_not(x: Any) -> bool:
+    """True for #f and nil, false for everything else."""
+    return x is False or x is None
+
+
+@primitive("identity")
+def identity(x: Any) -> Any:
+    """x itself."""
+    return x
+
+
+@primitive("eq?")
+def eq(a: Any, b: Any) -> bool:
+    """Same object (symbols, keywords, nil, booleans, small integers)."""
+    return a is b
+
+
+@primitive("eqv?")
+def eqv(a: Any, b: Any) -> bool:
+    """Same object, or equal numbers of the same type."""
+    return a is b or (type(a) is type(b) and type(a) in (int, float) and a == b)
+
+
+@primitive("equal?")
+def equal(a: Any, b: Any) -> bool:
+    """Structural equality of lists, vectors, maps, strings and numbers."""
+    if type(a) is bool or type(b) is bool:  # Python's 1 == True is not pilang's
+        return a is b
+    return a == b
+
+
+@primitive("boolean?")
+def is_boolean(x: Any) -> bool:
+    """True for #t and #f."""
+    return type(x) is bool
+
+
+@primitive("procedure?")
+def is_procedure(x: Any) -> bool:
+    """True for procedures and primitives."""
+    return callable(x) and type(x) not in (Symbol, Keyword, Macro)
+
+
+@primitive("nil?")
+def is_nil(x: Any) -> bool:
+    """True for nil."""
+    return x is None
+
+
+@primitive("error")
+def error(message: Any, *irritants: Any) -> None:
+    """Raise a user error with a message and the values it concerns."""
+    text = display_string(message)
+    if irritants:
+        text += ": " + " ".join(write_string(x) for x in irritants)
+    raise PilangError("user", text, data=Pair(message, None) if not irritants else None)
+
+
+@primitive("raise")
+def p_raise(value: Any) -> None:
+    """Raise any value as an error (a caught error object is raised again as it was)."""
+    if isinstance(value, PilangError):
+        raise value
+    raise PilangError("user", f"raised {write_string(value)}", data=value)
+
+
+@primitive("error?")
+def is_error(x: Any) -> bool:
+    """True for an error object given to a catch clause."""
+    return isinstance(x, PilangError)
+
+
+def _err(e: Any, who: str) -> PilangError:
+    if not isinstance(e, PilangError):
+        raise PilangError("type", f"{who} needs an error object, got {type_name(type(e).__name__)}")
+    return e
+
+
+@primitive("error-message")
+def error_message(e: Any) -> str:
+    """The message of a caught error."""
+    return _err(e, "error-message").message
+
+
+@primitive("error-kind")
+def error_kind(e: Any) -> Symbol:
+    """The kind of a caught error: syntax, unbound, type, arity, value, recursion, engine, user, io."""
+    return Symbol(_err(e, "error-kind").kind)
+
+
+@primitive("error-data")
+def error_data(e: Any) -> Any:
+    """The value given to raise, if any."""
+    return _err(e, "error-data").data
+
+
+@primitive("error-location")
+def error_location(e: Any) -> Any:
+    """Where the error happened: a list (file line column), or nil."""
+    span = _err(e, "error-location").span
+    return None if span is None else Pair(span.file, Pair(span.line, Pair(span.col, None)))
+
+
+@primitive("list*")
+def list_star(*xs: Any) -> Any:
+    """Like list, but the last argument is the tail: (list* 1 2 '(3)) is (1 2 3)."""
+    return from_iter(xs[:-1], xs[-1]) if xs else None

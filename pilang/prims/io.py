@@ -1,0 +1,45 @@
+"""Output and reading: print, display, write, read."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from ..printer import display_string, write_string
+from ..registry import primitive
+
+
+@primitive("print")
+def p_print(*xs: Any) -> None:
+    """Display the arguments separated by spaces, then a newline."""
+    sys.stdout.write(" ".join(display_string(x) for x in xs) + "\n")
+
+
+@primitive("display")
+def display(*xs: Any) -> None:
+    """Display the arguments (strings without quotes), no newline."""
+    sys.stdout.write("".join(display_string(x) for x in xs))
+
+
+@primitive("write")
+def write(x: Any) -> None:
+    """Write x in readable form (what `read` gives back), no newline."""
+    sys.stdout.write(write_string(x))
+
+
+@primitive("newline")
+def newline() -> None:
+    """Write a newline."""
+    sys.stdout.write("\n")
+
+
+@primitive("write-string")
+def write_to_string(x: Any) -> str:
+    """The readable text of x, as a string."""
+    return write_string(x)
+
+
+@primitive("read-string")
+def read_string(text: str) -> Any:
+    """The datum written in text (one datum)."""
+    from ..reader import read_one
+    return read_one(text, "<read-string>")

@@ -1,0 +1,138 @@
+"""Strings and symbols."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..datum import Keyword, Symbol, from_iter, gensym
+from ..errors import PilangError, type_name
+from ..printer import display_string, write_string
+from ..registry import primitive
+
+
+def _str(x: Any, who: str) -> str:
+    if type(x) is not str:
+        raise PilangError("type", f"{who} needs a string, got {type_name(type(x).__name__)}")
+    return x
+
+
+@primitive("str")
+def p_str(*xs: Any) -> str:
+    """Concatenate the display forms of the arguments."""
+    return "".join(display_string(x) for x in xs)
+
+
+@primitive("string-append")
+def string_append(*xs: str) -> str:
+    """Concatenate strings."""
+    return "".join(_str(x, "string-append") for x in xs)
+
+
+@primitive("string-length")
+def string_length(s: str) -> int:
+    """Number of characters."""
+    return len(_str(s, "string-length"))
+
+
+@primitive("substring")
+def substring(s: str, start: int, end: Any = None) -> str:
+    """Characters start..end-1."""
+    return _str(s, "substring")[start:end]
+
+
+@primitive("string-upcase")
+def upcase(s: str) -> str:
+    """Upper-cased copy."""
+    return _str(s, "string-upcase").upper()
+
+
+@primitive("string-downcase")
+def downcase(s: str) -> str:
+    """Lower-cased copy."""
+    return _str(s, "string-downcase").lower()
+
+
+@primitive("string-trim")
+def trim(s: str) -> str:
+    """Copy without leading and trailing whitespace."""
+    return _str(s, "string-trim").strip()
+
+
+@primitive("string-split")
+def split(s: str, sep: Any = None) -> Any:
+    """Split on sep (default: runs of whitespace), as a list."""
+    return from_iter(_str(s, "string-split").split(sep))
+
+
+@primitive("string-join")
+def join(xs: Any, sep: str = "") -> str:
+    """Join the display forms of the elements with sep."""
+    from .lists import items
+    return sep.join(display_string(x) for x in items(xs))
+
+
+@primitive("string-contains?")
+def contains(s: str, part: str) -> bool:
+    """True if part occurs in s."""
+    return _str(part, "string-contains?") in _str(s, "string-contains?")
+
+
+@primitive("string-starts-with?")
+def starts_with(s: str, prefix: str) -> bool:
+    """True if s starts with prefix."""
+    return _str(s, "string-starts-with?").startswith(prefix)
+
+
+@primitive("string-replace")
+def replace(s: str, old: str, new: str) -> str:
+    """Copy of s with every occurrence of old replaced by new."""
+    return _str(s, "string-replace").replace(old, new)
+
+
+@primitive("string?")
+def is_string(x: Any) -> bool:
+    """True for strings."""
+    return type(x) is str
+
+
+@primitive("symbol?")
+def is_symbol(x: Any) -> bool:
+    """True for symbols."""
+    return type(x) is Symbol
+
+
+@primitive("string->symbol")
+def string_to_symbol(s: str) -> Symbol:
+    """The symbol with this name."""
+    return Symbol(_str(s, "string->symbol"))
+
+
+@primitive("symbol->string")
+def symbol_to_string(x: Any) -> str:
+    """The name of a symbol or keyword."""
+    if type(x) not in (Symbol, Keyword):
+        raise PilangError("type", f"symbol->string needs a symbol, got {type_name(type(x).__name__)}")
+    return x.name
+
+
+@primitive("number->string")
+def number_to_string(x: Any) -> str:
+    """The written form of a number."""
+    return write_string(x)
+
+
+@primitive("string->number")
+def string_to_number(s: str) -> Any:
+    """The number written in s, or #f if it is not one."""
+    text = _str(s, "string->number").strip()
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return False
+
+
+@primitive("gensym")
+def p_gensym(prefix: Any = "g") -> Symbol:
+    """A fresh symbol no other code can write, for macro-introduced variables."""
+    return gensym(prefix if isinstance(prefix, str) else prefix.name)

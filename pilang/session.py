@@ -1,0 +1,155 @@
+"""A Session: one global environment, its compiler, its evaluation thread; every front end uses one."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from . import compiler as C
+from . import prims  # noqa: F401  (registers the core primitives)
+from .datum import Pair, Span, Symbol, from_iter
+from .errors import PilangError, from_exception
+from .reader import read, read_file
+from .registry import PRIMITIVES, primitive
+from .resources import stdlib_dir
+from .runtime import EvalThread, Macro, TailCall, bounce
+
+
+class Session:
+    """The state a user works in: definitions persist across evaluations, errors lose nothing."""
+
+    def __init__(self, prelude: bool = True) -> None:
+        self.env: dict[str, Any] = {"__builtins__": {}}
+        self.env.update(PRIMITIVES)
+        self._register_session_primitives()
+        self.env.update({
+            C.HELPER_TC: TailCall, C.HELPER_BOUNCE: bounce, C.HELPER_PAIR: Pair,
+            C.HELPER_LIST: from_iter, C.HELPER_ITEMS: _splice_items, C.HELPER_SETG: self._set_global,
+            C.HELPER_ENV: self.env, C.HELPER_ERR: from_exception, C.HELPER_LOAD: self._load_from,
+            C.HELPER_EXC: Exception, C.HELPER_MACRO: Macro,
+        })
+        self.compiler = C.Compiler(self.env, {name: self.env[name] for name in C.INLINE})
+        self.thread = EvalThread()
+        self._inputs = count(1)
+        if prelude:
+            self.load(stdlib_dir() / "prelude.pil")
+
+    # ---- evaluation ------------------------------------------------------------------------
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        """Run fn on the evaluation thread, turning any escaping error into a PilangError."""
+        def guarded() -> Any:
+            try:
+                return fn()
+            except PilangError as err:
+                raise from_exception(err) from None
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:
+                raise from_exception(exc) from None
+        return self.thread.run(guarded)
+
+    def eval_forms(self, forms: list[tuple[Any, Span]]) -> Any:
+        """Compile and run top-level forms in order; the value of the last."""
+        def go() -> Any:
+            value = None
+            for form, span in forms:
+                value = self._eval_toplevel(form, span)
+            return value
+        return self.run(go)
+
+    def _eval_toplevel(self, form: Any, span: Span) -> Any:
+        # a top-level begin runs form by form, so a macro it defines is usable in the next form
+        if type(form) is Pair and form.car is C.BEGIN:
+            value = None
+            for sub, sspan in self.compiler.items(form, span)[1:]:
+                value = self._eval_toplevel(sub, sspan)
+            return value
+        return bounce(self.compiler.compile_toplevel(form, span)())
+
+    def eval_text(self, text: str, file: str | None = None) -> Any:
+        """Read and evaluate all forms of `text` (named `file` in errors, else <input-N>)."""
+        return self.eval_forms(read(text, file or f"<input-{next(self._inputs)}>"))
+
+    def eval_datum(self, datum: Any, span: Span | None = None) -> Any:
+        """Evaluate one datum (as `eval` does)."""
+        span = span or getattr(datum, "span", None) or Span("<eval>", 1, 1, 1, 1)
+        return self.run(lambda: self._eval_toplevel(datum, span))
+
+    def load(self, path: str | Path) -> None:
+        """Evaluate every form of a source file."""
+        forms = read_file(path)
+        self.eval_forms(forms)
+
+    def _load_from(self, path: Any, from_file: str) -> None:
+        """`(load "x.pil")`: a relative path is relative to the file that says it."""
+        if type(path) is not str:
+            raise PilangError("type", "load needs a file name string")
+        target = Path(path)
+        if not target.is_absolute() and not from_file.startswith("<"):
+            target = Path(from_file).parent / target
+        for form, span in read_file(target):
+            self._eval_toplevel(form, span)
+        return None
+
+    def _set_global(self, name: str, value: Any) -> None:
+        if name not in self.env:
+            raise PilangError("unbound", f"set!: {name} is not defined (use define first)")
+        self.env[name] = value
+
+    # ---- primitives that need the session --------------------------------------------------
+
+    def _register_session_primitives(self) -> None:
+        reg = self.env
+
+        @primitive("eval", reg)
+        def p_eval(datum: Any) -> Any:
+            """Evaluate a datum in the global environment."""
+            span = getattr(datum, "span", None) or Span("<eval>", 1, 1, 1, 1)
+            return self._eval_toplevel(datum, span)
+
+        @primitive("macroexpand-1", reg)
+        def macroexpand_1(form: Any) -> Any:
+            """Expand the macro call at the head of form once (form itself if it is not one)."""
+            return self.expand_1(form)[0]
+
+        @primitive("macroexpand", reg)
+        def macroexpand(form: Any) -> Any:
+            """Expand the head of form until it is no longer a macro call."""
+            expanded = True
+            while expanded:
+                form, expanded = self.expand_1(form)
+            return form
+
+        @primitive("defined?", reg)
+        def is_defined(sym: Any) -> bool:
+            """True if the symbol has a global definition."""
+            return type(sym) is Symbol and sym.name in self.env
+
+        @primitive("doc", reg)
+        def doc(x: Any) -> Any:
+            """The documentation of a procedure, primitive or macro (or of the name given as a symbol)."""
+            if type(x) is Symbol:
+                x = self.env.get(x.name)
+            text = x.doc if isinstance(x, Macro) else getattr(x, "__doc__", None)
+            return text
+
+    def expand_1(self, form: Any) -> tuple[Any, bool]:
+        """(expansion, True) if form is a macro call, else (form, False)."""
+        if type(form) is Pair and type(form.car) is Symbol:
+            macro = self.env.get(form.car.name)
+            if type(macro) is Macro:
+                span = getattr(form, "span", None) or Span("<macroexpand>", 1, 1, 1, 1)
+                return self.compiler.expand_once(form, macro, span), True
+        return form, False
+
+
+def _splice_items(x: Any) -> Any:
+    """What ,@ splices: the elements of a list or vector."""
+    if x is None:
+        return ()
+    if type(x) is Pair or isinstance(x, (list, tuple)):
+        return x
+    raise PilangError("type", "unquote-splicing (,@) needs a list or vector")
+
