@@ -103,13 +103,7 @@ class Pair:
             raise TypeError("improper list")
 
     def __eq__(self, other: object) -> bool:
-        a: Any = self
-        b: Any = other
-        while type(a) is Pair:
-            if type(b) is not Pair or not (a.car is b.car or a.car == b.car):
-                return False
-            a, b = a.cdr, b.cdr
-        return a is b or a == b
+        return equal(self, other)
 
     def __hash__(self) -> int:
         h = 17
@@ -167,3 +161,31 @@ def is_list(x: Any) -> bool:
 def span_of(x: Any) -> Span | None:
     """The span the reader gave a compound datum, if any."""
     return getattr(x, "span", None)
+
+
+def equal(a: Any, b: Any) -> bool:
+    """Structural equality of datums without recursion (10,000-deep lists compare fine).
+    Booleans equal only booleans, unlike Python where 1 == True."""
+    todo = [(a, b)]
+    while todo:
+        a, b = todo.pop()
+        if a is b:
+            continue
+        if type(a) is Pair:
+            if type(b) is not Pair:
+                return False
+            while type(a) is Pair and type(b) is Pair:
+                todo.append((a.car, b.car))
+                a, b = a.cdr, b.cdr
+            todo.append((a, b))
+        elif isinstance(a, (list, tuple)):
+            if not isinstance(b, (list, tuple)) or len(a) != len(b):
+                return False
+            todo.extend(zip(a, b))
+        elif isinstance(a, dict):
+            if not isinstance(b, dict) or a.keys() != b.keys():
+                return False
+            todo.extend((a[k], b[k]) for k in a)
+        elif isinstance(b, (Pair, list, tuple, dict)) or (type(a) is bool) != (type(b) is bool) or a != b:
+            return False
+    return True

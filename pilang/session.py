@@ -47,7 +47,7 @@ class Session:
             except (KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:
-                raise from_exception(exc) from None
+                raise from_exception(exc)  # noqa: B904  (the cause is kept for --debug)
         return self.thread.run(guarded)
 
     def eval_forms(self, forms: list[tuple[Any, Span]]) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..datum import Keyword, Pair, Symbol, from_iter
+from ..datum import Keyword, Pair, Symbol, equal, from_iter
 from ..errors import PilangError, type_name
 from ..printer import display_string, write_string
 from ..registry import primitive
@@ -45,11 +45,9 @@ def eqv(a: Any, b: Any) -> bool:
 
 
 @primitive("equal?")
-def equal(a: Any, b: Any) -> bool:
+def p_equal(a: Any, b: Any) -> bool:
     """Structural equality of lists, vectors, maps, strings and numbers."""
-    if type(a) is bool or type(b) is bool:  # Python's 1 == True is not pilang's
-        return a is b
-    return a == b
+    return equal(a, b)
 
 
 @primitive("boolean?")

@@ -1,0 +1,4 @@
+"""`python -m pilang`."""
+from .cli import run
+
+run()

@@ -1,0 +1,61 @@
+"""The `pilang` command: run a script, evaluate an expression, or start the REPL."""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import PilangError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pilang", description="pilang, the Player Intelligence Language.",
+        epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin.")
+    parser.add_argument("file", nargs="?", help="a .pil script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
+    parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
+                        help="evaluate EXPR and print its value (may be repeated)")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
+    parser.add_argument("--version", action="version", version=f"pilang {__version__}")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit status (0 ok, 1 pilang error, 130 interrupted)."""
+    args = build_parser().parse_args(argv)
+    from .printer import write_string
+    from .session import Session
+    try:
+        session = Session()
+        session.env["*argv*"] = list(args.args or [])
+        if args.eval:
+            for expr in args.eval:
+                value = session.eval_text(expr, "<-e>")
+                if value is not None:
+                    print(write_string(value))
+            return 0
+        if args.file:
+            session.load(args.file)
+            return 0
+        from .repl import repl
+        interactive = sys.stdin.isatty()
+        return repl(session, interactive=interactive)
+    except PilangError as err:
+        sys.stdout.flush()
+        if args.debug:
+            traceback.print_exception(err.__cause__ or err)
+        print(err.render(), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def run() -> None:
+    """Console-script wrapper."""
+    sys.exit(main())

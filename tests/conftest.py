@@ -1,0 +1,85 @@
+"""pytest collects pilang-level tests from tests/pil/*.pil (see PilFile)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pilang.datum import Pair, Span, Symbol
+from pilang.errors import PilangError
+from pilang.printer import write_string
+from pilang.reader import read_file
+from pilang.session import Session
+
+CHECK, CHECK_ERROR, ASSERT = Symbol("check"), Symbol("check-error"), Symbol("assert")
+
+
+def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
+    if file_path.suffix == ".pil" and file_path.parent.name == "pil":
+        return PilFile.from_parent(parent, path=file_path)
+    return None
+
+
+class PilFile(pytest.File):
+    """A .pil test table: `(check expr expected)`, `(check-error kind expr)` and `(assert ...)`
+    forms are tests; any other form (definitions) runs, in order, before the tests after it."""
+
+    def collect(self) -> Any:
+        self.pil_session_ = None
+        setup: list[tuple[Any, Span]] = []
+        for form, span in read_file(self.path):
+            if type(form) is Pair and form.car in (CHECK, CHECK_ERROR, ASSERT):
+                name = f"line {span.line}: {write_string(form)[:70]}"
+                yield PilItem.from_parent(self, name=name, form=form, span=span, setup=setup)
+                setup = []
+            else:
+                setup.append((form, span))
+
+    def pil_session(self) -> Session:
+        if self.pil_session_ is None:
+            self.pil_session_ = Session()
+        return self.pil_session_
+
+
+class PilItem(pytest.Item):
+    def __init__(self, *, form: Any, span: Span, setup: list[tuple[Any, Span]], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.form, self.span, self.before = form, span, setup
+
+    def runtest(self) -> None:
+        session = self.parent.pil_session()
+        session.eval_forms(self.before)
+        head, args = self.form.car, list(self.form.cdr)
+        if head is CHECK:
+            got = session.eval_datum(args[0], self.span)
+            want = session.eval_datum(args[1], self.span)
+            if not session.env["equal?"](got, want):
+                raise PilFailure(f"{write_string(args[0])}\n  got:      {write_string(got)}\n"
+                                 f"  expected: {write_string(want)}")
+        elif head is CHECK_ERROR:
+            try:
+                got = session.eval_datum(args[1], self.span)
+            except PilangError as err:
+                if err.kind != args[0].name:
+                    raise PilFailure(f"{write_string(args[1])}\n  raised {err.kind} error "
+                                     f"({err.message}), expected a {args[0].name} error") from None
+                return
+            raise PilFailure(f"{write_string(args[1])}\n  returned {write_string(got)}, "
+                             f"expected a {args[0].name} error")
+        else:
+            session.eval_forms([(self.form, self.span)])
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, PilFailure):
+            return f"{self.span.file}:{self.span.line}: {excinfo.value}"
+        if isinstance(excinfo.value, PilangError):
+            return excinfo.value.render()
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.span.line - 1, self.name
+
+
+class PilFailure(Exception):
+    """A pilang-level check that did not hold."""
