@@ -519,6 +519,15 @@ class Compiler:
         items = self.items(x, span)[1:]
         if not items:
             return self.finish([], _loc(_const(is_and), span), ctx, span)
+        if ctx == TAIL:  # the last operand is in tail position
+            out: Stmts = []
+            for f, sp in items[:-1]:
+                s, e = self.value(f, sp, scope)
+                tmp = scope.fn.fresh(" and" if is_and else " or")
+                test = _falsy(ast.NamedExpr(_name(tmp, True), e), tmp)
+                out += s + [_loc(ast.If(test if is_and else ast.UnaryOp(ast.Not(), test),
+                                        [ast.Return(_name(tmp))], []), sp)]
+            return out + self.comp(items[-1][0], items[-1][1], scope, TAIL), None
         compiled = [self.value(f, sp, scope) for f, sp in items]
         if all(not s for s, _ in compiled):
             exprs = [e for _, e in compiled]

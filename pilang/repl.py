@@ -53,7 +53,7 @@ def repl(session: Session, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdou
 
 
 def _eval_print(session: Session, text: str, name: str, stdout: TextIO, interactive: bool) -> int:
-    """Evaluate one input; print its value (interactive) or its error. 1 after an error."""
+    """Evaluate one input; print its value (unless nil) or its error. 1 after an error."""
     try:
         value = session.eval_text(text, name)
     except PilangError as err:
@@ -63,6 +63,6 @@ def _eval_print(session: Session, text: str, name: str, stdout: TextIO, interact
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 1
-    if interactive and value is not None:
+    if value is not None:
         stdout.write(write_string(value) + "\n")
     return 0

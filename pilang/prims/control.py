@@ -8,16 +8,15 @@ from ..datum import Keyword, Pair, Symbol, equal, from_iter
 from ..errors import PilangError, type_name
 from ..printer import display_string, write_string
 from ..registry import primitive
-from ..runtime import Macro, call
+from ..runtime import Macro, TailCall
 
 
 @primitive("apply")
-def apply(f: Callable[..., Any], *args: Any) -> Any:
+def apply(f: Callable[..., Any], *args: Any) -> TailCall:
     """Call f with the arguments, the last of which is a list (or vector) spread out."""
     from .lists import items
-    if not args:
-        return call(f)
-    return call(f, *args[:-1], *items(args[-1]))
+    # returned, not run: the caller runs it, so (apply f ...) in tail position is a tail call
+    return TailCall(f, (*args[:-1], *items(args[-1])) if args else ())
 
 
 @primitive("not")
