@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import __version__
 from .errors import PilangError
@@ -13,7 +15,8 @@ from .errors import PilangError
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pilang", description="pilang, the Player Intelligence Language.",
-        epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin.")
+        epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
+               "Subcommands: pilang bench [--quick] runs the benchmarks.")
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
@@ -23,8 +26,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def bench(argv: Sequence[str]) -> int:
+    """`pilang bench [--quick]`: run the benchmarks of the source checkout."""
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks" / "__main__.py").exists():
+        print("pilang bench: the benchmarks live in the source checkout, which this installation lacks",
+              file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, "-m", "benchmarks", *argv], cwd=root)
+
+
+SUBCOMMANDS = {"bench": bench}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status (0 ok, 1 pilang error, 130 interrupted)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[argv[0]](argv[1:])
     args = build_parser().parse_args(argv)
     from .printer import write_string
     from .session import Session

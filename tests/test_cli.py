@@ -106,3 +106,10 @@ def test_ctrl_c_interrupts_a_running_script(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 130 and "interrupted" in err
+
+
+def test_bench_quick_runs_and_prints_ratios() -> None:
+    result = run("bench", "--quick", cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr
+    assert "(fib 15)" in result.stdout and "x" in result.stdout
+    assert "MB/s" in result.stdout and "start-up" in result.stdout

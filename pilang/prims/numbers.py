@@ -20,6 +20,8 @@ def _num(x: Any, who: str) -> Any:
 @primitive("+")
 def add(*xs: Any) -> Any:
     """Sum of the arguments (0 for none)."""
+    if len(xs) == 2:  # the common case when + is passed to reduce or map
+        return xs[0] + xs[1]
     return reduce(operator.add, xs) if xs else 0
 
 
@@ -32,6 +34,8 @@ def sub(x: Any, *xs: Any) -> Any:
 @primitive("*")
 def mul(*xs: Any) -> Any:
     """Product of the arguments (1 for none)."""
+    if len(xs) == 2:
+        return xs[0] * xs[1]
     return reduce(operator.mul, xs) if xs else 1
 
 
@@ -43,6 +47,8 @@ def div(x: Any, *xs: Any) -> Any:
 
 def _chain(op: Any, name: str, doc: str) -> None:
     def compare(x: Any, *xs: Any) -> bool:
+        if len(xs) == 1:
+            return op(x, xs[0])
         return all(op(a, b) for a, b in pairwise((x,) + xs))
     compare.__doc__ = doc
     primitive(name)(compare)
