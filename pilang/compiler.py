@@ -215,8 +215,7 @@ INLINE: dict[str, Callable[[list[ast.expr]], ast.expr | None]] = {
     "cons": _fixed(2, lambda a, b: _call(HELPER_PAIR, a, b)),
     "pair?": _fixed(1, lambda a: ast.Compare(ast.Attribute(a, "__class__", ast.Load()), [ast.Is()], [_name(HELPER_PAIR)])),
 }
-SPECIAL_NAMES = ("quote", "quasiquote", "unquote", "unquote-splicing", "if", "define", "set!",
-                 "lambda", "fn", "let", "let*", "letrec", "begin", "and", "or", "defmacro", "try", "load")
+
 
 
 class Compiler:
@@ -417,21 +416,27 @@ class Compiler:
                     values.append(_call(HELPER_LIST, ast.Tuple(args[len(fn.params):], ast.Load())))
                 assign = ast.Assign([ast.Tuple([_name(t, True) for t in targets], ast.Store())],
                                     ast.Tuple(values, ast.Load())) if targets else ast.Pass()
-                tc = ast.Return(_call(HELPER_TC, f, ast.Tuple(args, ast.Load()), self.unit.const(span)))
+                tc = ast.Return(self.tail_call(f, args, span))
                 check = ast.If(ast.Compare(f, [ast.Is()], [self.ref_self(scope)]), [assign, ast.Continue()], [tc])
                 return stmts + [_loc(check, span)], None
             if fn.parent is None or self.is_primitive_call(x.car, scope):
                 # the top level and primitives never recurse, so a direct call keeps the stack bounded
                 return stmts + [_loc(ast.Return(_loc(ast.Call(f, args, []), span)), span)], None
-            tc = _call(HELPER_TC, f, ast.Tuple(args, ast.Load()), self.unit.const(span))
-            return stmts + [_loc(ast.Return(_loc(tc, span)), span)], None
-        call = _loc(ast.Call(f, args, []), span)
-        tmp = " r"
-        checked = ast.IfExp(
+            return stmts + [_loc(ast.Return(self.tail_call(f, args, span)), span)], None
+        return self.finish(stmts, self.checked_call(_loc(ast.Call(f, args, []), span), span), ctx, span)
+
+    def tail_call(self, f: ast.expr, args: list[ast.expr], span: Span) -> ast.expr:
+        """A TailCall for the caller to run, remembering the call's span for its errors."""
+        return _loc(_call(HELPER_TC, f, ast.Tuple(args, ast.Load()), self.unit.const(span)), span)
+
+    @staticmethod
+    def checked_call(call: ast.expr, span: Span) -> ast.expr:
+        """The value of a non-tail call: a returned TailCall is run to completion here."""
+        tmp = " r"  # consumed at once, so nested calls may share it
+        return _loc(ast.IfExp(
             ast.Compare(ast.Attribute(ast.NamedExpr(_name(tmp, True), call), "__class__", ast.Load()),
                         [ast.IsNot()], [_name(HELPER_TC)]),
-            _name(tmp), _call(HELPER_BOUNCE, _name(tmp)))
-        return self.finish(stmts, _loc(checked, span), ctx, span)
+            _name(tmp), _call(HELPER_BOUNCE, _name(tmp))), span)
 
     def self_call(self, head: Any, scope: Scope) -> bool:
         """Whether `head` names the enclosing lambda through the binding it was defined by
@@ -561,7 +566,7 @@ class Compiler:
     def body(self, forms: list[tuple[Any, Span]], span: Span, scope: Scope, ctx: int) -> tuple[Stmts, ast.expr | None]:
         """A sequence; internal defines bind in `scope` before any form runs (letrec* semantics)."""
         if scope.fn.parent is not None or scope.parent is not None:
-            forms = self.splice_begins(forms, span)
+            forms = self.splice_begins(forms, span, scope)
             for f, sp in forms:
                 name = self.defined_name(f, sp)
                 if name is not None and name not in scope.vars:
@@ -575,12 +580,17 @@ class Compiler:
         s, e = self.comp_any(forms[-1][0], forms[-1][1], scope, ctx)
         return stmts + s, e
 
-    def splice_begins(self, forms: list[tuple[Any, Span]], span: Span) -> list[tuple[Any, Span]]:
-        """Flatten body-level `begin`s so the defines inside them are internal defines too."""
+    def splice_begins(self, forms: list[tuple[Any, Span]], span: Span, scope: Scope) -> list[tuple[Any, Span]]:
+        """Expand body-level macro calls and flatten `begin`s, so that every define a body
+        holds, written directly or produced by a macro such as defn, is an internal define."""
         out = []
         for f, sp in forms:
-            if type(f) is Pair and f.car is BEGIN:
-                out += self.splice_begins(self.items(f, sp)[1:], sp)
+            while (type(f) is Pair and type(f.car) is Symbol and scope.lookup(f.car) is None
+                   and type(macro := self.env.get(f.car.name)) is Macro):
+                sp = self.span(f, sp)
+                f = self.expand_once(f, macro, sp)
+            if type(f) is Pair and f.car is BEGIN and scope.lookup(BEGIN) is None:
+                out += self.splice_begins(self.items(f, sp)[1:], sp, scope)
             else:
                 out.append((f, sp))
         return out
@@ -800,11 +810,7 @@ class Compiler:
         call = _loc(ast.Call(_name(var.py), inits, []), span)
         if ctx == TAIL:  # a direct call: the loop body is textually inside, so the stack stays bounded
             return stmts + [_loc(ast.Return(call), span)], None
-        checked = ast.IfExp(
-            ast.Compare(ast.Attribute(ast.NamedExpr(_name(" r", True), call), "__class__", ast.Load()),
-                        [ast.IsNot()], [_name(HELPER_TC)]),
-            _name(" r"), _call(HELPER_BOUNCE, _name(" r")))
-        return self.finish(stmts, _loc(checked, span), ctx, span)
+        return self.finish(stmts, self.checked_call(call, span), ctx, span)
 
     def c_defmacro(self, x: Pair, span: Span, scope: Scope, ctx: int) -> tuple[Stmts, ast.expr | None]:
         """(defmacro name (params...) body...): a global macro over unevaluated datums."""

@@ -27,30 +27,42 @@ class Span:
         """The span as a plain tuple."""
         return (self.file, self.line, self.col, self.end_line, self.end_col)
 
-    def to(self, other: Span) -> Span:
-        """The span from the start of this one to the end of `other`."""
-        return Span(self.file, self.line, self.col, other.end_line, other.end_col)
 
 
-class Symbol:
-    """An interned name; two symbols with one name are the same object, so `eq?` is `is`."""
+class _Name:
+    """A name interned per class: two instances with one name are the same object (`eq?` is `is`)."""
 
     __slots__ = ("name", "interned")
-    _table: dict[str, Symbol] = {}
+    _table: dict[str, _Name]
 
-    def __new__(cls, name: str) -> Symbol:
-        sym = cls._table.get(name)
-        if sym is None:
-            sym = object.__new__(cls)
-            sym.name, sym.interned = name, True
-            cls._table[name] = sym
-        return sym
+    def __init_subclass__(cls) -> None:
+        cls._table = {}
+
+    def __new__(cls, name: str) -> Any:
+        obj = cls._table.get(name)
+        if obj is None:
+            obj = object.__new__(cls)
+            obj.name, obj.interned = name, True
+            cls._table[name] = obj
+        return obj
 
     def __repr__(self) -> str:
-        return f"Symbol({self.name!r})"
+        return f"{type(self).__name__}({self.name!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Symbol, (self.name,))
+        return (type(self), (self.name,))
+
+
+class Symbol(_Name):
+    """A symbol: a variable name in code, a value of its own when quoted."""
+
+    __slots__ = ()
+
+
+class Keyword(_Name):
+    """A self-evaluating name written `:name`, used as map keys and keyword arguments."""
+
+    __slots__ = ()
 
 
 _gensym_counter = count(1)
@@ -61,27 +73,6 @@ def gensym(prefix: str = "g") -> Symbol:
     sym = object.__new__(Symbol)
     sym.name, sym.interned = f"{prefix}{next(_gensym_counter)}", False
     return sym
-
-
-class Keyword:
-    """A self-evaluating name written `:name`, used as map keys and keyword arguments."""
-
-    __slots__ = ("name",)
-    _table: dict[str, Keyword] = {}
-
-    def __new__(cls, name: str) -> Keyword:
-        kw = cls._table.get(name)
-        if kw is None:
-            kw = object.__new__(cls)
-            kw.name = name
-            cls._table[name] = kw
-        return kw
-
-    def __repr__(self) -> str:
-        return f"Keyword({self.name!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (Keyword, (self.name,))
 
 
 class Pair:
@@ -140,27 +131,11 @@ def from_iter(items: Iterable[Any], tail: Any = None) -> Any:
     return result
 
 
-def to_list(lst: Any) -> list[Any]:
-    """A proper pilang list as a Python list (TypeError on an improper one)."""
-    out = []
-    while type(lst) is Pair:
-        out.append(lst.car)
-        lst = lst.cdr
-    if lst is not None:
-        raise TypeError("improper list")
-    return out
-
-
 def is_list(x: Any) -> bool:
     """True for nil and proper lists."""
     while type(x) is Pair:
         x = x.cdr
     return x is None
-
-
-def span_of(x: Any) -> Span | None:
-    """The span the reader gave a compound datum, if any."""
-    return getattr(x, "span", None)
 
 
 def equal(a: Any, b: Any) -> bool:

@@ -93,6 +93,13 @@ def type_name(pytype: str) -> str:
     return TYPE_NAMES.get(pytype, pytype)
 
 
+def expect(x: Any, types: type | tuple[type, ...], who: str, what: str) -> Any:
+    """x itself if it is one of `types`, else a type error: `who needs what, got <type>`."""
+    if type(x) not in (types if isinstance(types, tuple) else (types,)):
+        raise PilangError("type", f"{who} needs {what}, got {type_name(type(x).__name__)}")
+    return x
+
+
 def _count(n: int | str, noun: str) -> str:
     return f"{n} {noun}" + ("" if n in (1, "1") else "s")
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilang.datum import Keyword, Pair, Span, Symbol, from_iter, gensym
+from pilang.datum import Keyword, Span, Symbol, from_iter, gensym
 from pilang.errors import PilangError
 from pilang.printer import write_string
 from pilang.reader import read, read_file, read_one

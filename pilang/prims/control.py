@@ -5,7 +5,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..datum import Keyword, Pair, Symbol, equal, from_iter
-from ..errors import PilangError, type_name
+from ..errors import PilangError, expect
 from ..printer import display_string, write_string
 from ..registry import primitive
 from ..runtime import Macro, TailCall
@@ -91,9 +91,7 @@ def is_error(x: Any) -> bool:
 
 
 def _err(e: Any, who: str) -> PilangError:
-    if not isinstance(e, PilangError):
-        raise PilangError("type", f"{who} needs an error object, got {type_name(type(e).__name__)}")
-    return e
+    return expect(e, PilangError, who, "an error object")
 
 
 @primitive("error-message")

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..datum import Pair, from_iter, is_list
-from ..errors import PilangError, type_name
+from ..errors import PilangError, expect, type_name
 from ..registry import primitive
 from ..runtime import call
 
@@ -32,9 +32,7 @@ def like(template: Any, values: Iterable[Any]) -> Any:
 
 
 def _pair(x: Any, who: str) -> Pair:
-    if type(x) is not Pair:
-        raise PilangError("type", f"{who} needs a non-empty list, got {type_name(type(x).__name__)}")
-    return x
+    return expect(x, Pair, who, "a non-empty list")
 
 
 @primitive("list")

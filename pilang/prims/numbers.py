@@ -7,14 +7,12 @@ from functools import reduce
 from itertools import pairwise
 from typing import Any
 
-from ..errors import PilangError, type_name
+from ..errors import expect
 from ..registry import primitive
 
 
 def _num(x: Any, who: str) -> Any:
-    if type(x) not in (int, float):
-        raise PilangError("type", f"{who} needs a number, got {type_name(type(x).__name__)}")
-    return x
+    return expect(x, (int, float), who, "a number")
 
 
 @primitive("+")

@@ -4,15 +4,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..datum import Keyword, Symbol, from_iter, gensym
-from ..errors import PilangError, type_name
+from ..errors import expect
 from ..printer import display_string, write_string
 from ..registry import primitive
 
 
 def _str(x: Any, who: str) -> str:
-    if type(x) is not str:
-        raise PilangError("type", f"{who} needs a string, got {type_name(type(x).__name__)}")
-    return x
+    return expect(x, str, who, "a string")
 
 
 @primitive("str")
@@ -109,9 +107,7 @@ def string_to_symbol(s: str) -> Symbol:
 @primitive("symbol->string")
 def symbol_to_string(x: Any) -> str:
     """The name of a symbol or keyword."""
-    if type(x) not in (Symbol, Keyword):
-        raise PilangError("type", f"symbol->string needs a symbol, got {type_name(type(x).__name__)}")
-    return x.name
+    return expect(x, (Symbol, Keyword), "symbol->string", "a symbol").name
 
 
 @primitive("number->string")
