@@ -16,12 +16,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pilang", description="pilang, the Player Intelligence Language.",
         epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
-               "Subcommands: pilang bench [--quick] runs the benchmarks.")
+               "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; pilang bench [--quick].")
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
                         help="evaluate EXPR and print its value (may be repeated)")
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
+    parser.add_argument("--workspace", metavar="DIR", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
     parser.add_argument("--version", action="version", version=f"pilang {__version__}")
     return parser
 
@@ -36,7 +37,47 @@ def bench(argv: Sequence[str]) -> int:
     return subprocess.call([sys.executable, "-m", "benchmarks", *argv], cwd=root)
 
 
-SUBCOMMANDS = {"bench": bench}
+def ingest(argv: Sequence[str]) -> int:
+    """`pilang ingest PATH... [--format F] [--workspace DIR]`: ingest files and folders, print the report."""
+    parser = argparse.ArgumentParser(prog="pilang ingest", description="Ingest community data into a workspace.")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (formats are detected)")
+    parser.add_argument("--format", help="read every file as this format (see --list-formats)")
+    parser.add_argument("--workspace", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
+    args = parser.parse_args(argv)
+    from engine.formats import FormatError
+    from engine.ingest import ingest as run
+    from engine.store import Workspace, WorkspaceError, default_path
+    try:
+        ws = Workspace(args.workspace or default_path())
+        report = run(ws, args.paths, fmt=args.format)
+    except (FormatError, WorkspaceError) as exc:
+        print(f"pilang ingest: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: every finished batch is kept; run the same command again to complete it",
+              file=sys.stderr)
+        return 130
+    print(report.render())
+    return 1 if report.errors else 0
+
+
+def demo(argv: Sequence[str]) -> int:
+    """`pilang demo --make [DIR]`: write the simulated community (the demo data and its ground truth)."""
+    parser = argparse.ArgumentParser(prog="pilang demo", description="The simulated demo community.")
+    parser.add_argument("--make", action="store_true", help="(re)generate the demo data files")
+    parser.add_argument("dir", nargs="?", default="examples/demo", help="where to write (default examples/demo)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    if not args.make:
+        parser.print_help()
+        return 2
+    from engine.simulate import write_demo
+    summary = write_demo(Path(args.dir), seed=args.seed)
+    print(f"wrote the demo community to {args.dir}: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+    return 0
+
+
+SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .printer import write_string
     from .session import Session
     try:
-        session = Session()
+        session = Session(workspace=args.workspace)
         session.env["*argv*"] = list(args.args or [])
         if args.eval:
             for expr in args.eval:

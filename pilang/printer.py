@@ -28,6 +28,8 @@ def write_atom(x: Any) -> str | None:
     if x is False:
         return "#f"
     t = type(x)
+    if hasattr(t, "__pilang_repr__"):  # engine values print their own way (tables, records)
+        return x.__pilang_repr__()
     if t is int:
         return str(x)
     if t is float:

@@ -8,6 +8,7 @@ from typing import Any
 
 from . import compiler as C
 from . import prims  # noqa: F401  (registers the core primitives)
+from .bridge import EngineLink
 from .datum import Pair, Span, Symbol, from_iter
 from .errors import PilangError, from_exception
 from .reader import read, read_file
@@ -19,10 +20,12 @@ from .runtime import EvalThread, Macro, TailCall, bounce
 class Session:
     """The state a user works in: definitions persist across evaluations, errors lose nothing."""
 
-    def __init__(self, prelude: bool = True) -> None:
+    def __init__(self, prelude: bool = True, workspace: str | Path | None = None) -> None:
         self.env: dict[str, Any] = {"__builtins__": {}}
         self.env.update(PRIMITIVES)
         self._register_session_primitives()
+        self.engine = EngineLink(workspace)
+        self.engine.register(self.env)
         self.env.update({
             C.HELPER_TC: TailCall, C.HELPER_BOUNCE: bounce, C.HELPER_PAIR: Pair,
             C.HELPER_LIST: from_iter, C.HELPER_ITEMS: _splice_items, C.HELPER_SETG: self._set_global,

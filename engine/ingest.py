@@ -1,0 +1,256 @@
+"""Ingestion: parse -> store (one transaction per batch, idempotent by source id) -> graph -> embed
+(content-hash cache) -> index. Each stage is a plain function over a batch or the workspace, so
+an interrupted run leaves the workspace consistent and a re-run completes it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import formats as F
+from .graph import update_edges
+from .store import Workspace, dumps
+
+BATCH = 1000
+EMBED_CHUNK = 2048
+
+
+@dataclass
+class Report:
+    """What an ingest did: rows taken by kind, rows skipped by reason (with a first example), time."""
+    files: list[str] = field(default_factory=list)
+    taken: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    embedded: int = 0
+    indexed: int = 0
+    edges: int = 0
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def skip(self, reason: str, where: str, n: int = 1) -> None:
+        self.skipped[reason] += n
+        self.examples.setdefault(reason, where)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"files": self.files, "taken": dict(self.taken), "skipped": dict(self.skipped),
+                "skip-examples": self.examples, "errors": self.errors, "embedded": self.embedded,
+                "indexed": self.indexed, "edges": self.edges, "seconds": round(self.seconds, 2)}
+
+    def render(self) -> str:
+        """The human summary printed at the end of `pilang ingest`."""
+        taken = ", ".join(f"{n:,} {kind}" for kind, n in sorted(self.taken.items())) or "nothing new"
+        lines = [f"ingested {len(self.files)} file(s) in {self.seconds:.1f} s: took {taken}"]
+        for reason, n in self.skipped.most_common():
+            lines.append(f"  skipped {n:,}: {reason} (first: {self.examples[reason]})")
+        lines.append(f"  embedded {self.embedded:,} new text(s), indexed {self.indexed:,} vector(s),"
+                     f" {self.edges:,} graph edge(s) recomputed")
+        lines += [f"  error: {e}" for e in self.errors]
+        return "\n".join(lines)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files named, and the files inside folders named (sorted, hidden ones and SOURCE.md left out)."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            for child in sorted(p.rglob("*")):
+                if child.is_file() and not any(part.startswith(".") for part in child.relative_to(p).parts) \
+                        and child.suffix in (".json", ".csv", ".jsonl"):
+                    yield child
+        else:
+            yield p
+
+
+def _progress(items: Iterable[Any], label: str, show: bool) -> Iterable[Any]:
+    if not show:
+        return items
+    from tqdm import tqdm
+    return tqdm(items, desc=label, unit=" rows", file=sys.stderr, leave=False, mininterval=0.5)
+
+
+def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, progress: bool | None = None,
+           embed: bool = True) -> Report:
+    """Ingest files and folders into the workspace; returns the report (file errors included)."""
+    show = sys.stderr.isatty() if progress is None else progress
+    report = Report()
+    started = time.perf_counter()
+    groups: set[tuple[str, str]] = set()
+    for path in expand(paths):
+        if not path.exists():
+            report.errors.append(f"{path}: no such file or folder")
+            continue
+        try:
+            form = F.get(fmt) if fmt else F.detect(path)
+            report.files.append(str(path))
+            records = _progress(form.parse(path), path.name, show)
+            batch: list[F.Record] = []
+            ref = None
+            for rec in records:
+                batch.append(rec)
+                if len(batch) >= BATCH:
+                    ref = _store(ws, batch, form, path, ref, report, groups)
+                    batch = []
+            _store(ws, batch, form, path, ref, report, groups)
+        except F.FormatError as exc:
+            report.errors.append(str(exc))
+        except OSError as exc:
+            report.errors.append(f"{path}: {exc.strerror or exc}")
+    t = time.perf_counter()
+    with ws.transaction():
+        report.edges = update_edges(ws, groups)
+    report.stage_seconds["graph"] = time.perf_counter() - t
+    if embed:
+        t = time.perf_counter()
+        report.embedded = embed_pending(ws, show)
+        report.stage_seconds["embed"] = time.perf_counter() - t
+        t = time.perf_counter()
+        report.indexed = ws.vector_index().sync()
+        report.stage_seconds["index"] = time.perf_counter() - t
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _store(ws: Workspace, batch: list[F.Record], form: F.Format, path: Path, ref: int | None,
+           report: Report, groups: set[tuple[str, str]]) -> int:
+    """Write one batch in one transaction: everything in it is stored, or nothing."""
+    with ws.transaction():
+        if ref is None:
+            ref = ws.source_id(form.kind, str(path.resolve()), form.name)
+        by_type: dict[type, list[Any]] = {}
+        for rec in batch:
+            if isinstance(rec, F.Skip):
+                report.skip(rec.reason, rec.where)
+            else:
+                by_type.setdefault(type(rec), []).append(rec)
+        for kind, recs in by_type.items():
+            WRITERS[kind](ws, recs, ref, report, groups)
+    return ref
+
+
+def _existing(ws: Workspace, table: str, source: str, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        marks = ",".join("?" * len(chunk))
+        found.update(r[0] for r in ws.db.execute(
+            f"SELECT external_id FROM {table} WHERE source = ? AND external_id IN ({marks})", [source, *chunk]))
+    return found
+
+
+def _new_only(ws: Workspace, table: str, recs: list[Any], report: Report) -> list[Any]:
+    """The records not yet in the workspace (and not repeated within the batch)."""
+    out, seen = [], set()
+    by_source: dict[str, list[Any]] = {}
+    for r in recs:
+        by_source.setdefault(r.source, []).append(r)
+    for source, group in by_source.items():
+        known = _existing(ws, table, source, [r.external_id for r in group])
+        for r in group:
+            if r.external_id in known or (source, r.external_id) in seen:
+                report.skip("already in the workspace", f"{source} {r.external_id}")
+            else:
+                seen.add((source, r.external_id))
+                out.append(r)
+    return out
+
+
+def _write_messages(ws: Workspace, recs: list[F.Message], ref: int, report: Report,
+                    groups: set[tuple[str, str]]) -> None:
+    rows, authors = [], {}
+    for m in _new_only(ws, "messages", recs, report):
+        author = ws.pseudonym(m.platform or m.source, m.author)
+        mentions = [ws.pseudonym(m.platform or m.source, x) for x in m.mentions]
+        rows.append((m.source, ref, m.external_id, author, m.time, m.thread, m.context, m.reply_to,
+                     dumps(mentions) if mentions else None, m.text, content_hash(m.text), dumps(m.meta)))
+        if m.thread:
+            groups.add(("thread", m.thread))
+        if m.context:
+            groups.add(("context", m.context))
+        if author:
+            first, last, n, attrs = authors.get(author, (m.time, m.time, 0, m.author_attrs))
+            times = [t for t in (first, last, m.time) if t is not None]
+            authors[author] = (min(times, default=None), max(times, default=None), n + 1, m.author_attrs or attrs)
+    ws.db.conn.executemany(
+        "INSERT INTO messages(source, source_ref, external_id, author, time, thread, context, reply_to, mentions,"
+        " text, content_hash, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    ws.db.conn.executemany(
+        "INSERT INTO authors(id, platform, first_seen, last_seen, messages, attrs) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT(id) DO UPDATE SET first_seen = min(coalesce(first_seen, excluded.first_seen), coalesce(excluded.first_seen, first_seen)),"
+        " last_seen = max(coalesce(last_seen, excluded.last_seen), coalesce(excluded.last_seen, last_seen)),"
+        " messages = messages + excluded.messages, attrs = excluded.attrs",
+        [(a, recs[0].platform or recs[0].source, f, l, n, dumps(attrs)) for a, (f, l, n, attrs) in authors.items()])
+    report.taken["messages"] += len(rows)
+
+
+def _write_changes(ws: Workspace, recs: list[F.Change], ref: int, report: Report, groups: set) -> None:
+    rows = [(c.source, ref, c.external_id, c.time, c.title, c.text, c.kind, content_hash(c.text))
+            for c in _new_only(ws, "changes", recs, report)]
+    ws.db.conn.executemany("INSERT INTO changes(source, source_ref, external_id, time, title, text, kind, content_hash)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    report.taken["changes"] += len(rows)
+
+
+def _write_events(ws: Workspace, recs: list[F.Event], ref: int, report: Report, groups: set) -> None:
+    rows = [(e.source, ref, e.external_id, ws.pseudonym(e.source, e.player), e.time, e.event, e.value)
+            for e in _new_only(ws, "telemetry", recs, report)]
+    ws.db.conn.executemany("INSERT INTO telemetry(source, source_ref, external_id, player, time, event, value)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+    report.taken["events"] += len(rows)
+
+
+def _write_facts(ws: Workspace, recs: list[F.PlayerFacts], ref: int, report: Report, groups: set) -> None:
+    players = {ws.pseudonym(p.source, p.player): p for p in recs}
+    known: set[str] = set()
+    source = recs[0].source
+    ids = list(players)
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        known.update(r[0] for r in ws.db.execute(
+            f"SELECT DISTINCT player FROM player_facts WHERE source = ? AND player IN ({','.join('?' * len(chunk))})",
+            [source, *chunk]))
+    if known:
+        report.skip("already in the workspace", f"player table {source}", len(known))
+    rows = [(pid, p.source, k, json.dumps(v)) for pid, p in players.items() if pid not in known
+            for k, v in p.facts.items()]
+    ws.db.conn.executemany("INSERT INTO player_facts(player, source, key, value) VALUES (?, ?, ?, ?)", rows)
+    report.taken["player rows"] += len(players) - len(known)
+
+
+WRITERS = {F.Message: _write_messages, F.Change: _write_changes, F.Event: _write_events,
+           F.PlayerFacts: _write_facts}
+
+
+def embed_pending(ws: Workspace, show: bool = False) -> int:
+    """Embed every message and change text that has no vector for the workspace's model yet
+    (new rows, rows left by an interrupted run, or all rows after a model switch)."""
+    from .embed import embedder
+    model = ws.embed_model
+    pending = ws.db.execute(
+        "SELECT content_hash, min(text) FROM (SELECT content_hash, text FROM messages UNION ALL"
+        " SELECT content_hash, text FROM changes) t"
+        " WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.hash = t.content_hash AND v.model = ?)"
+        " GROUP BY content_hash", [model]).fetchall()
+    if not pending:
+        return 0
+    enc = embedder(model)
+    done = 0
+    bar = _progress(range(0, len(pending), EMBED_CHUNK), f"embedding {len(pending):,} texts", show)
+    for start in bar:
+        chunk = pending[start:start + EMBED_CHUNK]
+        vecs = enc.encode([text for _, text in chunk])
+        with ws.transaction():
+            ws.db.conn.executemany("INSERT OR REPLACE INTO vectors(hash, model, vector) VALUES (?, ?, ?)",
+                              [(h, model, v.tobytes()) for (h, _), v in zip(chunk, vecs)])
+        done += len(chunk)
+    return done

@@ -1,0 +1,255 @@
+"""A community simulator with known ground truth: players drawn from latent personas post in
+Discord channels, review the game, file tickets and play sessions, and react to dated patches with
+known per-persona effects. It writes the demo data (real input formats) and truth.json."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+START = datetime(2025, 3, 1, tzinfo=timezone.utc)
+DAYS = 60
+DECAY_DAYS = 7.0  # a patch's effect on sentiment halves roughly every five days
+
+# The patches, by day, with the kind of change each is (the personas react to the kind).
+PATCHES = [
+    (10, "Hotfix 1.0.4", "nerf", "Nerfed assault rifle damage by 15%.\nReduced critical multiplier of sniper rifles."),
+    (22, "Update 1.1: Nightfall", "difficulty", "Increased enemy difficulty in endgame missions.\nNew Nightmare mode with tougher bosses."),
+    (35, "Hotfix 1.1.2", "droprate", "Reduced rare mod drop rates from bosses.\nLoot tables rebalanced for the weekly vault."),
+    (45, "Update 1.2: Runway", "cosmetics", "New cosmetic skins, capes and fashion sets in the market.\nAdded a photo mode."),
+    (52, "Hotfix 1.2.1", "onboarding", "Fixed a login crash for new accounts.\nImproved the tutorial and the first quest."),
+]
+
+
+@dataclass
+class Persona:
+    name: str
+    share: float
+    rate: float  # messages per day
+    playtime: tuple[int, int]  # hours, range
+    channel: str
+    reactions: dict[str, float]  # patch kind -> sentiment shift
+    topics: list[str]
+    praise: list[str]
+    complaints: list[str]
+
+
+PERSONAS = [
+    Persona("competitive-players", 0.25, 0.55, (600, 2500), "competitive",
+            {"nerf": -0.9, "difficulty": 0.5, "droprate": -0.1, "cosmetics": 0.0, "onboarding": 0.0},
+            ["ranked", "the meta", "my build", "pvp duels", "matchmaking", "the leaderboard", "dps numbers",
+             "assault rifle damage", "sniper crits", "tournament brackets"],
+            ["{t} feels competitive and balanced", "loving {t} this season, skill finally matters",
+             "{t} is in a great place, grinding ranked all night", "solid changes to {t}, top tier"],
+            ["{t} is a mess, matchmaking keeps failing", "{t} is stale, same three builds every game",
+             "lost ten ranked games in a row, {t} is rigged", "{t} is unbalanced and nobody fixes it"]),
+    Persona("casual-players", 0.35, 0.3, (20, 200), "general",
+            {"nerf": -0.1, "difficulty": -0.9, "droprate": -0.1, "cosmetics": 0.8, "onboarding": 0.2},
+            ["the story", "fashion frame", "my pet", "the new skins", "relaxing missions", "the quests",
+             "photo mode", "the soundtrack", "playing with friends", "the open world"],
+            ["{t} is so cozy, perfect after work", "really enjoying {t}, so pretty",
+             "{t} makes me happy, great vibes", "just vibing with {t} tonight"],
+            ["{t} got boring, nothing new to do", "{t} is too slow, I fell asleep",
+             "{t} has too many bugs, my pet disappeared", "I keep getting lost, {t} isn't fun today"]),
+    Persona("loot-grinders", 0.2, 0.5, (400, 1800), "general",
+            {"nerf": -0.2, "difficulty": 0.1, "droprate": -1.0, "cosmetics": -0.1, "onboarding": 0.0},
+            ["rare mod drops", "the boss farm", "the weekly vault", "loot tables", "drop rates",
+             "my inventory", "the grind", "resource farming", "relic runs", "endgame loot"],
+            ["{t} is rewarding, got three rares tonight", "{t} feels generous this week",
+             "farming {t} is worth it right now", "{t} pays off, great loot"],
+            ["200 runs of {t} and nothing", "{t} takes forever, the grind is unbearable",
+             "{t} is so repetitive", "unlucky again with {t}, the rng hates me"]),
+    Persona("new-players", 0.2, 0.35, (1, 30), "help",
+            {"nerf": 0.0, "difficulty": -0.4, "droprate": 0.0, "cosmetics": 0.1, "onboarding": 0.9},
+            ["the tutorial", "logging in", "the first quest", "the starter weapon", "joining a clan",
+             "the controls", "the game on my laptop", "finding a squad", "the map", "the beginner guide"],
+            ["{t} finally makes sense, thanks for the help", "{t} works now, great community",
+             "just got through {t}, this is fun", "{t} was easy to learn"],
+            ["how do I get past {t}? so confused", "{t} keeps crashing on login, please help",
+             "stuck on {t}, nothing explains anything", "{t} is broken for me, error on start"]),
+]
+OPENERS = ["", "", "honestly ", "ok so ", "ngl ", "lol ", "tbh ", "man, "]
+# What players say about a patch they feel strongly about, by the patch's kind and the feeling.
+REACTIONS = {
+    ("nerf", False): ["the rifle nerf ruined {t}", "after the damage nerf {t} feels awful",
+                      "this weapon nerf killed {t}, uninstalling soon"],
+    ("nerf", True): ["glad they nerfed rifles, {t} is healthier", "the damage nerf was needed for {t}"],
+    ("difficulty", False): ["since the difficulty update {t} is way too hard", "Nightmare mode ruined {t} for me",
+                            "the new difficulty is brutal, {t} stopped being fun"],
+    ("difficulty", True): ["the harder endgame makes {t} exciting again", "Nightmare mode is a great challenge, {t} rocks"],
+    ("droprate", False): ["the drop rate nerf made {t} pointless", "since the loot rebalance {t} drops nothing",
+                          "they cut the rare drops, {t} is a waste of time"],
+    ("cosmetics", True): ["the new skins are gorgeous, {t} looks amazing", "love the fashion update, {t} is so pretty"],
+    ("cosmetics", False): ["another cosmetic update instead of fixing {t}"],
+    ("onboarding", True): ["the tutorial fix helped a lot, {t} is clear now", "login works after the hotfix, {t} is fun"],
+    ("onboarding", False): ["the tutorial changes made {t} more confusing"],
+}
+
+
+def _sentiment(persona: Persona, day: float) -> float:
+    """The persona's mean mood on a day: a small positive base plus decaying patch effects."""
+    mood = 0.25
+    for pday, _, kind, _ in PATCHES:
+        if day >= pday:
+            mood += persona.reactions[kind] * math.exp(-(day - pday) / DECAY_DAYS)
+    return max(-1.0, min(1.0, mood))
+
+
+def _snowflake(rng: random.Random) -> str:
+    return str(rng.randrange(10**17, 10**18))
+
+
+def simulate(seed: int = 7, players: int = 120) -> dict[str, Any]:
+    """The whole community as Python data: players, messages, reviews, tickets, sessions, truth."""
+    rng = random.Random(seed)
+    roster = []
+    weights = [p.share for p in PERSONAS]
+    for i in range(players):
+        persona = rng.choices(PERSONAS, weights)[0]
+        roster.append({"discord": _snowflake(rng), "steam": str(76561198000000000 + rng.randrange(10**8)),
+                       "account": f"acct-{i + 1:04d}", "name": f"player{i + 1}", "persona": persona,
+                       "playtime": rng.randint(*persona.playtime), "churn_day": None})
+    messages, sessions, tickets = [], [], []
+    for day in range(DAYS):
+        for pl in roster:
+            persona = pl["persona"]
+            if pl["churn_day"] is not None:
+                continue
+            mood = _sentiment(persona, day)
+            if mood < -0.45 and rng.random() < 0.06:  # unhappy players leave, and leave a trace
+                pl["churn_day"] = day
+                continue
+            minutes = max(5, int(rng.gauss(20 + pl["playtime"] / 15, 15) * (1 + 0.3 * mood)))
+            if rng.random() < 0.75:
+                sessions.append((pl["account"], START + timedelta(days=day, hours=rng.uniform(8, 23)), minutes))
+            for _ in range(_poisson(rng, persona.rate)):
+                positive = rng.random() < (mood + 1) / 2
+                template = _reaction(rng, persona, day, positive) or rng.choice(persona.praise if positive else persona.complaints)
+                text = rng.choice(OPENERS) + template.format(t=rng.choice(persona.topics))
+                when = START + timedelta(days=day, seconds=rng.uniform(8 * 3600, 24 * 3600 - 1))
+                channel = persona.channel if rng.random() < 0.7 else rng.choice(["general", "competitive", "help"])
+                messages.append({"id": _snowflake(rng), "author": pl, "text": text, "time": when,
+                                 "channel": channel, "positive": positive})
+                if persona.name == "new-players" and not positive and rng.random() < 0.3:
+                    tickets.append((pl, when, text))
+    messages.sort(key=lambda m: m["time"])
+    _link_conversations(rng, messages)
+    reviews = []
+    for pl in roster:
+        if rng.random() < 0.5:
+            day = rng.randrange(DAYS if pl["churn_day"] is None else pl["churn_day"] + 1)
+            mood = _sentiment(pl["persona"], day)
+            positive = rng.random() < (mood + 1) / 2
+            persona = pl["persona"]
+            text = (rng.choice(persona.praise if positive else persona.complaints).format(t=rng.choice(persona.topics))
+                    + (". Recommended." if positive else ". Not recommended right now."))
+            reviews.append((pl, START + timedelta(days=day, hours=rng.uniform(0, 23)), text, positive))
+    return {"roster": roster, "messages": messages, "sessions": sessions, "tickets": tickets, "reviews": reviews}
+
+
+def _reaction(rng: random.Random, persona: Persona, day: int, positive: bool) -> str | None:
+    """A line about a recent patch the persona feels strongly about (in the direction felt)."""
+    for pday, _, kind, _ in reversed(PATCHES):
+        effect = persona.reactions[kind]
+        recent = 0 <= day - pday < 14
+        if recent and (effect > 0) == positive and abs(effect) >= 0.4 and rng.random() < abs(effect) * 0.8:
+            return rng.choice(REACTIONS.get((kind, positive), [None])) or None
+    return None
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    n, p, limit = 0, 1.0, math.exp(-lam)
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return n
+        n += 1
+
+
+def _link_conversations(rng: random.Random, messages: list[dict[str, Any]]) -> None:
+    """Replies go mostly to recent messages of the same persona in the channel; some mention."""
+    recent: dict[str, list[dict[str, Any]]] = {}
+    for m in messages:
+        pool = recent.setdefault(m["channel"], [])
+        same = [p for p in pool[-8:] if p["author"]["persona"] is m["author"]["persona"] and p["author"] is not m["author"]]
+        if same and rng.random() < 0.35:
+            m["reply_to"] = rng.choice(same)
+        elif same and rng.random() < 0.15:
+            m["mention"] = rng.choice(same)["author"]
+        pool.append(m)
+
+
+def _discord_export(channel: str, msgs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The DiscordChatExporter JSON layout for one channel."""
+    def user(pl: dict[str, Any]) -> dict[str, Any]:
+        return {"id": pl["discord"], "name": pl["name"], "discriminator": "0000", "nickname": pl["name"],
+                "color": None, "isBot": False, "roles": [], "avatarUrl": "https://cdn.discordapp.com/embed/avatars/0.png"}
+    out = []
+    for m in msgs:
+        reply = m.get("reply_to")
+        out.append({
+            "id": m["id"], "type": "Reply" if reply else "Default",
+            "timestamp": m["time"].isoformat(timespec="milliseconds"), "timestampEdited": None,
+            "callEndedTimestamp": None, "isPinned": False,
+            "content": (f"@{m['mention']['name']} " if m.get("mention") else "") + m["text"],
+            "author": user(m["author"]), "attachments": [], "embeds": [], "stickers": [], "reactions": [],
+            "mentions": [user(m["mention"])] if m.get("mention") else [],
+            **({"reference": {"messageId": reply["id"], "channelId": f"chan-{channel}", "guildId": "guild-1"}} if reply else {}),
+        })
+    return {"guild": {"id": "guild-1", "name": "Demo Game Community", "iconUrl": None},
+            "channel": {"id": f"chan-{channel}", "type": "GuildTextChat", "categoryId": "cat-1",
+                        "category": "Community", "name": channel, "topic": None},
+            "dateRange": {"after": None, "before": None}, "exportedAt": "2025-05-01T00:00:00+00:00",
+            "messages": out, "messageCount": len(out)}
+
+
+def write_demo(folder: Path, seed: int = 7) -> dict[str, int]:
+    """Write the demo community in real input formats, and FOLDER_truth.json beside it; returns counts."""
+    sim = simulate(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "discord").mkdir(exist_ok=True)
+    by_channel: dict[str, list[dict[str, Any]]] = {}
+    for m in sim["messages"]:
+        by_channel.setdefault(m["channel"], []).append(m)
+    for channel, msgs in by_channel.items():
+        (folder / "discord" / f"{channel}.json").write_text(json.dumps(_discord_export(channel, msgs), separators=(",", ":")))
+    reviews = {}
+    for n, (pl, when, text, positive) in enumerate(sim["reviews"]):
+        rid = str(190000000 + n)
+        reviews[rid] = {"recommendationid": rid, "author": {"steamid": pl["steam"], "num_games_owned": 50,
+                        "num_reviews": 3, "playtime_forever": pl["playtime"] * 60, "playtime_last_two_weeks": 0,
+                        "playtime_at_review": pl["playtime"] * 60, "last_played": int(when.timestamp())},
+                        "language": "english", "review": text, "timestamp_created": int(when.timestamp()),
+                        "timestamp_updated": int(when.timestamp()), "voted_up": positive, "votes_up": 0,
+                        "votes_funny": 0, "weighted_vote_score": 0, "comment_count": 0, "steam_purchase": True,
+                        "received_for_free": False, "written_during_early_access": False}
+    (folder / "steam_reviews.json").write_text(json.dumps({"reviews": reviews, "query_summary": {"num_reviews": len(reviews)},
+                                                           "cursors": {}}, separators=(",", ":")))
+    with open(folder / "tickets.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "created", "subject", "body", "status", "priority", "requester"])
+        for n, (pl, when, text) in enumerate(sim["tickets"], 1):
+            w.writerow([f"T-{n:04d}", when.isoformat(timespec="seconds"), text[:60], text, "open", "normal", pl["account"]])
+    with open(folder / "telemetry.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["player", "time", "event", "value"])
+        for account, when, minutes in sorted(sim["sessions"], key=lambda s: s[1]):
+            w.writerow([account, when.isoformat(timespec="seconds"), "session_minutes", minutes])
+    patches = [{"date": (START + timedelta(days=day, hours=18)).isoformat(timespec="seconds"), "title": title,
+                "text": text, "kind": kind} for day, title, kind, text in PATCHES]
+    (folder / "patches.json").write_text(json.dumps(patches, indent=1))
+    truth = {"seed": seed, "start": START.isoformat(), "days": DAYS,
+             "players": [{"discord": p["discord"], "steam": p["steam"], "account": p["account"],
+                          "persona": p["persona"].name, "playtime_hours": p["playtime"], "churn_day": p["churn_day"]}
+                         for p in sim["roster"]],
+             "patches": [{"day": d, "title": t, "kind": k, "effects": {p.name: p.reactions[k] for p in PERSONAS}}
+                         for d, t, k, _ in PATCHES]}
+    # beside the data, not in it: the answers must not be ingested with the questions
+    (folder.parent / f"{folder.name}_truth.json").write_text(json.dumps(truth, indent=1))
+    return {"messages": len(sim["messages"]), "reviews": len(reviews), "tickets": len(sim["tickets"]),
+            "sessions": len(sim["sessions"]), "players": len(sim["roster"]), "patches": len(PATCHES)}

@@ -1,0 +1,235 @@
+"""The workspace store: one directory with a versioned SQLite database (sqlite-utils), the faiss
+index and model files. Every other engine module reads and writes through a Workspace."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+DEFAULT_DIR = ".pilang"
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+class WorkspaceError(Exception):
+    """A workspace that cannot be opened or used, with the reason in words."""
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    """Sources, pseudonymous authors, messages, changes (patch notes)."""
+    db["sources"].create({"id": int, "kind": str, "path": str, "format": str, "first_ingested": str,
+                          "last_ingested": str}, pk="id")
+    db["sources"].create_index(["kind", "path"], unique=True)
+    db["authors"].create({"id": str, "platform": str, "first_seen": float, "last_seen": float,
+                          "messages": int, "attrs": str}, pk="id")
+    db["messages"].create({"id": int, "source": str, "source_ref": int, "external_id": str, "author": str,
+                           "time": float, "thread": str, "context": str, "reply_to": str, "mentions": str, "text": str,
+                           "content_hash": str, "meta": str}, pk="id")
+    db["messages"].create_index(["source", "external_id"], unique=True)
+    db["messages"].create_index(["author"])
+    db["messages"].create_index(["time"])
+    db["messages"].create_index(["thread"])
+    db["messages"].create_index(["context"])
+    db["messages"].create_index(["content_hash"])
+    db["changes"].create({"id": int, "source": str, "source_ref": int, "external_id": str, "time": float,
+                          "title": str, "text": str, "kind": str, "content_hash": str}, pk="id")
+    db["changes"].create_index(["source", "external_id"], unique=True)
+
+
+def _v2(db: sqlite_utils.Database) -> None:
+    """Telemetry events and player tables."""
+    db["telemetry"].create({"id": int, "source": str, "source_ref": int, "external_id": str, "player": str,
+                            "time": float, "event": str, "value": float}, pk="id")
+    db["telemetry"].create_index(["source", "external_id"], unique=True)
+    db["telemetry"].create_index(["player"])
+    db["player_facts"].create({"player": str, "source": str, "key": str, "value": str},
+                              pk=("player", "source", "key"))
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    """The interaction graph's edges and the content-hash embedding cache."""
+    db["edges"].create({"src": str, "dst": str, "kind": str, "grp": str, "weight": float},
+                       pk=("src", "dst", "kind", "grp"))
+    db["edges"].create_index(["grp"])
+    db["vectors"].create({"hash": str, "model": str, "vector": bytes}, pk=("hash", "model"))
+
+
+def _v4(db: sqlite_utils.Database) -> None:
+    """Interactions and feedback, for the learner."""
+    db["interactions"].create({"id": int, "session": str, "developer": str, "time": float, "text": str,
+                               "expansion": str, "handler": str, "summary": str, "latency_ms": float,
+                               "error": str}, pk="id")
+    db["feedback"].create({"id": int, "interaction": int, "rating": int, "comment": str, "time": float},
+                          pk="id", foreign_keys=[("interaction", "interactions")])
+
+
+# The schema's history: opening a workspace applies the steps it has not had yet, in order.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Workspace:
+    """An open workspace directory. Writes go through `transaction()`, one per batch."""
+
+    def __init__(self, path: str | Path, create: bool = True, upto: int = SCHEMA_VERSION) -> None:
+        self.path = Path(path)
+        db_path = self.path / "workspace.db"
+        if not db_path.exists():
+            if not create:
+                raise WorkspaceError(f"no workspace at {self.path} (run `pilang ingest` to make one)")
+            if self.path.exists() and not self.path.is_dir():
+                raise WorkspaceError(f"{self.path} exists and is not a directory")
+            self.path.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        self.db = sqlite_utils.Database(conn)
+        self._migrate(upto)
+        self._salt = bytes.fromhex(self.get_meta("salt"))
+        self._graph: Any = None
+        self._index: Any = None
+
+    # ---- schema -------------------------------------------------------------------------
+
+    def _migrate(self, upto: int) -> None:
+        tables = set(self.db.table_names())
+        if tables and "meta" not in tables:
+            raise WorkspaceError(f"{self.path / 'workspace.db'} is a SQLite file but not a pilang workspace"
+                                 " (no meta table); use another --workspace directory")
+        version = int(self.get_meta("schema_version") or 0) if "meta" in tables else 0
+        if version > SCHEMA_VERSION:
+            raise WorkspaceError(f"workspace {self.path} has schema version {version}, newer than this pilang"
+                                 f" understands ({SCHEMA_VERSION}); upgrade pilang to open it")
+        with self.transaction():
+            if version == 0:
+                self.db["meta"].create({"key": str, "value": str}, pk="key")
+                self.set_meta("salt", secrets.token_hex(16))
+                self.set_meta("created", now_iso())
+                self.set_meta("embed_model", DEFAULT_MODEL)
+            for step in range(version, min(upto, SCHEMA_VERSION)):
+                MIGRATIONS[step](self.db)
+                self.set_meta("schema_version", str(step + 1))
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.get_meta("schema_version") or 0)
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        [key, value])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all (an interrupted batch leaves no trace)."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    # ---- identities ---------------------------------------------------------------------
+
+    def pseudonym(self, platform: str, raw_id: Any) -> str | None:
+        """A stable pseudonym for a platform id; the raw id itself is never stored."""
+        if raw_id is None or raw_id == "":
+            return None
+        digest = hmac.new(self._salt, f"{platform}:{raw_id}".encode(), hashlib.sha256).hexdigest()
+        return "p-" + digest[:12]
+
+    def source_id(self, kind: str, path: str, fmt: str) -> int:
+        """The row of an ingested file (created on first sight)."""
+        row = self.db.execute("SELECT id FROM sources WHERE kind = ? AND path = ?", [kind, path]).fetchone()
+        stamp = now_iso()
+        if row:
+            self.db.execute("UPDATE sources SET last_ingested = ? WHERE id = ?", [stamp, row[0]])
+            return row[0]
+        cur = self.db.execute("INSERT INTO sources(kind, path, format, first_ingested, last_ingested)"
+                              " VALUES (?, ?, ?, ?, ?)", [kind, path, fmt, stamp, stamp])
+        return cur.lastrowid
+
+    # ---- reads --------------------------------------------------------------------------
+
+    def count(self, table: str, where: str = "", params: list[Any] | None = None) -> int:
+        return self.db.execute(f"SELECT count(*) FROM {table} {where}", params or []).fetchone()[0]
+
+    def messages_by_id(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Message rows keyed by id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT id, source, external_id, author, time, thread, text, meta FROM messages"
+                               f" WHERE id IN ({marks})", ids).fetchall()
+        keys = ("id", "source", "external_id", "author", "time", "thread", "text", "meta")
+        return {r[0]: dict(zip(keys, r)) for r in rows}
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of everything in the workspace, by source where it has one."""
+        by_source = dict(self.db.execute("SELECT source, count(*) FROM messages GROUP BY source").fetchall())
+        index = self.vector_index()
+        size = int(index.load().ntotal)
+        return {"workspace": str(self.path.resolve()), "schema": self.schema_version,
+                "messages": sum(by_source.values()), "messages-by-source": by_source,
+                "authors": self.count("authors"), "changes": self.count("changes"),
+                "telemetry-events": self.count("telemetry"),
+                "players-in-tables": self.db.execute("SELECT count(DISTINCT player) FROM player_facts").fetchone()[0],
+                "graph-edges": self.count("edges"), "model": self.embed_model,
+                "vectors": self.count("vectors", "WHERE model = ?", [self.embed_model]),
+                "index": {"kind": index.kind, "size": size}}
+
+    def sources(self) -> list[dict[str, Any]]:
+        """One row per ingested file: kind, format, rows taken, when."""
+        rows = self.db.execute(
+            "SELECT s.id, s.kind, s.format, s.path, s.last_ingested,"
+            " (SELECT count(*) FROM messages m WHERE m.source_ref = s.id)"
+            " + (SELECT count(*) FROM changes c WHERE c.source_ref = s.id)"
+            " + (SELECT count(*) FROM telemetry t WHERE t.source_ref = s.id) FROM sources s ORDER BY s.id").fetchall()
+        return [{"id": r[0], "kind": r[1], "format": r[2], "path": r[3], "last-ingested": r[4], "rows": r[5]}
+                for r in rows]
+
+    @property
+    def embed_model(self) -> str:
+        return self.get_meta("embed_model") or DEFAULT_MODEL
+
+    def vector_index(self) -> Any:
+        """The workspace's faiss index (engine.vectors.VectorIndex), loaded on first use."""
+        if self._index is None:
+            from .vectors import VectorIndex
+            self._index = VectorIndex(self)
+        return self._index
+
+    def invalidate(self) -> None:
+        """Forget derived in-memory state after writes (the graph is rebuilt on next use)."""
+        self._graph = None
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+
+def default_path() -> Path:
+    """--workspace, else $PILANG_WORKSPACE, else ./.pilang."""
+    return Path(os.environ.get("PILANG_WORKSPACE") or DEFAULT_DIR)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for meta columns."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,117 @@
+"""The faiss index over message embeddings: exact below FLAT_LIMIT vectors, HNSW above; ids are
+message row ids. Persisted beside the database and brought in line with it by `sync`."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from .store import Workspace
+
+FLAT_LIMIT = 100_000
+HNSW_M, HNSW_EF_SEARCH, HNSW_EF_CONSTRUCTION = 32, 128, 80
+
+
+def _faiss() -> Any:
+    import faiss  # faiss-cpu or faiss-gpu: the same module
+    return faiss
+
+
+class VectorIndex:
+    """The workspace's message index, loaded lazily and kept in step with the `vectors` table."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.file = ws.path / "index.faiss"
+        self.meta_file = ws.path / "index.json"
+        self.index: Any = None
+        self.meta: dict[str, Any] = {}
+
+    @property
+    def kind(self) -> str:
+        return self.meta.get("kind", "none")
+
+    def _new(self, dim: int, size: int) -> Any:
+        faiss = _faiss()
+        if size >= FLAT_LIMIT:
+            inner = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            inner.hnsw.efSearch = HNSW_EF_SEARCH
+            kind = "hnsw"
+        else:
+            inner = faiss.IndexFlatIP(dim)
+            kind = "flat"
+        self.meta = {"kind": kind, "model": self.ws.embed_model, "dim": dim}
+        return faiss.IndexIDMap2(inner)
+
+    def load(self) -> Any:
+        """The index as saved, if it matches the workspace's model; else a fresh empty one."""
+        if self.index is None:
+            model, dim = self.ws.embed_model, self._dim()
+            if self.file.exists() and self.meta_file.exists():
+                meta = json.loads(self.meta_file.read_text())
+                if meta.get("model") == model and meta.get("dim") == dim:
+                    self.index, self.meta = _faiss().read_index(str(self.file)), meta
+            if self.index is None:
+                self.index = self._new(dim, 0)
+        return self.index
+
+    def _dim(self) -> int:
+        from .embed import MODELS
+        return MODELS[self.ws.embed_model][1]
+
+    def ids(self) -> np.ndarray:
+        return _faiss().vector_to_array(self.load().id_map).astype(np.int64)
+
+    def sync(self) -> int:
+        """Add the embedded messages the index lacks (rebuilding it when it must change type);
+        returns how many vectors were added."""
+        index = self.load()
+        model = self.ws.embed_model
+        embedded = np.array([r[0] for r in self.ws.db.execute(
+            "SELECT m.id FROM messages m JOIN vectors v ON v.hash = m.content_hash AND v.model = ?",
+            [model])], dtype=np.int64)
+        present = self.ids()
+        stale = np.setdiff1d(present, embedded, assume_unique=True).size > 0
+        wants_hnsw = embedded.size >= FLAT_LIMIT
+        if stale or wants_hnsw != (self.kind == "hnsw"):
+            index = self.index = self._new(self._dim(), embedded.size)
+            present = np.zeros(0, dtype=np.int64)
+        missing = np.setdiff1d(embedded, present, assume_unique=True)
+        for start in range(0, missing.size, 20_000):
+            chunk = [int(i) for i in missing[start:start + 20_000]]
+            marks = ",".join("?" * len(chunk))
+            rows = self.ws.db.execute(
+                f"SELECT m.id, v.vector FROM messages m JOIN vectors v ON v.hash = m.content_hash AND v.model = ?"
+                f" WHERE m.id IN ({marks})", [model, *chunk]).fetchall()
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            index.add_with_ids(vecs, ids)
+        if missing.size or stale or not self.file.exists():
+            self.save()
+        return int(missing.size)
+
+    def save(self) -> None:
+        """Write atomically: the old index stays valid until the new one is complete."""
+        tmp = self.file.with_suffix(".faiss.tmp")
+        _faiss().write_index(self.index, str(tmp))
+        os.replace(tmp, self.file)
+        self.meta["count"] = int(self.index.ntotal)
+        self.meta_file.write_text(json.dumps(self.meta))
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) by cosine similarity, optionally only among `allowed` ids."""
+        index = self.load()
+        if index.ntotal == 0 or k <= 0 or (allowed is not None and allowed.size == 0):
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        faiss = _faiss()
+        params = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(HNSW_EF_SEARCH, k))
+                      if self.kind == "hnsw" else faiss.SearchParameters(sel=selector))
+        scores, ids = index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]

@@ -1,0 +1,102 @@
+"""The engine's primitives as pilang sees them: argument and result conversion, and the session's
+workspace, opened on first use (so start-up never imports the engine's heavy libraries)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .datum import Keyword, Pair, Symbol
+from .errors import PilangError
+from .registry import primitive
+from .table import Table
+
+
+def to_python(x: Any) -> Any:
+    """A pilang argument as plain Python: symbols and keywords become their names, lists lists."""
+    if type(x) in (Symbol, Keyword):
+        return x.name
+    if type(x) is Pair:
+        return [to_python(v) for v in x]
+    if isinstance(x, list):
+        return [to_python(v) for v in x]
+    return x
+
+
+def to_pilang(x: Any) -> Any:
+    """An engine result as pilang data: maps get keyword keys, sequences become vectors."""
+    if isinstance(x, dict):
+        return {Keyword(k) if isinstance(k, str) else k: to_pilang(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_pilang(v) for v in x]
+    return x
+
+
+def table(rows: list[dict[str, Any]], columns: list[str], title: str = "") -> Table:
+    return Table([to_pilang(r) for r in rows], columns, title)
+
+
+class EngineLink:
+    """Opens the workspace lazily and turns engine exceptions into pilang engine errors."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = path
+        self._ws: Any = None
+
+    def workspace(self) -> Any:
+        if self._ws is None:
+            from engine.store import Workspace, WorkspaceError, default_path
+            try:
+                self._ws = Workspace(self.path or default_path())
+            except WorkspaceError as exc:
+                raise PilangError("engine", str(exc)) from None
+        return self._ws
+
+    def guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Run an engine call, reporting its known failures as pilang errors."""
+        def run(*args: Any, **kwargs: Any) -> Any:
+            from engine.embed import ModelUnavailable
+            from engine.formats import FormatError
+            from engine.store import WorkspaceError
+            try:
+                return fn(*args, **kwargs)
+            except (ModelUnavailable, FormatError, WorkspaceError) as exc:
+                raise PilangError("engine", str(exc)) from None
+        run.__doc__, run.__name__ = fn.__doc__, fn.__name__
+        return run
+
+    def register(self, env: dict[str, Any]) -> None:
+        """Bind the engine primitives into a session's global environment."""
+        for name, fn in self.primitives().items():
+            primitive(name, env)(fn)
+
+    def primitives(self) -> dict[str, Callable[..., Any]]:
+        link = self
+
+        def ingest(*paths: Any, format: Any = None) -> dict[Any, Any]:
+            """Ingest files or folders into the workspace; returns the report (taken, skipped, errors)."""
+            from engine.ingest import ingest as run_ingest
+            if not paths:
+                raise PilangError("arity", "ingest needs at least one path")
+            report = link.guard(run_ingest)(link.workspace(), [to_python(p) for p in paths],
+                                            fmt=to_python(format))
+            return to_pilang(report.as_dict())
+
+        def search(text: str, *, k: int = 10, source: Any = None, since: Any = None, until: Any = None) -> Table:
+            """Messages closest in meaning to text: score, text, author pseudonym, time, source."""
+            from engine.search import search as run_search
+            if type(text) is not str:
+                raise PilangError("type", "search needs the query text as a string")
+            rows = link.guard(run_search)(link.workspace(), text, k=int(k), source=to_python(source),
+                                          since=to_python(since), until=to_python(until))
+            return table(rows, ["score", "source", "time", "author", "text", "id"], f"search: {text!r}")
+
+        def sources() -> Table:
+            """The files ingested into the workspace, with their kind, format and row counts."""
+            return table(link.workspace().sources(), ["id", "kind", "format", "rows", "last-ingested", "path"])
+
+        def stats() -> dict[Any, Any]:
+            """Counts of messages (by source), authors, changes, telemetry, graph edges, vectors."""
+            return to_pilang(link.workspace().stats())
+
+        return {"ingest": ingest, "search": search, "sources": sources, "stats": stats}

@@ -1,0 +1,51 @@
+"""Tables: what engine primitives return for rows of records; a vector of maps that prints aligned."""
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from .datum import Keyword
+from .printer import display_string
+
+MAX_CELL = 60
+
+
+class Table(list):
+    """Rows (pilang maps with keyword keys) with a column order; indexable and mappable like a vector."""
+
+    def __init__(self, rows: list[dict[Any, Any]], columns: list[str] | None = None, title: str = "") -> None:
+        super().__init__(rows)
+        self.columns = columns or ([k.name for k in rows[0]] if rows else [])
+        self.title = title
+
+    def cells(self) -> list[list[str]]:
+        out = []
+        for row in self:
+            line = []
+            for c in self.columns:
+                text = display_string(row.get(Keyword(c)))
+                text = " ".join(text.split())
+                line.append(text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…")
+            out.append(line)
+        return out
+
+    def __pilang_repr__(self) -> str:
+        """Aligned plain text, numbers right-aligned."""
+        cells = self.cells()
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(self.columns)]
+        numeric = [all(isinstance(row.get(Keyword(c)), (int, float)) for row in self) and bool(self) for c in self.columns]
+
+        def fmt(values: list[str]) -> str:
+            return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
+        lines = [self.title] if self.title else []
+        lines += [fmt(self.columns), fmt(["-" * w for w in widths])]
+        lines += [fmt(r) for r in cells]
+        lines.append(f"({len(self)} row{'s' if len(self) != 1 else ''})")
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        """An HTML table, for notebooks."""
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>" for r in self.cells())
+        caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
