@@ -28,6 +28,7 @@ class Report:
     taken: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
+    notes: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     embedded: int = 0
     indexed: int = 0
@@ -41,7 +42,7 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         return {"files": self.files, "taken": dict(self.taken), "skipped": dict(self.skipped),
-                "skip-examples": self.examples, "errors": self.errors, "embedded": self.embedded,
+                "skip-examples": self.examples, "notes": dict(self.notes), "errors": self.errors, "embedded": self.embedded,
                 "indexed": self.indexed, "edges": self.edges, "seconds": round(self.seconds, 2)}
 
     def render(self) -> str:
@@ -50,6 +51,8 @@ class Report:
         lines = [f"ingested {len(self.files)} file(s) in {self.seconds:.1f} s: took {taken}"]
         for reason, n in self.skipped.most_common():
             lines.append(f"  skipped {n:,}: {reason} (first: {self.examples[reason]})")
+        for note, n in self.notes.items():
+            lines.append(f"  {note}: {n:,}")
         lines.append(f"  embedded {self.embedded:,} new text(s), indexed {self.indexed:,} vector(s),"
                      f" {self.edges:,} graph edge(s) recomputed")
         lines += [f"  error: {e}" for e in self.errors]
@@ -173,6 +176,8 @@ def _write_messages(ws: Workspace, recs: list[F.Message], ref: int, report: Repo
         mentions = [ws.pseudonym(m.platform or m.source, x) for x in m.mentions]
         rows.append((m.source, ref, m.external_id, author, m.time, m.thread, m.context, m.reply_to,
                      dumps(mentions) if mentions else None, m.text, content_hash(m.text), dumps(m.meta)))
+        if "cut_from_chars" in m.meta:
+            report.notes[f"texts cut to {F.MAX_TEXT:,} characters"] += 1
         if m.thread:
             groups.add(("thread", m.thread))
         if m.context:
@@ -254,3 +259,18 @@ def embed_pending(ws: Workspace, show: bool = False) -> int:
                               [(h, model, v.tobytes()) for (h, _), v in zip(chunk, vecs)])
         done += len(chunk)
     return done
+
+
+def switch_model(ws: Workspace, name: str, show: bool = False) -> int:
+    """Make `name` the workspace's embedding model: embed what its cache lacks, rebuild the index.
+    Returns the number of texts embedded (0 when switching back to a model already cached)."""
+    from .embed import MODELS, ModelUnavailable
+    if name not in MODELS:
+        raise ModelUnavailable(f"unknown embedding model {name!r} (known: {', '.join(MODELS)})")
+    MODELS[name][0]()  # fail now, before the switch, if its package is missing
+    with ws.transaction():
+        ws.set_meta("embed_model", name)
+    embedded = embed_pending(ws, show)
+    ws._index = None
+    ws.vector_index().sync()
+    return embedded

@@ -99,4 +99,11 @@ class EngineLink:
             """Counts of messages (by source), authors, changes, telemetry, graph edges, vectors."""
             return to_pilang(link.workspace().stats())
 
-        return {"ingest": ingest, "search": search, "sources": sources, "stats": stats}
+        def set_embedding_model(name: Any) -> dict[Any, Any]:
+            """Switch the workspace's embedding model (all-MiniLM-L6-v2 or all-mpnet-base-v2): re-embeds."""
+            from engine.ingest import switch_model
+            embedded = link.guard(switch_model)(link.workspace(), to_python(name))
+            return to_pilang({"model": to_python(name), "embedded": embedded})
+
+        return {"ingest": ingest, "search": search, "sources": sources, "stats": stats,
+                "set-embedding-model": set_embedding_model}

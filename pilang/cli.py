@@ -43,14 +43,20 @@ def ingest(argv: Sequence[str]) -> int:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (formats are detected)")
     parser.add_argument("--format", help="read every file as this format (see --list-formats)")
     parser.add_argument("--workspace", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
+    parser.add_argument("--model", help="embedding model for this workspace (all-MiniLM-L6-v2, all-mpnet-base-v2);"
+                                        " switching re-embeds")
     args = parser.parse_args(argv)
+    from engine.embed import ModelUnavailable
     from engine.formats import FormatError
     from engine.ingest import ingest as run
+    from engine.ingest import switch_model
     from engine.store import Workspace, WorkspaceError, default_path
     try:
         ws = Workspace(args.workspace or default_path())
+        if args.model and args.model != ws.embed_model:
+            print(f"switching the workspace to {args.model}: re-embedded {switch_model(ws, args.model):,} texts")
         report = run(ws, args.paths, fmt=args.format)
-    except (FormatError, WorkspaceError) as exc:
+    except (FormatError, WorkspaceError, ModelUnavailable) as exc:
         print(f"pilang ingest: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -83,3 +83,22 @@ class PilItem(pytest.Item):
 
 class PilFailure(Exception):
     """A pilang-level check that did not hold."""
+
+
+# ---- the shared real data sets ----------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def shared_data() -> Any:
+    """dataset(name) -> Path; a missing data set skips the test, except under CI=true (a failure)."""
+    import os
+
+    from engine.datasets import DatasetMissing, dataset
+
+    def find(name: str) -> Path:
+        try:
+            return dataset(name)
+        except DatasetMissing as exc:
+            if os.environ.get("CI") == "true":
+                pytest.fail(f"shared data missing under CI: {exc}")
+            pytest.skip(str(exc))
+    return find

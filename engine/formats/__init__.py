@@ -29,6 +29,11 @@ class Message:
     meta: dict[str, Any] = field(default_factory=dict)
     author_attrs: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if len(self.text) > MAX_TEXT:  # kept, cut, and the cut recorded (the report counts it)
+            self.meta["cut_from_chars"] = len(self.text)
+            self.text = self.text[:MAX_TEXT]
+
 
 @dataclass
 class Change:
@@ -187,6 +192,7 @@ def _skip_ws(text: str, i: int) -> int:
     return i
 
 
+csv.field_size_limit(1 << 30)  # long ticket bodies are real; MAX_TEXT cuts them later, visibly
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
 
 
@@ -220,4 +226,4 @@ def clean_text(text: str | None, where: str) -> str | Skip:
     """The text to keep, or a Skip for an empty one."""
     if text is None or not text.strip():
         return Skip("empty text", where)
-    return text[:MAX_TEXT]
+    return text
