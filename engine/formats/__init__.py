@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,32 @@ def json_items(text: str, key: str | None, path: Path) -> Iterator[tuple[str | N
     if i >= len(text):
         line = text.count("\n") + 1
         yield Skip("truncated JSON (the file ends inside it)", f"{path}:{line}")
+
+
+def json_entries(text: str, key: str | None, path: Path, required: str, noun: str
+                 ) -> Iterator[tuple[dict[str, Any], str] | Skip]:
+    """(object, where) for each entry of `json_items` that is an object with the `required` field;
+    anything else becomes a Skip naming the entry."""
+    for item in json_items(text, key, path):
+        if isinstance(item, Skip):
+            yield item
+            continue
+        name, obj = item
+        label = name if name is not None else (obj.get(required, "?") if isinstance(obj, dict) else "?")
+        where = f"{path} {noun} {label}"
+        if not isinstance(obj, dict) or required not in obj:
+            yield Skip(f"not a {noun} object", where)
+        else:
+            yield obj, where
+
+
+def iso_time(text: Any) -> float | None:
+    """Unix seconds from an ISO-8601 timestamp ('Z' allowed, naive means UTC); None if unreadable."""
+    try:
+        dt = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
 
 
 def _skip_ws(text: str, i: int) -> int:

@@ -2,25 +2,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 
-from . import Format, Message, Record, Skip, clean_text, json_field, json_items, read_text, register
+from . import Format, Message, Record, Skip, clean_text, iso_time, json_entries, json_field, read_text, register
 
 
 def parse(path: Path) -> Iterator[Record]:
     text = read_text(path)
     channel = json_field(text, "channel", path)
     thread = str(channel.get("id"))
-    for item in json_items(text, "messages", path):
-        if isinstance(item, Skip):
-            yield item
+    for entry in json_entries(text, "messages", path, "id", "message"):
+        if isinstance(entry, Skip):
+            yield entry
             continue
-        _, m = item
-        where = f"{path} message {m.get('id') if isinstance(m, dict) else '?'}"
-        if not isinstance(m, dict) or "id" not in m:
-            yield Skip("not a message object", where)
-            continue
+        m, where = entry
         if m.get("type") not in ("Default", "Reply", None):
             yield Skip(f"system message ({m.get('type')})", where)
             continue
@@ -33,9 +28,8 @@ def parse(path: Path) -> Iterator[Record]:
             yield Skip("message from a bot", where)
             continue
         ref = m.get("reference") or {}
-        try:
-            time = datetime.fromisoformat(m["timestamp"]).timestamp() if m.get("timestamp") else None
-        except ValueError:
+        time = iso_time(m["timestamp"]) if m.get("timestamp") else None
+        if m.get("timestamp") and time is None:
             yield Skip("unreadable timestamp", where)
             continue
         yield Message(

@@ -4,29 +4,23 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-from . import Change, Format, FormatError, Record, Skip, json_items, read_text, register
+from . import Change, Format, FormatError, Record, Skip, iso_time, json_entries, read_text, register
 
 
 def parse_warframe(path: Path) -> Iterator[Record]:
-    for item in json_items(read_text(path), None, path):
-        if isinstance(item, Skip):
-            yield item
+    for entry in json_entries(read_text(path), None, path, "name", "patch"):
+        if isinstance(entry, Skip):
+            yield entry
             continue
-        _, p = item
-        where = f"{path} patch {p.get('name') if isinstance(p, dict) else '?'}"
-        if not isinstance(p, dict) or "name" not in p:
-            yield Skip("not a patch object", where)
-            continue
+        p, where = entry
         sections = [(p.get(k) or "").strip() for k in ("description", "additions", "changes", "fixes")]
         # a note whose sections were not scraped is still a dated change: its title is its text
         text = "\n".join(s for s in sections if s) or p["name"]
-        try:
-            time = datetime.fromisoformat(p["date"].replace("Z", "+00:00")).timestamp()
-        except (KeyError, ValueError, AttributeError):
+        time = iso_time(p.get("date"))
+        if time is None:
             yield Skip("patch note without a readable date", where)
             continue
         # urls repeat (tag pages), names repeat across platforms: the dated name is the identity
@@ -83,18 +77,13 @@ def parse_dota(path: Path) -> Iterator[Record]:
 
 
 def parse_generic(path: Path) -> Iterator[Record]:
-    for item in json_items(read_text(path), None, path):
-        if isinstance(item, Skip):
-            yield item
+    for entry in json_entries(read_text(path), None, path, "title", "patch note"):
+        if isinstance(entry, Skip):
+            yield entry
             continue
-        _, p = item
-        where = f"{path} entry {p.get('title') if isinstance(p, dict) else '?'}"
-        if not isinstance(p, dict) or not p.get("title") or not p.get("date"):
-            yield Skip("patch note without a title or date", where)
-            continue
-        try:
-            time = datetime.fromisoformat(str(p["date"]).replace("Z", "+00:00")).timestamp()
-        except ValueError:
+        p, where = entry
+        time = iso_time(p.get("date"))
+        if time is None:
             yield Skip("patch note without a readable date", where)
             continue
         yield Change(source="patch-notes", external_id=f"{p['date']}|{p['title']}", time=time, title=p["title"],

@@ -4,26 +4,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import Format, Message, Record, Skip, clean_text, json_items, read_text, register
+from . import Format, Message, Record, Skip, clean_text, json_entries, read_text, register
 
 
 def parse(path: Path) -> Iterator[Record]:
-    for item in json_items(read_text(path), "reviews", path):
-        if isinstance(item, Skip):
-            yield item
+    for entry in json_entries(read_text(path), "reviews", path, "recommendationid", "review"):
+        if isinstance(entry, Skip):
+            yield entry
             continue
-        rec_id, r = item
-        where = f"{path} review {rec_id}"
-        if not isinstance(r, dict) or "review" not in r:
-            yield Skip("not a review object", where)
-            continue
+        r, where = entry
         text = clean_text(r.get("review"), where)
         if isinstance(text, Skip):
             yield text
             continue
         author = r.get("author") or {}
         yield Message(
-            source="steam", external_id=str(r.get("recommendationid", rec_id)), text=text,
+            source="steam", external_id=str(r["recommendationid"]), text=text,
             author=author.get("steamid"), platform="steam", time=r.get("timestamp_created"),
             meta={"voted_up": r.get("voted_up"), "language": r.get("language"),
                   "votes_up": r.get("votes_up"), "votes_funny": r.get("votes_funny"),

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import (Event, Format, FormatError, Message, PlayerFacts, Record, Skip, clean_text, csv_rows,
-               head, register)
+               head, iso_time, register)
 
 
 def _header(head_text: str, delimiter: str = ",") -> list[str]:
@@ -32,25 +32,22 @@ def _number(text: str) -> int | float | str | bool | None:
 
 
 def _time(text: str, formats: tuple[str, ...] = ()) -> float | None:
-    """Unix seconds from ISO-8601 or one of `formats` (naive times are UTC); None if unreadable."""
+    """Unix seconds from ISO-8601, one of `formats` (naive times are UTC), or a number; else None."""
     text = text.strip()
     if not text:
         return None
+    stamp = iso_time(text)
+    if stamp is not None:
+        return stamp
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
     try:
-        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return float(text)
     except ValueError:
-        for fmt in formats:
-            try:
-                dt = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-        else:
-            try:
-                return float(text)
-            except ValueError:
-                return None
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+        return None
 
 
 # ---- CONDA Dota 2 in-game chat ---------------------------------------------------------------
