@@ -106,9 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.file:
             session.load(args.file)
             return 0
-        from .repl import repl
-        interactive = sys.stdin.isatty()
-        return repl(session, interactive=interactive)
+        from .repl import pipe_repl, repl
+        return repl(session) if sys.stdin.isatty() and sys.stdout.isatty() else pipe_repl(session)
     except PilangError as err:
         sys.stdout.flush()
         if args.debug:

@@ -101,6 +101,11 @@ class Session:
             raise PilangError("unbound", f"set!: {name} is not defined (use define first)")
         self.env[name] = value
 
+    def query_targets(self) -> list[str]:
+        """Names `(target ...)` can take, for completion: the list bound to *query-targets*."""
+        targets = self.env.get("*query-targets*")
+        return sorted(t.name if isinstance(t, Symbol) else str(t) for t in (targets or ()))
+
     # ---- primitives that need the session --------------------------------------------------
 
     def _register_session_primitives(self) -> None:
