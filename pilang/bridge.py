@@ -52,6 +52,12 @@ class EngineLink:
                 raise PilangError("engine", str(exc)) from None
         return self._ws
 
+    def close(self) -> None:
+        """Close the workspace if it was opened."""
+        if self._ws is not None:
+            self._ws.close()
+            self._ws = None
+
     def guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Run an engine call, reporting its known failures as pilang errors."""
         def run(*args: Any, **kwargs: Any) -> Any:

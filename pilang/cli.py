@@ -16,7 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pilang", description="pilang, the Player Intelligence Language.",
         epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
-               "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; pilang bench [--quick].")
+               "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; "
+               "pilang kernel install [--user|--sys-prefix|--prefix P]; pilang bench [--quick].")
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
@@ -83,7 +84,23 @@ def demo(argv: Sequence[str]) -> int:
     return 0
 
 
-SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo}
+def kernel(argv: Sequence[str]) -> int:
+    """`pilang kernel install [--user|--sys-prefix|--prefix P]`: register the Jupyter kernel."""
+    parser = argparse.ArgumentParser(prog="pilang kernel", description="The pilang Jupyter kernel.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    inst = sub.add_parser("install", help="install the kernel spec (kernel.json uses this Python)")
+    where = inst.add_mutually_exclusive_group()
+    where.add_argument("--user", action="store_true", help="for this user only")
+    where.add_argument("--sys-prefix", action="store_true", help="into this Python environment")
+    where.add_argument("--prefix", help="under this prefix")
+    args = parser.parse_args(argv)
+    from pilang_kernel.install import install
+    prefix = sys.prefix if args.sys_prefix else args.prefix
+    print(f"installed the pilang kernel in {install(user=args.user, prefix=prefix)}")
+    return 0
+
+
+SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,9 @@
 """What compiled pilang code needs at run time: tail calls, procedure calls, the evaluation thread."""
 from __future__ import annotations
 
+import contextvars
 import ctypes
+import functools
 import queue
 import sys
 import threading
@@ -101,7 +103,9 @@ class EvalThread:
             return fn()
         box: list[Any] = []
         done = threading.Event()
-        self.jobs.put((fn, box, done))
+        # run in a copy of the caller's context, so context variables (e.g. a notebook kernel's
+        # "which cell is this output for") hold on the evaluation thread too
+        self.jobs.put((functools.partial(contextvars.copy_context().run, fn), box, done))
         while True:
             try:
                 done.wait()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import compiler as C
+from . import display
 from . import prims  # noqa: F401  (registers the core primitives)
 from .bridge import EngineLink
 from .datum import Pair, Span, Symbol, from_iter
@@ -26,6 +27,9 @@ class Session:
         self._register_session_primitives()
         self.engine = EngineLink(workspace)
         self.engine.register(self.env)
+        self.show: Callable[[Any], None] = _print_value  # a notebook front end replaces this
+        self.before_eval: list[Callable[[], None]] = []  # run on the evaluation thread before each job
+        display.register(self.env, lambda value: self.show(value))
         self.env.update({
             C.HELPER_TC: TailCall, C.HELPER_BOUNCE: bounce, C.HELPER_PAIR: Pair,
             C.HELPER_LIST: from_iter, C.HELPER_ITEMS: _splice_items, C.HELPER_SETG: self._set_global,
@@ -44,6 +48,8 @@ class Session:
         """Run fn on the evaluation thread, turning any escaping error into a PilangError."""
         def guarded() -> Any:
             try:
+                for hook in self.before_eval:
+                    hook()
                 return fn()
             except PilangError as err:
                 raise from_exception(err) from None
@@ -151,6 +157,12 @@ class Session:
                 span = getattr(form, "span", None) or Span("<macroexpand>", 1, 1, 1, 1)
                 return self.compiler.expand_once(form, macro, span), True
         return form, False
+
+
+def _print_value(value: Any) -> None:
+    """How a terminal shows a value: its printed form on stdout."""
+    from .printer import write_string
+    print(write_string(value))
 
 
 def _splice_items(x: Any) -> Any:

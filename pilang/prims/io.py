@@ -14,6 +14,12 @@ def p_print(*xs: Any) -> None:
     sys.stdout.write(" ".join(display_string(x) for x in xs) + "\n")
 
 
+@primitive("eprint")
+def eprint(*xs: Any) -> None:
+    """Like print, to standard error (warnings, progress)."""
+    sys.stderr.write(" ".join(display_string(x) for x in xs) + "\n")
+
+
 @primitive("display")
 def display(*xs: Any) -> None:
     """Display the arguments (strings without quotes), no newline."""

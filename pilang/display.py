@@ -1,0 +1,94 @@
+"""Rich values for front ends: HTML snippets and plots (PNG), shown as text in a terminal."""
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from .datum import Pair
+from .errors import PilangError
+from .registry import primitive
+from .table import Table
+
+
+class Html:
+    """A piece of HTML: rendered by notebooks, shown as its source in a terminal."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def to_html(self) -> str:
+        return self.source
+
+    def __pilang_repr__(self) -> str:
+        return f"#<html {self.source[:60]!r}>"
+
+
+class Plot:
+    """A line or bar chart of one or more series; PNG for notebooks, a summary in a terminal."""
+
+    def __init__(self, series: dict[str, list[float]], x: list[Any] | None, title: str, kind: str) -> None:
+        self.series, self.x, self.title, self.kind = series, x, title, kind
+
+    def to_png(self) -> bytes:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
+        try:
+            for name, ys in self.series.items():
+                xs = self.x or list(range(len(ys)))
+                (ax.bar if self.kind == "bar" else ax.plot)(xs, ys, label=name)
+            ax.set_title(self.title)
+            if len(self.series) > 1:
+                ax.legend()
+            fig.autofmt_xdate()
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", bbox_inches="tight")
+            return buf.getvalue()
+        finally:
+            plt.close(fig)
+
+    def __pilang_repr__(self) -> str:
+        sizes = ", ".join(f"{k} ({len(v)} points)" for k, v in self.series.items())
+        return f"#<plot {self.title!r}: {sizes}>"
+
+
+def _numbers(xs: Any, who: str) -> list[float]:
+    values = list(xs) if isinstance(xs, (list, tuple, Pair)) or xs is None else None
+    if values is None or not all(type(v) in (int, float) for v in values):
+        raise PilangError("type", f"{who} needs a list or vector of numbers")
+    return values
+
+
+def register(env: dict[str, Any], show: Callable[[Any], None]) -> None:
+    """Bind html, plot and show; `show` is how this front end displays a value now."""
+
+    @primitive("html", env)
+    def html(source: str) -> Html:
+        """An HTML value, rendered by notebooks."""
+        if type(source) is not str:
+            raise PilangError("type", "html needs a string of HTML")
+        return Html(source)
+
+    @primitive("plot", env)
+    def plot(ys: Any, *, x: Any = None, title: str = "", kind: Any = "line", series: Any = None) -> Plot:
+        """A chart of numbers ys (or of a map series -> numbers); :x labels, :kind 'line or 'bar."""
+        data = ({getattr(k, "name", str(k)): _numbers(v, "plot") for k, v in series.items()}
+                if isinstance(series, dict) else {"": _numbers(ys, "plot")})
+        labels = [getattr(v, "name", v) for v in x] if x is not None else None
+        return Plot(data, labels, str(title), getattr(kind, "name", str(kind)))
+
+    @primitive("table", env)
+    def make_table(rows: Any, *, columns: Any = None, title: str = "") -> Table:
+        """A table from a list or vector of maps (columns: the first row's keys, or :columns)."""
+        maps = list(rows) if isinstance(rows, (list, tuple, Pair)) else None
+        if maps is None or not all(isinstance(r, dict) for r in maps):
+            raise PilangError("type", "table needs a list or vector of maps")
+        names = [getattr(c, "name", str(c)) for c in columns] if columns is not None else None
+        return Table(maps, names, str(title))
+
+    @primitive("show", env)
+    def show_value(value: Any) -> None:
+        """Display a value now (a table, plot or HTML renders richly in a notebook)."""
+        show(value)

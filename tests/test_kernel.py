@@ -1,0 +1,102 @@
+"""The Jupyter kernel: the jupyter_kernel_test protocol suite, interrupts, and a real notebook."""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import jupyter_kernel_test
+import nbformat
+import pytest
+from jupyter_client.manager import start_new_kernel
+from nbclient import NotebookClient
+
+from pilang_kernel.install import install
+
+ROOT = Path(__file__).parent.parent
+_SPEC_DIR = tempfile.mkdtemp(prefix="pilang-kernelspec-")
+install(prefix=_SPEC_DIR)
+os.environ["JUPYTER_PATH"] = str(Path(_SPEC_DIR) / "share" / "jupyter")
+os.environ["PILANG_WORKSPACE"] = tempfile.mkdtemp(prefix="pilang-kernel-ws-")
+
+
+class PilangKernelTests(jupyter_kernel_test.KernelTests):
+    kernel_name = "pilang"
+    language_name = "pilang"
+    file_extension = ".pil"
+    code_hello_world = '(print "hello, world")'
+    code_stderr = '(eprint "something went sideways")'
+    completion_samples = [{"text": "(defin", "matches": {"define", "defined?"}},
+                          {"text": "(string-up", "matches": {"string-upcase"}}]
+    complete_code_samples = ["(+ 1 2)", "1", "(define x 1) (print x)", '"a string"']
+    incomplete_code_samples = ["(+ 1", '(print "open', "(let ((x 1))", "#| still a comment"]
+    invalid_code_samples = [")", "(]", '"bad \\q escape"']
+    code_page_something = ",help car"
+    code_generate_error = "(car 5)"
+    code_execute_result = [{"code": "(+ 1 2)", "result": "3"},
+                           {"code": '(list 1 "a" :k)', "result": '(1 "a" :k)'},
+                           {"code": "(table [{:player 'ana :minutes 95}])", "mime": "text/html"}]
+    code_display_data = [{"code": '(show (html "<b>hi</b>"))', "mime": "text/html"},
+                         {"code": '(show (plot [1 3 2] :title "sessions"))', "mime": "image/png"}]
+    code_history_pattern = "(+ 1*"
+    supported_history_operations = ("tail", "range", "search")
+    code_inspect_sample = "car"
+    code_clear_output = '(print "soon gone") (clear-output)'
+
+    def test_error_has_the_caret_rendering(self) -> None:
+        self.flush_channels()
+        reply, outputs = self.execute_helper('(define (f x) (car x))\n(f "no list")')
+        assert reply["content"]["status"] == "error"
+        (error,) = [m for m in outputs if m["msg_type"] == "error"]
+        assert error["content"]["ename"] == "type error"
+        traceback = error["content"]["traceback"]
+        assert traceback[0].startswith("<cell-") and ":1:15: type error" in traceback[0]
+        assert traceback[1] == "  (define (f x) (car x))" and traceback[2].strip() == "^" * 7
+
+    def test_definitions_survive_errors(self) -> None:
+        self.flush_channels()
+        self.execute_helper("(define kept 41)")
+        self.execute_helper("(undefined-thing)")
+        reply, outputs = self.execute_helper("(+ kept 1)")
+        assert [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"] == ["42"]
+
+
+
+
+def test_interrupt_stops_a_running_evaluation_and_the_kernel_survives() -> None:
+    km, kc = start_new_kernel(kernel_name="pilang")
+    try:
+        kc.execute_interactive("(define before 7)", timeout=30)
+        msg_id = kc.execute("(define (spin) (spin)) (spin)")
+        time.sleep(1.0)
+        started = time.monotonic()
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=10)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=10)
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "interrupted"
+        assert time.monotonic() - started < 2.0
+        results = []
+        kc.execute_interactive("(* before 6)", timeout=30,
+                               output_hook=lambda m: results.append(m) if m["msg_type"] == "execute_result" else None)
+        assert results[0]["content"]["data"]["text/plain"] == "42"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_example_notebook_runs_headless_with_the_expected_outputs() -> None:
+    nb = nbformat.read(ROOT / "examples" / "tour.ipynb", as_version=4)
+    NotebookClient(nb, kernel_name="pilang", timeout=120, resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = [cell.get("outputs", []) for cell in nb.cells if cell.cell_type == "code"]
+    flat = [o for cell in outputs for o in cell]
+    streams = "".join(o.get("text", "") for o in flat if o["output_type"] == "stream")
+    assert "hello from pilang" in streams
+    results = [o["data"] for o in flat if o["output_type"] == "execute_result"]
+    assert any(r.get("text/plain") == "55" for r in results)
+    assert any("<table>" in r.get("text/html", "") for r in results)
+    assert any("image/png" in o.get("data", {}) for o in flat if o["output_type"] in ("display_data", "execute_result"))
+    errors = [o for o in flat if o["output_type"] == "error"]
+    assert len(errors) == 1 and errors[0]["ename"] == "unbound error"
+    assert nb.metadata["kernelspec"]["name"] == "pilang"
