@@ -100,3 +100,19 @@ def test_example_notebook_runs_headless_with_the_expected_outputs() -> None:
     errors = [o for o in flat if o["output_type"] == "error"]
     assert len(errors) == 1 and errors[0]["ename"] == "unbound error"
     assert nb.metadata["kernelspec"]["name"] == "pilang"
+
+
+def test_kernel_install_writes_a_spec_with_this_interpreter(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "pilang", "kernel", "install", "--prefix", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    spec = tmp_path / "share" / "jupyter" / "kernels" / "pilang"
+    argv = json.loads((spec / "kernel.json").read_text())["argv"]
+    assert argv[0] == sys.executable and argv[1:3] == ["-m", "pilang_kernel"]
+    assert (spec / "logo-64x64.png").read_bytes().startswith(b"\x89PNG")
+    listing = subprocess.run([sys.executable, "-m", "jupyter_client.kernelspecapp", "list"], capture_output=True,
+                             text=True, timeout=120, env={**os.environ, "JUPYTER_PATH": str(tmp_path / "share" / "jupyter")})
+    assert "pilang" in listing.stdout and str(spec) in listing.stdout
