@@ -72,8 +72,14 @@ def _v4(db: sqlite_utils.Database) -> None:
                           pk="id", foreign_keys=[("interaction", "interactions")])
 
 
+def _v5(db: sqlite_utils.Database) -> None:
+    """The query evaluator's routing table: (type, target) -> handler, with where each came from."""
+    db["routes"].create({"type": str, "target": str, "handler": str, "origin": str, "updated": str},
+                        pk=("type", "target"))
+
+
 # The schema's history: opening a workspace applies the steps it has not had yet, in order.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -205,6 +211,34 @@ class Workspace:
             " + (SELECT count(*) FROM telemetry t WHERE t.source_ref = s.id) FROM sources s ORDER BY s.id").fetchall()
         return [{"id": r[0], "kind": r[1], "format": r[2], "path": r[3], "last-ingested": r[4], "rows": r[5]}
                 for r in rows]
+
+    def routes(self) -> list[dict[str, str]]:
+        """The routing table, as rows."""
+        return [{"type": r[0], "target": r[1], "handler": r[2], "origin": r[3], "updated": r[4]}
+                for r in self.db.execute("SELECT type, target, handler, origin, updated FROM routes ORDER BY type, target")]
+
+    def set_route(self, type_: str, target: str, handler: str, origin: str, replace: bool = True) -> None:
+        """Route (type, target) to a handler; `replace=False` keeps an existing route."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        with self.transaction():
+            self.db.execute(f"{verb} INTO routes(type, target, handler, origin, updated) VALUES (?, ?, ?, ?, ?)",
+                            [type_, target, handler, origin, now_iso()])
+
+    def period(self, name: str) -> tuple[float | None, float | None, dict[str, Any]]:
+        """A named period resolved against the data: last-week, last-month, last-patch, all."""
+        last = self.db.execute("SELECT max(time) FROM messages").fetchone()[0]
+        if name == "all" or last is None:
+            return None, None, {}
+        if name in ("last-week", "last-month"):
+            days = 7 if name == "last-week" else 30
+            return last - days * 86400, last + 1, {"latest_message": last}
+        if name == "last-patch":
+            row = self.db.execute("SELECT time, title FROM changes WHERE time IS NOT NULL AND time <= ?"
+                                  " ORDER BY time DESC LIMIT 1", [last]).fetchone()
+            if row is None:
+                raise WorkspaceError("last-patch: the workspace has no dated changes (ingest patch notes)")
+            return row[0], last + 1, {"patch": row[1], "patch_time": row[0]}
+        raise WorkspaceError(f"unknown period {name!r} (known: last-week, last-month, last-patch, all)")
 
     @property
     def embed_model(self) -> str:

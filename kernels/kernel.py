@@ -23,8 +23,9 @@ def mime_bundle(value: Any) -> dict[str, Any]:
     data: dict[str, Any] = {"text/plain": write_string(value)}
     if hasattr(value, "to_html"):
         data["text/html"] = value.to_html()
-    if hasattr(value, "to_png"):
-        data["image/png"] = base64.b64encode(value.to_png()).decode("ascii")
+    png = value.to_png() if hasattr(value, "to_png") else None
+    if png:
+        data["image/png"] = base64.b64encode(png).decode("ascii")
     return data
 
 

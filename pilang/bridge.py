@@ -9,6 +9,7 @@ from typing import Any
 from .datum import Keyword, Pair, Symbol
 from .errors import PilangError
 from .registry import primitive
+from .result import Result
 from .table import Table
 
 
@@ -111,5 +112,63 @@ class EngineLink:
             embedded = link.guard(switch_model)(link.workspace(), to_python(name))
             return to_pilang({"model": to_python(name), "embedded": embedded})
 
-        return {"ingest": ingest, "search": search, "sources": sources, "stats": stats,
-                "set-embedding-model": set_embedding_model}
+        def analyze(target: Any, params: Any = None, handler: Any = None) -> Result:
+            """Run one analytic (volume sentiment anomalies forecast hodge) on normalised parameters."""
+            from engine.analytics import reports
+            from engine.analytics.hodge import hodge
+            name = to_python(target)
+            table = {"volume": reports.volume, "sentiment": reports.sentiment, "anomalies": reports.anomalies,
+                     "forecast": reports.forecast, "hodge": hodge}
+            if name not in table:
+                raise PilangError("value", f"no analytic named {name} (known: {' '.join(table)})")
+            args = {getattr(k, "name", k): to_python(v) for k, v in (params or {}).items()}
+            out = link.guard(table[name])(link.workspace(), args)
+            series = out.pop("series", None)
+            data = to_pilang({k.replace("_", "-"): v for k, v in out.items()})
+            data[Keyword("handler")] = Symbol(to_python(handler) or f"analytics/{name}")
+            return Result(data, series)
+
+        def routing() -> Table:
+            """The query evaluator's routing table: (type, target) -> handler, and where each came from."""
+            return table(link.workspace().routes(), ["type", "target", "handler", "origin", "updated"], "routing")
+
+        def route_of(type_: Any, target: Any) -> Any:
+            """The handler routed for (type, target): the exact route, else the type's `*` route, else nil."""
+            routes = {(r["type"], r["target"]): r["handler"] for r in link.workspace().routes()}
+            key = (to_python(type_), to_python(target))
+            found = routes.get(key) or routes.get((key[0], "*"))
+            return Symbol(found) if found else None
+
+        def set_route(type_: Any, target: Any, handler: Any, origin: Any = "user") -> Symbol:
+            """Route (type, target) to a handler procedure (a symbol); `*` as target is the default."""
+            link.workspace().set_route(to_python(type_), to_python(target), to_python(handler), to_python(origin))
+            return Symbol(to_python(handler))
+
+        def install_routes(routes: Any) -> int:
+            """Add default routes ((type target handler) ...) that the workspace does not have yet."""
+            ws = link.workspace()
+            known = {(r["type"], r["target"]) for r in ws.routes()}
+            new = [r for r in (to_python(x) for x in routes) if (r[0], r[1]) not in known]
+            for type_, target, handler in new:
+                ws.set_route(type_, target, handler, "default", replace=False)
+            return len(new)
+
+        def resolve_period(name: Any) -> list[Any]:
+            """[since until evidence] for a named period (last-week last-month last-patch all)."""
+            from engine.search import iso
+            since, until, evidence = link.guard(link.workspace().period)(to_python(name))
+            return [iso(since), iso(until), to_pilang(evidence)]
+
+        def is_date(text: Any) -> bool:
+            """True for a date or timestamp string such as "2025-01-31"."""
+            from engine.search import parse_date
+            try:
+                parse_date(text)
+            except (TypeError, ValueError):
+                return False
+            return type(text) is str
+
+        return {"date?": is_date, "ingest": ingest, "search": search, "sources": sources, "stats": stats,
+                "set-embedding-model": set_embedding_model, "analyze": analyze, "routing": routing,
+                "route-of": route_of, "set-route!": set_route, "install-routes!": install_routes,
+                "resolve-period": resolve_period}

@@ -40,7 +40,8 @@ class Session:
         self.thread = EvalThread()
         self._inputs = count(1)
         if prelude:
-            self.load(stdlib_dir() / "prelude.pil")
+            for name in ("prelude.pil", "query.pil"):
+                self.load(stdlib_dir() / name)
 
     # ---- evaluation ------------------------------------------------------------------------
 

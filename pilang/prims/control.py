@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..datum import Keyword, Pair, Symbol, equal, from_iter
-from ..errors import PilangError, expect
+from ..datum import Keyword, Pair, Span, Symbol, equal, from_iter
+from ..errors import KINDS, PilangError, expect
 from ..printer import display_string, write_string
 from ..registry import primitive
 from ..runtime import Macro, TailCall
@@ -74,6 +74,37 @@ def error(message: Any, *irritants: Any) -> None:
     if irritants:
         text += ": " + " ".join(write_string(x) for x in irritants)
     raise PilangError("user", text, data=Pair(message, None) if not irritants else None)
+
+
+@primitive("fail")
+def fail(kind: Any, message: Any, at: Any = None) -> None:
+    """Raise an error of a kind (syntax, type, value, engine, ...) located at the form `at`
+    (a list read from source: the caret goes under it; a list of forms spans them all)."""
+    name = kind.name if type(kind) in (Symbol, Keyword) else str(kind)
+    if name not in KINDS:
+        raise PilangError("value", f"fail: unknown error kind {name} (known: {' '.join(KINDS)})")
+    raise PilangError(name, display_string(message), _span_of(at))
+
+
+def _span_of(at: Any) -> Any:
+    """The source span of a form, or of a list of forms from the first to the last."""
+    span = getattr(at, "span", None)
+    if span is not None or type(at) is not Pair:
+        return span
+    spans = [getattr(p.car, "span", None) or getattr(p, "cspan", None) for p in _cells(at)]
+    spans = [s for s in spans if s is not None]
+    if not spans:
+        return None
+    first, last = spans[0], spans[-1]
+    return Span(first.file, first.line, first.col, last.end_line, last.end_col)
+
+
+def _cells(p: Any) -> list[Pair]:
+    out = []
+    while type(p) is Pair:
+        out.append(p)
+        p = p.cdr
+    return out
 
 
 @primitive("raise")

@@ -1,0 +1,79 @@
+"""Message sentiment from the workspace's embeddings: a logistic model trained on the Steam
+recommend flag (held-out accuracy recorded) when reviews are present, else anchor sentences."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..store import Workspace
+
+ANCHORS = {
+    "positive": ["I love this game, it is great fun", "amazing update, well done devs", "recommended, best game ever",
+                 "really enjoying it, so good", "this patch made the game better"],
+    "negative": ["I hate this, the game is ruined", "terrible update, uninstalling", "not recommended, waste of money",
+                 "so frustrating and broken", "this patch made the game worse"],
+}
+MIN_REVIEWS = 200  # fewer labelled reviews than this and the anchors are used instead
+
+
+def _vectors(ws: Workspace, ids: list[int]) -> np.ndarray:
+    rows = dict(ws.db.execute(
+        f"SELECT m.id, v.vector FROM messages m JOIN vectors v ON v.hash = m.content_hash AND v.model = ?"
+        f" WHERE m.id IN ({','.join('?' * len(ids))})", [ws.embed_model, *ids]).fetchall()) if ids else {}
+    dim = ws.vector_index()._dim()
+    return np.stack([np.frombuffer(rows[i], dtype=np.float32) if i in rows else np.zeros(dim, np.float32)
+                     for i in ids]) if ids else np.zeros((0, dim), np.float32)
+
+
+class SentimentModel:
+    """Scores in [-1, 1]: 2 * P(positive) - 1."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self.ws = ws
+        self.kind, self.score, self.n_train = "anchors", None, 0
+        self._fit()
+
+    def _fit(self) -> None:
+        ws = self.ws
+        rows = ws.db.execute("SELECT id, json_extract(meta, '$.voted_up') FROM messages WHERE source = 'steam'"
+                             " AND json_extract(meta, '$.voted_up') IS NOT NULL ORDER BY id").fetchall()
+        if len(rows) >= MIN_REVIEWS:
+            from sklearn.linear_model import LogisticRegression
+            from sklearn.metrics import balanced_accuracy_score
+            from sklearn.model_selection import train_test_split
+            X = _vectors(ws, [r[0] for r in rows])
+            y = np.array([int(r[1]) for r in rows])
+            Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+            model = LogisticRegression(max_iter=2000, class_weight="balanced", C=2.0).fit(Xtr, ytr)
+            self.score = {"metric": "balanced accuracy on held-out Steam reviews",
+                          "value": round(float(balanced_accuracy_score(yte, model.predict(Xte))), 3),
+                          "n_test": int(len(yte))}
+            self.model = LogisticRegression(max_iter=2000, class_weight="balanced", C=2.0).fit(X, y)
+            self.kind, self.n_train = "logistic regression on the Steam recommend flag", len(rows)
+        else:
+            from ..embed import embedder
+            enc = embedder(ws.embed_model)
+            self.pos = enc.encode(ANCHORS["positive"]).mean(axis=0)
+            self.neg = enc.encode(ANCHORS["negative"]).mean(axis=0)
+
+    def scores(self, ids: list[int]) -> np.ndarray:
+        X = _vectors(self.ws, ids)
+        if X.shape[0] == 0:
+            return np.zeros(0)
+        if self.kind == "anchors":
+            return np.clip((X @ self.pos - X @ self.neg) * 5.0, -1.0, 1.0)
+        return 2.0 * self.model.predict_proba(X)[:, 1] - 1.0
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.kind, "trained_on": self.n_train, "held_out": self.score}
+
+
+def model_for(ws: Workspace) -> SentimentModel:
+    """The workspace's sentiment model, refit when the message count changed."""
+    key = (ws.count("messages"), ws.embed_model)
+    cached = getattr(ws, "_sentiment", None)
+    if cached is None or cached[0] != key:
+        ws._sentiment = (key, SentimentModel(ws))
+    return ws._sentiment[1]
+

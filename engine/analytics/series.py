@@ -1,0 +1,78 @@
+"""Daily series of the workspace's messages, with the filters every analytic shares."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from ..search import iso, parse_date
+from ..store import Workspace
+
+DAY = 86400.0
+
+
+@dataclass
+class Scope:
+    """Which messages an analytic looks at: source, time window, and extra column filters."""
+    source: str | None = None
+    since: float | None = None
+    until: float | None = None
+    filters: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, params: dict[str, Any]) -> Scope:
+        return cls(source=params.get("source"), since=parse_date(params.get("since")),
+                   until=parse_date(params.get("until")), filters=dict(params.get("filters") or {}))
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL condition over `messages` (only timed messages: series need dates)."""
+        parts, args = ["time IS NOT NULL"], []
+        if self.source:
+            parts.append("source = ?")
+            args.append(self.source)
+        if self.since is not None:
+            parts.append("time >= ?")
+            args.append(self.since)
+        if self.until is not None:
+            parts.append("time < ?")
+            args.append(self.until)
+        for key, value in self.filters.items():
+            if key == "author":
+                parts.append("author = ?")
+            elif key == "thread":
+                parts.append("thread = ?")
+            else:
+                parts.append(f"json_extract(meta, '$.{key.replace(chr(39), '')}') = ?")
+            args.append(value)
+        return " AND ".join(parts), args
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": self.source, "since": iso(self.since), "until": iso(self.until), "filters": self.filters}
+
+
+def day_of(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
+
+
+def messages(ws: Workspace, scope: Scope) -> list[tuple[int, float, str, str | None]]:
+    """(id, time, text, author) of the messages in scope, oldest first."""
+    cond, args = scope.where()
+    return ws.db.execute(f"SELECT id, time, text, author FROM messages WHERE {cond} ORDER BY time", args).fetchall()
+
+
+def daily(times: np.ndarray, values: np.ndarray | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Days (every day from first to last, gaps included), count per day, mean value per day."""
+    if times.size == 0:
+        return [], np.zeros(0), np.zeros(0)
+    start = np.floor(times.min() / DAY)
+    idx = (np.floor(times / DAY) - start).astype(int)
+    n = int(idx.max()) + 1
+    counts = np.bincount(idx, minlength=n).astype(float)
+    means = np.full(n, np.nan)
+    if values is not None:
+        sums = np.bincount(idx, weights=values, minlength=n)
+        means = np.divide(sums, counts, out=np.full(n, np.nan), where=counts > 0)
+    days = [day_of((start + i) * DAY) for i in range(n)]
+    return days, counts, means
