@@ -107,6 +107,7 @@ class Workspace:
         self._salt = bytes.fromhex(self.get_meta("salt"))
         self._graph: Any = None
         self._index: Any = None
+        self._sentiment: Any = None  # (key, model), see engine.analytics.sentiment.model_for
 
     # ---- schema -------------------------------------------------------------------------
 

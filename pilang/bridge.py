@@ -113,12 +113,14 @@ class EngineLink:
             return to_pilang({"model": to_python(name), "embedded": embedded})
 
         def analyze(target: Any, params: Any = None, handler: Any = None) -> Result:
-            """Run one analytic (volume sentiment anomalies forecast hodge) on normalised parameters."""
+            """Run one analytic (volume sentiment anomalies forecast hodge topics patterns) on parameters."""
             from engine.analytics import reports
             from engine.analytics.hodge import hodge
+            from engine.analytics.patterns import patterns
+            from engine.analytics.topics import topics
             name = to_python(target)
             table = {"volume": reports.volume, "sentiment": reports.sentiment, "anomalies": reports.anomalies,
-                     "forecast": reports.forecast, "hodge": hodge}
+                     "forecast": reports.forecast, "hodge": hodge, "topics": topics, "patterns": patterns}
             if name not in table:
                 raise PilangError("value", f"no analytic named {name} (known: {' '.join(table)})")
             args = {getattr(k, "name", k): to_python(v) for k, v in (params or {}).items()}

@@ -87,3 +87,11 @@ def test_routing_table_is_data_in_the_workspace_and_can_be_changed(session: Sess
 
 def test_query_targets_feed_completion(session: Session) -> None:
     assert {"sentiment", "anomalies", "player-churn"} <= set(session.query_targets())
+
+
+def test_direct_analytics_procedures(session: Session) -> None:
+    r = session.eval_text("(trend 'volume :horizon 3 :confidence 0.8)")
+    assert len(r.__pilang_get__(K("evidence"))[K("forecast")]) == 3
+    assert session.eval_text("(get (anomalies :source 'discord) :handler)").name == "anomalies"
+    r = session.eval_text("(query (type analytics) (target patterns) (parameters (metric sentiment) (window 5)))")
+    assert "looks most like" in r.__pilang_get__(K("answer"))

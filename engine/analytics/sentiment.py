@@ -72,7 +72,7 @@ class SentimentModel:
 def model_for(ws: Workspace) -> SentimentModel:
     """The workspace's sentiment model, refit when the message count changed."""
     key = (ws.count("messages"), ws.embed_model)
-    cached = getattr(ws, "_sentiment", None)
+    cached = ws._sentiment
     if cached is None or cached[0] != key:
         ws._sentiment = (key, SentimentModel(ws))
     return ws._sentiment[1]

@@ -26,9 +26,9 @@ class Scope:
         return cls(source=params.get("source"), since=parse_date(params.get("since")),
                    until=parse_date(params.get("until")), filters=dict(params.get("filters") or {}))
 
-    def where(self) -> tuple[str, list[Any]]:
-        """SQL condition over `messages` (only timed messages: series need dates)."""
-        parts, args = ["time IS NOT NULL"], []
+    def where(self, dated: bool = True) -> tuple[str, list[Any]]:
+        """SQL condition over `messages` (by default only dated messages: series need dates)."""
+        parts, args = ["time IS NOT NULL" if dated else "1"], []
         if self.source:
             parts.append("source = ?")
             args.append(self.source)

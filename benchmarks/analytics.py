@@ -1,0 +1,137 @@
+"""Analytics quality and speed: topic coherence/diversity, anomalies around the Warframe hotfixes,
+sentiment accuracy (vs the Steam recommend flag and the review-bombing hand labels, VADER beside
+it), and wall time of each analytic on 1e4 and 1e5 messages."""
+from __future__ import annotations
+
+import csv
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.analytics import reports
+from engine.analytics.hodge import hodge
+from engine.analytics.patterns import patterns
+from engine.analytics.sentiment import model_for
+from engine.analytics.topics import topics
+from engine.datasets import DatasetMissing, dataset
+from engine.embed import embedder
+from engine.ingest import ingest
+from engine.store import Workspace
+
+HOTFIXES = {"Hotfix 38.0.6": "2025-01-09", "Hotfix 38.0.7": "2025-01-14"}
+
+
+def _balanced(y: np.ndarray, pred: np.ndarray) -> float:
+    from sklearn.metrics import balanced_accuracy_score
+    return float(balanced_accuracy_score(y, pred))
+
+
+def warframe(ws: Workspace) -> None:
+    t0 = time.perf_counter()
+    out = topics(ws, {"source": "steam"})
+    print(f"topics, Warframe reviews: {len(out['evidence']['topics'])} topics, NPMI {out['held_out']['value']:+.3f},"
+          f" diversity {out['held_out']['diversity']:.3f} ({time.perf_counter() - t0:.1f} s)"
+          f" [published BERTopic NPMI: 0.165 on 20 Newsgroups, 0.063 on tweets]")
+    for t in out["evidence"]["topics"][:5]:
+        print(f"    {t['size']:5d}  {t['label']}")
+    found = reports.anomalies(ws, {"source": "steam", "since": "2024-12-23", "until": "2025-01-21"})
+    flagged = {a["day"]: a["driver"] for a in found["evidence"]["anomalies"]}
+    print(f"anomalies in the review window: flagged {sorted(flagged)}")
+    for name, day in HOTFIXES.items():
+        near = [d for d in flagged if abs((np.datetime64(d) - np.datetime64(day)).astype(int)) <= 1]
+        print(f"    {name} ({day}): {'flagged ' + ', '.join(f'{d} ({flagged[d]})' for d in near) if near else 'not flagged'}"
+              f" within one day")
+    model = model_for(ws)
+    print(f"sentiment model: {model.kind}; held-out {model.score}")
+    rows = ws.db.execute("SELECT id, text, json_extract(meta, '$.voted_up'), json_extract(meta, '$.language')"
+                         " FROM messages WHERE source = 'steam' ORDER BY id").fetchall()
+    from sklearn.model_selection import train_test_split
+    ids = np.array([r[0] for r in rows])
+    y = np.array([int(r[2]) for r in rows])
+    _, test_idx = train_test_split(np.arange(len(rows)), test_size=0.25, random_state=0, stratify=y)
+    ours = (model.scores([int(i) for i in ids[test_idx]]) > 0).astype(int)
+    vader = _vader([rows[i][1] for i in test_idx])
+    english = np.array([rows[i][3] == "english" for i in test_idx])
+    print(f"sentiment vs the Steam recommend flag (held-out {len(test_idx)} reviews, balanced accuracy):"
+          f" embeddings {_balanced(y[test_idx], ours):.3f}, VADER {_balanced(y[test_idx], vader):.3f};"
+          f" English only: embeddings {_balanced(y[test_idx][english], ours[english]):.3f},"
+          f" VADER {_balanced(y[test_idx][english], vader[english]):.3f}")
+    review_bombing(ws)
+
+
+def _vader(texts: list[str]) -> np.ndarray:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    sia = SentimentIntensityAnalyzer()
+    return np.array([int(sia.polarity_scores(t)["compound"] >= 0) for t in texts])
+
+
+def review_bombing(ws: Workspace) -> None:
+    """Polarity of hand-annotated review-bombing reviews: negativ/positiv bomb type is the label."""
+    try:
+        path = dataset("review-bombing-annotated") / "combined_final_annotation_all_projects.csv"
+    except DatasetMissing as exc:
+        print(f"review bombing: skipped ({exc})")
+        return
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["is-review-bombing"] == "Ja" and r["review"].strip()]
+    texts = [r["review"] for r in rows]
+    y = np.array([int(r["review_bomb_type"] == "positiv") for r in rows])
+    model = model_for(ws)
+    X = embedder(ws.embed_model).encode(texts)
+    ours = (2 * model.model.predict_proba(X)[:, 1] - 1 > 0).astype(int) if model.kind != "anchors" else \
+        ((X @ model.pos - X @ model.neg) > 0).astype(int)
+    print(f"sentiment vs the review-bombing hand labels ({len(rows)} annotated bombing reviews, "
+          f"{int(y.sum())} positive): embeddings {_balanced(y, ours):.3f}, VADER {_balanced(y, _vader(texts)):.3f}"
+          f" (balanced accuracy)")
+
+
+def cyberpunk(ws: Workspace) -> None:
+    t0 = time.perf_counter()
+    out = topics(ws, {"source": "reddit"})
+    print(f"topics, r/cyberpunkgame: {len(out['evidence']['topics'])} topics, NPMI {out['held_out']['value']:+.3f},"
+          f" diversity {out['held_out']['diversity']:.3f} ({time.perf_counter() - t0:.1f} s)")
+    for t in out["evidence"]["topics"][:5]:
+        print(f"    {t['size']:5d}  {t['label']}")
+
+
+def timings(n: int) -> None:
+    from .ingest import synthetic_export
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "synthetic.json"
+        synthetic_export(path, n)
+        ws = Workspace(Path(tmp) / "ws")
+        ingest(ws, [path], progress=False)
+        line = []
+        for name, fn in (("volume", reports.volume), ("sentiment", reports.sentiment), ("anomalies", reports.anomalies),
+                         ("forecast", reports.forecast), ("patterns", patterns), ("hodge", hodge), ("topics", topics)):
+            t0 = time.perf_counter()
+            fn(ws, {})
+            line.append(f"{name} {time.perf_counter() - t0:.2f}s")
+        print(f"wall time on {n:,} messages: " + ", ".join(line))
+
+
+def run(quick: bool = False) -> None:
+    try:
+        reviews = dataset("steam-reviews-warframe") / "review_230410.json"
+        notes = dataset("patch-notes-warframe") / "patchlogs.json"
+        posts = dataset("reddit-cyberpunkgame-posts") / "Posts.csv"
+    except DatasetMissing as exc:
+        print(f"skipped: {exc}")
+        return
+    if quick:
+        timings(2_000)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = Workspace(Path(tmp) / "wf")
+        ingest(ws, [reviews, notes], progress=False)
+        warframe(ws)
+        ws2 = Workspace(Path(tmp) / "cp")
+        ingest(ws2, [posts], progress=False)
+        cyberpunk(ws2)
+    random.seed(0)
+    for n in (10_000, 100_000):
+        timings(n)
