@@ -47,19 +47,15 @@ def warframe(ws: Workspace) -> None:
               f" within one day")
     model = model_for(ws)
     print(f"sentiment model: {model.kind}; held-out {model.score}")
-    rows = ws.db.execute("SELECT id, text, json_extract(meta, '$.voted_up'), json_extract(meta, '$.language')"
-                         " FROM messages WHERE source = 'steam' ORDER BY id").fetchall()
-    from sklearn.model_selection import train_test_split
-    ids = np.array([r[0] for r in rows])
-    y = np.array([int(r[2]) for r in rows])
-    _, test_idx = train_test_split(np.arange(len(rows)), test_size=0.25, random_state=0, stratify=y)
-    ours = (model.scores([int(i) for i in ids[test_idx]]) > 0).astype(int)
-    vader = _vader([rows[i][1] for i in test_idx])
-    english = np.array([rows[i][3] == "english" for i in test_idx])
-    print(f"sentiment vs the Steam recommend flag (held-out {len(test_idx)} reviews, balanced accuracy):"
-          f" embeddings {_balanced(y[test_idx], ours):.3f}, VADER {_balanced(y[test_idx], vader):.3f};"
-          f" English only: embeddings {_balanced(y[test_idx][english], ours[english]):.3f},"
-          f" VADER {_balanced(y[test_idx][english], vader[english]):.3f}")
+    held = model.held_out  # the reviews the model never saw, and its predictions on them
+    rows = ws.messages_by_id(held["ids"])
+    y, ours = np.array(held["labels"]), np.array(held["predicted"])
+    vader = _vader([rows[i]["text"] for i in held["ids"]])
+    english = np.array(['"language":"english"' in rows[i]["meta"] for i in held["ids"]])
+    print(f"sentiment vs the Steam recommend flag (held-out {len(y)} reviews, balanced accuracy):"
+          f" embeddings {_balanced(y, ours):.3f}, VADER {_balanced(y, vader):.3f};"
+          f" English only ({int(english.sum())}): embeddings {_balanced(y[english], ours[english]):.3f},"
+          f" VADER {_balanced(y[english], vader[english]):.3f}")
     review_bombing(ws)
 
 
@@ -105,13 +101,13 @@ def timings(n: int) -> None:
         synthetic_export(path, n)
         ws = Workspace(Path(tmp) / "ws")
         ingest(ws, [path], progress=False)
-        line = []
+        print(f"wall time on {n:,} messages:", end="", flush=True)
         for name, fn in (("volume", reports.volume), ("sentiment", reports.sentiment), ("anomalies", reports.anomalies),
                          ("forecast", reports.forecast), ("patterns", patterns), ("hodge", hodge), ("topics", topics)):
             t0 = time.perf_counter()
             fn(ws, {})
-            line.append(f"{name} {time.perf_counter() - t0:.2f}s")
-        print(f"wall time on {n:,} messages: " + ", ".join(line))
+            print(f" {name} {time.perf_counter() - t0:.2f}s", end="", flush=True)
+        print()
 
 
 def run(quick: bool = False) -> None:

@@ -18,12 +18,19 @@ MIN_REVIEWS = 200  # fewer labelled reviews than this and the anchors are used i
 
 
 def _vectors(ws: Workspace, ids: list[int]) -> np.ndarray:
-    rows = dict(ws.db.execute(
-        f"SELECT m.id, v.vector FROM messages m JOIN vectors v ON v.hash = m.content_hash AND v.model = ?"
-        f" WHERE m.id IN ({','.join('?' * len(ids))})", [ws.embed_model, *ids]).fetchall()) if ids else {}
+    """The stored embeddings of messages, in the order of `ids` (zeros where none is stored)."""
     dim = ws.vector_index()._dim()
-    return np.stack([np.frombuffer(rows[i], dtype=np.float32) if i in rows else np.zeros(dim, np.float32)
-                     for i in ids]) if ids else np.zeros((0, dim), np.float32)
+    found: dict[int, bytes] = {}
+    for start in range(0, len(ids), 900):  # SQLite caps the number of bound parameters
+        chunk = ids[start:start + 900]
+        found.update(ws.db.execute(
+            f"SELECT m.id, v.vector FROM messages m JOIN vectors v ON v.hash = m.content_hash AND v.model = ?"
+            f" WHERE m.id IN ({','.join('?' * len(chunk))})", [ws.embed_model, *chunk]).fetchall())
+    out = np.zeros((len(ids), dim), np.float32)
+    for row, i in enumerate(ids):
+        if i in found:
+            out[row] = np.frombuffer(found[i], dtype=np.float32)
+    return out
 
 
 class SentimentModel:
@@ -32,6 +39,7 @@ class SentimentModel:
     def __init__(self, ws: Workspace) -> None:
         self.ws = ws
         self.kind, self.score, self.n_train = "anchors", None, 0
+        self.held_out: dict[str, list[int]] = {}
         self._fit()
 
     def _fit(self) -> None:
@@ -44,11 +52,14 @@ class SentimentModel:
             from sklearn.model_selection import train_test_split
             X = _vectors(ws, [r[0] for r in rows])
             y = np.array([int(r[1]) for r in rows])
-            Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
-            model = LogisticRegression(max_iter=2000, class_weight="balanced", C=2.0).fit(Xtr, ytr)
+            ids = np.array([r[0] for r in rows])
+            train, test = train_test_split(np.arange(len(rows)), test_size=0.25, random_state=0, stratify=y)
+            model = LogisticRegression(max_iter=2000, class_weight="balanced", C=2.0).fit(X[train], y[train])
+            self.held_out = {"ids": ids[test].tolist(), "labels": y[test].tolist(),
+                             "predicted": model.predict(X[test]).tolist()}  # for benchmarks to compare against
             self.score = {"metric": "balanced accuracy on held-out Steam reviews",
-                          "value": round(float(balanced_accuracy_score(yte, model.predict(Xte))), 3),
-                          "n_test": int(len(yte))}
+                          "value": round(float(balanced_accuracy_score(y[test], self.held_out["predicted"])), 3),
+                          "n_test": int(len(test))}
             self.model = LogisticRegression(max_iter=2000, class_weight="balanced", C=2.0).fit(X, y)
             self.kind, self.n_train = "logistic regression on the Steam recommend flag", len(rows)
         else:

@@ -3,6 +3,7 @@ topics over time, per-source breakdown, and NPMI coherence / diversity of the to
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
@@ -14,12 +15,14 @@ from .sentiment import _vectors
 from .series import Scope
 
 TOP_WORDS = 10
+MAX_FIT = 20_000  # fit on at most this many messages (UMAP is superlinear), assign the rest after
+WORD = re.compile(r"\b[a-z][a-z]+\b")  # the words CountVectorizer counts, so NPMI sees the same tokens
 
 
 def npmi_coherence(topic_words: list[list[str]], docs: list[str]) -> float:
     """Mean NPMI of word pairs within each topic, counting co-occurrence per document."""
     vocab = {w for words in topic_words for w in words}
-    doc_sets = [set(d.lower().split()) & vocab for d in docs]
+    doc_sets = [set(WORD.findall(d.lower())) & vocab for d in docs]
     n = len(doc_sets)
     df = Counter(w for s in doc_sets for w in s)
     scores = []
@@ -54,7 +57,7 @@ def fit_topics(texts: list[str], X: np.ndarray, embedding_model: Any, min_topic_
     umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed)
     hdbscan_model = HDBSCAN(min_cluster_size=min_topic_size, metric="euclidean", cluster_selection_method="eom",
                             prediction_data=True)
-    vectorizer = CountVectorizer(stop_words="english", min_df=2, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b")
+    vectorizer = CountVectorizer(stop_words="english", min_df=2, token_pattern=WORD.pattern)
     model = BERTopic(embedding_model=embedding_model, umap_model=umap_model, hdbscan_model=hdbscan_model,
                      vectorizer_model=vectorizer, calculate_probabilities=False, verbose=False)
     model.fit(texts, embeddings=X)
@@ -72,9 +75,15 @@ def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                 "evidence": {"scope": scope.describe(), "messages": len(rows)}}
     texts = [r[2] for r in rows]
     X = _vectors(ws, [r[0] for r in rows])
-    min_size = int(params.get("min-topic-size") or max(10, len(rows) // 200))
-    model = fit_topics(texts, X, embedder(ws.embed_model).model(), min_size)
-    assigned = np.array(model.topics_)
+    fit_n = min(len(rows), MAX_FIT)
+    min_size = int(params.get("min-topic-size") or max(10, fit_n // 200))
+    sample = np.sort(np.random.default_rng(0).choice(len(rows), fit_n, replace=False))
+    model = fit_topics([texts[i] for i in sample], X[sample], embedder(ws.embed_model).model(), min_size)
+    assigned = np.full(len(rows), -1)
+    assigned[sample] = model.topics_
+    rest = np.setdiff1d(np.arange(len(rows)), sample)
+    if rest.size:
+        assigned[rest] = model.transform([texts[i] for i in rest], embeddings=X[rest])[0]
     found = []
     words_per_topic = []
     for tid in sorted(t for t in set(assigned.tolist()) if t != -1):
@@ -106,6 +115,7 @@ def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     return {"answer": f"{len(found)} topics in {len(rows):,} messages ({outliers:,} unassigned); largest: {listed}",
             "evidence": {"scope": scope.describe(), "messages": len(rows), "unassigned": outliers, "topics": found,
                          "over_time": over_time},
-            "model": f"BERTopic (UMAP + HDBSCAN, min topic size {min_size}) on {ws.embed_model} embeddings",
+            "model": f"BERTopic (UMAP + HDBSCAN, min topic size {min_size}, fit on {fit_n:,} messages)"
+                     f" on {ws.embed_model} embeddings",
             "held_out": {"metric": "NPMI coherence of the top-10 words (on the input messages)",
                          "value": round(coherence, 4), "diversity": round(diversity(words_per_topic), 4)}}
