@@ -126,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .repl import pipe_repl, repl
         return repl(session) if sys.stdin.isatty() and sys.stdout.isatty() else pipe_repl(session)
     except PilangError as err:
+        if isinstance(err.__cause__, BrokenPipeError):  # `pilang x.pil | head`: the reader left
+            _silence_stdout()
+            return 0
         sys.stdout.flush()
         if args.debug:
             traceback.print_exception(err.__cause__ or err)
@@ -135,7 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    import os
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def run() -> None:
