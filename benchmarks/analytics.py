@@ -8,7 +8,6 @@ import random
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 

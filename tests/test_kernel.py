@@ -8,7 +8,6 @@ from pathlib import Path
 
 import jupyter_kernel_test
 import nbformat
-import pytest
 from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
 

@@ -4,7 +4,6 @@ No kept library does this, so it is written here with networkx, scipy.sparse and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
 from typing import Any
 
 import numpy as np

@@ -9,7 +9,7 @@ import numpy as np
 from ..search import iso
 from ..store import Workspace
 from .series import DAY, Scope, daily, messages
-from .sentiment import model_for
+from .sentiment import _vectors, model_for
 
 
 def _quotes(rows: list[tuple[int, float, str, str | None]], scores: np.ndarray | None, n: int,
@@ -73,10 +73,9 @@ def daily_features(ws: Workspace, scope: Scope) -> tuple[list[str], np.ndarray, 
     indexes of each day, the rows, and the per-message sentiment."""
     rows = messages(ws, scope)
     times = np.array([r[1] for r in rows], dtype=float)
-    scores = model_for(ws).scores([r[0] for r in rows])
+    vecs = _vectors(ws, [r[0] for r in rows])  # fetched once: for sentiment and for drift
+    scores = model_for(ws).scores_of(vecs)
     days, counts, means = daily(times, scores)
-    from .sentiment import _vectors
-    vecs = _vectors(ws, [r[0] for r in rows])
     start = np.floor(times.min() / DAY) if len(rows) else 0
     idx = (np.floor(times / DAY) - start).astype(int) if len(rows) else np.zeros(0, int)
     members: list[list[int]] = [[] for _ in days]

@@ -69,7 +69,11 @@ class SentimentModel:
             self.neg = enc.encode(ANCHORS["negative"]).mean(axis=0)
 
     def scores(self, ids: list[int]) -> np.ndarray:
-        X = _vectors(self.ws, ids)
+        """Sentiment of stored messages, by id."""
+        return self.scores_of(_vectors(self.ws, ids))
+
+    def scores_of(self, X: np.ndarray) -> np.ndarray:
+        """Sentiment of embeddings (rows of X)."""
         if X.shape[0] == 0:
             return np.zeros(0)
         if self.kind == "anchors":
