@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .formats import iso_time
 from .store import Workspace
 
 
@@ -16,8 +17,10 @@ def parse_date(value: Any) -> float | None:
         return None
     if isinstance(value, (int, float)):
         return float(value)
-    dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
+    stamp = iso_time(value)
+    if stamp is None:
+        raise ValueError(f"not a date: {value!r}")
+    return stamp
 
 
 def iso(ts: float | None) -> str | None:

@@ -49,7 +49,7 @@ class VectorIndex:
     def load(self) -> Any:
         """The index as saved, if it matches the workspace's model; else a fresh empty one."""
         if self.index is None:
-            model, dim = self.ws.embed_model, self._dim()
+            model, dim = self.ws.embed_model, self.dim()
             if self.file.exists() and self.meta_file.exists():
                 meta = json.loads(self.meta_file.read_text())
                 if meta.get("model") == model and meta.get("dim") == dim:
@@ -58,7 +58,7 @@ class VectorIndex:
                 self.index = self._new(dim, 0)
         return self.index
 
-    def _dim(self) -> int:
+    def dim(self) -> int:
         from .embed import MODELS
         return MODELS[self.ws.embed_model][1]
 
@@ -77,7 +77,7 @@ class VectorIndex:
         stale = np.setdiff1d(present, embedded, assume_unique=True).size > 0
         wants_hnsw = embedded.size >= FLAT_LIMIT
         if stale or wants_hnsw != (self.kind == "hnsw"):
-            index = self.index = self._new(self._dim(), embedded.size)
+            index = self.index = self._new(self.dim(), embedded.size)
             present = np.zeros(0, dtype=np.int64)
         missing = np.setdiff1d(embedded, present, assume_unique=True)
         for start in range(0, missing.size, 20_000):

@@ -13,8 +13,7 @@ from ipykernel.kernelbase import Kernel
 from pilang import __version__
 from pilang.errors import PilangError
 from pilang.printer import write_string
-from pilang.reader import read
-from pilang.repl import HELP, _word_length, completions, documentation
+from pilang.repl import HELP, _word_length, completeness, completions, documentation
 from pilang.session import Session
 
 
@@ -139,14 +138,8 @@ class PilangKernel(Kernel):
         return {"status": "ok", "found": found, "data": {"text/plain": text} if found else {}, "metadata": {}}
 
     async def do_is_complete(self, code: str) -> dict[str, Any]:
-        try:
-            read(code, "<check>")
-        except PilangError as err:
-            if err.incomplete:
-                depth = max(0, sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}"))
-                return {"status": "incomplete", "indent": "  " * depth}
-            return {"status": "invalid"}
-        return {"status": "complete"}
+        status, indent = completeness(code)
+        return {"status": status, "indent": indent} if status == "incomplete" else {"status": status}
 
     async def do_history(self, hist_access_type: str, output: bool, raw: bool, session: int | None = None,
                          start: int | None = None, stop: int | None = None, n: int | None = None,

@@ -30,19 +30,19 @@ Stmts = list[ast.stmt]
 
 
 class Var:
-    """A lexical variable: its symbol, Python name, and the function that owns it."""
+    """A lexical variable: its Python name, and the function that owns it."""
 
-    __slots__ = ("sym", "py", "fn")
+    __slots__ = ("py", "fn")
 
-    def __init__(self, sym: Symbol, py: str, fn: Fn) -> None:
-        self.sym, self.py, self.fn = sym, py, fn
+    def __init__(self, py: str, fn: Fn) -> None:
+        self.py, self.fn = py, fn
 
 
 class Fn:
     """A Python function being generated for one pilang lambda (or the top-level form)."""
 
-    def __init__(self, parent: Fn | None, name: str, allow_loop: bool = True) -> None:
-        self.parent, self.name, self.allow_loop = parent, name, allow_loop
+    def __init__(self, parent: Fn | None, allow_loop: bool = True) -> None:
+        self.parent, self.allow_loop = parent, allow_loop
         self.counter = 0
         self.nonlocals: set[str] = set()
         self.captured = False  # an inner function refers to one of our locals
@@ -71,7 +71,7 @@ class Scope:
         self.parent, self.fn = parent, fn
 
     def bind(self, sym: Symbol) -> Var:
-        var = Var(sym, self.fn.fresh(sym.name), self.fn)
+        var = Var(self.fn.fresh(sym.name), self.fn)
         self.vars[sym] = var
         return var
 
@@ -245,7 +245,7 @@ class Compiler:
 
     def _compile_toplevel(self, form: Any, span: Span) -> Callable[[], Any]:
         unit = self.unit
-        fn = Fn(None, "<toplevel>")
+        fn = Fn(None)
         try:
             body = self.comp(form, span, Scope(fn, None), TAIL)
             func = self.funcdef(fn, "<toplevel>", [], None, body, span)
@@ -714,7 +714,7 @@ class Compiler:
         pyname = outer.fresh(" fn")
         saved_counter = outer.counter
         for allow_loop in (True, False):
-            fn = Fn(outer, name, allow_loop)
+            fn = Fn(outer, allow_loop)
             fn.self_sym, fn.self_var, fn.self_ref = self_sym, self_var, pyname
             inner = Scope(fn, scope)
             fn.params = [inner.bind(p) for p in params]

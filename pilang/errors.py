@@ -108,7 +108,7 @@ def _article(noun: str) -> str:
     return ("an " if noun[:1] in "aeiou" else "a ") + noun
 
 
-def _pilang_name(pyname: str) -> str:
+def pilang_name(pyname: str) -> str:
     """The pilang variable behind a compiled local name such as 'x 3'."""
     return pyname.rsplit(" ", 1)[0] if " " in pyname.strip() else pyname
 
@@ -136,7 +136,7 @@ def _translate(exc: BaseException) -> tuple[str, str]:
                              "make the recursive call a tail call, or use an accumulator or a loop")
     if isinstance(exc, NameError):
         name = getattr(exc, "name", None) or msg
-        name = _pilang_name(name)
+        name = pilang_name(name)
         if isinstance(exc, UnboundLocalError) or "free variable" in msg or "local variable" in msg:
             return "unbound", f"{name} is used before its definition has run"
         return "unbound", f"{name} is not defined"

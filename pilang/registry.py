@@ -7,14 +7,21 @@ from collections.abc import Callable
 from typing import Any
 
 from .datum import Keyword
-from .errors import PilangError
+from .errors import PILANG_FILES, PilangError, pilang_name
 
 PRIMITIVES: dict[str, Callable[..., Any]] = {}
 
 
 def signature_of(fn: Callable[..., Any], name: str) -> str:
-    """A pilang-style signature such as `(search text :k :source)`."""
+    """A pilang-style signature such as `(search text :k :source)` or `(f a b . rest)`."""
     parts = [name]
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_filename in PILANG_FILES:  # a compiled pilang procedure
+        # its locals are named "x 1" (not identifiers, so inspect cannot read them)
+        parts += [pilang_name(v) for v in code.co_varnames[:code.co_argcount]]
+        if code.co_flags & inspect.CO_VARARGS:
+            parts.append(". " + pilang_name(code.co_varnames[code.co_argcount]))
+        return "(" + " ".join(parts) + ")"
     try:
         params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):

@@ -12,6 +12,7 @@ from .datum import Keyword
 from .errors import PilangError
 from .printer import write_string
 from .reader import read
+from .registry import signature_of
 from .runtime import Macro
 from .session import Session
 
@@ -45,13 +46,21 @@ SPECIAL_DOCS = {
 }
 
 
-def is_complete(text: str) -> bool:
-    """True when `text` holds only whole forms (a syntax error also counts: it is reported)."""
+def completeness(text: str) -> tuple[str, str]:
+    """("complete" | "incomplete" | "invalid", indent for the next line), as the reader sees `text`."""
     try:
         read(text, "<check>")
     except PilangError as err:
-        return not err.incomplete
-    return True
+        if err.incomplete:
+            depth = max(0, sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}"))
+            return "incomplete", "  " * depth
+        return "invalid", ""
+    return "complete", ""
+
+
+def is_complete(text: str) -> bool:
+    """True when `text` holds only whole forms (a syntax error also counts: it is reported)."""
+    return completeness(text)[0] != "incomplete"
 
 
 def documentation(session: Session, name: str) -> str:
@@ -64,20 +73,10 @@ def documentation(session: Session, name: str) -> str:
     if isinstance(value, Macro):
         return f"macro {name}\n  {value.doc or '(no documentation)'}"
     if callable(value):
-        sig = getattr(value, "__pilang_signature__", None) or _signature(value, name)
+        sig = getattr(value, "__pilang_signature__", None) or signature_of(value, name)
         kind = "primitive" if getattr(value, "__pilang_primitive__", False) else "procedure"
         return f"{kind} {sig}\n  {(value.__doc__ or '(no documentation)').strip()}"
     return f"{name} = {write_string(value)[:200]}"
-
-
-def _signature(fn: Any, name: str) -> str:
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return f"({name} ...)"
-    params = [p.rsplit(" ", 1)[0] for p in code.co_varnames[:code.co_argcount]]
-    if code.co_flags & 0x04:  # *rest
-        params += [". " + code.co_varnames[code.co_argcount].rsplit(" ", 1)[0]]
-    return "(" + " ".join([name, *params]) + ")"
 
 
 def completions(session: Session, text_before: str) -> list[tuple[str, str]]:
@@ -192,11 +191,9 @@ def make_prompt(session: Session, **kwargs: Any) -> Any:
     def _(event: Any) -> None:
         buf = event.current_buffer
         text = buf.document.text
-        if text.strip().startswith(",") or (text.strip() and is_complete(text)):
-            buf.validate_and_handle()
-        elif text.strip():
-            depth = max(0, sum(text.count(c) for c in "([{") - sum(text.count(c) for c in ")]}"))
-            buf.insert_text("\n" + "  " * depth)
+        status, indent = completeness(text)
+        if text.strip() and not text.strip().startswith(",") and status == "incomplete":
+            buf.insert_text("\n" + indent)
         else:
             buf.validate_and_handle()
 

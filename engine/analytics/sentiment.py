@@ -19,7 +19,7 @@ MIN_REVIEWS = 200  # fewer labelled reviews than this and the anchors are used i
 
 def _vectors(ws: Workspace, ids: list[int]) -> np.ndarray:
     """The stored embeddings of messages, in the order of `ids` (zeros where none is stored)."""
-    dim = ws.vector_index()._dim()
+    dim = ws.vector_index().dim()
     found: dict[int, bytes] = {}
     for start in range(0, len(ids), 900):  # SQLite caps the number of bound parameters
         chunk = ids[start:start + 900]
