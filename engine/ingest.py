@@ -15,6 +15,7 @@ from typing import Any
 
 from . import formats as F
 from .graph import update_edges
+from .personas import refresh as refresh_personas
 from .store import Workspace, dumps
 
 BATCH = 1000
@@ -33,6 +34,7 @@ class Report:
     embedded: int = 0
     indexed: int = 0
     edges: int = 0
+    personas: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -43,7 +45,7 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {"files": self.files, "taken": dict(self.taken), "skipped": dict(self.skipped),
                 "skip-examples": self.examples, "notes": dict(self.notes), "errors": self.errors, "embedded": self.embedded,
-                "indexed": self.indexed, "edges": self.edges, "seconds": round(self.seconds, 2)}
+                "indexed": self.indexed, "edges": self.edges, "personas": self.personas, "seconds": round(self.seconds, 2)}
 
     def render(self) -> str:
         """The human summary printed at the end of `pilang ingest`."""
@@ -55,6 +57,8 @@ class Report:
             lines.append(f"  {note}: {n:,}")
         lines.append(f"  embedded {self.embedded:,} new text(s), indexed {self.indexed:,} vector(s),"
                      f" {self.edges:,} graph edge(s) recomputed")
+        if self.personas.get("personas") in ("refit", "assigned"):
+            lines.append("  personas: " + ", ".join(f"{k} {v}" for k, v in self.personas.items()))
         lines += [f"  error: {e}" for e in self.errors]
         return "\n".join(lines)
 
@@ -120,6 +124,9 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
         t = time.perf_counter()
         report.indexed = ws.vector_index().sync()
         report.stage_seconds["index"] = time.perf_counter() - t
+        t = time.perf_counter()
+        report.personas = refresh_personas(ws)  # only once personas were found: new players join them
+        report.stage_seconds["personas"] = time.perf_counter() - t
     report.seconds = time.perf_counter() - started
     return report
 

@@ -91,10 +91,36 @@ REACTIONS = {
 }
 
 
-def _sentiment(persona: Persona, day: float) -> float:
+# More ways each kind of change is written, for longer simulated histories (see `patch_history`).
+PATCH_TEXTS = {
+    "nerf": ["Reduced shotgun damage falloff range.\nLowered the fire rate of burst rifles.",
+             "Weapon balance pass: pistol damage reduced by 10%.", "Nerfed the damage of explosive launchers."],
+    "difficulty": ["Enemies scale to higher levels in late missions.", "Boss health increased in elite difficulty.",
+                   "Harder endgame: new Steel Path tier with tougher enemies."],
+    "droprate": ["Lowered drop chances of rare resources.", "Relic rewards rebalanced: rare parts drop less often.",
+                 "Reduced boss loot drops and weekly vault rewards."],
+    "cosmetics": ["New armor skins and color palettes in the market.", "Added emotes, glyphs and a fashion contest.",
+                  "Seasonal cosmetic bundle with capes and helmets."],
+    "onboarding": ["Reworked the new player experience and tutorial quests.", "Fixed crashes on first launch for new accounts.",
+                   "Clearer beginner guide and improved early mission hints."],
+}
+
+
+def patch_history(n: int, days: int, seed: int = 0) -> list[tuple[int, str, str, str]]:
+    """n patches of random kinds at random days (at least 5 days apart), written in varied words."""
+    rng = random.Random(seed)
+    slots = sorted(rng.sample(range(5, days - 5, 5), n))
+    out = []
+    for i, day in enumerate(slots):
+        kind = rng.choice(sorted(PATCH_TEXTS))
+        out.append((day, f"Update {i + 1}", kind, rng.choice(PATCH_TEXTS[kind])))
+    return out
+
+
+def _sentiment(persona: Persona, day: float, patches: list[tuple[int, str, str, str]]) -> float:
     """The persona's mean mood on a day: a small positive base plus decaying patch effects."""
     mood = 0.25
-    for pday, _, kind, _ in PATCHES:
+    for pday, _, kind, _ in patches:
         if day >= pday:
             mood += persona.reactions[kind] * math.exp(-(day - pday) / DECAY_DAYS)
     return max(-1.0, min(1.0, mood))
@@ -104,7 +130,8 @@ def _snowflake(rng: random.Random) -> str:
     return str(rng.randrange(10**17, 10**18))
 
 
-def simulate(seed: int = 7, players: int = 120) -> dict[str, Any]:
+def simulate(seed: int = 7, players: int = 120, days: int = DAYS,
+             patches: list[tuple[int, str, str, str]] = PATCHES) -> dict[str, Any]:
     """The whole community as Python data: players, messages, reviews, tickets, sessions, truth."""
     rng = random.Random(seed)
     roster = []
@@ -115,12 +142,12 @@ def simulate(seed: int = 7, players: int = 120) -> dict[str, Any]:
                        "account": f"acct-{i + 1:04d}", "name": f"player{i + 1}", "persona": persona,
                        "playtime": rng.randint(*persona.playtime), "churn_day": None})
     messages, sessions, tickets = [], [], []
-    for day in range(DAYS):
+    for day in range(days):
         for pl in roster:
             persona = pl["persona"]
             if pl["churn_day"] is not None:
                 continue
-            mood = _sentiment(persona, day)
+            mood = _sentiment(persona, day, patches)
             if mood < -0.45 and rng.random() < 0.06:  # unhappy players leave, and leave a trace
                 pl["churn_day"] = day
                 continue
@@ -129,7 +156,7 @@ def simulate(seed: int = 7, players: int = 120) -> dict[str, Any]:
                 sessions.append((pl["account"], START + timedelta(days=day, hours=rng.uniform(8, 23)), minutes))
             for _ in range(_poisson(rng, persona.rate)):
                 positive = rng.random() < (mood + 1) / 2
-                template = _reaction(rng, persona, day, positive) or rng.choice(persona.praise if positive else persona.complaints)
+                template = _reaction(rng, persona, day, positive, patches) or rng.choice(persona.praise if positive else persona.complaints)
                 text = rng.choice(OPENERS) + template.format(t=rng.choice(persona.topics))
                 when = START + timedelta(days=day, seconds=rng.uniform(8 * 3600, 24 * 3600 - 1))
                 channel = persona.channel if rng.random() < 0.7 else rng.choice(["general", "competitive", "help"])
@@ -142,19 +169,21 @@ def simulate(seed: int = 7, players: int = 120) -> dict[str, Any]:
     reviews = []
     for pl in roster:
         if rng.random() < 0.5:
-            day = rng.randrange(DAYS if pl["churn_day"] is None else pl["churn_day"] + 1)
-            mood = _sentiment(pl["persona"], day)
+            day = rng.randrange(days if pl["churn_day"] is None else pl["churn_day"] + 1)
+            mood = _sentiment(pl["persona"], day, patches)
             positive = rng.random() < (mood + 1) / 2
             persona = pl["persona"]
             text = (rng.choice(persona.praise if positive else persona.complaints).format(t=rng.choice(persona.topics))
                     + (". Recommended." if positive else ". Not recommended right now."))
             reviews.append((pl, START + timedelta(days=day, hours=rng.uniform(0, 23)), text, positive))
-    return {"roster": roster, "messages": messages, "sessions": sessions, "tickets": tickets, "reviews": reviews}
+    return {"roster": roster, "messages": messages, "sessions": sessions, "tickets": tickets, "reviews": reviews,
+            "days": days, "patches": patches}
 
 
-def _reaction(rng: random.Random, persona: Persona, day: int, positive: bool) -> str | None:
+def _reaction(rng: random.Random, persona: Persona, day: int, positive: bool,
+              patches: list[tuple[int, str, str, str]]) -> str | None:
     """A line about a recent patch the persona feels strongly about (in the direction felt)."""
-    for pday, _, kind, _ in reversed(PATCHES):
+    for pday, _, kind, _ in reversed(patches):
         effect = persona.reactions[kind]
         recent = 0 <= day - pday < 14
         if recent and (effect > 0) == positive and abs(effect) >= 0.4 and rng.random() < abs(effect) * 0.8:
@@ -208,9 +237,11 @@ def _discord_export(channel: str, msgs: list[dict[str, Any]]) -> dict[str, Any]:
             "messages": out, "messageCount": len(out)}
 
 
-def write_demo(folder: Path, seed: int = 7) -> dict[str, int]:
-    """Write the demo community in real input formats, and FOLDER_truth.json beside it; returns counts."""
-    sim = simulate(seed)
+def write_demo(folder: Path, seed: int = 7, **options: Any) -> dict[str, int]:
+    """Write the demo community in real input formats, and FOLDER_truth.json beside it; returns counts.
+    `options` go to `simulate` (players, days, patches)."""
+    sim = simulate(seed, **options)
+    patches = sim["patches"]
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "discord").mkdir(exist_ok=True)
     by_channel: dict[str, list[dict[str, Any]]] = {}
@@ -240,16 +271,16 @@ def write_demo(folder: Path, seed: int = 7) -> dict[str, int]:
         w.writerow(["player", "time", "event", "value"])
         for account, when, minutes in sorted(sim["sessions"], key=lambda s: s[1]):
             w.writerow([account, when.isoformat(timespec="seconds"), "session_minutes", minutes])
-    patches = [{"date": (START + timedelta(days=day, hours=18)).isoformat(timespec="seconds"), "title": title,
-                "text": text, "kind": kind} for day, title, kind, text in PATCHES]
-    (folder / "patches.json").write_text(json.dumps(patches, indent=1))
-    truth = {"seed": seed, "start": START.isoformat(), "days": DAYS,
+    notes = [{"date": (START + timedelta(days=day, hours=18)).isoformat(timespec="seconds"), "title": title,
+                "text": text, "kind": kind} for day, title, kind, text in patches]
+    (folder / "patches.json").write_text(json.dumps(notes, indent=1))
+    truth = {"seed": seed, "start": START.isoformat(), "days": sim["days"],
              "players": [{"discord": p["discord"], "steam": p["steam"], "account": p["account"],
                           "persona": p["persona"].name, "playtime_hours": p["playtime"], "churn_day": p["churn_day"]}
                          for p in sim["roster"]],
              "patches": [{"day": d, "title": t, "kind": k, "effects": {p.name: p.reactions[k] for p in PERSONAS}}
-                         for d, t, k, _ in PATCHES]}
+                         for d, t, k, _ in patches]}
     # beside the data, not in it: the answers must not be ingested with the questions
     (folder.parent / f"{folder.name}_truth.json").write_text(json.dumps(truth, indent=1))
     return {"messages": len(sim["messages"]), "reviews": len(reviews), "tickets": len(sim["tickets"]),
-            "sessions": len(sim["sessions"]), "players": len(sim["roster"]), "patches": len(PATCHES)}
+            "sessions": len(sim["sessions"]), "players": len(sim["roster"]), "patches": len(patches)}

@@ -78,8 +78,17 @@ def _v5(db: sqlite_utils.Database) -> None:
                         pk=("type", "target"))
 
 
+def _v6(db: sqlite_utils.Database) -> None:
+    """Personas (clusters of players) and which persona each player belongs to."""
+    db["personas"].create({"id": str, "name": str, "size": int, "centroid": bytes, "terms": str, "profile": str,
+                           "quotes": str, "fitted": str}, pk="id")
+    db["personas"].create_index(["name"], unique=True)
+    db["persona_members"].create({"author": str, "persona": str, "distance": float, "fitted": int}, pk="author")
+    db["persona_members"].create_index(["persona"])
+
+
 # The schema's history: opening a workspace applies the steps it has not had yet, in order.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -108,6 +117,7 @@ class Workspace:
         self._graph: Any = None
         self._index: Any = None
         self._sentiment: Any = None  # (key, model), see engine.analytics.sentiment.model_for
+        self._derived: dict[str, Any] = {}  # other caches keyed by what they were computed from
 
     # ---- schema -------------------------------------------------------------------------
 
@@ -255,6 +265,7 @@ class Workspace:
     def invalidate(self) -> None:
         """Forget derived in-memory state after writes (the graph is rebuilt on next use)."""
         self._graph = None
+        self._derived.clear()
 
     def close(self) -> None:
         self.db.conn.close()

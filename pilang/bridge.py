@@ -2,15 +2,19 @@
 workspace, opened on first use (so start-up never imports the engine's heavy libraries)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .datum import Keyword, Pair, Symbol
+from .datum import Keyword, Pair, Symbol, from_iter
 from .errors import PilangError
 from .registry import primitive
 from .result import Result
 from .table import Table
+
+
+FIELD = re.compile(r"[a-z]+(?:_[a-z]+)+")
 
 
 def to_python(x: Any) -> Any:
@@ -35,6 +39,36 @@ def to_pilang(x: Any) -> Any:
 
 def table(rows: list[dict[str, Any]], columns: list[str], title: str = "") -> Table:
     return Table([to_pilang(r) for r in rows], columns, title)
+
+
+def kebab(x: Any) -> Any:
+    """Engine field names (snake_case words) as pilang spells them (kebab-case), at every depth;
+    data-valued keys such as "gate_30" or source names with digits or capitals are left alone."""
+    if isinstance(x, dict):
+        return {(k.replace("_", "-") if isinstance(k, str) and FIELD.fullmatch(k) else k): kebab(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [kebab(v) for v in x]
+    return x
+
+
+def as_result(out: dict[str, Any], handler: Any, default: str) -> Result:
+    """An engine answer as a Result: its series plotted, its rows (if any) a table under the answer."""
+    series = out.pop("series", None)
+    rows, columns = out.pop("rows", None), out.pop("columns", None)
+    data = to_pilang(kebab(out))
+    data[Keyword("handler")] = Symbol(to_python(handler) or default)
+    shown = None
+    if rows is not None:
+        shown = table(rows, columns or (list(rows[0]) if rows else []))
+        data[Keyword("rows")] = shown
+    return Result(data, series, shown)
+
+
+def confidence_of(value: Any) -> float:
+    """A confidence level argument, checked."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
+        raise PilangError("value", f"a confidence level is a number between 0 and 1, e.g. 0.95; got {value!r}")
+    return float(value)
 
 
 class EngineLink:
@@ -74,8 +108,18 @@ class EngineLink:
 
     def register(self, env: dict[str, Any]) -> None:
         """Bind the engine primitives into a session's global environment."""
-        for name, fn in self.primitives().items():
+        for name, fn in {**self.primitives(), **self.persona_primitives()}.items():
             primitive(name, env)(fn)
+
+    def persona_names(self) -> list[str]:
+        """The stored personas' names, without fitting or creating anything (for completion)."""
+        from engine.store import default_path
+        if self._ws is None and not (Path(self.path or default_path()) / "workspace.db").exists():
+            return []
+        try:
+            return [r[0] for r in self.workspace().db.execute("SELECT name FROM personas ORDER BY name")]
+        except Exception:  # an old or foreign workspace: nothing to complete
+            return []
 
     def primitives(self) -> dict[str, Callable[..., Any]]:
         link = self
@@ -119,16 +163,12 @@ class EngineLink:
             from engine.analytics.patterns import patterns
             from engine.analytics.topics import topics
             name = to_python(target)
-            table = {"volume": reports.volume, "sentiment": reports.sentiment, "anomalies": reports.anomalies,
+            known = {"volume": reports.volume, "sentiment": reports.sentiment, "anomalies": reports.anomalies,
                      "forecast": reports.forecast, "hodge": hodge, "topics": topics, "patterns": patterns}
-            if name not in table:
-                raise PilangError("value", f"no analytic named {name} (known: {' '.join(table)})")
+            if name not in known:
+                raise PilangError("value", f"no analytic named {name} (known: {' '.join(known)})")
             args = {getattr(k, "name", k): to_python(v) for k, v in (params or {}).items()}
-            out = link.guard(table[name])(link.workspace(), args)
-            series = out.pop("series", None)
-            data = to_pilang({k.replace("_", "-"): v for k, v in out.items()})
-            data[Keyword("handler")] = Symbol(to_python(handler) or f"analytics/{name}")
-            return Result(data, series)
+            return as_result(link.guard(known[name])(link.workspace(), args), handler, f"analytics/{name}")
 
         def routing() -> Table:
             """The query evaluator's routing table: (type, target) -> handler, and where each came from."""
@@ -174,3 +214,95 @@ class EngineLink:
                 "set-embedding-model": set_embedding_model, "analyze": analyze, "routing": routing,
                 "route-of": route_of, "set-route!": set_route, "install-routes!": install_routes,
                 "resolve-period": resolve_period}
+
+    def persona_primitives(self) -> dict[str, Callable[..., Any]]:
+        """Personas, persona answers, predictions, churn and comparisons."""
+        link = self
+
+        def personas(*, refit: Any = False) -> Table:
+            """The personas found in the players (fitted on first use; `:refit #t` clusters again)."""
+            from engine import personas as P
+            ws = link.workspace()
+            found = link.guard(P.fit if refit else P.ensure)(ws)
+            info = P.fit_info(ws)
+            rows = [{"id": p["id"], "name": Symbol(p["name"]), "players": p["size"],
+                     "messages": p["profile"]["messages"], "sentiment": p["profile"]["mean_sentiment"],
+                     "gone-quiet": p["profile"]["gone_quiet"], "terms": ", ".join(p["terms"][:6])} for p in found]
+            scores = next((c for c in info.get("candidates", []) if c["k"] == info.get("k")), {})
+            return table(rows, ["id", "name", "players", "messages", "sentiment", "gone-quiet", "terms"],
+                         f"{len(found)} personas from {info.get('players', 0):,} players (k={info.get('k')} by silhouette"
+                         f" {scores.get('silhouette')} and stability {scores.get('stability')})")
+
+        def persona(name: Any) -> dict[Any, Any]:
+            """One persona: id, name, size, top terms, behaviour profile, representative quotes."""
+            from engine import personas as P
+            return to_pilang(kebab(link.guard(P.find)(link.workspace(), to_python(name))))
+
+        def persona_names(*, fit: Any = False) -> Any:
+            """The personas' names, a list of symbols (`:fit #t` finds personas first if there are none)."""
+            if fit:
+                from engine import personas as P
+                return from_iter(Symbol(p["name"]) for p in link.guard(P.ensure)(link.workspace()))
+            return from_iter(Symbol(n) for n in link.persona_names())
+
+        def ask(name: Any, question: Any, *, phrase: Any = False, handler: Any = None) -> Result:
+            """A persona's answer to a question, in its voice, from its own messages (with quotes)."""
+            from engine.answers import ask as run_ask
+            if type(question) is not str:
+                raise PilangError("type", "ask needs the question as a string")
+            out = link.guard(run_ask)(link.workspace(), to_python(name), question, phrase=bool(phrase))
+            return as_result(out, handler, "ask")
+
+        def predict_reaction(name: Any, change: Any, *, confidence: Any = 0.95, handler: Any = None) -> Result:
+            """Predicted satisfaction, engagement and churn shifts after a change, for one persona (or
+            nil: the community and every persona), learned from past changes, with intervals."""
+            from engine.predict import predict_reaction as run
+            target = None if name is None else to_python(name)
+            out = link.guard(run)(link.workspace(), to_python(change), target, confidence_of(confidence))
+            return as_result(_prediction_rows(out), handler, "predict-reaction")
+
+        def churn(*, source: Any = None, confidence: Any = 0.95, handler: Any = None) -> Result:
+            """Churn: from a labelled player table (held-out AUC vs a logistic baseline, A/B effects),
+            else from telemetry sequences (BehaviorLSTM)."""
+            from engine.churn import churn as run
+            out = link.guard(run)(link.workspace(), to_python(source), confidence_of(confidence))
+            return as_result(out, handler, "churn")
+
+        def compare_personas(a: Any, b: Any, *, confidence: Any = 0.95, handler: Any = None) -> Result:
+            """Two personas side by side, with the significant differences marked."""
+            from engine.compare import compare_personas as run
+            return as_result(link.guard(run)(link.workspace(), to_python(a), to_python(b), confidence_of(confidence)),
+                             handler, "compare-personas")
+
+        def compare_periods(group: Any, first: Any, second: Any, *, confidence: Any = 0.95, handler: Any = None) -> Result:
+            """A persona (or community) in two time ranges, each [since until]."""
+            from engine.compare import compare_periods as run
+            ranges = [to_python(r) for r in (first, second)]
+            if not all(isinstance(r, list) and len(r) == 2 for r in ranges):
+                raise PilangError("type", "compare-periods takes two ranges, each [since until]")
+            return as_result(link.guard(run)(link.workspace(), to_python(group), tuple(ranges[0]), tuple(ranges[1]),
+                                             confidence_of(confidence)), handler, "compare-periods")
+
+        def compare_changes(a: Any, b: Any, *, persona: Any = None, confidence: Any = 0.95, handler: Any = None) -> Result:
+            """The predicted reactions to two changes side by side (per persona, or for one)."""
+            from engine.compare import compare_changes as run
+            return as_result(link.guard(run)(link.workspace(), to_python(a), to_python(b), to_python(persona),
+                                             confidence_of(confidence)), handler, "compare-changes")
+
+        return {"personas": personas, "persona": persona, "persona-names": persona_names, "ask": ask,
+                "predict-reaction": predict_reaction, "churn": churn, "compare-personas": compare_personas,
+                "compare-periods": compare_periods, "compare-changes": compare_changes}
+
+
+def _prediction_rows(out: dict[str, Any]) -> dict[str, Any]:
+    """A prediction's per-group rows flattened for a table: each metric as mean [low, high]."""
+    from engine.predict import METRICS
+    rows = []
+    for row in out["rows"]:
+        flat = {"group": row["group"]}
+        for metric in METRICS:
+            v = row.get(metric)
+            flat[metric.replace("_", "-")] = "n/a" if v is None else f"{v['mean']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]"
+        rows.append(flat)
+    out["predictions"] = out.pop("rows")
+    return {**out, "rows": rows, "columns": ["group", *(m.replace("_", "-") for m in METRICS)]}

@@ -13,9 +13,11 @@ K = Keyword
 class Result:
     """What a query returns. `(get r :answer)`, `(get r :evidence)` ... read it like a map."""
 
-    def __init__(self, data: dict[Any, Any], series: dict[str, list[Any]] | None = None) -> None:
+    def __init__(self, data: dict[Any, Any], series: dict[str, list[Any]] | None = None,
+                 table: Any = None) -> None:
         self.data = data
         self.series = series
+        self.table = table  # rows side by side (comparisons, per-group predictions), shown under the answer
 
     def __pilang_get__(self, key: Any, default: Any = None) -> Any:
         return self.data.get(key, default)
@@ -33,12 +35,16 @@ class Result:
         return out
 
     def __pilang_repr__(self) -> str:
-        return "\n".join(self.lines())
+        lines = self.lines()
+        if self.table is not None:
+            lines[1:1] = ["  " + line for line in self.table.__pilang_repr__().splitlines()]
+        return "\n".join(lines)
 
     def to_html(self) -> str:
         lines = self.lines()
         body = "".join(f"<li><code>{html.escape(line.strip())}</code></li>" for line in lines[1:])
-        return f"<p><b>{html.escape(lines[0])}</b></p><ul>{body}</ul>"
+        rows = self.table.to_html() if self.table is not None else ""
+        return f"<p><b>{html.escape(lines[0])}</b></p>{rows}<ul>{body}</ul>"
 
     def to_png(self) -> bytes | None:
         if not self.series:

@@ -109,9 +109,11 @@ class Session:
         self.env[name] = value
 
     def query_targets(self) -> list[str]:
-        """Names `(target ...)` can take, for completion: the list bound to *query-targets*."""
+        """Names `(target ...)` can take, for completion: the list bound to *query-targets* and the
+        workspace's persona names."""
         targets = self.env.get("*query-targets*")
-        return sorted(t.name if isinstance(t, Symbol) else str(t) for t in (targets or ()))
+        names = {t.name if isinstance(t, Symbol) else str(t) for t in (targets or ())}
+        return sorted(names | set(self.engine.persona_names()))
 
     # ---- primitives that need the session --------------------------------------------------
 

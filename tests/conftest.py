@@ -102,3 +102,31 @@ def shared_data() -> Any:
                 pytest.fail(f"shared data missing under CI: {exc}")
             pytest.skip(str(exc))
     return find
+
+
+DEMO = Path(__file__).parent.parent / "examples" / "demo"
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo community ingested once per test run; tests work on copies (see `demo_copy`)."""
+    from engine.ingest import ingest
+    from engine.store import Workspace
+    path = tmp_path_factory.mktemp("demo-template") / "ws"
+    ws = Workspace(path)
+    report = ingest(ws, [DEMO], progress=False)
+    assert not report.errors
+    ws.close()
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_copy(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """demo_copy(name) -> the path of a fresh copy of the ingested demo workspace."""
+    import shutil
+
+    def copy(name: str) -> Path:
+        target = tmp_path_factory.mktemp(name) / "ws"
+        shutil.copytree(demo_template, target)
+        return target
+    return copy

@@ -1,7 +1,7 @@
 """Analytics: Hodge decomposition invariants, and the analytics on the demo community."""
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -9,10 +9,8 @@ import pytest
 
 from engine.analytics import reports
 from engine.analytics.hodge import build_complex, decompose, hodge
-from engine.ingest import ingest
 from engine.store import Workspace
 
-DEMO = Path(__file__).parent.parent / "examples" / "demo"
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -47,10 +45,8 @@ def test_a_pure_circulation_is_all_curl() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    ws = Workspace(tmp_path_factory.mktemp("analytics") / "ws")
-    ingest(ws, [DEMO], progress=False)
-    return ws
+def demo_ws(demo_copy: Any) -> Workspace:
+    return Workspace(demo_copy("analytics"))
 
 
 def test_volume_counts_every_dated_message(demo_ws: Workspace) -> None:

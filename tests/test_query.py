@@ -1,25 +1,21 @@
 """The query evaluator (stdlib/query.pil): validation with carets, normalisation, routing."""
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from engine.ingest import ingest
 from engine.store import Workspace
 from pilang.datum import Keyword
 from pilang.errors import PilangError
 from pilang.session import Session
 
-DEMO = Path(__file__).parent.parent / "examples" / "demo"
 K = Keyword
 
 
 @pytest.fixture(scope="module")
-def session(tmp_path_factory: pytest.TempPathFactory) -> Session:
-    path = tmp_path_factory.mktemp("query") / "ws"
-    ingest(Workspace(path), [DEMO], progress=False)
-    return Session(workspace=path)
+def session(demo_copy: Any) -> Session:
+    return Session(workspace=demo_copy("query"))
 
 
 def error_of(session: Session, text: str) -> PilangError:
@@ -48,12 +44,61 @@ def test_a_bad_clause_is_an_error_with_a_caret_on_it(session: Session, text: str
     assert err.render().splitlines()[2] == "  " + " " * (col - 1) + "^" * (end_col - col)
 
 
-@pytest.mark.parametrize("type_, capability", [("persona-inquiry", "personas"), ("prediction", "prediction models"),
-                                               ("comparison", "personas and predictions")])
-def test_unbuilt_query_types_say_what_is_missing(session: Session, type_: str, capability: str) -> None:
-    err = error_of(session, f"(query (type {type_}) (target competitive-players))")
-    assert err.kind == "engine" and err.message.startswith(f"not available yet: {type_} queries need")
-    assert capability in err.message
+def get(r: object, *keys: str) -> object:
+    for k in keys:
+        r = r.__pilang_get__(K(k)) if hasattr(r, "__pilang_get__") else r[K(k)]
+    return r
+
+
+def test_persona_inquiry_answers_from_the_personas_messages(session: Session) -> None:
+    r = session.eval_text('(query (type persona-inquiry) (target casual-players)'
+                          ' (parameters (question "How would they react to increased difficulty?")))')
+    assert get(r, "handler").name == "persona-handler"
+    quotes = get(r, "evidence", "quotes")
+    assert quotes and all(f"#{q[K('id')]}" in get(r, "answer") for q in quotes)
+    stance = get(r, "evidence", "stance")
+    assert f"{stance[K('against')]} are negative" in get(r, "answer")
+    assert stance[K("against")] > stance[K("for")]  # casual players disliked the difficulty patch (known truth)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('(query (type persona-inquiry) (target casual) (parameters (question "x")))',
+     "no persona named casual; the targets here are:"),
+    ("(query (type persona-inquiry) (target casual-players))", "a persona-inquiry needs (parameters (question"),
+    ("(query (type prediction) (target casual-players))", "a prediction needs (parameters (change"),
+    ("(query (type comparison) (target casual-players))", "a comparison needs (parameters (versus"),
+    ("(query (type comparison) (target casual-players) (parameters (versus nerf)))",
+     "compare casual-players with another persona or a (time-range ...)"),
+    ("(query (type prediction) (target player-churn) (parameters (change nerf) (confidence-interval 2)))",
+     "between 0 and 1"),
+])
+def test_persona_queries_check_their_parameters(session: Session, text: str, message: str) -> None:
+    err = error_of(session, text)
+    assert err.kind == "syntax" and message in err.message and err.span.file == "q.pil"
+
+
+def test_prediction_queries(session: Session) -> None:
+    r = session.eval_text("(query (type prediction) (target player-churn)"
+                          " (parameters (change nerf-weapon-damage) (confidence-interval 0.9)))")
+    assert get(r, "handler").name == "prediction-handler" and "(90% intervals)" in get(r, "answer")
+    groups = [row[K("group")] for row in get(r, "rows")]
+    assert groups[0] == "community" and {"competitive-players", "casual-players"} <= set(groups)
+    assert get(r, "evidence", "similar-changes")[0][K("change")] == "Hotfix 1.0.4"
+    assert K("satisfaction") in get(r, "held-out")
+    churn = session.eval_text("(query (type prediction) (target player-churn))")
+    assert get(churn, "held-out", "model", "roc-auc") > 0.5 and get(churn, "evidence", "at-risk")
+
+
+def test_comparison_queries(session: Session) -> None:
+    r = session.eval_text("(query (type comparison) (target competitive-players) (parameters (versus casual-players)))")
+    rows = {row[K("metric")]: row for row in get(r, "rows")}
+    assert rows["message sentiment"][K("significant")] is True
+    assert rows["message sentiment"][K("a")] < rows["message sentiment"][K("b")]
+    r = session.eval_text('(query (type comparison) (target casual-players) (parameters (time-range "2025-03-10"'
+                          ' "2025-03-23") (versus (time-range "2025-03-23" "2025-04-05"))))')
+    assert get(r, "evidence", "a", "range")[0].startswith("2025-03-10")
+    r = session.eval_text("(query (type comparison) (target nerf-weapon-damage) (parameters (versus new-cosmetic-skins)))")
+    assert "nerf weapon damage" in get(r, "answer") and len(get(r, "rows")) == 15
 
 
 def test_analytics_query_answers_with_evidence_and_handler(session: Session) -> None:
@@ -86,7 +131,8 @@ def test_routing_table_is_data_in_the_workspace_and_can_be_changed(session: Sess
 
 
 def test_query_targets_feed_completion(session: Session) -> None:
-    assert {"sentiment", "anomalies", "player-churn"} <= set(session.query_targets())
+    session.eval_text("(personas)")
+    assert {"sentiment", "anomalies", "player-churn", "competitive-players", "loot-grinders"} <= set(session.query_targets())
 
 
 def test_direct_analytics_procedures(session: Session) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 from ..search import iso
 from ..store import Workspace
 from .series import DAY, Scope, daily, messages
-from .sentiment import _vectors, model_for
+from .sentiment import NEGATIVE, POSITIVE, message_vectors, model_for
 
 
 def _quotes(rows: list[tuple[int, float, str, str | None]], scores: np.ndarray | None, n: int,
@@ -50,7 +50,7 @@ def sentiment(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     scores = model.scores([r[0] for r in rows])
     days, counts, means = daily(np.array([r[1] for r in rows], dtype=float), scores)
     agg = params.get("aggregation") or "mean"
-    positive, negative = int((scores > 0.2).sum()), int((scores < -0.2).sum())
+    positive, negative = int((scores > POSITIVE).sum()), int((scores < NEGATIVE).sum())
     center = float(np.median(scores) if agg == "median" else scores.mean())
     valid = ~np.isnan(means)
     worst = int(np.nanargmin(means)) if valid.any() else 0
@@ -73,7 +73,7 @@ def daily_features(ws: Workspace, scope: Scope) -> tuple[list[str], np.ndarray, 
     indexes of each day, the rows, and the per-message sentiment."""
     rows = messages(ws, scope)
     times = np.array([r[1] for r in rows], dtype=float)
-    vecs = _vectors(ws, [r[0] for r in rows])  # fetched once: for sentiment and for drift
+    vecs = message_vectors(ws, [r[0] for r in rows])  # fetched once: for sentiment and for drift
     scores = model_for(ws).scores_of(vecs)
     days, counts, means = daily(times, scores)
     start = np.floor(times.min() / DAY) if len(rows) else 0

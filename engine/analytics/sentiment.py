@@ -10,14 +10,19 @@ from ..store import Workspace
 
 ANCHORS = {
     "positive": ["I love this game, it is great fun", "amazing update, well done devs", "recommended, best game ever",
-                 "really enjoying it, so good", "this patch made the game better"],
+                 "really enjoying it, so good", "this patch made the game better", "so rewarding, worth every hour",
+                 "finally balanced and fair, great job", "works perfectly now, thanks for the fix",
+                 "beautiful and relaxing, makes me happy", "the community is helpful and friendly"],
     "negative": ["I hate this, the game is ruined", "terrible update, uninstalling", "not recommended, waste of money",
-                 "so frustrating and broken", "this patch made the game worse"],
+                 "so frustrating and broken", "this patch made the game worse", "boring and repetitive, nothing to do",
+                 "unbalanced and unfair, nobody fixes it", "keeps crashing, I can't even play",
+                 "a pointless grind with no rewards", "confused and stuck, nothing explains anything"],
 }
+POSITIVE, NEGATIVE = 0.1, -0.1  # a message scoring above / below counts as positive / negative
 MIN_REVIEWS = 200  # fewer labelled reviews than this and the anchors are used instead
 
 
-def _vectors(ws: Workspace, ids: list[int]) -> np.ndarray:
+def message_vectors(ws: Workspace, ids: list[int]) -> np.ndarray:
     """The stored embeddings of messages, in the order of `ids` (zeros where none is stored)."""
     dim = ws.vector_index().dim()
     found: dict[int, bytes] = {}
@@ -50,7 +55,7 @@ class SentimentModel:
             from sklearn.linear_model import LogisticRegression
             from sklearn.metrics import balanced_accuracy_score
             from sklearn.model_selection import train_test_split
-            X = _vectors(ws, [r[0] for r in rows])
+            X = message_vectors(ws, [r[0] for r in rows])
             y = np.array([int(r[1]) for r in rows])
             ids = np.array([r[0] for r in rows])
             train, test = train_test_split(np.arange(len(rows)), test_size=0.25, random_state=0, stratify=y)
@@ -70,7 +75,7 @@ class SentimentModel:
 
     def scores(self, ids: list[int]) -> np.ndarray:
         """Sentiment of stored messages, by id."""
-        return self.scores_of(_vectors(self.ws, ids))
+        return self.scores_of(message_vectors(self.ws, ids))
 
     def scores_of(self, X: np.ndarray) -> np.ndarray:
         """Sentiment of embeddings (rows of X)."""

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..store import Workspace
-from .sentiment import _vectors
+from .sentiment import message_vectors
 from .series import Scope
 
 TOP_WORDS = 10
@@ -74,7 +74,7 @@ def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
         return {"answer": f"too few messages ({len(rows)}) for topics; need at least 50",
                 "evidence": {"scope": scope.describe(), "messages": len(rows)}}
     texts = [r[2] for r in rows]
-    X = _vectors(ws, [r[0] for r in rows])
+    X = message_vectors(ws, [r[0] for r in rows])
     fit_n = min(len(rows), MAX_FIT)
     min_size = int(params.get("min-topic-size") or max(10, fit_n // 200))
     sample = np.sort(np.random.default_rng(0).choice(len(rows), fit_n, replace=False))

@@ -1,0 +1,96 @@
+"""Persona answers: the persona's messages most relevant to a question (faiss over its members'
+messages), their stance, diverse quotes with ids and dates, the persona's measured reaction to the
+most similar past change, and a short first-person answer built only from that evidence."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import personas
+from .analytics.sentiment import NEGATIVE, POSITIVE, message_vectors, model_for
+from .search import iso
+from .store import Workspace
+
+RETRIEVE = 50  # messages retrieved per question
+MIN_RELEVANCE = 0.25  # cosine below this is not about the question
+QUOTES = 3
+
+
+def evidence(ws: Workspace, name: str, question: str) -> dict[str, Any]:
+    """Everything an answer may say: the persona, the relevant messages' stance, quotes, and the
+    persona's measured shift after the past change closest to the question."""
+    from .embed import embedder
+    persona = personas.find(ws, name)
+    allowed = personas.member_ids(ws, persona["id"])
+    q = embedder(ws.embed_model).encode([question])[0]
+    scores, ids = ws.vector_index().search(q, RETRIEVE, allowed)
+    keep = scores >= max(MIN_RELEVANCE, float(scores[0]) - 0.25) if len(scores) else np.zeros(0, bool)
+    ids, scores = ids[keep], scores[keep]
+    rows = ws.messages_by_id([int(i) for i in ids])
+    ids = np.array([i for i in ids if int(i) in rows], dtype=np.int64)
+    vecs = message_vectors(ws, ids.tolist())
+    sent = model_for(ws).scores_of(vecs)
+    picked = personas.mmr(vecs, q, QUOTES) if len(ids) else []
+    quotes = [{"id": int(ids[i]), "time": iso(rows[int(ids[i])]["time"]), "source": rows[int(ids[i])]["source"],
+               "relevance": round(float(scores[i]), 3), "sentiment": round(float(sent[i]), 3),
+               "text": " ".join(rows[int(ids[i])]["text"].split())[:240]} for i in picked]
+    stance = {"relevant_messages": int(len(ids)), "for": int((sent > POSITIVE).sum()),
+              "against": int((sent < NEGATIVE).sum()), "neutral": int(((sent >= NEGATIVE) & (sent <= POSITIVE)).sum()),
+              "mean_sentiment": round(float(sent.mean()), 3) if len(sent) else None}
+    return {"persona": persona["name"], "persona_id": persona["id"], "players": persona["size"],
+            "question": question, "stance": stance, "quotes": quotes, "past_change": _past_change(ws, persona, q),
+            "model": model_for(ws).describe()}
+
+
+def _past_change(ws: Workspace, persona: dict[str, Any], q: np.ndarray) -> dict[str, Any] | None:
+    """The past change most like the question and the persona's measured shifts after it."""
+    from .predict import history
+    hist = history(ws)
+    if not hist.changes or persona["id"] not in hist.shifts:
+        return None
+    sims = hist.vectors @ q
+    i = int(np.argmax(sims))
+    shifts = {m: float(v[i]) for m, v in hist.shifts[persona["id"]].items() if not np.isnan(v[i])}
+    if sims[i] < MIN_RELEVANCE or not shifts:
+        return None
+    return {"change": hist.changes[i]["title"], "id": hist.changes[i]["id"], "date": iso(hist.changes[i]["time"]),
+            "similarity": round(float(sims[i]), 3), "shifts": {k: round(v, 3) for k, v in shifts.items()},
+            "messages_before_after": hist.counts[persona["id"]][i].tolist()}
+
+
+def extractive(ev: dict[str, Any]) -> str:
+    """The answer in the persona's voice, every figure and quote taken from the evidence."""
+    st = ev["stance"]
+    n = st["relevant_messages"]
+    if n == 0:
+        return (f"We ({ev['persona']}, {ev['players']} players) have not talked about this: none of our messages"
+                f" is close to the question.")
+    lean = ("mostly against it" if st["against"] > 1.5 * st["for"] else "mostly for it" if st["for"] > 1.5 * st["against"]
+            else "split on it")
+    text = (f"We ({ev['persona']}, {ev['players']} players) are {lean}: of our {n} messages closest to the question,"
+            f" {st['against']} are negative, {st['for']} positive and {st['neutral']} neutral.")
+    if ev["quotes"]:
+        said = "; ".join(f"\u201c{q['text']}\u201d (#{q['id']}, {(q['time'] or 'undated')[:10]})" for q in ev["quotes"])
+        text += f" In our words: {said}."
+    pc = ev.get("past_change")
+    if pc and "satisfaction" in pc["shifts"]:
+        text += (f" After {pc['change']} ({pc['date'][:10]}), the past change closest to this, our sentiment moved"
+                 f" {pc['shifts']['satisfaction']:+.2f}.")
+    return text
+
+
+def ask(ws: Workspace, name: str, question: str, phrase: bool = False) -> dict[str, Any]:
+    """A persona's answer to a question with its evidence; `phrase` lets the local LM word it (kept
+    only when it introduces nothing absent from the evidence)."""
+    ev = evidence(ws, name, question)
+    answer, how = extractive(ev), "extractive (quotes and counts from the retrieved messages)"
+    if phrase:
+        from .phrase import phrase_answer
+        worded, verdict = phrase_answer(ev)
+        ev["lm"] = verdict
+        if worded:
+            answer, how = worded, f"worded by {verdict['model']} from the quotes, checked against them"
+    sentiment_model = ev.pop("model")
+    return {"answer": answer, "evidence": ev, "model": how, "held_out": {"sentiment": sentiment_model["held_out"],
+                                                                         "sentiment_model": sentiment_model["model"]}}

@@ -1,0 +1,266 @@
+"""Churn: from a player table with a retention label (e.g. Cookie Cats: churn = not retained at day 7),
+a gradient-boosted model scored on a held-out split beside a logistic-regression baseline, with the
+A/B effect of each two-level column; from telemetry, a BehaviorLSTM-style sequence model over each
+player's daily activity beside a logistic baseline on summary features."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from .store import Workspace, WorkspaceError
+
+# Label keys a player table may carry, and whether the key means "retained" (churn = not it).
+LABELS = {"retention_7": True, "retained_7": True, "retained": True, "churned": False, "churn": False}
+TOP_AT_RISK = 10
+HISTORY_DAYS, HORIZON_DAYS, STEP_DAYS = 21, 14, 3  # sequence window, what "churned" looks ahead, cutoff stride
+DAY = 86400.0
+
+
+def _table(ws: Workspace, source: str | None) -> tuple[str, str, list[str], dict[str, list[Any]]]:
+    """(source, label key, players, columns) of a player table that carries a churn label."""
+    rows = ws.db.execute("SELECT source, key FROM player_facts GROUP BY source, key").fetchall()
+    for src, key in sorted(rows, key=lambda r: (r[0] != source, r[0])):
+        if key in LABELS and source in (None, src):
+            facts = ws.db.execute("SELECT player, key, value FROM player_facts WHERE source = ? ORDER BY player", [src])
+            table: dict[str, dict[str, Any]] = {}
+            for player, k, v in facts:
+                table.setdefault(player, {})[k] = json.loads(v)
+            players = list(table)
+            keys = sorted({k for t in table.values() for k in t})
+            return src, key, players, {k: [table[p].get(k) for p in players] for k in keys}
+    raise WorkspaceError("no player table with a churn label (a column named one of "
+                         f"{', '.join(LABELS)}); ingest one, or use telemetry" +
+                         (f" (none in source {source!r})" if source else ""))
+
+
+def _design(columns: dict[str, list[Any]], label: str) -> tuple[np.ndarray, list[str], dict[str, list[Any]]]:
+    """Numeric features (booleans as 0/1, counts log-scaled, text one-hot) from every column the label
+    does not name or come after (retention_14 would leak into retention_7); two-level text columns."""
+    def day(name: str) -> int | None:
+        tail = name.rsplit("_", 1)[-1]
+        return int(tail) if tail.isdigit() else None
+    feats, names, groups = [], [], {}
+    for key, values in columns.items():
+        if key == label or (day(key) is not None and day(label) is not None and day(key) >= day(label)):
+            continue
+        if all(isinstance(v, (bool, type(None))) for v in values):
+            feats.append([float(bool(v)) for v in values])
+            names.append(key)
+        elif all(isinstance(v, (int, float, type(None))) for v in values):
+            x = np.array([np.nan if v is None else float(v) for v in values])
+            feats.append(np.log1p(np.clip(x, 0, None)) if np.nanmin(x) >= 0 else x)
+            names.append(f"log1p({key})" if np.nanmin(x) >= 0 else key)
+        else:
+            levels = sorted({str(v) for v in values if v is not None})
+            if 1 < len(levels) <= 20:
+                for level in levels[1:]:
+                    feats.append([float(str(v) == level) for v in values])
+                    names.append(f"{key}={level}")
+                if len(levels) == 2:
+                    groups[key] = [str(v) for v in values]
+    X = np.nan_to_num(np.column_stack(feats)) if feats else np.zeros((len(next(iter(columns.values()))), 0))
+    return X, names, groups
+
+
+def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+    return {"roc_auc": round(float(roc_auc_score(y, p)), 4), "pr_auc": round(float(average_precision_score(y, p)), 4)}
+
+
+def _auc_interval(y: np.ndarray, p: np.ndarray, confidence: float, rng: np.random.Generator, n: int = 200) -> list[float]:
+    """Bootstrap interval of the held-out ROC-AUC."""
+    from sklearn.metrics import roc_auc_score
+    aucs = []
+    for _ in range(n):
+        i = rng.integers(0, len(y), len(y))
+        if y[i].min() != y[i].max():
+            aucs.append(roc_auc_score(y[i], p[i]))
+    return [round(float(np.quantile(aucs, (1 - confidence) / 2)), 4), round(float(np.quantile(aucs, (1 + confidence) / 2)), 4)]
+
+
+def ab_effect(groups: list[str], retained: np.ndarray, confidence: float) -> dict[str, Any]:
+    """Retention per level of a two-level column and the difference with a Wald interval."""
+    from scipy.stats import norm
+    g = np.array(groups)
+    a, b = sorted(set(groups))
+    ra, rb = retained[g == a], retained[g == b]
+    pa, pb = ra.mean(), rb.mean()
+    se = math.sqrt(pa * (1 - pa) / len(ra) + pb * (1 - pb) / len(rb))
+    z = norm.ppf(0.5 + confidence / 2)
+    diff = pa - pb
+    p_value = 2 * (1 - norm.cdf(abs(diff) / se)) if se > 0 else 1.0
+    return {"levels": {a: {"players": int(len(ra)), "retention": round(float(pa), 4)},
+                       b: {"players": int(len(rb)), "retention": round(float(pb), 4)}},
+            "difference": f"{a} - {b}", "effect": round(float(diff), 4),
+            "interval": [round(float(diff - z * se), 4), round(float(diff + z * se), 4)],
+            "p_value": round(float(p_value), 4), "significant": bool(p_value < 1 - confidence)}
+
+
+def table_churn(ws: Workspace, source: str | None = None, confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """Churn from a labelled player table: model vs baseline on a held-out split, A/B effects, the
+    players most at risk."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.inspection import permutation_importance
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    src, label, players, columns = _table(ws, source)
+    retained = np.array([bool(v) for v in columns[label]])
+    y = (~retained if LABELS[label] else retained).astype(int)
+    X, names, groups = _design(columns, label)
+    if X.shape[1] == 0:
+        raise WorkspaceError(f"player table {src!r} has no feature columns beside {label}")
+    idx = np.arange(len(y))
+    train, test = train_test_split(idx, test_size=0.25, random_state=seed, stratify=y)
+    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed).fit(X[train], y[train])
+    baseline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[train], y[train])
+    p_model, p_base = model.predict_proba(X[test])[:, 1], baseline.predict_proba(X[test])[:, 1]
+    rng = np.random.default_rng(seed)
+    ours, theirs = _scores(y[test], p_model), _scores(y[test], p_base)
+    ours["roc_auc_interval"] = _auc_interval(y[test], p_model, confidence, rng)
+    sub = test[:5000]
+    imp = permutation_importance(model, X[sub], y[sub], scoring="roc_auc", n_repeats=3, random_state=seed)
+    importance = sorted(({"feature": n, "auc_drop": round(float(d), 4)} for n, d in zip(names, imp.importances_mean)),
+                        key=lambda r: -r["auc_drop"])
+    effects = {k: ab_effect(v, (1 - y).astype(float), confidence) for k, v in groups.items()}
+    risk = model.predict_proba(X)[:, 1]
+    top = np.argsort(-risk)[:TOP_AT_RISK]
+    ab = "; ".join(f"{k}: {e['difference']} retention {e['effect']:+.4f} [{e['interval'][0]:+.4f}, {e['interval'][1]:+.4f}]"
+                   f"{' (significant)' if e['significant'] else ' (not significant)'}" for k, e in effects.items())
+    pct = round(confidence * 100)
+    return {"answer": f"churn (not {label}) in {src}: {y.mean():.1%} of {len(y):,} players; held-out ROC-AUC"
+                      f" {ours['roc_auc']:.3f} [{ours['roc_auc_interval'][0]:.3f}, {ours['roc_auc_interval'][1]:.3f}] vs"
+                      f" logistic baseline {theirs['roc_auc']:.3f}" + (f"; {pct}% A/B effect {ab}" if ab else ""),
+            "evidence": {"source": src, "label": f"churn = not {label}" if LABELS[label] else f"churn = {label}",
+                         "players": len(y), "churned": int(y.sum()), "features": names,
+                         "importance": importance, "ab_effects": effects,
+                         "at_risk": [{"player": players[i], "risk": round(float(risk[i]), 3)} for i in top]},
+            "model": "HistGradientBoostingClassifier (200 rounds) on the table's columns",
+            "held_out": {"split": f"{len(test):,} players (25%, stratified)", "model": ours,
+                         "baseline_logistic_regression": theirs}}
+
+
+def activity(ws: Workspace) -> tuple[list[str], np.ndarray, float]:
+    """Players x days matrix of summed telemetry values (event count where no value), and day 0."""
+    rows = ws.db.execute("SELECT player, time, coalesce(value, 1) FROM telemetry WHERE time IS NOT NULL"
+                         " AND player IS NOT NULL").fetchall()
+    if not rows:
+        raise WorkspaceError("no dated telemetry to learn churn from (ingest telemetry events: player, time, event, value)")
+    players = sorted({r[0] for r in rows})
+    where = {p: i for i, p in enumerate(players)}
+    t = np.array([r[1] for r in rows])
+    start = math.floor(t.min() / DAY)
+    days = (np.floor(t / DAY) - start).astype(int)
+    M = np.zeros((len(players), int(days.max()) + 1))
+    np.add.at(M, ([where[r[0]] for r in rows], days), [float(r[2]) for r in rows])
+    return players, M, start * DAY
+
+
+def windows(M: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sliding samples: HISTORY_DAYS of a player's activity before a cutoff, label = no activity in
+    the HORIZON_DAYS after it; players with no activity in the history are left out. (X, y, player)."""
+    X, y, who = [], [], []
+    for cut in range(HISTORY_DAYS, M.shape[1] - HORIZON_DAYS + 1, STEP_DAYS):
+        hist, future = M[:, cut - HISTORY_DAYS:cut], M[:, cut:cut + HORIZON_DAYS]
+        alive = hist.sum(axis=1) > 0
+        X.append(hist[alive])
+        y.append((future[alive].sum(axis=1) == 0).astype(int))
+        who.append(np.where(alive)[0])
+    if not X:
+        raise WorkspaceError(f"telemetry spans {M.shape[1]} days; sequence churn needs at least"
+                             f" {HISTORY_DAYS + HORIZON_DAYS}")
+    return np.concatenate(X), np.concatenate(y), np.concatenate(who)
+
+
+def summary_features(X: np.ndarray) -> np.ndarray:
+    """What the non-sequence baseline sees: mean, last-week mean, active days, days since last, trend."""
+    active = X > 0
+    last = np.where(active.any(axis=1), X.shape[1] - 1 - np.argmax(active[:, ::-1], axis=1), X.shape[1])
+    slope = np.polyfit(np.arange(X.shape[1]), np.log1p(X).T, 1)[0]
+    return np.column_stack([np.log1p(X.mean(axis=1)), np.log1p(X[:, -7:].mean(axis=1)), active.sum(axis=1),
+                            last, slope])
+
+
+class BehaviorLSTM:
+    """An LSTM over daily (log activity, active) pairs; the last hidden state gives the churn logit."""
+
+    def __init__(self, hidden: int = 32, epochs: int = 60, seed: int = 0) -> None:
+        import torch
+        torch.manual_seed(seed)
+        self.torch = torch
+        self.lstm = torch.nn.LSTM(2, hidden, batch_first=True)
+        self.head = torch.nn.Linear(hidden, 1)
+        self.epochs = epochs
+
+    def _inputs(self, X: np.ndarray) -> Any:
+        x = np.stack([np.log1p(X), (X > 0).astype(float)], axis=-1)
+        return self.torch.tensor(x, dtype=self.torch.float32)
+
+    def _logits(self, x: Any) -> Any:
+        _, (h, _) = self.lstm(x)
+        return self.head(h[-1]).squeeze(-1)
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> BehaviorLSTM:
+        torch = self.torch
+        x, t = self._inputs(X), torch.tensor(y, dtype=torch.float32)
+        params = list(self.lstm.parameters()) + list(self.head.parameters())
+        opt = torch.optim.Adam(params, lr=0.01)
+        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - y.mean()) / max(y.mean(), 1e-6)))
+        for _ in range(self.epochs):
+            for batch in torch.randperm(len(t)).split(512):
+                opt.zero_grad()
+                loss_fn(self._logits(x[batch]), t[batch]).backward()
+                opt.step()
+        return self
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        with self.torch.no_grad():
+            return self.torch.sigmoid(self._logits(self._inputs(X))).numpy()
+
+
+def sequence_churn(ws: Workspace, confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """Churn from telemetry sequences: BehaviorLSTM vs logistic regression on summary features, on
+    players held out from training; the players most at risk now."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupShuffleSplit
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    players, M, day0 = activity(ws)
+    X, y, who = windows(M)
+    if y.min() == y.max():
+        raise WorkspaceError("every telemetry window has the same outcome; nothing to learn churn from")
+    train, test = next(GroupShuffleSplit(1, test_size=0.25, random_state=seed).split(X, y, who))
+    lstm = BehaviorLSTM(seed=seed).fit(X[train], y[train])
+    base = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(summary_features(X[train]), y[train])
+    p_lstm, p_base = lstm.predict_proba(X[test]), base.predict_proba(summary_features(X[test]))[:, 1]
+    ours, theirs = _scores(y[test], p_lstm), _scores(y[test], p_base)
+    ours["roc_auc_interval"] = _auc_interval(y[test], p_lstm, confidence, np.random.default_rng(seed))
+    now = M[:, -HISTORY_DAYS:]
+    alive = np.where(now.sum(axis=1) > 0)[0]
+    risk = lstm.predict_proba(now[alive]) if len(alive) else np.zeros(0)
+    top = alive[np.argsort(-risk)[:TOP_AT_RISK]] if len(alive) else []
+    by_player = dict(zip(alive.tolist(), risk.tolist()))
+    return {"answer": f"churn (no activity in the next {HORIZON_DAYS} days) from {len(players):,} players' telemetry:"
+                      f" held-out ROC-AUC {ours['roc_auc']:.3f} [{ours['roc_auc_interval'][0]:.3f},"
+                      f" {ours['roc_auc_interval'][1]:.3f}] vs logistic baseline {theirs['roc_auc']:.3f};"
+                      f" {int((risk > 0.5).sum())} of {len(alive)} active players are more likely than not to churn",
+            "evidence": {"players": len(players), "days": int(M.shape[1]), "windows": int(len(y)),
+                         "churn_share": round(float(y.mean()), 3),
+                         "at_risk": [{"player": players[i], "risk": round(by_player[i], 3),
+                                      "active_days_last_3_weeks": int((M[i, -HISTORY_DAYS:] > 0).sum())} for i in top]},
+            "model": f"BehaviorLSTM (LSTM 32 units over {HISTORY_DAYS} days of activity)",
+            "held_out": {"split": f"{len(test):,} windows of players never seen in training (25% of players)",
+                         "model": ours, "baseline_logistic_regression": theirs}}
+
+
+def churn(ws: Workspace, source: str | None = None, confidence: float = 0.95) -> dict[str, Any]:
+    """Churn from the labelled player table (or the one named), else from telemetry sequences."""
+    has_table = ws.db.execute(f"SELECT 1 FROM player_facts WHERE key IN ({','.join('?' * len(LABELS))}) LIMIT 1",
+                              list(LABELS)).fetchone()
+    if source == "telemetry" or (source is None and not has_table):
+        return sequence_churn(ws, confidence)
+    return table_churn(ws, source, confidence)

