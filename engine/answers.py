@@ -75,8 +75,8 @@ def extractive(ev: dict[str, Any]) -> str:
         text += f" In our words: {said}."
     pc = ev.get("past_change")
     if pc and "satisfaction" in pc["shifts"]:
-        text += (f" After {pc['change']} ({pc['date'][:10]}), the past change closest to this, our sentiment moved"
-                 f" {pc['shifts']['satisfaction']:+.2f}.")
+        text += (f" After {pc['change']} ({pc['date'][:10]}), the past change closest to this, our net sentiment"
+                 f" (positive minus negative share) moved {pc['shifts']['satisfaction']:+.2f}.")
     return text
 
 
@@ -91,6 +91,7 @@ def ask(ws: Workspace, name: str, question: str, phrase: bool = False) -> dict[s
         ev["lm"] = verdict
         if worded:
             answer, how = worded, f"worded by {verdict['model']} from the quotes, checked against them"
-    sentiment_model = ev.pop("model")
-    return {"answer": answer, "evidence": ev, "model": how, "held_out": {"sentiment": sentiment_model["held_out"],
-                                                                         "sentiment_model": sentiment_model["model"]}}
+    sentiment = ev.pop("model")
+    return {"answer": answer, "evidence": ev, "model": how,
+            "held_out": {"sentiment_model": sentiment["model"],
+                         "sentiment": sentiment["held_out"] or "not scored: no labelled reviews to score it on"}}

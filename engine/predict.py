@@ -168,38 +168,52 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
     text = change_text(change)
     q = embedder(ws.embed_model).encode([text])[0]
     sims = hist.vectors @ q
-    rows, backtests = [], {}
-    for gid in groups_for(ws, hist, persona):
+    # the backtest over every group decides, per metric, whether similar changes beat "no change"
+    backtests = {(g, m): backtest(hist, g, m) for g in hist.groups for m in METRICS}
+    score = _score(backtests)
+    learned = {m: m in score and score[m]["mae"] < score[m]["no_change_mae"] for m in METRICS}
+    groups = groups_for(ws, hist, persona)
+    rows = []
+    for gid in groups:
         row: dict[str, Any] = {"group": hist.groups[gid]}
         for metric in METRICS:
-            y = hist.shifts.get(gid, {}).get(metric)
-            known = np.where(~np.isnan(y))[0] if y is not None else np.zeros(0, int)
-            bt = backtest(hist, gid, metric)
-            backtests[(gid, metric)] = bt
-            if len(known) < 3:
+            y, bt = hist.shifts[gid][metric], backtests[(gid, metric)]
+            if bt["n"] < 3:
                 row[metric] = None
                 continue
-            w = _weights(sims[known])
-            mean = float(w @ y[known])
-            half, covered = conformal_half_width(bt["residuals"], confidence)
+            known = np.where(~np.isnan(y))[0]
+            if learned[metric]:
+                mean, residuals = float(_weights(sims[known]) @ y[known]), bt["residuals"]
+            else:
+                mean, residuals = NO_CHANGE.get(metric, float(y[known].mean())), np.abs(bt["baseline"] - bt["measured"])
+            half, covered = conformal_half_width(residuals, confidence)
             row[metric] = {"mean": round(mean, 3), "low": round(mean - half, 3), "high": round(mean + half, 3),
-                           "coverage_ok": covered}
+                           "coverage_ok": covered, "from": "similar changes" if learned[metric] else "no-change baseline"}
         rows.append(row)
     order = np.argsort(-sims)[:3]
     similar = [{"change": hist.changes[i]["title"], "date": iso(hist.changes[i]["time"]), "id": hist.changes[i]["id"],
                 "similarity": round(float(sims[i]), 3),
                 "measured": {hist.groups[g]: {m: (None if np.isnan(hist.shifts[g][m][i]) else round(float(hist.shifts[g][m][i]), 3))
-                                               for m in METRICS}
-                             for g in groups_for(ws, hist, persona)},
-                "messages_before_after": {hist.groups[g]: hist.counts[g][i].tolist() for g in groups_for(ws, hist, persona)}}
+                                               for m in METRICS} for g in groups},
+                "messages_before_after": {hist.groups[g]: hist.counts[g][i].tolist() for g in groups}}
                for i in order]
-    score = _score(backtests)
-    return {"answer": _sentence(text, rows, confidence), "rows": rows,
+    baseline_only = [m for m in METRICS if m in score and not learned[m]]
+    answer = _sentence(text, rows, confidence)
+    if baseline_only:
+        nearest = similar[0]
+        shifts = "; ".join(f"{g} {m} {v:+.2f}" for g, ms in nearest["measured"].items() for m, v in ms.items()
+                           if m in baseline_only and v is not None)
+        answer += (f". For {', '.join(baseline_only)} similar past changes did not beat \"no change\" in the backtest,"
+                   f" so the no-change baseline is given; the closest past change, {nearest['change']}"
+                   f" ({nearest['date'][:10]}, similarity {nearest['similarity']:.2f}), measured: {shifts}")
+    return {"answer": answer, "rows": rows,
             "evidence": {"change": text, "similar_changes": similar, "past_changes": len(hist.changes),
                          "windows": f"{BEFORE_DAYS} days before vs {AFTER_DAYS} days after each change",
-                         "metrics": METRICS},
+                         "metrics": METRICS, "predicted_from": {m: "similar changes" if learned[m] else "no-change baseline"
+                                                                for m in METRICS if m in score}},
             "model": f"similarity-weighted mean of the {NEIGHBOURS} most similar past changes (change texts embedded"
-                     f" with {ws.embed_model}); split-conformal intervals from the leave-one-change-out residuals",
+                     f" with {ws.embed_model}) where that beats no change in the leave-one-change-out backtest;"
+                     " split-conformal intervals from the backtest residuals",
             "held_out": score}
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from engine import churn, compare, personas, predict
 from engine.ingest import ingest
+from engine.simulate import patch_history, write_demo
 from engine.store import Workspace, WorkspaceError
 
 TRUTH = json.loads((Path(__file__).parent.parent / "examples" / "demo_truth.json").read_text())
@@ -36,17 +37,42 @@ def test_measured_shifts_follow_the_simulators_known_effects(ws: Workspace) -> N
     assert strong >= 6
 
 
-def test_reaction_comes_from_the_most_similar_past_change(ws: Workspace) -> None:
+def test_without_a_better_backtest_the_no_change_baseline_is_given(ws: Workspace) -> None:
+    # the demo's five patches are each of a different kind: no past change predicts another
     out = predict.predict_reaction(ws, "nerf-weapon-damage", "competitive-players", confidence=0.8)
-    assert out["evidence"]["similar_changes"][0]["change"] == "Hotfix 1.0.4"
+    nearest = out["evidence"]["similar_changes"][0]
+    assert nearest["change"] == "Hotfix 1.0.4"
     (row,) = out["rows"]
+    assert row["group"] == "competitive-players"
+    for metric, how in out["evidence"]["predicted_from"].items():
+        score = out["held_out"][metric]
+        assert (how == "similar changes") == (score["mae"] < score["no_change_mae"])
     sat = row["satisfaction"]
-    assert row["group"] == "competitive-players" and sat["low"] <= sat["mean"] <= sat["high"]
-    assert sat["mean"] < 0  # competitive players disliked the weapon nerf
-    measured = out["evidence"]["similar_changes"][0]["measured"]["competitive-players"]["satisfaction"]
-    assert abs(sat["mean"] - measured) < 0.1  # dominated by the nearest change
+    assert sat["from"] == "no-change baseline" and sat["mean"] == 0 and sat["low"] < 0 < sat["high"]
+    measured = nearest["measured"]["competitive-players"]["satisfaction"]
+    assert measured < 0 and f"competitive-players satisfaction {measured:+.2f}" in out["answer"]
+
+
+@pytest.fixture(scope="module")
+def history_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """A longer simulated history: 24 patches of five kinds over 240 days."""
+    root = tmp_path_factory.mktemp("history")
+    write_demo(root / "history", seed=3, players=200, days=240, patches=patch_history(24, 240, seed=1))
+    ws = Workspace(root / "ws")
+    ingest(ws, [root / "history"], progress=False)
+    personas.fit(ws)
+    return ws
+
+
+def test_similar_past_changes_predict_the_reaction(history_ws: Workspace) -> None:
+    out = predict.predict_reaction(history_ws, "Nerfed the damage of sniper rifles", "competitive-players")
     score = out["held_out"]["satisfaction"]
-    assert score["n"] == 5 and {"mae", "no_change_mae", "spearman"} <= set(score)
+    assert score["mae"] < score["no_change_mae"] and score["spearman"] > 0.3 and score["n"] >= 90
+    sat = out["rows"][0]["satisfaction"]
+    assert sat["from"] == "similar changes" and sat["low"] <= sat["mean"] < 0  # known effect of a nerf: -0.9
+    assert all(c["similarity"] > 0.3 for c in out["evidence"]["similar_changes"][:2])
+    cozy = predict.predict_reaction(history_ws, "New cosmetic skins and capes", "casual-players")
+    assert cozy["rows"][0]["satisfaction"]["mean"] > 0  # known effect of cosmetics on casual players: +0.8
 
 
 def test_wider_confidence_gives_wider_intervals(ws: Workspace) -> None:
@@ -139,11 +165,20 @@ def test_holm_correction() -> None:
     assert [r["significant"] for r in compare._holm(rows, 0.05)] == [True, False, False]
 
 
-def test_compare_periods_and_changes(ws: Workspace) -> None:
+def test_compare_periods(ws: Workspace) -> None:
     out = compare.compare_periods(ws, "community", ("2025-03-01", "2025-03-11"), ("2025-03-11", "2025-03-18"))
     assert out["evidence"]["a"]["messages"] == ws.count(
         "messages", "WHERE time >= 1740787200 AND time < 1741651200")
-    out = compare.compare_changes(ws, "nerf weapon damage", "increase enemy difficulty", "casual-players")
+    assert out["rows"][-1]["metric"] == "players posting"
+
+
+def test_compare_changes(history_ws: Workspace) -> None:
+    out = compare.compare_changes(history_ws, "Nerfed the damage of sniper rifles", "New cosmetic skins and capes",
+                                  "casual-players")
     assert [r["metric"] for r in out["rows"]] == [f"casual-players: {m}" for m in predict.METRICS]
     sat = out["rows"][0]
-    assert sat["a"] > sat["b"]  # casual players minded the difficulty patch far more than the nerf
+    assert sat["a"] < sat["b"]  # casual players love cosmetics (+0.8), shrug at nerfs
+    for row in out["rows"]:  # significant exactly when the two intervals do not overlap
+        (a_low, a_high), (b_low, b_high) = (map(float, part.strip("[]").split(", "))
+                                            for part in row["test"].split(" intervals ")[1].split(" vs "))
+        assert row["significant"] == (a_high < b_low or b_high < a_low)
