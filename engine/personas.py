@@ -170,12 +170,12 @@ def name_personas(terms: list[list[str]], encode: Any) -> list[str]:
     """A name per cluster: the archetype its terms mean most (one cluster per archetype, by optimal
     assignment), else its two most distinctive single words."""
     from scipy.optimize import linear_sum_assignment
-    names_ = list(ARCHETYPES)
+    archetypes = list(ARCHETYPES)
     T = encode([("players who talk about " + ", ".join(t)) if t else "players" for t in terms])
     A = encode(list(ARCHETYPES.values()))
     sims = T @ A.T
     rows, cols = linear_sum_assignment(-sims)
-    chosen = {r: names_[c] for r, c in zip(rows, cols) if sims[r, c] >= NAME_MIN_SIMILARITY}
+    chosen = {r: archetypes[c] for r, c in zip(rows, cols) if sims[r, c] >= NAME_MIN_SIMILARITY}
     out: list[str] = []
     for i, t in enumerate(terms):
         name = chosen.get(i)
