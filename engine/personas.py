@@ -62,10 +62,12 @@ class Players:
 BEHAVIOUR = ["log messages", "log active days", "mean sentiment", "negative share"]
 
 
-def players(ws: Workspace, authors: list[str] | None = None) -> Players:
-    """Feature rows for every author with messages (or for the given authors)."""
+def players(ws: Workspace, authors: list[str] | None = None, until: float | None = None) -> Players:
+    """Feature rows for every author with messages (or for the given authors), from their messages
+    (only those before `until`, when given)."""
     query = ("SELECT m.author, m.id, m.time, a.platform FROM messages m JOIN authors a ON a.id = m.author"
-             " WHERE m.author {} ORDER BY m.author, m.id")
+             " WHERE m.author {}" + (f" AND m.time < {float(until)!r}" if until is not None else "")
+             + " ORDER BY m.author, m.id")
     if authors is None:
         rows = ws.db.execute(query.format("IS NOT NULL")).fetchall()
     else:

@@ -87,8 +87,14 @@ def _v6(db: sqlite_utils.Database) -> None:
     db["persona_members"].create_index(["persona"])
 
 
+def _v7(db: sqlite_utils.Database) -> None:
+    """Trained models (spectral layer): where the weights are, what they scored, their NTK history."""
+    db["models"].create({"name": str, "kind": str, "trained": str, "config": str, "scores": str, "ntk": str,
+                         "path": str, "data": str}, pk="name")
+
+
 # The schema's history: opening a workspace applies the steps it has not had yet, in order.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

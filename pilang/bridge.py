@@ -2,6 +2,7 @@
 workspace, opened on first use (so start-up never imports the engine's heavy libraries)."""
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -108,7 +109,7 @@ class EngineLink:
 
     def register(self, env: dict[str, Any]) -> None:
         """Bind the engine primitives into a session's global environment."""
-        for name, fn in {**self.primitives(), **self.persona_primitives()}.items():
+        for name, fn in {**self.primitives(), **self.persona_primitives(), **self.spectral_primitives()}.items():
             primitive(name, env)(fn)
 
     def persona_names(self) -> list[str]:
@@ -163,8 +164,10 @@ class EngineLink:
             from engine.analytics.patterns import patterns
             from engine.analytics.topics import topics
             name = to_python(target)
+            from engine.spectral.fno import forecast as fno_forecast
             known = {"volume": reports.volume, "sentiment": reports.sentiment, "anomalies": reports.anomalies,
-                     "forecast": reports.forecast, "hodge": hodge, "topics": topics, "patterns": patterns}
+                     "forecast": reports.forecast, "hodge": hodge, "topics": topics, "patterns": patterns,
+                     "forecast-fno": fno_forecast}
             if name not in known:
                 raise PilangError("value", f"no analytic named {name} (known: {' '.join(known)})")
             args = {getattr(k, "name", k): to_python(v) for k, v in (params or {}).items()}
@@ -292,6 +295,69 @@ class EngineLink:
         return {"personas": personas, "persona": persona, "persona-names": persona_names, "ask": ask,
                 "predict-reaction": predict_reaction, "churn": churn, "compare-personas": compare_personas,
                 "compare-periods": compare_periods, "compare-changes": compare_changes}
+
+    def spectral_primitives(self) -> dict[str, Callable[..., Any]]:
+        """Training, inspecting and using the spectral layer's models."""
+        link = self
+
+        def train(name: Any, *, task: Any = None) -> Result:
+            """(train 'gnn :task 'toxicity) or (train 'fno): train, score, save in the workspace; the
+            FNO also routes forecast queries to itself where its backtest beats statsmodels."""
+            from engine.spectral import fno, gnn
+            which = to_python(name)
+            if which not in ("gnn", "fno"):
+                raise PilangError("value", f"no model named {which}; train 'gnn or 'fno")
+            ws = link.workspace()
+            rec = link.guard(gnn.train)(ws, to_python(task)) if which == "gnn" else link.guard(fno.train)(ws)
+            return as_result(model_summary(rec), None, f"train/{which}")
+
+        def models() -> Table:
+            """The trained models in the workspace: kind, when, held-out scores, the NTK verdict."""
+            rows = [{"name": r[0], "kind": r[1], "trained": r[2], "ntk": json.loads(r[3])["verdict"]}
+                    for r in link.workspace().db.execute("SELECT name, kind, trained, ntk FROM models ORDER BY name")]
+            return table(rows, ["name", "kind", "trained", "ntk"], "models")
+
+        def ntk(name: Any, *, task: Any = None) -> Result:
+            """The NTK history recorded while a model trained: eigenvalues, distance from the initial
+            kernel, effective rank per record, and the convergence verdict (plotted in notebooks)."""
+            from engine.spectral import gnn, record
+            which = to_python(name)
+            key = f"gnn:{to_python(task) or gnn.task_for(link.workspace())}" if which == "gnn" else which
+            rec = record(link.workspace(), key)
+            if rec is None:
+                raise PilangError("engine", f"no trained model {key}; run (train '{which}) first")
+            records = rec["ntk"]["records"]
+            rows = [{"epoch": r["epoch"], "loss": r["loss"], "top_eigenvalue": r["eigenvalues"][0], "trace": r["trace"],
+                     "effective_rank": r["effective_rank"], "distance_from_init": r["distance_from_init"],
+                     "change": r["change"]} for r in records]
+            out = {"answer": f"NTK of {key} on a {rec['ntk']['probe']}-sample probe: {rec['ntk']['verdict']}",
+                   "rows": rows, "evidence": {"records": len(records), "seconds_per_record": rec["ntk"]["seconds_per_record"],
+                                              "trained": rec["trained"]},
+                   "series": {"x": [r["epoch"] for r in records],
+                              "distance from init": [r["distance_from_init"] for r in records],
+                              "effective rank / 10": [r["effective_rank"] / 10 for r in records]}}
+            return as_result(out, None, "ntk")
+
+        def risk(*, task: Any = None, handler: Any = None) -> Result:
+            """Players most at risk (toxicity with CONDA labels, else disengagement) by the graph model,
+            with its held-out AUC beside the same features without the graph."""
+            from engine.spectral.gnn import risk as run
+            return as_result(link.guard(run)(link.workspace(), to_python(task)), handler, "risk")
+
+        return {"train": train, "models": models, "ntk": ntk, "risk": risk}
+
+
+def model_summary(rec: dict[str, Any]) -> dict[str, Any]:
+    """A trained model's record as an answer: its held-out scores against the baseline, its NTK verdict."""
+    s = {k: v for k, v in rec["scores"].items() if k != "residuals_z"}
+    if rec["name"].startswith("gnn"):
+        answer = (f"{rec['name']}: held-out ROC-AUC {s['gnn']['roc_auc']:.3f} (ChebConv K={s['gnn']['k']}) vs"
+                  f" {s['non_graph_mlp']['roc_auc']:.3f} for the same features without the graph")
+    else:
+        answer = "fno: " + "; ".join(f"{t} backtest MAE {c['fno_mae']} vs statsmodels {c['statsmodels_mae']}"
+                                     for t, c in s["community"].items())
+    return {"answer": answer, "evidence": {"trained": rec["trained"], "config": rec["config"],
+                                           "ntk": rec["ntk"]["verdict"]}, "held_out": s, "model": rec["kind"]}
 
 
 def _prediction_rows(out: dict[str, Any]) -> dict[str, Any]:

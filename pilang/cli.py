@@ -17,7 +17,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pilang", description="pilang, the Player Intelligence Language.",
         epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
                "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; "
-               "pilang kernel install [--user|--sys-prefix|--prefix P]; pilang bench [--quick].")
+               "pilang kernel install [--user|--sys-prefix|--prefix P]; pilang train gnn|fno [--task T];"
+               " pilang bench [--quick].")
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
@@ -100,7 +101,31 @@ def kernel(argv: Sequence[str]) -> int:
     return 0
 
 
-SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel}
+def train(argv: Sequence[str]) -> int:
+    """`pilang train gnn|fno [--task T] [--workspace DIR]`: train a spectral model, print its scores."""
+    parser = argparse.ArgumentParser(prog="pilang train", description="Train a spectral-layer model in the workspace.")
+    parser.add_argument("model", choices=["gnn", "fno"], help="gnn: per-player risk on the player graph;"
+                                                               " fno: the forecasting operator")
+    parser.add_argument("--task", choices=["toxicity", "disengagement"], help="the GNN's task (default: toxicity"
+                                                                               " when labelled, else disengagement)")
+    parser.add_argument("--workspace", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
+    args = parser.parse_args(argv)
+    from engine.spectral import fno, gnn
+    from engine.store import Workspace, WorkspaceError, default_path
+    from .bridge import model_summary
+    try:
+        ws = Workspace(args.workspace or default_path(), create=False)
+        rec = gnn.train(ws, args.task) if args.model == "gnn" else fno.train(ws)
+    except WorkspaceError as exc:
+        print(f"pilang train: {exc}", file=sys.stderr)
+        return 1
+    summary = model_summary(rec)
+    print(summary["answer"])
+    print(f"  NTK: {summary['evidence']['ntk']}")
+    return 0
+
+
+SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

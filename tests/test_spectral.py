@@ -1,0 +1,136 @@
+"""The spectral layer: the empirical NTK against closed forms, the GNN and FNO trained on the demo
+(and the GNN on CONDA's toxicity labels), saved, reloaded, routed, and reachable from pilang."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from engine import personas
+from engine.ingest import ingest
+from engine.spectral import fno, gnn, ntk, record
+from engine.store import Workspace
+from pilang.datum import Keyword
+from pilang.errors import PilangError
+from pilang.session import Session
+
+K = Keyword
+
+
+def test_ntk_of_a_linear_model_is_the_gram_matrix_plus_one() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(5, 1)
+    x = torch.randn(7, 5)
+    K_ = ntk.empirical_ntk(model, (x,), per_sample=True)
+    assert np.allclose(K_, (x @ x.T).numpy() + 1.0, atol=1e-5)  # d(w.x+b)/d(w,b) = (x, 1)
+    rows = ntk.empirical_ntk(model, (x,), probe=torch.tensor([0, 3]))
+    assert np.allclose(rows, K_[np.ix_([0, 3], [0, 3])], atol=1e-5)
+
+
+def test_ntk_summary_and_verdict() -> None:
+    K0 = np.diag([4.0, 1.0, 0.0])
+    s = ntk.summary(K0, K0, None)
+    assert s["eigenvalues"][:2] == [4.0, 1.0] and s["trace"] == 5.0 and s["distance_from_init"] == 0.0
+    assert 1.0 < s["effective_rank"] < 2.0
+    assert ntk.summary(np.eye(3), K0, K0)["distance_from_init"] > 0.1
+    kernels = iter([K0, K0 * 1.001, K0 * 1.002])
+    tracker = ntk.Tracker(lambda: next(kernels), every=10)
+    for epoch in range(25):
+        tracker.record(epoch, 1.0)
+    assert [r["epoch"] for r in tracker.records] == [0, 10, 20]
+    assert tracker.verdict().startswith("converged") and "lazy" in tracker.verdict()
+
+
+@pytest.fixture(scope="module")
+def ws(demo_copy: Any) -> Workspace:
+    ws = Workspace(demo_copy("spectral"))
+    personas.fit(ws)
+    return ws
+
+
+def test_gnn_on_the_demo_against_the_same_features_without_the_graph(ws: Workspace) -> None:
+    rec = gnn.train(ws)
+    s = rec["scores"]
+    assert rec["name"] == "gnn:disengagement" and s["task"] == "disengagement"
+    assert s["gnn"]["k"] in gnn.K_CHOICES and set(map(int, s["gnn"]["validation_auc_by_k"])) == set(gnn.K_CHOICES)
+    assert s["gnn"]["roc_auc"] > 0.7 and s["non_graph_mlp"]["roc_auc"] > 0.7
+    assert s["edges"] > 0 and s["device"] in ("cpu", "cuda")
+    assert len(rec["ntk"]["records"]) >= 2 and rec["ntk"]["records"][0]["epoch"] == 0
+    assert (ws.path / "models" / rec["path"]).exists()
+    out = gnn.risk(ws)  # reuses the saved model
+    assert record(ws, "gnn:disengagement")["trained"] == rec["trained"]
+    risks = [p["risk"] for p in out["evidence"]["at_risk"]]
+    assert risks == sorted(risks, reverse=True) and out["held_out"]["gnn"] == s["gnn"]
+
+
+def test_disengagement_features_come_from_before_the_label_window(ws: Workspace) -> None:
+    graph = gnn.build(ws, "disengagement")
+    last = ws.db.execute("SELECT max(time) FROM messages").fetchone()[0]
+    cutoff = last - gnn.QUIET_DAYS * gnn.DAY
+    early = {r[0] for r in ws.db.execute("SELECT DISTINCT author FROM messages WHERE time < ?", [cutoff])}
+    late = {r[0] for r in ws.db.execute("SELECT DISTINCT author FROM messages WHERE time >= ?", [cutoff])}
+    assert set(graph.players) == early
+    assert {a for a, y in zip(graph.players, graph.y) if y == 1} == early - late
+    assert graph.edges.shape[0] == 2 and graph.edges.shape[1] % 2 == 0
+
+
+def test_fno_is_backtested_and_routed_by_what_it_won(ws: Workspace) -> None:
+    rec = fno.train(ws)
+    s = rec["scores"]
+    assert set(s["wins"]) == set(fno.TARGETS)
+    for target, won in s["wins"].items():
+        assert won == (s["community"][target]["fno_mae"] < s["community"][target]["statsmodels_mae"])
+    route = next(r for r in ws.routes() if (r["type"], r["target"]) == ("analytics", "forecast"))
+    assert route["handler"] == ("fno-forecast-handler" if any(s["wins"].values()) else "analytics-handler")
+    assert route["origin"].startswith("backtest on the community's last 7 days")
+    assert len(rec["ntk"]["records"]) >= 2 and rec["ntk"]["probe"] <= fno.PROBE
+    for metric in fno.TARGETS:
+        out = fno.forecast(ws, {"metric": metric, "horizon": 10, "confidence": 0.9})
+        rows = out["evidence"]["forecast"]
+        assert len(rows) == 10 and all(r["low"] <= r["mean"] <= r["high"] for r in rows)
+        assert out["model"].startswith("Fourier") == s["wins"][metric]  # where it lost, statsmodels answers
+        if not s["wins"][metric]:
+            assert "did not beat statsmodels" in out["evidence"]["fno"]
+
+
+def test_fno_windows_never_touch_the_held_out_tail() -> None:
+    days = 40
+    values = np.tile(np.arange(days, dtype=float)[:, None], (1, 3))
+    s = fno.Series("community", [str(d) for d in range(days)], values, np.zeros(3), np.ones(3))
+    X, Y = fno.windows([s], 10)
+    assert X.shape[1:] == (3, 10) and Y.shape[1:] == (2, fno.HORIZON)
+    assert Y.max() <= days - fno.HORIZON - 1  # the last target day is before the tail
+
+
+def test_spectral_layer_from_pilang(ws: Workspace) -> None:
+    session = Session(workspace=ws.path)
+    names = [r[K("name")] for r in session.eval_text("(models)")]
+    assert {"gnn:disengagement", "fno"} <= set(names)
+    r = session.eval_text("(ntk 'fno)")
+    assert r.__pilang_get__(K("answer")).startswith("NTK of fno on a") and r.to_png().startswith(b"\x89PNG")
+    assert r.__pilang_get__(K("rows"))[0][K("epoch")] == 0
+    r = session.eval_text("(query (type prediction) (target player-risk))")
+    assert r.__pilang_get__(K("handler")).name == "prediction-handler"
+    r = session.eval_text("(query (type analytics) (target forecast) (parameters (metric volume) (horizon 5)))")
+    assert len(r.__pilang_get__(K("evidence"))[K("forecast")]) == 5
+    with pytest.raises(PilangError, match="no model named svm"):
+        session.eval_text("(train 'svm)")
+
+
+@pytest.fixture(scope="module")
+def conda(shared_data: Any, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    ws = Workspace(tmp_path_factory.mktemp("conda") / "ws")
+    ingest(ws, [shared_data("dota2-ingame-chat-conda") / "CONDA_valid.csv"], progress=False)
+    return ws
+
+
+def test_gnn_learns_toxicity_from_condas_labels(conda: Workspace) -> None:
+    assert gnn.task_for(conda) == "toxicity"
+    graph = gnn.build(conda, "toxicity")
+    labelled = conda.db.execute("SELECT count(DISTINCT author) FROM messages WHERE json_extract(meta, '$.intent')"
+                                " IN ('E', 'I')").fetchone()[0]
+    assert int(graph.y.sum()) == labelled
+    rec = gnn.train(conda, "toxicity")
+    assert rec["scores"]["gnn"]["roc_auc"] > 0.75 and rec["scores"]["non_graph_mlp"]["roc_auc"] > 0.75
