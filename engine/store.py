@@ -93,8 +93,23 @@ def _v7(db: sqlite_utils.Database) -> None:
                          "path": str, "data": str}, pk="name")
 
 
+def _v8(db: sqlite_utils.Database) -> None:
+    """The tetration learner: what each interaction was, handler posteriors, learned macros and
+    aliases, and the log of every rewrite (with what undoes it)."""
+    for column, kind in (("kind", str), ("qtype", str), ("qtarget", str), ("form", str), ("clarifies", int),
+                         ("learned_used", str)):
+        db["interactions"].add_column(column, kind)
+    db["interactions"].create_index(["developer", "time"])
+    db["handler_scores"].create({"type": str, "target": str, "handler": str, "alpha": float, "beta": float, "n": int},
+                                pk=("type", "target", "handler"))
+    db["learned"].create({"name": str, "kind": str, "developer": str, "definition": str, "status": str, "reason": str,
+                          "uses": int, "created": str, "updated": str}, pk=("name", "developer"))
+    db["learning_log"].create({"id": int, "time": str, "level": str, "action": str, "subject": str, "reason": str,
+                               "undo": str, "feedback": str, "undone": int}, pk="id")
+
+
 # The schema's history: opening a workspace applies the steps it has not had yet, in order.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

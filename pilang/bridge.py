@@ -78,6 +78,7 @@ class EngineLink:
     def __init__(self, path: str | Path | None) -> None:
         self.path = path
         self._ws: Any = None
+        self.on_open: list[Callable[[Any], None]] = []  # run once the workspace is open
 
     def workspace(self) -> Any:
         if self._ws is None:
@@ -86,7 +87,14 @@ class EngineLink:
                 self._ws = Workspace(self.path or default_path())
             except WorkspaceError as exc:
                 raise PilangError("engine", str(exc)) from None
+            for hook in self.on_open:
+                hook(self._ws)
         return self._ws
+
+    def exists(self) -> bool:
+        """Whether a workspace is open or on disk (checked without opening it)."""
+        from engine.store import default_path
+        return self._ws is not None or (Path(self.path or default_path()) / "workspace.db").exists()
 
     def close(self) -> None:
         """Close the workspace if it was opened."""
@@ -114,8 +122,7 @@ class EngineLink:
 
     def persona_names(self) -> list[str]:
         """The stored personas' names, without fitting or creating anything (for completion)."""
-        from engine.store import default_path
-        if self._ws is None and not (Path(self.path or default_path()) / "workspace.db").exists():
+        if not self.exists():
             return []
         try:
             return [r[0] for r in self.workspace().db.execute("SELECT name FROM personas ORDER BY name")]
@@ -344,7 +351,13 @@ class EngineLink:
             from engine.spectral.gnn import risk as run
             return as_result(link.guard(run)(link.workspace(), to_python(task)), handler, "risk")
 
-        return {"train": train, "models": models, "ntk": ntk, "risk": risk}
+        def is_trained(name: Any) -> bool:
+            """Whether a model of that name ('fno, or 'gnn for any task) is saved in the workspace."""
+            which = to_python(name)
+            return link.workspace().db.execute("SELECT 1 FROM models WHERE name = ? OR name LIKE ?",
+                                               [which, f"{which}:%"]).fetchone() is not None
+
+        return {"train": train, "models": models, "ntk": ntk, "risk": risk, "model-trained?": is_trained}
 
 
 def model_summary(rec: dict[str, Any]) -> dict[str, Any]:

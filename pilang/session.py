@@ -1,6 +1,8 @@
 """A Session: one global environment, its compiler, its evaluation thread; every front end uses one."""
 from __future__ import annotations
 
+import sys
+import time
 from collections.abc import Callable
 from itertools import count
 from pathlib import Path
@@ -10,6 +12,7 @@ from . import compiler as C
 from . import display
 from . import prims  # noqa: F401  (registers the core primitives)
 from .bridge import EngineLink
+from .learning import Learner
 from .datum import Pair, Span, Symbol, from_iter
 from .errors import PilangError, from_exception
 from .reader import read, read_file
@@ -27,6 +30,9 @@ class Session:
         self._register_session_primitives()
         self.engine = EngineLink(workspace)
         self.engine.register(self.env)
+        self.learner = Learner(self)
+        self.learner.register(self.env)
+        self.engine.on_open.append(self.learner.load_learned)
         self.show: Callable[[Any], None] = _print_value  # a notebook front end replaces this
         self.before_eval: list[Callable[[], None]] = []  # run on the evaluation thread before each job
         display.register(self.env, lambda value: self.show(value))
@@ -61,15 +67,37 @@ class Session:
         return self.thread.run(guarded)
 
     def eval_forms(self, forms: list[tuple[Any, Span]]) -> Any:
-        """Compile and run top-level forms in order; the value of the last."""
+        """Compile and run top-level forms in order; the value of the last. Each form is an
+        interaction for the learner once a workspace is open."""
         def go() -> Any:
             value = None
             for form, span in forms:
-                value = self._eval_toplevel(form, span)
+                started = time.perf_counter()
+                try:
+                    value = self._eval_toplevel(form, span)
+                except Exception as exc:
+                    self._record(form, None, exc, started)
+                    raise
+                self._record(form, value, None, started)
             return value
         return self.run(go)
 
+    def _record(self, form: Any, value: Any, error: BaseException | None, started: float) -> None:
+        try:
+            self.learner.record(form, value, error, started)
+        except Exception as exc:  # the learner must never cost the user an evaluation
+            print(f"; the learner could not record this form: {exc}", file=sys.stderr)
+
+    def eval_here(self, source: str) -> None:
+        """Evaluate source text on the current (evaluation) thread, unrecorded: learned definitions."""
+        for form, span in read(source, "<learned>"):
+            self._eval_toplevel(form, span)
+
     def _eval_toplevel(self, form: Any, span: Span) -> Any:
+        # a name nobody defined may be a learned macro: they load when the workspace opens
+        if (type(form) is Pair and type(form.car) is Symbol and form.car.name not in self.env
+                and form.car not in self.compiler.specials and not self.learner.loaded and self.engine.exists()):
+            self.engine.workspace()
         # a top-level begin runs form by form, so a macro it defines is usable in the next form
         if type(form) is Pair and form.car is C.BEGIN:
             value = None

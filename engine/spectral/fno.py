@@ -238,11 +238,13 @@ def train(ws: Workspace, seed: int = 0) -> dict[str, Any]:
 
 
 def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
-    """A forecast by the saved operator (trained first if there is none) for the community or a
+    """A forecast by the saved operator for the community or a
     source (`:source`), rolled forward HORIZON days at a time, with conformal intervals from its backtest."""
     import torch
     from ..analytics.reports import forecast as statsmodels_forecast
-    rec = record(ws, "fno") or train(ws)
+    rec = record(ws, "fno")
+    if rec is None:
+        raise WorkspaceError("the FNO is not trained yet in this workspace: (train 'fno) or `pilang train fno`")
     metric = params.get("metric") or "volume"
     if metric not in TARGETS:
         raise WorkspaceError(f"the FNO forecasts {' or '.join(TARGETS)}, not {metric}")

@@ -19,6 +19,7 @@ TOXIC = ("E", "I")  # CONDA intents: explicit and implicit toxicity
 QUIET_DAYS = 14  # disengagement: no message in the last QUIET_DAYS days of the data
 PCA_DIMS = 16
 PE_DIMS = 8
+DENSE_PE_LIMIT = 2000  # components up to this many players get an exact dense eigendecomposition
 HIDDEN = 32
 K_CHOICES = (2, 3, 4)
 EPOCHS, PATIENCE = 300, 40
@@ -90,18 +91,41 @@ def build(ws: Workspace, task: str) -> Graph:
 
 
 def positional_encoding(graph: Graph) -> np.ndarray:
-    """The Laplacian's first eigenvectors (torch-geometric AddLaplacianEigenvectorPE), zeros when the
-    graph is too small for them."""
+    """The first non-trivial eigenvectors of each connected component's normalised Laplacian: with many
+    components (one per match) a whole-graph solver would only find the components' zero modes, and
+    ARPACK may not converge. Small components are solved densely, large ones by torch-geometric's
+    AddLaplacianEigenvectorPE; components of fewer than 3 players get zeros."""
     import torch
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
     from torch_geometric.data import Data
     from torch_geometric.transforms import AddLaplacianEigenvectorPE
+    from torch_geometric.utils import get_laplacian, to_dense_adj
     n = len(graph.players)
-    k = min(PE_DIMS, n - 2)
-    if graph.edges.shape[1] == 0 or k < 1:
-        return np.zeros((n, PE_DIMS), np.float32)
-    data = Data(edge_index=torch.from_numpy(graph.edges), num_nodes=n)
-    pe = AddLaplacianEigenvectorPE(k, attr_name="pe", is_undirected=True)(data).pe.numpy()
-    return np.hstack([pe, np.zeros((n, PE_DIMS - k), np.float32)]).astype(np.float32)
+    pe = np.zeros((n, PE_DIMS), np.float32)
+    if graph.edges.shape[1] == 0:
+        return pe
+    adjacency = coo_matrix((np.ones(graph.edges.shape[1]), (graph.edges[0], graph.edges[1])), shape=(n, n))
+    _, component = connected_components(adjacency, directed=False)
+    order = np.argsort(component, kind="stable")
+    bounds = np.flatnonzero(np.diff(component[order])) + 1
+    edge_component = component[graph.edges[0]]
+    for nodes in np.split(order, bounds):
+        m = len(nodes)
+        if m < 3:
+            continue
+        k = min(PE_DIMS, m - 2)
+        local = np.full(n, -1)
+        local[nodes] = np.arange(m)
+        sub = torch.from_numpy(local[graph.edges[:, edge_component == component[nodes[0]]]])
+        if m <= DENSE_PE_LIMIT:
+            index, weight = get_laplacian(sub, normalization="sym", num_nodes=m)
+            lap = to_dense_adj(index, edge_attr=weight, max_num_nodes=m)[0].double().numpy()
+            pe[nodes, :k] = np.linalg.eigh(lap)[1][:, 1:k + 1]
+        else:
+            pe[nodes, :k] = AddLaplacianEigenvectorPE(k, attr_name="pe", is_undirected=True)(
+                Data(edge_index=sub, num_nodes=m)).pe.numpy()
+    return pe
 
 
 def models() -> tuple[Any, Any]:

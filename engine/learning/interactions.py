@@ -1,0 +1,82 @@
+"""Interactions and ratings: every evaluated top-level form is recorded (developer, text, form,
+expansion, handler, result summary, latency, error); a query right after an error or a low rating is
+linked as its clarification; a rating feeds L1 (the handler's posterior), L2 (nothing to do),
+L3 (promotion of the learned items the query used) and, every so often, L4."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from ..store import Workspace, WorkspaceError, dumps
+from . import TEAM, bandit, meta, params, shapes
+
+
+def record(ws: Workspace, session: str, developer: str, text: str, form: Any, expansion: str, handler: str | None,
+           summary: str, latency_ms: float, error: str | None, kind: str, qtype: str | None, qtarget: str | None,
+           used: list[str]) -> dict[str, Any]:
+    """Store one interaction; returns its id and what the learner made of it (an offered macro, an alias)."""
+    now = time.time()
+    window = params(ws)["clarify_seconds"]
+    prev = ws.db.execute("SELECT i.id, i.error, i.form, (SELECT min(rating) FROM feedback f WHERE f.interaction = i.id)"
+                         " FROM interactions i WHERE i.session = ? AND i.kind = 'query' AND i.time >= ?"
+                         " ORDER BY i.id DESC LIMIT 1", [session, now - window]).fetchone()
+    clarifies = prev[0] if kind == "query" and prev and (prev[1] or (prev[3] is not None and prev[3] <= 2)) else None
+    with ws.transaction():
+        cur = ws.db.execute(
+            "INSERT INTO interactions(session, developer, time, text, expansion, handler, summary, latency_ms, error,"
+            " kind, qtype, qtarget, form, clarifies, learned_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [session, developer, now, text, expansion[:2000], handler, summary[:500], latency_ms, error, kind, qtype, qtarget,
+             dumps(form) if kind == "query" else None, clarifies, dumps(used) if used else None])
+        for name in used:
+            ws.db.execute("UPDATE learned SET uses = uses + 1 WHERE name = ? AND developer IN (?, ?)", [name, developer, TEAM])
+    out: dict[str, Any] = {"id": int(cur.lastrowid)}
+    if kind == "query" and error is None and params(ws)["levels"] >= 2:
+        if clarifies and prev[1]:
+            alias = shapes.learn_alias(ws, developer, {"id": prev[0], "error": prev[1], "form": json.loads(prev[2])},
+                                       {"id": out["id"], "form": form})
+            if alias:
+                out["alias"] = alias
+        offer = shapes.offer_macro(ws, developer, out["id"], form)
+        if offer:
+            out["offer"] = offer
+    return out
+
+
+def last_rateable(ws: Workspace, session: str) -> int:
+    row = ws.db.execute("SELECT id FROM interactions WHERE session = ? AND kind = 'query' ORDER BY id DESC LIMIT 1",
+                        [session]).fetchone()
+    if row is None:
+        raise WorkspaceError("nothing to rate yet: ask a query first (or (rate ID n) for an earlier one)")
+    return int(row[0])
+
+
+def rate(ws: Workspace, session: str, rating: int, comment: str | None = None, interaction: int | None = None,
+         candidates: dict[tuple[str, str], list[str]] | None = None) -> dict[str, Any]:
+    """Record a 1-5 rating of an interaction (the session's last query by default) and learn from it."""
+    if not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise WorkspaceError(f"a rating is a whole number from 1 to 5, got {rating!r}")
+    target = interaction if interaction is not None else last_rateable(ws, session)
+    row = ws.db.execute("SELECT qtype, qtarget, handler, learned_used FROM interactions WHERE id = ?", [target]).fetchone()
+    if row is None:
+        raise WorkspaceError(f"no interaction {target}")
+    with ws.transaction():
+        cur = ws.db.execute("INSERT INTO feedback(interaction, rating, comment, time) VALUES (?, ?, ?, ?)",
+                            [target, rating, comment, time.time()])
+    feedback = int(cur.lastrowid)
+    out: dict[str, Any] = {"interaction": target, "rating": rating, "feedback": feedback, "learned": []}
+    qtype, qtarget, handler, used = row
+    levels = params(ws)["levels"]
+    if qtype and handler and levels >= 1:
+        # posteriors are kept per route: (type, target) when it has its own candidates, else (type, *)
+        route_target = qtarget if (qtype, qtarget) in (candidates or {}) else "*"
+        options = (candidates or {}).get((qtype, route_target), [])
+        change = bandit.update(ws, qtype, route_target, handler, rating, feedback, options)
+        if change:
+            out["learned"].append(change)
+    promoted = shapes.promote(ws, json.loads(used) if used else [], feedback) if levels >= 3 else []
+    out["learned"] += [f"promoted {name} to the team" for name in promoted]
+    tuned = meta.tick(ws) if levels >= 4 else None
+    if tuned:
+        out["learned"].append(tuned)
+    return out

@@ -1,0 +1,240 @@
+"""The tetration learner as pilang sees it: every top-level form evaluated with a workspace open is
+recorded as an interaction; ratings, learned macros and aliases, the learning log and freezing are
+primitives; learned macros are real `defmacro`s in the session (so `macroexpand` shows them)."""
+from __future__ import annotations
+
+import getpass
+import os
+import random
+import sys
+import time
+import uuid
+from typing import Any
+
+from .datum import Keyword, Pair, Symbol, from_iter, is_list
+from .errors import PilangError
+from .printer import display_string, write_string
+from .registry import primitive
+from .result import Result
+from .table import Table
+
+# Forms that talk to the learner are not themselves interactions to learn from.
+LEARNER_FORMS = {"rate", "accept", "forget", "learned-macros", "learning-log", "freeze-learning",
+                 "unfreeze-learning", "undo-learning", "handler-scores"}
+
+
+def to_tree(x: Any) -> Any:
+    """A datum as the learner's tree (see engine.learning.shapes)."""
+    if type(x) is Symbol:
+        return ["S", x.name]
+    if type(x) is Keyword:
+        return ["K", x.name]
+    if type(x) is str:
+        return ["T", x]
+    if type(x) is Pair:
+        if not is_list(x):  # a dotted tail: kept whole, as text
+            return ["T", write_string(x)]
+        return ["L", *(to_tree(v) for v in x)]
+    if isinstance(x, list):
+        return ["V", *(to_tree(v) for v in x)]
+    if isinstance(x, dict):
+        return ["T", write_string(x)]
+    return x
+
+
+def from_tree(t: Any) -> Any:
+    """The learner's tree as a datum again."""
+    if isinstance(t, list):
+        tag = t[0]
+        if tag == "S":
+            return Symbol(t[1])
+        if tag == "K":
+            return Keyword(t[1])
+        if tag == "T":
+            return t[1]
+        items = [from_tree(v) for v in t[1:]]
+        return from_iter(items) if tag == "L" else items
+    return t
+
+
+def developer() -> str:
+    """$PILANG_DEVELOPER, else the OS user."""
+    return os.environ.get("PILANG_DEVELOPER") or getpass.getuser()
+
+
+def query_parts(form: Any) -> tuple[str | None, str | None]:
+    """(type, target) of a (query ...) form, else (None, None)."""
+    if type(form) is not Pair or form.car is not Symbol("query"):
+        return None, None
+    found = {}
+    for clause in form.cdr or ():
+        if type(clause) is Pair and type(clause.car) is Symbol and type(clause.cdr) is Pair:
+            found[clause.car.name] = clause.cdr.car
+    kind, target = found.get("type"), found.get("target")
+    return (kind.name if type(kind) is Symbol else None), (target.name if type(target) is Symbol else None)
+
+
+class Learner:
+    """One session's link to the learner: who is working, which session, what it learned lately."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.developer = developer()
+        self.id = uuid.uuid4().hex[:12]
+        self.rng = random.Random()
+        self.aliases_used: list[str] = []
+        self.loaded = False
+
+    def workspace(self) -> Any | None:
+        """The workspace if this session has opened it (recording never opens one)."""
+        return self.session.engine._ws
+
+    def load_learned(self, ws: Any) -> None:
+        """Define the developer's installed and the team's promoted macros in the session."""
+        from engine.learning.shapes import active
+        self.loaded = True
+        for name, definition in active(ws, self.developer, "macro").items():
+            if name not in self.session.env or getattr(self.session.env[name], "name", None) == name:
+                self.session.eval_here(definition)
+
+    def record(self, form: Any, value: Any, error: BaseException | None, started: float) -> None:
+        """Store the top-level form as an interaction, and say what the learner made of it."""
+        ws = self.workspace()
+        head = form.car.name if type(form) is Pair and type(form.car) is Symbol else None
+        if ws is None or head in LEARNER_FORMS:
+            return
+        from engine.learning.interactions import record
+        qtype, qtarget = query_parts(form)
+        expansion = self.session.expand_1(form)[0] if head else form
+        is_query = qtype is not None or isinstance(value, (Result, Table)) or (
+            head is not None and self.session.env.get(head) is not None and head.startswith("my-"))
+        handler = value.data.get(Keyword("handler")) if isinstance(value, Result) else None
+        summary = display_string(value.data.get(Keyword("answer"))) if isinstance(value, Result) else (
+            "" if error else write_string(value)[:500])
+        used, self.aliases_used = self.aliases_used, []
+        if head and head.startswith("my-") and head in self.session.env:
+            used.append(head)
+        out = record(ws, self.id, self.developer, write_string(form), to_tree(form), write_string(expansion),
+                     getattr(handler, "name", None), summary, (time.perf_counter() - started) * 1000,
+                     None if error is None else str(getattr(error, "message", error)),
+                     "query" if is_query else "other", qtype, qtarget, used)
+        if "alias" in out:
+            a = out["alias"]
+            print(f"; learned: {a['alias']} means {a['to']} for you ((forget '{a['alias']}) undoes it)", file=sys.stderr)
+        if "offer" in out:
+            o = out["offer"]
+            print(f"; learned: you often write this shape; (accept '{o['name']}) installs {o['definition']}",
+                  file=sys.stderr)
+
+    def register(self, env: dict[str, Any]) -> None:
+        """Bind the learner's primitives."""
+        link, learner = self.session.engine, self
+
+        def ws() -> Any:
+            return link.workspace()
+
+        @primitive("rate", env)
+        def rate(*args: Any) -> Any:
+            """(rate 4), (rate 4 "too vague"), (rate ID 2): rate the last query (or interaction ID) 1-5."""
+            from engine.learning.interactions import rate as run
+            ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
+            comment = next((a for a in args if isinstance(a, str)), None)
+            if not ints or len(ints) > 2:
+                raise PilangError("arity", "rate takes a rating 1-5, optionally after an interaction id: (rate 4) (rate 17 2)")
+            target, rating = (ints[0], ints[1]) if len(ints) == 2 else (None, ints[0])
+            out = link.guard(run)(ws(), learner.id, rating, comment, target, learner.candidates())
+            return {Keyword(k): v for k, v in out.items()}
+
+        @primitive("accept", env)
+        def accept(name: Any) -> Symbol:
+            """Install a macro the learner offered (see (learned-macros)); it is yours in every session."""
+            from engine.learning.shapes import accept as run
+            definition = link.guard(run)(ws(), learner.developer, getattr(name, "name", name))
+            learner.session.eval_here(definition)
+            return Symbol(getattr(name, "name", name))
+
+        @primitive("forget", env)
+        def forget(name: Any) -> str:
+            """Withdraw a learned macro or alias (yours, else the team's); (learning-log) shows it, undoable."""
+            from engine.learning.shapes import forget as run
+            text = link.guard(run)(ws(), learner.developer, getattr(name, "name", name))
+            value = learner.session.env.get(getattr(name, "name", name))
+            if getattr(value, "name", None) == getattr(name, "name", name) and hasattr(value, "proc"):
+                del learner.session.env[getattr(name, "name", name)]
+            return text
+
+        @primitive("learned-macros", env)
+        def learned_macros() -> Table:
+            """Every learned macro and alias: owner (* = the team), status, uses, definition, why."""
+            from engine.learning.shapes import listing
+            from .bridge import table
+            return table(listing(ws()), ["name", "kind", "developer", "status", "uses", "definition", "reason"],
+                         "learned macros and aliases")
+
+        @primitive("learning-log", env)
+        def learning_log(limit: int = 30) -> Table:
+            """What the learner changed, at which level, why, from which feedback; newest first."""
+            from engine.learning import entries
+            from .bridge import table
+            return table(entries(ws(), int(limit)), ["id", "time", "level", "action", "subject", "reason", "feedback", "undone"],
+                         "learning log ((undo-learning ID) reverses an entry)")
+
+        @primitive("undo-learning", env)
+        def undo_learning(entry: int) -> str:
+            """Reverse one learning-log entry (a route, a macro, an alias, a promotion, a parameter change)."""
+            from engine.learning import undo
+            return link.guard(undo)(ws(), int(entry))
+
+        @primitive("freeze-learning", env)
+        def freeze_learning() -> bool:
+            """Stop all learning: ratings are still kept, nothing is rewritten, routing does not explore."""
+            from engine.learning import freeze
+            freeze(ws(), True)
+            return True
+
+        @primitive("unfreeze-learning", env)
+        def unfreeze_learning() -> bool:
+            """Let the learner learn again."""
+            from engine.learning import freeze
+            freeze(ws(), False)
+            return False
+
+        @primitive("handler-scores", env)
+        def handler_scores() -> Table:
+            """L1's posterior for every (type, target, handler) that has been rated."""
+            from engine.learning.bandit import scores
+            from .bridge import table
+            return table(scores(ws()), ["type", "target", "handler", "ratings", "mean_rating"], "handler scores (L1)")
+
+        @primitive("choose-route", env)
+        def choose_route(type_: Any, target: Any, candidates: Any) -> Any:
+            """The handler for a query: the route, or L1's choice among candidate handlers."""
+            from engine.learning.bandit import choose
+            routed = link.primitives()["route-of"](type_, target)
+            names = [c.name for c in (candidates or ())]
+            if not names:
+                return routed
+            handler, _ = choose(ws(), type_.name, target.name, names, routed.name if routed else None, learner.rng)
+            return Symbol(handler)
+
+        @primitive("apply-aliases", env)
+        def apply_aliases(clauses: Any) -> Any:
+            """The query's clauses with the developer's and the team's learned aliases applied."""
+            from engine.learning.shapes import active, rewrite
+            tree, used = rewrite(ws(), learner.developer, to_tree(clauses))
+            if not used:
+                return clauses
+            aliases = active(ws(), learner.developer, "alias")
+            print("; read " + ", ".join(f"{name} as {aliases[name]}" for name in dict.fromkeys(used))
+                  + " (learned aliases; (forget 'NAME) withdraws one)", file=sys.stderr)
+            learner.aliases_used += used
+            return from_tree(tree)
+
+    def candidates(self) -> dict[tuple[str, str], list[str]]:
+        """The query evaluator's candidate handlers per (type, target), from `handler-candidates`."""
+        out: dict[tuple[str, str], list[str]] = {}
+        for entry in self.session.env.get("handler-candidates") or ():
+            key, *handlers = list(entry)
+            type_, target = list(key)
+            out[(type_.name, target.name)] = [h.name for h in handlers]
+        return out

@@ -1,0 +1,175 @@
+"""The tetration learner: interactions, L1 routing from ratings, L2 macros and aliases, L3 promotion,
+L4 tuning, and that everything is visible, reversible, and still when frozen."""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import learning
+from engine.learning import bandit, interactions, meta, shapes
+from engine.store import Workspace
+from pilang.datum import Keyword
+from pilang.errors import PilangError
+from pilang.learning import from_tree, to_tree
+from pilang.printer import write_string
+from pilang.reader import read_one
+from pilang.session import Session
+
+K = Keyword
+
+
+@pytest.fixture(scope="module")
+def demo(demo_copy: Any) -> Path:
+    return demo_copy("learning")
+
+
+def fresh(demo: Path, tmp_path: Path) -> Path:
+    import shutil
+    shutil.copytree(demo, tmp_path / "ws")
+    return tmp_path / "ws"
+
+
+def session_for(path: Path, developer: str, monkeypatch: pytest.MonkeyPatch) -> Session:
+    monkeypatch.setenv("PILANG_DEVELOPER", developer)
+    return Session(workspace=path)
+
+
+def test_every_form_is_an_interaction_once_a_workspace_is_open(demo: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    s = session_for(fresh(demo, tmp_path), "ana", monkeypatch)
+    s.eval_text("(define x 1)")  # no workspace opened yet: nothing to record into
+    s.eval_text("(query (type analytics) (target volume))")
+    s.eval_text("(+ x 1)")
+    with pytest.raises(PilangError):
+        s.eval_text("(query (type analytics) (target volum))")
+    s.eval_text("(query (type analytics) (target volume))")
+    s.eval_text("(rate 4)")
+    ws = s.engine.workspace()
+    rows = ws.db.execute("SELECT developer, text, handler, kind, qtype, qtarget, error, clarifies, latency_ms FROM interactions"
+                         " ORDER BY id").fetchall()
+    assert [r[1] for r in rows] == ["(query (type analytics) (target volume))", "(+ x 1)",
+                                    "(query (type analytics) (target volum))", "(query (type analytics) (target volume))"]
+    assert rows[0][:6] == ("ana", rows[0][1], "analytics-handler", "query", "analytics", "volume") and rows[0][8] > 0
+    assert rows[1][3] == "other" and "no analytics target volum" in rows[2][6]
+    ids = [r[0] for r in ws.db.execute("SELECT id FROM interactions ORDER BY id")]
+    assert rows[3][7] == ids[2]  # the corrected query clarifies the failed one
+    assert ws.db.execute("SELECT interaction, rating FROM feedback").fetchall() == [(ids[3], 4)]
+
+
+def test_l1_routes_by_ratings_and_the_rewrite_is_logged_and_undoable(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.set_route("persona-inquiry", "*", "persona-handler", "default")
+    candidates = ["persona-handler", "persona-lm-handler"]
+    for i in range(6):
+        bandit.update(ws, "persona-inquiry", "*", "persona-handler", 2, i, candidates)
+        change = bandit.update(ws, "persona-inquiry", "*", "persona-lm-handler", 5, i, candidates)
+    assert change is None or "persona-lm-handler" in change
+    route = next(r for r in ws.routes() if r["type"] == "persona-inquiry")
+    assert route["handler"] == "persona-lm-handler" and route["origin"].startswith("learned (L1)")
+    rng = random.Random(0)
+    picks = [bandit.choose(ws, "persona-inquiry", "*", candidates, route["handler"], rng)[0] for _ in range(300)]
+    assert picks.count("persona-lm-handler") > 240  # mostly the better one, still exploring
+    entry = next(e for e in learning.entries(ws) if e["level"] == "L1")
+    learning.undo(ws, entry["id"])
+    assert next(r for r in ws.routes() if r["type"] == "persona-inquiry")["handler"] == "persona-handler"
+
+
+def test_anti_unification() -> None:
+    a, b = (to_tree(read_one(t)) for t in ('(query (type analytics) (target sentiment) (parameters (filters (source discord))))',
+                                            '(query (type analytics) (target sentiment) (parameters (filters (source steam))))'))
+    g = shapes.lgg(a, b)
+    assert shapes.variables(g) == {0: "source"}
+    assert shapes.match(g, a) == {0: ["S", "discord"]}
+    name, definition = shapes.macro_for(g)
+    assert name == "my-analytics-sentiment-by-source"
+    assert definition == ("(defmacro my-analytics-sentiment-by-source (source) `(query (type analytics) (target sentiment)"
+                          " (parameters (filters (source ,source)))))")
+    form = read_one('(f [1 "s" :k] #t nil 2.5)')
+    assert write_string(from_tree(to_tree(form))) == write_string(form)
+
+
+def test_l2_offers_a_macro_for_a_repeated_shape_and_installs_it_on_accept(demo: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = fresh(demo, tmp_path)
+    s = session_for(path, "bo", monkeypatch)
+    for day in ("2025-03-01", "2025-03-10", "2025-04-01"):
+        s.eval_text(f'(query (type analytics) (target volume) (parameters (time-range "{day}" "2025-05-01")))')
+    ws = s.engine.workspace()
+    (offer,) = [r for r in shapes.listing(ws) if r["kind"] == "macro"]
+    assert offer["status"] == "offered" and offer["developer"] == "bo" and offer["name"] == "my-analytics-volume-by-time-range"
+    s.eval_text("(accept 'my-analytics-volume-by-time-range)")
+    expanded = s.eval_text("(macroexpand-1 '(my-analytics-volume-by-time-range \"2025-03-05\"))")
+    assert write_string(expanded) == ('(query (type analytics) (target volume) (parameters (time-range "2025-03-05"'
+                                      ' "2025-05-01")))')
+    r = s.eval_text('(my-analytics-volume-by-time-range "2025-03-05")')
+    assert r.__pilang_get__(K("handler")).name == "analytics-handler"
+    again = session_for(path, "bo", monkeypatch)  # a new session: the macro loads on first use
+    assert again.eval_text('(my-analytics-volume-by-time-range "2025-03-05")').__pilang_get__(K("evidence"))
+    other = session_for(path, "cy", monkeypatch)
+    with pytest.raises(PilangError, match="unbound"):
+        other.eval_text('(my-analytics-volume-by-time-range "2025-03-05")')
+
+
+def test_l2_alias_from_a_corrected_error_then_l3_promotes_it(demo: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    path = fresh(demo, tmp_path)
+    for dev in ("ana", "bo"):
+        s = session_for(path, dev, monkeypatch)
+        with pytest.raises(PilangError):
+            s.eval_text("(query (type analytics) (target volum))")
+        s.eval_text("(query (type analytics) (target volume))")
+        r = s.eval_text("(query (type analytics) (target volum))")  # read as volume now
+        assert r.__pilang_get__(K("handler")).name == "analytics-handler"
+        s.eval_text("(rate 5)")
+    ws = s.engine.workspace()
+    learned = {(r["name"], r["developer"]): r for r in shapes.listing(ws)}
+    assert learned[("volum", "ana")]["definition"] == "volume" and learned[("volum", "ana")]["uses"] == 1
+    assert learned[("volum", learning.TEAM)]["status"] == "promoted"
+    newcomer = session_for(path, "cy", monkeypatch)
+    assert newcomer.eval_text("(query (type analytics) (target volum))").__pilang_get__(K("answer"))
+    assert "forgot the alias volum (the team's)" == newcomer.eval_text("(forget 'volum)")
+    with pytest.raises(PilangError, match="no analytics target volum"):
+        newcomer.eval_text("(query (type analytics) (target volum))")
+    log = newcomer.eval_text("(learning-log)")
+    assert {"alias", "promote", "forget"} <= {row[K("action")] for row in log}
+
+
+def test_l4_learns_faster_when_rewrites_raised_ratings(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+
+    def interaction(rating: int) -> int:
+        out = interactions.record(ws, "s", "ana", "(q)", ["L", ["S", "q"]], "", "h", "", 1.0, None, "query",
+                                  "analytics", "volume", [])
+        return interactions.rate(ws, "s", rating, interaction=out["id"])["feedback"]
+    for _ in range(10):
+        interaction(2)
+    anchor = interaction(2)
+    learning.log(ws, "L1", "route", "(analytics volume) -> h2", "test", {"kind": "none"}, [anchor])
+    for _ in range(meta.EVERY):
+        interaction(5)
+    p = learning.params(ws)
+    assert p["l1_rate"] > learning.DEFAULTS["l1_rate"] and p["exploration"] < learning.DEFAULTS["exploration"]
+    entry = next(e for e in learning.entries(ws) if e["level"] == "L4")
+    assert "helping" in entry["reason"]
+    learning.undo(ws, entry["id"])
+    assert learning.params(ws)["l1_rate"] == learning.DEFAULTS["l1_rate"]
+
+
+def test_nothing_is_rewritten_while_learning_is_frozen(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = session_for(fresh(demo, tmp_path), "dee", monkeypatch)
+    s.eval_text("(query (type analytics) (target volume))")
+    s.eval_text("(freeze-learning)")
+    ws = s.engine.workspace()
+    before = (ws.db.execute("SELECT count(*) FROM learned").fetchone(), ws.routes())
+    with pytest.raises(PilangError):
+        s.eval_text("(query (type analytics) (target volum))")
+    for day in ("2025-03-01", "2025-03-10", "2025-04-01", "2025-04-02"):
+        s.eval_text("(query (type analytics) (target volume))")
+        s.eval_text(f'(query (type analytics) (target volume) (parameters (time-range "{day}" "2025-05-01")))')
+        s.eval_text("(rate 1)")
+    assert (ws.db.execute("SELECT count(*) FROM learned").fetchone(), ws.routes()) == before
+    assert ws.count("feedback") == 4  # ratings are still kept
+    assert [e["action"] for e in learning.entries(ws)] == ["freeze"]
