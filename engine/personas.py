@@ -79,6 +79,12 @@ def players(ws: Workspace, authors: list[str] | None = None, until: float | None
     if not rows:
         return Players([], [], np.zeros((0, ws.vector_index().dim()), np.float32), np.zeros((0, len(BEHAVIOUR))),
                        np.zeros(0), np.zeros(0), np.zeros(0))
+    first: dict[str, int] = {}
+    for r in rows:
+        first[r[0]] = min(first.get(r[0], r[1]), r[1])
+    # players in order of their first message, not of their pseudonyms (salted per workspace): the same
+    # data clusters the same way in every workspace
+    rows.sort(key=lambda r: (first[r[0]], r[1]))
     vecs = message_vectors(ws, [r[1] for r in rows])
     sent = model_for(ws).scores_of(vecs)
     names, starts = np.unique(np.array([r[0] for r in rows]), return_index=True)

@@ -21,12 +21,13 @@ def posterior(ws: Workspace, type_: str, target: str, handler: str) -> tuple[flo
 
 def choose(ws: Workspace, type_: str, target: str, candidates: list[str], routed: str | None,
            rng: random.Random) -> tuple[str, str]:
-    """The handler for this query and why: the route when learning is frozen or there is no choice,
-    else a Thompson sample over the candidates' posteriors (a random candidate with the
+    """The handler for this query and why: the route when learning is frozen, there is no choice or
+    the route has no ratings yet, else a Thompson sample over the candidates' posteriors (a random candidate with the
     exploration probability)."""
     options = list(dict.fromkeys([*([routed] if routed else []), *candidates]))
-    if frozen(ws) or params(ws)["levels"] < 1 or len(options) < 2:
-        return (routed or options[0]), "route"
+    rated = sum(posterior(ws, type_, target, h)[2] for h in options)
+    if frozen(ws) or params(ws)["levels"] < 1 or len(options) < 2 or rated == 0:
+        return (routed or options[0]), "route"  # nobody rates this route yet: exploring would teach nothing
     if rng.random() < params(ws)["exploration"]:
         return rng.choice(options), "exploring"
     draws = {h: rng.betavariate(*posterior(ws, type_, target, h)[:2]) for h in options}

@@ -138,7 +138,7 @@ def offer_macro(ws: Workspace, developer: str, interaction: int, form: Any) -> d
                       " VALUES (?, 'macro', ?, ?, 'offered', ?, 0, ?, ?)", [name, developer, definition, reason, stamp, stamp])
     log(ws, "L2", "offer macro", name, reason, {"kind": "learned", "name": name, "developer": developer, "status": None},
         [interaction])
-    return {"name": name, "definition": definition, "reason": reason}
+    return {"name": name, "definition": definition, "reason": reason, "pattern": best[1]}
 
 
 def learn_alias(ws: Workspace, developer: str, failed: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any] | None:
