@@ -4,7 +4,6 @@ churn AUC against a logistic baseline (Cookie Cats, simulated telemetry), and `a
 1e5 messages."""
 from __future__ import annotations
 
-import json
 import statistics
 import tempfile
 import time
@@ -18,16 +17,11 @@ from sklearn.metrics import adjusted_rand_score
 from engine import answers, churn, personas, predict
 from engine.datasets import DatasetMissing, dataset
 from engine.ingest import ingest
-from engine.simulate import patch_history, write_demo
+from engine.simulate import patch_history
 from engine.store import Workspace
 
-
-def community(tmp: Path, name: str, **options: Any) -> tuple[Workspace, dict[str, Any]]:
-    """A simulated community written in its real formats and ingested; its truth beside it."""
-    write_demo(tmp / name, **options)
-    ws = Workspace(tmp / f"{name}-ws")
-    ingest(ws, [tmp / name], progress=False)
-    return ws, json.loads((tmp / f"{name}_truth.json").read_text())
+from . import common
+from .common import simulated
 
 
 def ari(ws: Workspace, truth: dict[str, Any]) -> tuple[float, int, int]:
@@ -43,7 +37,7 @@ def ari(ws: Workspace, truth: dict[str, Any]) -> tuple[float, int, int]:
 
 def recovery(tmp: Path, quick: bool) -> None:
     for seed, players in ((7, 120),) if quick else ((7, 120), (11, 300), (23, 600)):
-        ws, truth = community(tmp, f"sim{seed}", seed=seed, players=players)
+        ws, truth = simulated(tmp, f"sim{seed}", seed=seed, players=players)
         t0 = time.perf_counter()
         found = personas.fit(ws)
         score, n, k = ari(ws, truth)
@@ -55,7 +49,7 @@ def change_impact(tmp: Path, quick: bool) -> None:
     """Leave-one-change-out on a long simulated history with repeated kinds of change."""
     n, days = (8, 90) if quick else (24, 240)
     patches = patch_history(n, days, seed=1)
-    ws, truth = community(tmp, "history", seed=3, players=200, days=days, patches=patches)
+    ws, truth = simulated(tmp, "history", seed=3, players=200, days=days, patches=patches)
     personas.fit(ws)
     hist = predict.history(ws)
     effects = {p["title"]: p["effects"] for p in truth["patches"]}
@@ -83,16 +77,12 @@ def change_impact(tmp: Path, quick: bool) -> None:
 
 
 def warframe(tmp: Path) -> None:
-    try:
-        paths = [dataset("steam-reviews-warframe"), dataset("patch-notes-warframe")]
-    except DatasetMissing as exc:
-        print(f"warframe: skipped: {exc}")
-        return
-    ws = Workspace(tmp / "wf")
-    ingest(ws, paths, progress=False)
     t0 = time.perf_counter()
-    found = personas.fit(ws)
-    print(f"warframe reviewers: {len(found)} personas in {time.perf_counter() - t0:.1f} s:"
+    ws = common.warframe(tmp)
+    if ws is None:
+        return
+    found = personas.stored(ws)
+    print(f"warframe reviewers: {len(found)} personas (ingest and fit {time.perf_counter() - t0:.1f} s):"
           f" {', '.join(p['name'] + ' (' + str(p['size']) + ')' for p in found)}")
     hist = predict.history(ws)
     measured = [i for i, v in enumerate(hist.shifts["community"]["satisfaction"]) if not np.isnan(v)]
@@ -134,7 +124,7 @@ def run_churn(ws: Workspace | None) -> None:
 def ask_latency(tmp: Path, quick: bool) -> None:
     """Warm `ask` on a community of about 1e5 messages (4,000 simulated players), without the LM."""
     players = 400 if quick else 4000
-    ws, _ = community(tmp, "large", seed=5, players=players)
+    ws, _ = simulated(tmp, "large", seed=5, players=players)
     personas.fit(ws)
     names = [p["name"] for p in personas.stored(ws)]
     questions = ["How would they react to increased difficulty?", "What do they think of the drop rates?",

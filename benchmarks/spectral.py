@@ -11,15 +11,15 @@ from typing import Any
 from engine import personas
 from engine.datasets import DatasetMissing, dataset
 from engine.ingest import ingest
-from engine.simulate import patch_history, write_demo
+from engine.simulate import patch_history
 from engine.spectral import device, fno, gnn
 from engine.store import Workspace
 
+from . import common
+
 
 def simulated(tmp: Path, name: str, **options: Any) -> Workspace:
-    write_demo(tmp / name, **options)
-    ws = Workspace(tmp / f"{name}-ws")
-    ingest(ws, [tmp / name], progress=False)
+    ws = common.simulated(tmp, name, **options)[0]
     personas.fit(ws)
     return ws
 
@@ -62,14 +62,12 @@ def run(quick: bool = False) -> None:
         report_fno("on a 240-day simulated history", history)
         try:
             conda = [dataset("dota2-ingame-chat-conda") / f"CONDA_{part}.csv" for part in ("train", "valid")]
-            warframe = [dataset("steam-reviews-warframe"), dataset("patch-notes-warframe")]
         except DatasetMissing as exc:
-            print(f"real data: skipped: {exc}")
-            return
-        ws = Workspace(base / "conda")
-        ingest(ws, conda, progress=False)
-        report_gnn("on CONDA (Dota 2 chat, match and conversation graph)", ws, "toxicity")
-        ws = Workspace(base / "wf")
-        ingest(ws, warframe, progress=False)
-        personas.fit(ws)
-        report_fno("on Warframe Steam reviews (28 days)", ws)
+            print(f"conda: skipped: {exc}")
+        else:
+            ws = Workspace(base / "conda")
+            ingest(ws, conda, progress=False)
+            report_gnn("on CONDA (Dota 2 chat, match and conversation graph)", ws, "toxicity")
+        wf = common.warframe(base)
+        if wf is not None:
+            report_fno("on Warframe Steam reviews (28 days)", wf)

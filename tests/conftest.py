@@ -130,3 +130,29 @@ def demo_copy(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         shutil.copytree(demo_template, target)
         return target
     return copy
+
+
+@pytest.fixture(scope="session")
+def demo_with_personas(demo_copy: Any) -> Any:
+    """demo_with_personas(name) -> a fresh copy of the demo workspace with its personas found."""
+    from engine import personas
+    from engine.store import Workspace
+
+    def make(name: str) -> Any:
+        ws = Workspace(demo_copy(name))
+        personas.fit(ws)
+        return ws
+    return make
+
+
+@pytest.fixture(scope="session")
+def shared_workspace(shared_data: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """shared_workspace(data set, file) -> a fresh workspace with that shared file ingested."""
+    from engine.ingest import ingest
+    from engine.store import Workspace
+
+    def make(name: str, file: str) -> Any:
+        ws = Workspace(tmp_path_factory.mktemp(name) / "ws")
+        ingest(ws, [shared_data(name) / file], progress=False)
+        return ws
+    return make

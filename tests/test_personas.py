@@ -17,10 +17,8 @@ TRUTH = Path(__file__).parent.parent / "examples" / "demo_truth.json"
 
 
 @pytest.fixture(scope="module")
-def ws(demo_copy: Any) -> Workspace:
-    ws = Workspace(demo_copy("personas"))
-    personas.fit(ws)
-    return ws
+def ws(demo_with_personas: Any) -> Workspace:
+    return demo_with_personas("personas")
 
 
 def true_persona(ws: Workspace) -> dict[str, str]:

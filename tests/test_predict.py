@@ -17,10 +17,8 @@ TRUTH = json.loads((Path(__file__).parent.parent / "examples" / "demo_truth.json
 
 
 @pytest.fixture(scope="module")
-def ws(demo_copy: Any) -> Workspace:
-    ws = Workspace(demo_copy("predict"))
-    personas.fit(ws)
-    return ws
+def ws(demo_with_personas: Any) -> Workspace:
+    return demo_with_personas("predict")
 
 
 def test_measured_shifts_follow_the_simulators_known_effects(ws: Workspace) -> None:
@@ -133,10 +131,8 @@ def test_ab_effect_interval() -> None:
 
 
 @pytest.fixture(scope="module")
-def cookie_cats(shared_data: Any, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    ws = Workspace(tmp_path_factory.mktemp("cookie") / "ws")
-    ingest(ws, [shared_data("cookie-cats-ab-retention") / "cookie_cats.csv"], progress=False)
-    return ws
+def cookie_cats(shared_workspace: Any) -> Workspace:
+    return shared_workspace("cookie-cats-ab-retention", "cookie_cats.csv")
 
 
 def test_cookie_cats_churn_and_the_gate_effect(cookie_cats: Workspace) -> None:

@@ -5,7 +5,6 @@ from typing import Any
 
 import pytest
 
-from engine.store import Workspace
 from pilang.datum import Keyword
 from pilang.errors import PilangError
 from pilang.session import Session

@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from engine import personas
-from engine.ingest import ingest
 from engine.spectral import fno, gnn, ntk, record
 from engine.store import Workspace
 from pilang.datum import Keyword
@@ -44,10 +42,8 @@ def test_ntk_summary_and_verdict() -> None:
 
 
 @pytest.fixture(scope="module")
-def ws(demo_copy: Any) -> Workspace:
-    ws = Workspace(demo_copy("spectral"))
-    personas.fit(ws)
-    return ws
+def ws(demo_with_personas: Any) -> Workspace:
+    return demo_with_personas("spectral")
 
 
 def test_gnn_on_the_demo_against_the_same_features_without_the_graph(ws: Workspace) -> None:
@@ -120,10 +116,8 @@ def test_spectral_layer_from_pilang(ws: Workspace) -> None:
 
 
 @pytest.fixture(scope="module")
-def conda(shared_data: Any, tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    ws = Workspace(tmp_path_factory.mktemp("conda") / "ws")
-    ingest(ws, [shared_data("dota2-ingame-chat-conda") / "CONDA_valid.csv"], progress=False)
-    return ws
+def conda(shared_workspace: Any) -> Workspace:
+    return shared_workspace("dota2-ingame-chat-conda", "CONDA_valid.csv")
 
 
 def test_gnn_learns_toxicity_from_condas_labels(conda: Workspace) -> None:
