@@ -17,6 +17,7 @@ from . import formats as F
 from .graph import update_edges
 from .personas import refresh as refresh_personas
 from .store import Workspace, dumps
+from .voice import AUDIO
 
 BATCH = 1000
 EMBED_CHUNK = 2048
@@ -73,7 +74,7 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
         if p.is_dir():
             for child in sorted(p.rglob("*")):
                 if child.is_file() and not any(part.startswith(".") for part in child.relative_to(p).parts) \
-                        and child.suffix in (".json", ".csv", ".jsonl"):
+                        and child.suffix.lower() in (".json", ".csv", ".jsonl", *AUDIO):
                     yield child
         else:
             yield p

@@ -2,6 +2,7 @@
 docstrings, persistent history) on a terminal, and a plain form reader when stdin is a pipe."""
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ HELP = """pilang REPL commands:
   ,doc name      the same as ,help name
   ,load FILE     evaluate a .pil file
   ,time EXPR     evaluate EXPR and print how long it took
+  ,voice FILE    transcribe a spoken question, show the query made of it, and run it
   ,quit          leave (Ctrl-D also does)
 Enter runs the input once it holds complete forms; Alt-Enter (or Esc Enter) inserts a newline.
 Ctrl-C interrupts a running evaluation, or clears the line at the prompt. Ctrl-R searches history."""
@@ -117,6 +119,8 @@ def run_command(session: Session, line: str, out: TextIO) -> bool:
             out.write(f"loaded {arg}\n")
         except PilangError as err:
             print(err.render(), file=sys.stderr)
+    elif cmd == "voice":
+        _eval_print(session, f"(voice-query {json.dumps(arg)})", "<voice>", out)
     elif cmd == "time":
         started = time.perf_counter()
         _eval_print(session, arg, "<time>", out)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import compiler as C
-from . import display
+from . import display, speech
 from . import prims  # noqa: F401  (registers the core primitives)
 from .bridge import EngineLink
 from .learning import Learner
@@ -33,6 +33,7 @@ class Session:
         self.learner = Learner(self)
         self.learner.register(self.env)
         self.engine.on_open.append(self.learner.load_learned)
+        speech.register(self)
         self.show: Callable[[Any], None] = _print_value  # a notebook front end replaces this
         self.before_eval: list[Callable[[], None]] = []  # run on the evaluation thread before each job
         display.register(self.env, lambda value: self.show(value))
