@@ -70,6 +70,12 @@ def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return {"roc_auc": round(float(roc_auc_score(y, p)), 4), "pr_auc": round(float(average_precision_score(y, p)), 4)}
 
 
+def player_split(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, held out) rows with every player on one side and churners on both (1/folds held out)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+    return next(StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y, groups))
+
+
 def _auc_interval(y: np.ndarray, p: np.ndarray, confidence: float, rng: np.random.Generator, n: int = 200) -> list[float]:
     """Bootstrap interval of the held-out ROC-AUC."""
     from sklearn.metrics import roc_auc_score
@@ -147,10 +153,10 @@ def table_churn(ws: Workspace, source: str | None = None, confidence: float = 0.
 def activity(ws: Workspace) -> tuple[list[str], np.ndarray, float]:
     """Players x days matrix of summed telemetry values (event count where no value), and day 0."""
     rows = ws.db.execute("SELECT player, time, coalesce(value, 1) FROM telemetry WHERE time IS NOT NULL"
-                         " AND player IS NOT NULL").fetchall()
+                         " AND player IS NOT NULL ORDER BY id").fetchall()
     if not rows:
         raise WorkspaceError("no dated telemetry to learn churn from (ingest telemetry events: player, time, event, value)")
-    players = sorted({r[0] for r in rows})
+    players = list(dict.fromkeys(r[0] for r in rows))  # by first event, not by (salted) pseudonym
     where = {p: i for i, p in enumerate(players)}
     t = np.array([r[1] for r in rows])
     start = math.floor(t.min() / DAY)
@@ -211,9 +217,8 @@ class BehaviorLSTM:
         import copy
 
         from sklearn.metrics import roc_auc_score
-        from sklearn.model_selection import GroupShuffleSplit
         torch = self.torch
-        fit_rows, val_rows = next(GroupShuffleSplit(1, test_size=0.2, random_state=self.seed).split(X, y, groups))
+        fit_rows, val_rows = player_split(y, groups, 5, self.seed)
         x, t = self._inputs(X[fit_rows]), torch.tensor(y[fit_rows], dtype=torch.float32)
         x_val, y_val = self._inputs(X[val_rows]), y[val_rows]
         params = list(self.lstm.parameters()) + list(self.head.parameters())
@@ -248,14 +253,14 @@ def sequence_churn(ws: Workspace, confidence: float = 0.95, seed: int = 0) -> di
     """Churn from telemetry sequences: BehaviorLSTM vs logistic regression on summary features, on
     players held out from training; the players most at risk now."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GroupShuffleSplit
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-    players, M, day0 = activity(ws)
+    players, M, _ = activity(ws)
     X, y, who = windows(M)
-    if y.min() == y.max():
-        raise WorkspaceError("every telemetry window has the same outcome; nothing to learn churn from")
-    train, test = next(GroupShuffleSplit(1, test_size=0.25, random_state=seed).split(X, y, who))
+    if len(set(who[y == 1].tolist())) < 4:
+        raise WorkspaceError(f"{len(set(who[y == 1].tolist()))} players went silent in the telemetry; sequence churn"
+                             " needs at least 4 to train and score on")
+    train, test = player_split(y, who, 4, seed)
     lstm = BehaviorLSTM(seed=seed).fit(X[train], y[train], who[train])
     base = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(summary_features(X[train]), y[train])
     p_lstm, p_base = lstm.predict_proba(X[test]), base.predict_proba(summary_features(X[test]))[:, 1]

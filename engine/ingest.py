@@ -107,20 +107,28 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
             for rec in records:
                 batch.append(rec)
                 if len(batch) >= BATCH:
-                    ref = _store(ws, batch, form, path, ref, report, groups)
+                    ref = store_batch(ws, batch, form, path, ref, report, groups)
                     batch = []
-            _store(ws, batch, form, path, ref, report, groups)
+            store_batch(ws, batch, form, path, ref, report, groups)
         except F.FormatError as exc:
             report.errors.append(str(exc))
         except OSError as exc:
             report.errors.append(f"{path}: {exc.strerror or exc}")
+    finish(ws, groups, report, embed, show)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def finish(ws: Workspace, groups: set[tuple[str, str]], report: Report, embed: bool = True, show: bool = False) -> None:
+    """The stages after storing (in-process or after a Beam pipeline): graph edges of the touched
+    threads and matches, embeddings of every text without one, the index, the personas."""
     t = time.perf_counter()
     with ws.transaction():
         report.edges = update_edges(ws, groups)
     report.stage_seconds["graph"] = time.perf_counter() - t
     if embed:
         t = time.perf_counter()
-        report.embedded = embed_pending(ws, show)
+        report.embedded += embed_pending(ws, show)
         report.stage_seconds["embed"] = time.perf_counter() - t
         t = time.perf_counter()
         report.indexed = ws.vector_index().sync()
@@ -128,11 +136,9 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
         t = time.perf_counter()
         report.personas = refresh_personas(ws)  # only once personas were found: new players join them
         report.stage_seconds["personas"] = time.perf_counter() - t
-    report.seconds = time.perf_counter() - started
-    return report
 
 
-def _store(ws: Workspace, batch: list[F.Record], form: F.Format, path: Path, ref: int | None,
+def store_batch(ws: Workspace, batch: list[F.Record], form: F.Format, path: Path, ref: int | None,
            report: Report, groups: set[tuple[str, str]]) -> int:
     """Write one batch in one transaction: everything in it is stored, or nothing."""
     with ws.transaction():
@@ -261,12 +267,16 @@ def embed_pending(ws: Workspace, show: bool = False) -> int:
     bar = _progress(range(0, len(pending), EMBED_CHUNK), f"embedding {len(pending):,} texts", show)
     for start in bar:
         chunk = pending[start:start + EMBED_CHUNK]
-        vecs = enc.encode([text for _, text in chunk])
-        with ws.transaction():
-            ws.db.conn.executemany("INSERT OR REPLACE INTO vectors(hash, model, vector) VALUES (?, ?, ?)",
-                              [(h, model, v.tobytes()) for (h, _), v in zip(chunk, vecs)])
+        save_vectors(ws, model, [h for h, _ in chunk], enc.encode([text for _, text in chunk]))
         done += len(chunk)
     return done
+
+
+def save_vectors(ws: Workspace, model: str, hashes: list[str], vectors: Any) -> None:
+    """Store embeddings by content hash, in one transaction."""
+    with ws.transaction():
+        ws.db.conn.executemany("INSERT OR REPLACE INTO vectors(hash, model, vector) VALUES (?, ?, ?)",
+                               [(h, model, v.tobytes()) for h, v in zip(hashes, vectors)])
 
 
 def switch_model(ws: Workspace, name: str, show: bool = False) -> int:

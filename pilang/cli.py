@@ -47,6 +47,10 @@ def ingest(argv: Sequence[str]) -> int:
     parser.add_argument("--workspace", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
     parser.add_argument("--model", help="embedding model for this workspace (all-MiniLM-L6-v2, all-mpnet-base-v2);"
                                         " switching re-embeds")
+    parser.add_argument("--beam", action="store_true", help="run the stages as an Apache Beam pipeline"
+                                                            " (pip install 'pilang[beam]'; DirectRunner by default)")
+    parser.add_argument("--pipeline-option", action="append", metavar="OPT",
+                        help="a Beam pipeline option, e.g. --pipeline-option=--runner=DataflowRunner (repeatable)")
     args = parser.parse_args(argv)
     from engine.embed import ModelUnavailable
     from engine.formats import FormatError
@@ -57,7 +61,11 @@ def ingest(argv: Sequence[str]) -> int:
         ws = Workspace(args.workspace or default_path())
         if args.model and args.model != ws.embed_model:
             print(f"switching the workspace to {args.model}: re-embedded {switch_model(ws, args.model):,} texts")
-        report = run(ws, args.paths, fmt=args.format)
+        if args.beam:
+            from engine.scaleout import run as run_beam
+            report = run_beam(ws.path, args.paths, fmt=args.format, options=args.pipeline_option)
+        else:
+            report = run(ws, args.paths, fmt=args.format)
     except (FormatError, WorkspaceError, ModelUnavailable) as exc:
         print(f"pilang ingest: {exc}", file=sys.stderr)
         return 1

@@ -1,0 +1,110 @@
+"""Scale-out: the ingestion stages as an Apache Beam pipeline (optional extra `beam`). Files are
+parsed, batched per file, embedded by a DoFn holding the model, and written by a sink DoFn with the
+same `store_batch` and `save_vectors` the in-process ingest uses; the graph, index and persona stages
+then run once on the result (`finish`). Here it runs on the DirectRunner; the same pipeline takes
+Dataflow or Flink options (README)."""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from . import formats as F
+from .ingest import BATCH, Report, expand, finish, save_vectors, store_batch
+from .store import Workspace
+
+COUNTED = {"messages": "messages", "changes": "changes", "events": "telemetry", "player rows": "player_facts"}
+
+
+def parse(path: str, fmt: str | None) -> Iterator[tuple[str, list[Any]]]:
+    """(file, up to BATCH records) for every batch of a file's records (format detected unless named):
+    the unit every later stage, and each of the sink's transactions, works on."""
+    form = F.get(fmt) if fmt else F.detect(Path(path))
+    batch: list[Any] = []
+    for rec in form.parse(Path(path)):
+        batch.append(rec)
+        if len(batch) >= BATCH:
+            yield path, batch
+            batch = []
+    if batch:
+        yield path, batch
+
+
+def _dofns() -> tuple[type, type]:
+    """The pipeline's DoFns (defined once apache_beam is importable)."""
+    import apache_beam as beam
+
+    class Embed(beam.DoFn):
+        """Embeds the batch's texts with the workspace's model (loaded once per worker)."""
+
+        def __init__(self, model: str) -> None:
+            self.model = model
+
+        def setup(self) -> None:
+            from .embed import embedder
+            self.encoder = embedder(self.model)
+
+        def process(self, element: tuple[str, list[Any]]) -> Iterator[tuple[str, list[Any], list[str], Any]]:
+            from .ingest import content_hash
+            path, records = element
+            texts = {content_hash(r.text): r.text for r in records if isinstance(r, (F.Message, F.Change))}
+            hashes = list(texts)
+            yield path, list(records), hashes, self.encoder.encode([texts[h] for h in hashes])
+
+    class Sink(beam.DoFn):
+        """Writes each batch and its vectors into the workspace (one transaction each)."""
+
+        def __init__(self, workspace: str, fmt: str | None) -> None:
+            self.workspace, self.fmt = workspace, fmt
+
+        def setup(self) -> None:
+            self.ws = Workspace(self.workspace)
+            self.refs: dict[str, int] = {}
+
+        def process(self, element: tuple[str, list[Any], list[str], Any]) -> Iterator[str]:
+            path, records, hashes, vectors = element
+            form = F.get(self.fmt) if self.fmt else F.detect(Path(path))
+            report = Report()
+            self.refs[path] = store_batch(self.ws, records, form, Path(path), self.refs.get(path), report, set())
+            save_vectors(self.ws, self.ws.embed_model, hashes, vectors)
+            yield path
+
+        def teardown(self) -> None:
+            self.ws.close()
+    return Embed, Sink
+
+
+def run(workspace: str | Path, paths: Iterable[str | Path], fmt: str | None = None,
+        options: list[str] | None = None) -> Report:
+    """Ingest through a Beam pipeline (DirectRunner unless `options` say otherwise); same result as
+    engine.ingest.ingest on the same files."""
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+    started = time.perf_counter()
+    ws = Workspace(workspace)
+    files = [str(p) for p in expand(paths)]
+    before = {k: ws.count(t) for k, t in COUNTED.items()}
+    vectors_before = ws.count("vectors")
+    Embed, Sink = _dofns()
+    opts = PipelineOptions(options or ["--runner=DirectRunner", "--direct_num_workers=1"])
+    with beam.Pipeline(options=opts) as pipeline:
+        (pipeline
+         | "files" >> beam.Create(files)
+         | "parse" >> beam.FlatMap(parse, fmt)
+         | "embed" >> beam.ParDo(Embed(ws.embed_model))
+         | "store" >> beam.ParDo(Sink(str(workspace), fmt)))
+    report = Report(files=files)
+    for kind, table in COUNTED.items():
+        if ws.count(table) > before[kind]:
+            report.taken[kind] = ws.count(table) - before[kind]
+    report.embedded = ws.count("vectors") - vectors_before
+    marks = ",".join("?" * len(files))
+    refs = [r[0] for r in ws.db.execute(f"SELECT id FROM sources WHERE path IN ({marks})",
+                                        [str(Path(f).resolve()) for f in files])] if files else []
+    groups = {(col, v) for col in ("thread", "context") for (v,) in ws.db.execute(
+        f"SELECT DISTINCT {col} FROM messages WHERE {col} IS NOT NULL AND source_ref IN ({','.join('?' * len(refs))})",
+        refs)} if refs else set()
+    finish(ws, groups, report)
+    report.seconds = time.perf_counter() - started
+    return report
