@@ -108,8 +108,15 @@ def _v8(db: sqlite_utils.Database) -> None:
                                "undo": str, "feedback": str, "undone": int}, pk="id")
 
 
+def _v9(db: sqlite_utils.Database) -> None:
+    """Images and their embeddings (their own faiss index is built from this table)."""
+    db["images"].create({"id": int, "path": str, "hash": str, "width": int, "height": int, "model": str,
+                         "vector": bytes}, pk="id")
+    db["images"].create_index(["hash", "model"], unique=True)
+
+
 # The schema's history: opening a workspace applies the steps it has not had yet, in order.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

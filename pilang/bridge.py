@@ -150,6 +150,21 @@ class EngineLink:
                                           since=to_python(since), until=to_python(until))
             return table(rows, ["score", "source", "time", "author", "text", "id"], f"search: {text!r}")
 
+        def ingest_images(*paths: Any, checkpoint: Any = None, model: Any = None, config: Any = None) -> dict[Any, Any]:
+            """Embed image files (or folders) with an open_clip model from a local checkpoint file."""
+            from engine.images import ingest_images as run
+            out = link.guard(run)(link.workspace(), [to_python(p) for p in paths], to_python(model),
+                                  to_python(checkpoint), to_python(config))
+            return to_pilang(out)
+
+        def search_images(text: str, *, k: int = 5) -> Table:
+            """Images closest in meaning to the text (CLIP embeddings, their own faiss index)."""
+            from engine.images import search_images as run
+            if type(text) is not str:
+                raise PilangError("type", "search-images needs the query text as a string")
+            return table(link.guard(run)(link.workspace(), text, int(k)), ["score", "path", "width", "height", "id"],
+                         f"images: {text!r}")
+
         def sources() -> Table:
             """The files ingested into the workspace, with their kind, format and row counts."""
             return table(link.workspace().sources(), ["id", "kind", "format", "rows", "last-ingested", "path"])
@@ -220,7 +235,8 @@ class EngineLink:
                 return False
             return type(text) is str
 
-        return {"date?": is_date, "ingest": ingest, "search": search, "sources": sources, "stats": stats,
+        return {"date?": is_date, "ingest": ingest, "search": search, "ingest-images": ingest_images,
+                "search-images": search_images, "sources": sources, "stats": stats,
                 "set-embedding-model": set_embedding_model, "analyze": analyze, "routing": routing,
                 "route-of": route_of, "set-route!": set_route, "install-routes!": install_routes,
                 "resolve-period": resolve_period}
