@@ -120,6 +120,11 @@ class EngineLink:
         for name, fn in {**self.primitives(), **self.persona_primitives(), **self.spectral_primitives()}.items():
             primitive(name, env)(fn)
 
+    def route(self, type_: str, target: str) -> str | None:
+        """The handler routed for (type, target): the exact route, else the type's `*` route."""
+        routes = {(r["type"], r["target"]): r["handler"] for r in self.workspace().routes()}
+        return routes.get((type_, target)) or routes.get((type_, "*"))
+
     def persona_names(self) -> list[str]:
         """The stored personas' names, without fitting or creating anything (for completion)."""
         if not self.exists():
@@ -201,9 +206,7 @@ class EngineLink:
 
         def route_of(type_: Any, target: Any) -> Any:
             """The handler routed for (type, target): the exact route, else the type's `*` route, else nil."""
-            routes = {(r["type"], r["target"]): r["handler"] for r in link.workspace().routes()}
-            key = (to_python(type_), to_python(target))
-            found = routes.get(key) or routes.get((key[0], "*"))
+            found = link.route(to_python(type_), to_python(target))
             return Symbol(found) if found else None
 
         def set_route(type_: Any, target: Any, handler: Any, origin: Any = "user") -> Symbol:

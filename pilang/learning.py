@@ -109,8 +109,12 @@ class Learner:
         is_query = qtype is not None or isinstance(value, (Result, Table)) or (
             head is not None and self.session.env.get(head) is not None and head.startswith("my-"))
         handler = value.data.get(Keyword("handler")) if isinstance(value, Result) else None
-        summary = display_string(value.data.get(Keyword("answer"))) if isinstance(value, Result) else (
-            "" if error else write_string(value)[:500])
+        if isinstance(value, Result):
+            summary = display_string(value.data.get(Keyword("answer")))
+        elif error is None and (value is None or isinstance(value, (int, float, str, Symbol, Keyword))):
+            summary = write_string(value)[:500]
+        else:  # a large value is not written out just to be summarised
+            summary = "" if error else f"#<{type(value).__name__}{f' of {len(value)}' if isinstance(value, list) else ''}>"
         used, self.aliases_used = self.aliases_used, []
         if head and head.startswith("my-") and head in self.session.env:
             used.append(head)
@@ -210,12 +214,11 @@ class Learner:
         def choose_route(type_: Any, target: Any, candidates: Any) -> Any:
             """The handler for a query: the route, or L1's choice among candidate handlers."""
             from engine.learning.bandit import choose
-            routed = link.primitives()["route-of"](type_, target)
+            routed = link.route(type_.name, target.name)
             names = [c.name for c in (candidates or ())]
             if not names:
-                return routed
-            handler, _ = choose(ws(), type_.name, target.name, names, routed.name if routed else None, learner.rng)
-            return Symbol(handler)
+                return Symbol(routed) if routed else None
+            return Symbol(choose(ws(), type_.name, target.name, names, routed, learner.rng)[0])
 
         @primitive("apply-aliases", env)
         def apply_aliases(clauses: Any) -> Any:

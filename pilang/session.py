@@ -12,9 +12,9 @@ from . import compiler as C
 from . import display, speech
 from . import prims  # noqa: F401  (registers the core primitives)
 from .bridge import EngineLink
-from .learning import Learner
 from .datum import Pair, Span, Symbol, from_iter
 from .errors import PilangError, from_exception
+from .learning import Learner
 from .reader import read, read_file
 from .registry import PRIMITIVES, primitive
 from .resources import stdlib_dir
