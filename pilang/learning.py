@@ -63,15 +63,22 @@ def developer() -> str:
 
 
 def query_parts(form: Any) -> tuple[str | None, str | None]:
-    """(type, target) of a (query ...) form, else (None, None)."""
-    if type(form) is not Pair or form.car is not Symbol("query"):
-        return None, None
-    found = {}
-    for clause in form.cdr or ():
-        if type(clause) is Pair and type(clause.car) is Symbol and type(clause.cdr) is Pair:
-            found[clause.car.name] = clause.cdr.car
-    kind, target = found.get("type"), found.get("target")
-    return (kind.name if type(kind) is Symbol else None), (target.name if type(target) is Symbol else None)
+    """(type, target) of the first (query ...) in a form (a script prints it: (print (query ...))), else
+    (None, None)."""
+    stack = [form]
+    while stack:
+        x = stack.pop()
+        if type(x) is not Pair or not is_list(x):
+            continue
+        if x.car is Symbol("query"):
+            found = {}
+            for clause in x.cdr or ():
+                if type(clause) is Pair and type(clause.car) is Symbol and type(clause.cdr) is Pair:
+                    found[clause.car.name] = clause.cdr.car
+            kind, target = found.get("type"), found.get("target")
+            return (kind.name if type(kind) is Symbol else None), (target.name if type(target) is Symbol else None)
+        stack.extend(reversed(list(x)))
+    return None, None
 
 
 class Learner:
@@ -106,11 +113,14 @@ class Learner:
         from engine.learning.interactions import record
         qtype, qtarget = query_parts(form)
         expansion = self.session.expand_1(form)[0] if head else form
-        is_query = qtype is not None or isinstance(value, (Result, Table)) or (
+        # the answer this form produced, even when it printed it rather than returned it
+        result = value if isinstance(value, Result) else (
+            Result.last if Result.last is not None and Result.last.created >= started else None)
+        is_query = qtype is not None or result is not None or isinstance(value, Table) or (
             head is not None and self.session.env.get(head) is not None and head.startswith("my-"))
-        handler = value.data.get(Keyword("handler")) if isinstance(value, Result) else None
-        if isinstance(value, Result):
-            summary = display_string(value.data.get(Keyword("answer")))
+        handler = result.data.get(Keyword("handler")) if result is not None else None
+        if result is not None:
+            summary = display_string(result.data.get(Keyword("answer")))
         elif error is None and (value is None or isinstance(value, (int, float, str, Symbol, Keyword))):
             summary = write_string(value)[:500]
         else:  # a large value is not written out just to be summarised

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import time
 from typing import Any
 
 from .datum import Keyword
@@ -13,8 +14,12 @@ K = Keyword
 class Result:
     """What a query returns. `(get r :answer)`, `(get r :evidence)` ... read it like a map."""
 
+    last: Result | None = None  # the newest answer (the learner attributes it to the form that made it)
+
     def __init__(self, data: dict[Any, Any], series: dict[str, list[Any]] | None = None,
                  table: Any = None) -> None:
+        self.created = time.perf_counter()
+        Result.last = self
         self.data = data
         self.series = series
         self.table = table  # rows side by side (comparisons, per-group predictions), shown under the answer

@@ -59,6 +59,16 @@ def test_every_form_is_an_interaction_once_a_workspace_is_open(demo: Path, tmp_p
     assert ws.db.execute("SELECT interaction, rating FROM feedback").fetchall() == [(ids[3], 4)]
 
 
+def test_a_printed_query_is_still_the_query_rated(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = session_for(fresh(demo, tmp_path), "eve", monkeypatch)
+    s.eval_text("(print (query (type analytics) (target volume)))")  # how scripts show answers
+    s.eval_text("(print 1)")
+    assert s.eval_text("(rate 5)")[K("rating")] == 5
+    ws = s.engine.workspace()
+    assert ws.db.execute("SELECT kind, qtype, qtarget, handler FROM interactions i JOIN feedback f"
+                         " ON f.interaction = i.id").fetchall() == [("query", "analytics", "volume", "analytics-handler")]
+
+
 def test_l1_routes_by_ratings_and_the_rewrite_is_logged_and_undoable(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
     ws.set_route("persona-inquiry", "*", "persona-handler", "default")
