@@ -97,6 +97,8 @@ def test_anti_unification() -> None:
     assert name == "my-analytics-sentiment-by-source"
     assert definition == ("(defmacro my-analytics-sentiment-by-source (source) `(query (type analytics) (target sentiment)"
                           " (parameters (filters (source ,source)))))")
+    calls = [to_tree(read_one(t)) for t in ("(print (train 'gnn))", "(print (ntk 'gnn))")]
+    assert shapes.varies_operator(shapes.lgg(*calls))  # never offered: it would hide what runs
     form = read_one('(f [1 "s" :k] #t nil 2.5)')
     assert write_string(from_tree(to_tree(form))) == write_string(form)
 

@@ -53,6 +53,13 @@ def variables(t: Any, found: dict[int, Any] | None = None, parent: str | None = 
     return found
 
 
+def varies_operator(t: Any) -> bool:
+    """Whether a variable stands where a procedure is called (a macro over that would hide what runs)."""
+    if not is_container(t):
+        return False
+    return (t[0] == "L" and len(t) > 1 and is_var(t[1])) or any(varies_operator(x) for x in t[1:])
+
+
 def match(pattern: Any, t: Any, binding: dict[int, Any] | None = None) -> dict[int, Any] | None:
     """The binding that makes `pattern` equal `t` (variables bind atoms only), or None."""
     binding = {} if binding is None else binding
@@ -97,7 +104,7 @@ def macro_for(pattern: Any) -> tuple[str, str]:
     heads = variables(pattern)
     names: dict[int, str] = {}
     for i, head in heads.items():
-        base = head if head and head not in ("query", "parameters", "type", "target") else f"arg{i + 1}"
+        base = head if head and head not in ("query", "parameters", "type", "target", "quote", "print") else f"arg{i + 1}"
         names[i] = base if base not in names.values() else f"{base}{i + 1}"
     fixed = [v for v in (_clause(pattern, "type"), _clause(pattern, "target")) if v]
     head = pattern[1][1] if is_container(pattern) and len(pattern) > 1 and is_symbol(pattern[1]) else "form"
@@ -121,7 +128,8 @@ def offer_macro(ws: Workspace, developer: str, interaction: int, form: Any) -> d
     for p in previous:
         pattern = lgg(form, p)
         heads = variables(pattern)
-        if not 1 <= len(heads) <= MAX_VARS or match(pattern, form) is None or match(pattern, p) is None:
+        if (not 1 <= len(heads) <= MAX_VARS or varies_operator(pattern) or match(pattern, form) is None
+                or match(pattern, p) is None):
             continue
         count = 1 + sum(1 for q in previous if match(pattern, q) is not None)
         if count >= need and (best is None or (count, -len(heads)) > (best[0], -len(variables(best[1])))):
