@@ -41,7 +41,14 @@ class Series:
 
 def grids(ws: Workspace) -> list[Series]:
     """Daily grids for the community, each source and each persona (groups with >= 3 weeks of data).
-    Normalised on all but the last HORIZON days, which the backtest holds out."""
+    Normalised on all but the last HORIZON days, which the backtest holds out. Cached until the next ingest."""
+    if "fno-grids" not in ws._derived:
+        ws._derived["fno-grids"] = _grids(ws)
+    return ws._derived["fno-grids"]
+
+
+def _grids(ws: Workspace) -> list[Series]:
+    """The grids, computed (see `grids`)."""
     from sklearn.decomposition import PCA
     rows = ws.db.execute("SELECT m.id, m.time, m.source, pm.persona FROM messages m LEFT JOIN persona_members pm"
                          " ON pm.author = m.author WHERE m.time IS NOT NULL ORDER BY m.time").fetchall()
