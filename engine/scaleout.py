@@ -68,6 +68,8 @@ def _dofns() -> tuple[type, type]:
             report = Report()
             self.refs[path] = store_batch(self.ws, records, form, Path(path), self.refs.get(path), report, set())
             save_vectors(self.ws, self.ws.embed_model, hashes, vectors)
+            for reason, n in report.skipped.items():  # the driver reads these back into its report
+                beam.metrics.Metrics.counter("skipped", reason).inc(n)
             yield path
 
         def teardown(self) -> None:
@@ -80,6 +82,7 @@ def run(workspace: str | Path, paths: Iterable[str | Path], fmt: str | None = No
     """Ingest through a Beam pipeline (DirectRunner unless `options` say otherwise); same result as
     engine.ingest.ingest on the same files."""
     import apache_beam as beam
+    from apache_beam.metrics.metric import MetricsFilter
     from apache_beam.options.pipeline_options import PipelineOptions
     started = time.perf_counter()
     ws = Workspace(workspace)
@@ -88,13 +91,18 @@ def run(workspace: str | Path, paths: Iterable[str | Path], fmt: str | None = No
     vectors_before = ws.count("vectors")
     Embed, Sink = _dofns()
     opts = PipelineOptions(options or ["--runner=DirectRunner", "--direct_num_workers=1"])
-    with beam.Pipeline(options=opts) as pipeline:
-        (pipeline
-         | "files" >> beam.Create(files)
-         | "parse" >> beam.FlatMap(parse, fmt)
-         | "embed" >> beam.ParDo(Embed(ws.embed_model))
-         | "store" >> beam.ParDo(Sink(str(workspace), fmt)))
+    pipeline = beam.Pipeline(options=opts)
+    (pipeline
+     | "files" >> beam.Create(files)
+     | "parse" >> beam.FlatMap(parse, fmt)
+     | "embed" >> beam.ParDo(Embed(ws.embed_model))
+     | "store" >> beam.ParDo(Sink(str(workspace), fmt)))
+    result = pipeline.run()
+    result.wait_until_finish()
     report = Report(files=files)
+    skipped = result.metrics().query(MetricsFilter().with_namespace("skipped"))["counters"]
+    for counter in skipped:
+        report.skip(counter.key.metric.name, "counted by the pipeline's workers", counter.committed or counter.attempted)
     for kind, table in COUNTED.items():
         if ws.count(table) > before[kind]:
             report.taken[kind] = ws.count(table) - before[kind]

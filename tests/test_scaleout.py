@@ -42,4 +42,5 @@ def test_directrunner_builds_the_same_workspace(shared_data: Any, tmp_path: Path
     assert max(float(np.abs(np.frombuffer(va[h], np.float32) - np.frombuffer(vb[h], np.float32)).max()) for h in va) < 1e-4
     assert sorted(a.db.execute("SELECT src, dst, kind, grp, weight FROM edges").fetchall()) == \
         sorted(b.db.execute("SELECT src, dst, kind, grp, weight FROM edges").fetchall())
-    assert run(b_path, paths).taken == {}  # idempotent like the in-process ingest
+    again = run(b_path, paths)  # idempotent like the in-process ingest, and says why it took nothing
+    assert again.taken == {} and again.skipped["already in the workspace"] == a.count("messages")
