@@ -104,6 +104,17 @@ class Learner:
             if name not in self.session.env or getattr(self.session.env[name], "name", None) == name:
                 self.session.eval_here(definition)
 
+    def define_on_use(self, name: str) -> None:
+        """Make an unbound name a learned macro if it is one: load the installed ones, or install the
+        developer's offered macro of that name (using an offer accepts it)."""
+        ws = self.session.engine.workspace()  # opening it loads the installed macros
+        if name in self.session.env or not name.startswith("my-"):
+            return
+        from engine.learning.shapes import offered
+        if name in offered(ws, self.developer):
+            from engine.learning.shapes import accept
+            self.session.eval_here(accept(ws, self.developer, name, "used by"))
+
     def record(self, form: Any, value: Any, error: BaseException | None, started: float) -> None:
         """Store the top-level form as an interaction, and say what the learner made of it."""
         ws = self.workspace()

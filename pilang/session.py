@@ -95,10 +95,11 @@ class Session:
             self._eval_toplevel(form, span)
 
     def _eval_toplevel(self, form: Any, span: Span) -> Any:
-        # a name nobody defined may be a learned macro: they load when the workspace opens
+        # a name nobody defined may be a learned macro: installed ones load when the workspace opens, an
+        # offered one is installed by using it
         if (type(form) is Pair and type(form.car) is Symbol and form.car.name not in self.env
-                and form.car not in self.compiler.specials and not self.learner.loaded and self.engine.exists()):
-            self.engine.workspace()
+                and form.car not in self.compiler.specials and self.engine.exists()):
+            self.learner.define_on_use(form.car.name)
         # a top-level begin runs form by form, so a macro it defines is usable in the next form
         if type(form) is Pair and form.car is C.BEGIN:
             value = None

@@ -123,6 +123,12 @@ def test_l2_offers_a_macro_for_a_repeated_shape_and_installs_it_on_accept(demo: 
     other = session_for(path, "cy", monkeypatch)
     with pytest.raises(PilangError, match="unbound"):
         other.eval_text('(my-analytics-volume-by-time-range "2025-03-05")')
+    # an offered macro is installed by using it
+    for day in ("2025-03-01", "2025-03-10", "2025-04-01"):
+        other.eval_text(f'(query (type analytics) (target volume) (parameters (time-range "2025-02-01" "{day}")))')
+    (offer,) = [r["name"] for r in shapes.listing(ws) if r["developer"] == "cy"]
+    assert other.eval_text(f'({offer} "2025-04-10")').__pilang_get__(K("handler")).name == "analytics-handler"
+    assert [e["reason"] for e in learning.entries(ws) if e["subject"] == offer][0] == "used by cy"
 
 
 def test_l2_alias_from_a_corrected_error_then_l3_promotes_it(demo: Path, tmp_path: Path,

@@ -197,7 +197,13 @@ def rewrite(ws: Workspace, developer: str, form: Any) -> tuple[Any, list[str]]:
     return out, used
 
 
-def accept(ws: Workspace, developer: str, name: str) -> str:
+def offered(ws: Workspace, developer: str) -> set[str]:
+    """Names of the macros offered to the developer and not yet installed."""
+    return {r[0] for r in ws.db.execute("SELECT name FROM learned WHERE developer = ? AND kind = 'macro'"
+                                        " AND status = 'offered'", [developer])}
+
+
+def accept(ws: Workspace, developer: str, name: str, how: str = "accepted by") -> str:
     """Install an offered macro for the developer; returns its definition."""
     row = ws.db.execute("SELECT definition, status FROM learned WHERE name = ? AND developer IN (?, ?) AND kind = 'macro'",
                         [name, developer, TEAM]).fetchone()
@@ -207,7 +213,7 @@ def accept(ws: Workspace, developer: str, name: str) -> str:
     with ws.transaction():
         ws.db.execute("UPDATE learned SET status = 'installed', updated = ? WHERE name = ? AND developer = ?",
                       [now_iso(), name, developer])
-    log(ws, "L2", "install macro", name, f"accepted by {developer}",
+    log(ws, "L2", "install macro", name, f"{how} {developer}",
         {"kind": "learned", "name": name, "developer": developer, "status": row[1]}, [])
     return row[0]
 
