@@ -25,7 +25,7 @@ SAME_PERSONA = 0.85  # a refit cluster whose centroid is this close to an old pe
 REFIT_GROWTH = 1.25  # refit when the players grew by this factor since the last fit; else assign newcomers
 QUIET_DAYS = 14  # a player silent this long before the data's end has gone quiet
 
-# Player archetypes a persona can be named after (by the meaning of its distinctive terms); a persona
+# Player archetypes a persona can be named after (by what its terms and messages mean); a persona
 # no archetype fits is named after its two most distinctive terms.
 ARCHETYPES = {
     "competitive-players": "competitive players talking about ranked matches, pvp, the meta, builds, "
@@ -43,7 +43,7 @@ ARCHETYPES = {
     "toxic-players": "players insulting and flaming teammates with slurs, swearing and trash talk",
     "critics": "players complaining that the developers do not listen, with refunds and negative reviews",
 }
-NAME_MIN_SIMILARITY = 0.5  # below this the terms mean no archetype (every description scores ~0.2-0.45)
+NAME_MIN_SIMILARITY = 0.45  # below this a persona means no archetype (unrelated ones score ~0.1-0.4)
 WORD = re.compile(r"\b[a-z][a-z]+\b")
 
 
@@ -174,14 +174,16 @@ def distinctive_terms(texts_by_cluster: list[list[str]], top: int = 10) -> list[
     return [vocab[np.argsort(-row)[:top]].tolist() for row in score]
 
 
-def name_personas(terms: list[list[str]], encode: Any) -> list[str]:
-    """A name per cluster: the archetype its terms mean most (one cluster per archetype, by optimal
-    assignment), else its two most distinctive single words."""
+def name_personas(terms: list[list[str]], centroids: np.ndarray, encode: Any) -> list[str]:
+    """A name per cluster: the archetype its distinctive terms and its messages' centroid mean most (the
+    two similarities averaged; one cluster per archetype, by optimal assignment), else its two most
+    distinctive single words. Terms alone confuse neighbours (new players' "crashing login" reads as bug
+    reports); the centroid settles it."""
     from scipy.optimize import linear_sum_assignment
     archetypes = list(ARCHETYPES)
     T = encode([("players who talk about " + ", ".join(t)) if t else "players" for t in terms])
     A = encode(list(ARCHETYPES.values()))
-    sims = T @ A.T
+    sims = (T @ A.T + centroids @ A.T) / 2
     rows, cols = linear_sum_assignment(-sims)
     chosen = {r: archetypes[c] for r, c in zip(rows, cols) if sims[r, c] >= NAME_MIN_SIMILARITY}
     out: list[str] = []
@@ -282,7 +284,8 @@ def fit(ws: Workspace, seed: int = 0) -> list[dict[str, Any]]:
     terms = distinctive_terms([d[3] if len(d[3]) <= 20000 else [d[3][i] for i in rng.choice(len(d[3]), 20000, replace=False)]
                                for d in described])
     enc = embedder(ws.embed_model)
-    ids, names = _stable_ids(ws, np.stack([d[0] for d in described]), name_personas(terms, enc.encode))
+    centroids = np.stack([d[0] for d in described])
+    ids, names = _stable_ids(ws, centroids, name_personas(terms, centroids, enc.encode))
     stamp = now_iso()
     with ws.transaction():
         ws.db.execute("DELETE FROM personas")
