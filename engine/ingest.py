@@ -156,13 +156,8 @@ def store_batch(ws: Workspace, batch: list[F.Record], form: F.Format, path: Path
 
 
 def _existing(ws: Workspace, table: str, source: str, ids: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
-        marks = ",".join("?" * len(chunk))
-        found.update(r[0] for r in ws.db.execute(
-            f"SELECT external_id FROM {table} WHERE source = ? AND external_id IN ({marks})", [source, *chunk]))
-    return found
+    return {r[0] for r in ws.rows_in(f"SELECT external_id FROM {table} WHERE source = ? AND external_id IN ({{marks}})",
+                                     ids, [source])}
 
 
 def _new_only(ws: Workspace, table: str, recs: list[Any], report: Report) -> list[Any]:
@@ -230,14 +225,9 @@ def _write_events(ws: Workspace, recs: list[F.Event], ref: int, report: Report, 
 
 def _write_facts(ws: Workspace, recs: list[F.PlayerFacts], ref: int, report: Report, groups: set) -> None:
     players = {ws.pseudonym(p.source, p.player): p for p in recs}
-    known: set[str] = set()
     source = recs[0].source
-    ids = list(players)
-    for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
-        known.update(r[0] for r in ws.db.execute(
-            f"SELECT DISTINCT player FROM player_facts WHERE source = ? AND player IN ({','.join('?' * len(chunk))})",
-            [source, *chunk]))
+    known = {r[0] for r in ws.rows_in("SELECT DISTINCT player FROM player_facts WHERE source = ? AND player IN ({marks})",
+                                      list(players), [source])}
     if known:
         report.skip("already in the workspace", f"player table {source}", len(known))
     rows = [(pid, p.source, k, json.dumps(v)) for pid, p in players.items() if pid not in known

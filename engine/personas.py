@@ -66,15 +66,12 @@ def players(ws: Workspace, authors: list[str] | None = None, until: float | None
     """Feature rows for every author with messages (or for the given authors), from their messages
     (only those before `until`, when given)."""
     query = ("SELECT m.author, m.id, m.time, a.platform FROM messages m JOIN authors a ON a.id = m.author"
-             " WHERE m.author {}" + (f" AND m.time < {float(until)!r}" if until is not None else "")
+             " WHERE m.author {who}" + (f" AND m.time < {float(until)!r}" if until is not None else "")
              + " ORDER BY m.author, m.id")
     if authors is None:
-        rows = ws.db.execute(query.format("IS NOT NULL")).fetchall()
+        rows = ws.db.execute(query.format(who="IS NOT NULL")).fetchall()
     else:
-        rows = []
-        for start in range(0, len(authors), 900):
-            chunk = authors[start:start + 900]
-            rows += ws.db.execute(query.format(f"IN ({','.join('?' * len(chunk))})"), chunk).fetchall()
+        rows = ws.rows_in(query.format(who="IN ({marks})"), authors)
         rows.sort(key=lambda r: (r[0], r[1]))
     if not rows:
         return Players([], [], np.zeros((0, ws.vector_index().dim()), np.float32), np.zeros((0, len(BEHAVIOUR))),
@@ -104,13 +101,9 @@ def players(ws: Workspace, authors: list[str] | None = None, until: float | None
 
 def _playtime_hours(ws: Workspace, authors: list[str]) -> np.ndarray:
     """Hours played where the platform reports it (Steam's playtime_forever, in minutes), else 0."""
-    found: dict[str, float] = {}
-    for start in range(0, len(authors), 900):
-        chunk = authors[start:start + 900]
-        for a, minutes in ws.db.execute(f"SELECT id, json_extract(attrs, '$.playtime_forever') FROM authors"
-                                        f" WHERE id IN ({','.join('?' * len(chunk))})", chunk):
-            if isinstance(minutes, (int, float)):
-                found[a] = minutes / 60.0
+    found = {a: minutes / 60.0 for a, minutes in ws.rows_in(
+        "SELECT id, json_extract(attrs, '$.playtime_forever') FROM authors WHERE id IN ({marks})", authors)
+        if isinstance(minutes, (int, float))}
     return np.array([found.get(a, 0.0) for a in authors])
 
 
@@ -214,12 +207,8 @@ def mmr(vectors: np.ndarray, target: np.ndarray, n: int, lam: float = 0.6) -> li
 
 def _member_messages(ws: Workspace, authors: list[str]) -> list[tuple[int, float | None, str, str, str, str]]:
     """(id, time, text, author, source, content_hash) of the given authors' messages."""
-    out = []
-    for start in range(0, len(authors), 900):
-        chunk = authors[start:start + 900]
-        out += ws.db.execute(f"SELECT id, time, text, author, source, content_hash FROM messages"
-                             f" WHERE author IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-    return out
+    return ws.rows_in("SELECT id, time, text, author, source, content_hash FROM messages WHERE author IN ({marks})",
+                      authors)
 
 
 def _describe(ws: Workspace, p: Players, members: np.ndarray, last_time: float | None,

@@ -217,6 +217,15 @@ class Workspace:
     def count(self, table: str, where: str = "", params: list[Any] | None = None) -> int:
         return self.db.execute(f"SELECT count(*) FROM {table} {where}", params or []).fetchone()[0]
 
+    def rows_in(self, sql: str, values: list[Any], before: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Rows of `sql` whose `{marks}` stands for the placeholders of `values`, asked in chunks
+        (SQLite caps the number of bound parameters); `before` binds the parameters ahead of them."""
+        out: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), 900):
+            chunk = values[start:start + 900]
+            out += self.db.execute(sql.format(marks=",".join("?" * len(chunk))), [*(before or []), *chunk]).fetchall()
+        return out
+
     def messages_by_id(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         """Message rows keyed by id."""
         if not ids:

@@ -25,12 +25,8 @@ MIN_REVIEWS = 200  # fewer labelled reviews than this and the anchors are used i
 def message_vectors(ws: Workspace, ids: list[int]) -> np.ndarray:
     """The stored embeddings of messages, in the order of `ids` (zeros where none is stored)."""
     dim = ws.vector_index().dim()
-    found: dict[int, bytes] = {}
-    for start in range(0, len(ids), 900):  # SQLite caps the number of bound parameters
-        chunk = ids[start:start + 900]
-        found.update(ws.db.execute(
-            f"SELECT m.id, v.vector FROM messages m JOIN vectors v ON v.hash = m.content_hash AND v.model = ?"
-            f" WHERE m.id IN ({','.join('?' * len(chunk))})", [ws.embed_model, *chunk]).fetchall())
+    found = dict(ws.rows_in("SELECT m.id, v.vector FROM messages m JOIN vectors v ON v.hash = m.content_hash"
+                            " AND v.model = ? WHERE m.id IN ({marks})", ids, [ws.embed_model]))
     out = np.zeros((len(ids), dim), np.float32)
     for row, i in enumerate(ids):
         if i in found:
