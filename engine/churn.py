@@ -65,7 +65,8 @@ def _design(columns: dict[str, list[Any]], label: str) -> tuple[np.ndarray, list
     return X, names, groups
 
 
-def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+def ranking_scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Held-out ROC-AUC and PR-AUC of risk scores p for labels y."""
     from sklearn.metrics import average_precision_score, roc_auc_score
     return {"roc_auc": round(float(roc_auc_score(y, p)), 4), "pr_auc": round(float(average_precision_score(y, p)), 4)}
 
@@ -126,7 +127,7 @@ def table_churn(ws: Workspace, source: str | None = None, confidence: float = 0.
     baseline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[train], y[train])
     p_model, p_base = model.predict_proba(X[test])[:, 1], baseline.predict_proba(X[test])[:, 1]
     rng = np.random.default_rng(seed)
-    ours, theirs = _scores(y[test], p_model), _scores(y[test], p_base)
+    ours, theirs = ranking_scores(y[test], p_model), ranking_scores(y[test], p_base)
     ours["roc_auc_interval"] = _auc_interval(y[test], p_model, confidence, rng)
     sub = test[:5000]
     imp = permutation_importance(model, X[sub], y[sub], scoring="roc_auc", n_repeats=3, random_state=seed)
@@ -264,7 +265,7 @@ def sequence_churn(ws: Workspace, confidence: float = 0.95, seed: int = 0) -> di
     lstm = BehaviorLSTM(seed=seed).fit(X[train], y[train], who[train])
     base = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(summary_features(X[train]), y[train])
     p_lstm, p_base = lstm.predict_proba(X[test]), base.predict_proba(summary_features(X[test]))[:, 1]
-    ours, theirs = _scores(y[test], p_lstm), _scores(y[test], p_base)
+    ours, theirs = ranking_scores(y[test], p_lstm), ranking_scores(y[test], p_base)
     ours["roc_auc_interval"] = _auc_interval(y[test], p_lstm, confidence, np.random.default_rng(seed))
     now = M[:, -HISTORY_DAYS:]
     alive = np.where(now.sum(axis=1) > 0)[0]

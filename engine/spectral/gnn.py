@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..churn import ranking_scores
 from ..graph import player_graph
 from ..personas import players
 from ..store import Workspace, WorkspaceError
@@ -202,11 +203,6 @@ def fit_one(model: Any, inputs: tuple[Any, ...], y: Any, train: Any, val: Any, t
     return best, best_epoch + 1
 
 
-def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import average_precision_score, roc_auc_score
-    return {"roc_auc": round(float(roc_auc_score(y, p)), 4), "pr_auc": round(float(average_precision_score(y, p)), 4)}
-
-
 def train(ws: Workspace, task: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Train the GNN (K chosen on validation) and the non-graph MLP on one split, track the GNN's NTK,
     save the GNN in the workspace; returns its record."""
@@ -244,8 +240,8 @@ def train(ws: Workspace, task: str | None = None, seed: int = 0) -> dict[str, An
     test = test_idx.cpu().numpy()
     scores = {"task": task, "label": graph.label, "players": len(graph.players), "positives": int(graph.y.sum()),
               "edges": int(graph.edges.shape[1] // 2), "split": "stratified 60/20/20 nodes (test never seen)",
-              "gnn": {**_scores(graph.y[test], p_gnn[test]), "k": k, "validation_auc_by_k": trials, "epochs": epochs},
-              "non_graph_mlp": _scores(graph.y[test], p_mlp[test]), "device": dev}
+              "gnn": {**ranking_scores(graph.y[test], p_gnn[test]), "k": k, "validation_auc_by_k": trials, "epochs": epochs},
+              "non_graph_mlp": ranking_scores(graph.y[test], p_mlp[test]), "device": dev}
     ntk = {"records": tracker.records, "verdict": tracker.verdict(), "probe": PROBE,
            "seconds_per_record": round(float(np.mean(tracker.seconds)), 4)}
     config = {"task": task, "k": k, "features": x_graph.shape[1], "feature_names": graph.feature_names + [f"pe{i + 1}" for i in range(PE_DIMS)]}
