@@ -10,16 +10,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from engine.analytics import reports
-from engine.analytics.hodge import hodge
-from engine.analytics.patterns import patterns
-from engine.analytics.sentiment import model_for
-from engine.analytics.topics import topics
-from engine.datasets import DatasetMissing, dataset
-from engine.embed import embedder
-from engine.ingest import ingest
-from engine.store import Workspace
+from pilang_engine.analytics import reports
+from pilang_engine.analytics.hodge import hodge
+from pilang_engine.analytics.patterns import patterns
+from pilang_engine.analytics.sentiment import model_for
+from pilang_engine.analytics.topics import topics
+from pilang_engine.data.datasets import DatasetMissing, dataset
+from pilang_engine.ingestion.pipeline import ingest
+from pilang_engine.workspace.embed import embedder
+from pilang_engine.workspace.store import Workspace
 
 HOTFIXES = {"Hotfix 38.0.6": "2025-01-09", "Hotfix 38.0.7": "2025-01-14"}
 

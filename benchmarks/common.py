@@ -5,11 +5,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine import personas
-from engine.datasets import DatasetMissing, dataset
-from engine.ingest import ingest
-from engine.simulate import write_demo
-from engine.store import Workspace
+from pilang_engine.data.datasets import DatasetMissing, dataset
+from pilang_engine.data.simulate import write_demo
+from pilang_engine.ingestion.pipeline import ingest
+from pilang_engine.personas import clusters as personas
+from pilang_engine.workspace.store import Workspace
 
 
 def simulated(tmp: Path, name: str, **options: Any) -> tuple[Workspace, dict[str, Any]]:

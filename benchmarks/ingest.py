@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.datasets import DatasetMissing, dataset
-from engine.embed import embedder
-from engine.ingest import EMBED_CHUNK, ingest
-from engine.search import search
-from engine.store import Workspace
+from pilang_engine.data.datasets import DatasetMissing, dataset
+from pilang_engine.ingestion.pipeline import EMBED_CHUNK, ingest
+from pilang_engine.workspace.embed import embedder
+from pilang_engine.workspace.search import search
+from pilang_engine.workspace.store import Workspace
 
 
 def _distinct_texts(ws: Workspace) -> list[str]:
@@ -69,7 +69,7 @@ def _run(label: str, paths: list[Path], n_queries: int) -> dict[str, Any]:
 
 def synthetic_export(path: Path, n: int, seed: int = 3) -> None:
     """A DiscordChatExporter file of n distinct messages drawn from the simulator's vocabulary."""
-    from engine.simulate import OPENERS, PERSONAS
+    from pilang_engine.data.simulate import OPENERS, PERSONAS
     rng = random.Random(seed)
     msgs = []
     for i in range(n):

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from engine import learning
-from engine.learning import bandit, interactions, shapes
-from engine.store import Workspace
+from pilang_engine import learning
+from pilang_engine.learning import bandit, interactions, shapes
+from pilang_engine.workspace.store import Workspace
 
 # (type, target) -> candidate handlers with their hidden mean rating (1-5): simulation parameters
 ROUTES = {

@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pilang_engine.data.datasets import DatasetMissing, dataset
+from pilang_engine.data.simulate import patch_history
+from pilang_engine.ingestion.pipeline import ingest
+from pilang_engine.personas import answers
+from pilang_engine.personas import clusters as personas
+from pilang_engine.predictions import churn
+from pilang_engine.predictions import reactions as predict
+from pilang_engine.workspace.store import Workspace
 from scipy.stats import spearmanr
 from sklearn.metrics import adjusted_rand_score
-
-from engine import answers, churn, personas, predict
-from engine.datasets import DatasetMissing, dataset
-from engine.ingest import ingest
-from engine.simulate import patch_history
-from engine.store import Workspace
 
 from . import common
 from .common import simulated

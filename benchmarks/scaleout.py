@@ -6,15 +6,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.datasets import DatasetMissing, dataset
-from engine.embed import embedder
-from engine.ingest import ingest
-from engine.store import DEFAULT_MODEL, Workspace
+from pilang_engine.data.datasets import DatasetMissing, dataset
+from pilang_engine.ingestion.pipeline import ingest
+from pilang_engine.workspace.embed import embedder
+from pilang_engine.workspace.store import DEFAULT_MODEL, Workspace
 
 
 def run(quick: bool = False) -> None:
     try:
-        from engine.scaleout import run as beam_run
+        from pilang_engine.ingestion.beam import run as beam_run
     except ImportError as exc:
         print(f"skipped: {exc} (pip install 'pilang[beam]')")
         return

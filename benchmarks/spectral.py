@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine import personas
-from engine.datasets import DatasetMissing, dataset
-from engine.ingest import ingest
-from engine.simulate import patch_history
-from engine.spectral import device, fno, gnn
-from engine.store import Workspace
+from pilang_engine.data.datasets import DatasetMissing, dataset
+from pilang_engine.data.simulate import patch_history
+from pilang_engine.ingestion.pipeline import ingest
+from pilang_engine.personas import clusters as personas
+from pilang_engine.spectral import device, fno, gnn
+from pilang_engine.workspace.store import Workspace
 
 from . import common
 

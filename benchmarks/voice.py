@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from engine import voice
-from engine.datasets import DatasetMissing, dataset
+from pilang_engine.data.datasets import DatasetMissing, dataset
+from pilang_engine.media import voice
 
 
 def run(quick: bool = False) -> None:

@@ -7,62 +7,94 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .errors import PilangError
 
 
+def common_options() -> argparse.ArgumentParser:
+    """The options every command takes, before or after its subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", metavar="DIR", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
+    common.add_argument("--debug", action="store_true", default=None, help="show Python tracebacks for errors")
+    common.add_argument("--json", action="store_true", default=None,
+                        help="print each top-level value as one JSON document a line (see README: JSON output)")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="pilang", description="pilang, the Player Intelligence Language.",
+        prog="pilang", description="pilang, the Player Intelligence Language.", parents=[common_options()],
         epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
                "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; "
                "pilang kernel install [--user|--sys-prefix|--prefix P]; pilang train gnn|fno [--task T];"
-               " pilang bench [--quick].")
+               " pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
                         help="evaluate EXPR and print its value (may be repeated)")
-    parser.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
-    parser.add_argument("--workspace", metavar="DIR", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
     parser.add_argument("--version", action="version", version=f"pilang {__version__}")
     return parser
 
 
-def bench(argv: Sequence[str]) -> int:
+def leading_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
+    """The common options written before anything else (`pilang --workspace D train fno`), and the rest."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("--debug", "--json") or argv[i].startswith("--workspace="):
+            i += 1
+        elif argv[i] == "--workspace":
+            i += 2
+        else:
+            break
+    return common_options().parse_args(argv[:i]), list(argv[i:])
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str], before: argparse.Namespace) -> argparse.Namespace:
+    """A subcommand's arguments, with the common options given before the subcommand as defaults."""
+    parser.set_defaults(**{k: v for k, v in vars(before).items() if v is not None})
+    return parser.parse_args(argv)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json_line(value))
+
+
+def bench(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang bench [--quick]`: run the benchmarks of the source checkout."""
     root = Path(__file__).resolve().parent.parent
     if not (root / "benchmarks" / "__main__.py").exists():
-        print("pilang bench: the benchmarks live in the source checkout, which this installation lacks",
-              file=sys.stderr)
+        print("pilang bench: the benchmarks are not installed with pilang; they run from a source checkout"
+              " (cd into it, then: pilang bench, or python -m benchmarks)", file=sys.stderr)
         return 2
     return subprocess.call([sys.executable, "-m", "benchmarks", *argv], cwd=root)
 
 
-def ingest(argv: Sequence[str]) -> int:
+def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang ingest PATH... [--format F] [--workspace DIR]`: ingest files and folders, print the report."""
-    parser = argparse.ArgumentParser(prog="pilang ingest", description="Ingest community data into a workspace.")
+    parser = argparse.ArgumentParser(prog="pilang ingest", description="Ingest community data into a workspace.",
+                                     parents=[common_options()])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (formats are detected)")
     parser.add_argument("--format", help="read every file as this format (see --list-formats)")
-    parser.add_argument("--workspace", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
     parser.add_argument("--model", help="embedding model for this workspace (all-MiniLM-L6-v2, all-mpnet-base-v2);"
                                         " switching re-embeds")
     parser.add_argument("--beam", action="store_true", help="run the stages as an Apache Beam pipeline"
                                                             " (pip install 'pilang[beam]'; DirectRunner by default)")
     parser.add_argument("--pipeline-option", action="append", metavar="OPT",
                         help="a Beam pipeline option, e.g. --pipeline-option=--runner=DataflowRunner (repeatable)")
-    args = parser.parse_args(argv)
-    from engine.embed import ModelUnavailable
-    from engine.formats import FormatError
-    from engine.ingest import ingest as run
-    from engine.ingest import switch_model
-    from engine.store import Workspace, WorkspaceError, default_path
+    args = parse(parser, argv, before)
+    from pilang_engine.ingestion.formats import FormatError
+    from pilang_engine.ingestion.pipeline import ingest as run
+    from pilang_engine.ingestion.pipeline import switch_model
+    from pilang_engine.workspace.embed import ModelUnavailable
+    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
     try:
         ws = Workspace(args.workspace or default_path())
         if args.model and args.model != ws.embed_model:
             print(f"switching the workspace to {args.model}: re-embedded {switch_model(ws, args.model):,} texts")
         if args.beam:
-            from engine.scaleout import run as run_beam
+            from pilang_engine.ingestion.beam import run as run_beam
             report = run_beam(ws.path, args.paths, fmt=args.format, options=args.pipeline_option)
         else:
             report = run(ws, args.paths, fmt=args.format)
@@ -73,54 +105,63 @@ def ingest(argv: Sequence[str]) -> int:
         print("interrupted: every finished batch is kept; run the same command again to complete it",
               file=sys.stderr)
         return 130
-    print(report.render())
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print(report.render())
     return 1 if report.errors else 0
 
 
-def demo(argv: Sequence[str]) -> int:
+def demo(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang demo --make [DIR]`: write the simulated community (the demo data and its ground truth)."""
-    parser = argparse.ArgumentParser(prog="pilang demo", description="The simulated demo community.")
+    parser = argparse.ArgumentParser(prog="pilang demo", description="The simulated demo community.",
+                                     parents=[common_options()])
     parser.add_argument("--make", action="store_true", help="(re)generate the demo data files")
     parser.add_argument("dir", nargs="?", default="examples/demo", help="where to write (default examples/demo)")
     parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args(argv)
+    args = parse(parser, argv, before)
     if not args.make:
         parser.print_help()
         return 2
-    from engine.simulate import write_demo
+    from pilang_engine.data.simulate import write_demo
     summary = write_demo(Path(args.dir), seed=args.seed)
+    if args.json:
+        print_json({"dir": args.dir, **summary})
+        return 0
     print(f"wrote the demo community to {args.dir}: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
     return 0
 
 
-def kernel(argv: Sequence[str]) -> int:
+def kernel(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang kernel install [--user|--sys-prefix|--prefix P]`: register the Jupyter kernel."""
     parser = argparse.ArgumentParser(prog="pilang kernel", description="The pilang Jupyter kernel.")
     sub = parser.add_subparsers(dest="action", required=True)
-    inst = sub.add_parser("install", help="install the kernel spec (kernel.json uses this Python)")
+    inst = sub.add_parser("install", help="install the kernel spec (kernel.json uses this Python)",
+                          parents=[common_options()])
     where = inst.add_mutually_exclusive_group()
     where.add_argument("--user", action="store_true", help="for this user only")
     where.add_argument("--sys-prefix", action="store_true", help="into this Python environment")
     where.add_argument("--prefix", help="under this prefix")
-    args = parser.parse_args(argv)
+    args = parse(parser, argv, before)
     from pilang_kernel.install import install
     prefix = sys.prefix if args.sys_prefix else args.prefix
     print(f"installed the pilang kernel in {install(user=args.user, prefix=prefix)}")
     return 0
 
 
-def train(argv: Sequence[str]) -> int:
+def train(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang train gnn|fno [--task T] [--workspace DIR]`: train a spectral model, print its scores."""
-    parser = argparse.ArgumentParser(prog="pilang train", description="Train a spectral-layer model in the workspace.")
+    parser = argparse.ArgumentParser(prog="pilang train", description="Train a spectral-layer model in the workspace.",
+                                     parents=[common_options()])
     parser.add_argument("model", choices=["gnn", "fno"], help="gnn: per-player risk on the player graph;"
                                                                " fno: the forecasting operator")
     parser.add_argument("--task", choices=["toxicity", "disengagement"], help="the GNN's task (default: toxicity"
                                                                                " when labelled, else disengagement)")
-    parser.add_argument("--workspace", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
-    args = parser.parse_args(argv)
-    from engine.spectral import fno, gnn
-    from engine.store import Workspace, WorkspaceError, default_path
-    from .bridge import model_summary
+    args = parse(parser, argv, before)
+    from pilang_engine.spectral import fno, gnn
+    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+
+    from .prims.spectral import model_summary
     try:
         ws = Workspace(args.workspace or default_path(), create=False)
         rec = gnn.train(ws, args.task) if args.model == "gnn" else fno.train(ws)
@@ -128,6 +169,9 @@ def train(argv: Sequence[str]) -> int:
         print(f"pilang train: {exc}", file=sys.stderr)
         return 1
     summary = model_summary(rec)
+    if args.json:
+        print_json(summary)
+        return 0
     print(summary["answer"])
     print(f"  NTK: {summary['evidence']['ntk']}")
     return 0
@@ -136,25 +180,43 @@ def train(argv: Sequence[str]) -> int:
 SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train}
 
 
+DEFINITIONS = {"define", "defmacro", "defn", "set!", "load"}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit status (0 ok, 1 pilang error, 130 interrupted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        return SUBCOMMANDS[argv[0]](argv[1:])
+    before, rest = leading_options(argv)
+    if rest and rest[0] in SUBCOMMANDS:
+        return SUBCOMMANDS[rest[0]](rest[1:], before)
     args = build_parser().parse_args(argv)
     from .printer import write_string
     from .session import Session
+    out = sys.stdout
     try:
         session = Session(workspace=args.workspace)
         session.env["*argv*"] = list(args.args or [])
+        if args.json:  # stdout carries only JSON lines: what the program prints goes to stderr
+            sys.stdout = sys.stderr
         if args.eval:
             for expr in args.eval:
                 value = session.eval_text(expr, "<-e>")
-                if value is not None:
+                if args.json:
+                    out.write(json_line(value))
+                elif value is not None:
                     print(write_string(value))
             return 0
+        def each(form: Any, value: Any) -> None:  # --json: a line for each top-level value
+            head = getattr(getattr(form, "car", None), "name", None)
+            if value is not None and head not in DEFINITIONS:
+                out.write(json_line(value))
+                out.flush()
         if args.file:
-            session.load(args.file)
+            session.load(args.file, each if args.json else None)
+            return 0
+        if args.json:  # forms from stdin, as a script
+            from .reader import read
+            session.eval_forms(read(sys.stdin.read(), "<stdin>"), each)
             return 0
         from .repl import pipe_repl, repl
         return repl(session) if sys.stdin.isatty() and sys.stdout.isatty() else pipe_repl(session)
@@ -173,6 +235,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         _silence_stdout()
         return 0
+    finally:
+        sys.stdout = out
+
+
+def json_line(value: Any) -> str:
+    """One JSON document and a newline (see pilang/tojson.py for the mapping)."""
+    from .tojson import json_string
+    return json_string(value) + "\n"
 
 
 def _silence_stdout() -> None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import ast
 import warnings
-from types import CodeType
 from collections.abc import Callable
+from types import CodeType
 from typing import Any
 
 from .datum import Keyword, Pair, Span, Symbol, from_iter

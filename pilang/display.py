@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from typing import Any
 
 from .datum import Pair
 from .errors import PilangError
-from .registry import primitive
+from .registry import primitive, session_primitive
 from .table import Table
 
 
@@ -61,34 +60,34 @@ def _numbers(xs: Any, who: str) -> list[float]:
     return values
 
 
-def register(env: dict[str, Any], show: Callable[[Any], None]) -> None:
-    """Bind html, plot and show; `show` is how this front end displays a value now."""
+@primitive("html")
+def html(source: str) -> Html:
+    """An HTML value, rendered by notebooks."""
+    if type(source) is not str:
+        raise PilangError("type", "html needs a string of HTML")
+    return Html(source)
 
-    @primitive("html", env)
-    def html(source: str) -> Html:
-        """An HTML value, rendered by notebooks."""
-        if type(source) is not str:
-            raise PilangError("type", "html needs a string of HTML")
-        return Html(source)
 
-    @primitive("plot", env)
-    def plot(ys: Any, *, x: Any = None, title: str = "", kind: Any = "line", series: Any = None) -> Plot:
-        """A chart of numbers ys (or of a map series -> numbers); :x labels, :kind 'line or 'bar."""
-        data = ({getattr(k, "name", str(k)): _numbers(v, "plot") for k, v in series.items()}
-                if isinstance(series, dict) else {"": _numbers(ys, "plot")})
-        labels = [getattr(v, "name", v) for v in x] if x is not None else None
-        return Plot(data, labels, str(title), getattr(kind, "name", str(kind)))
+@primitive("plot")
+def plot(ys: Any, *, x: Any = None, title: str = "", kind: Any = "line", series: Any = None) -> Plot:
+    """A chart of numbers ys (or of a map series -> numbers); :x labels, :kind 'line or 'bar."""
+    data = ({getattr(k, "name", str(k)): _numbers(v, "plot") for k, v in series.items()}
+            if isinstance(series, dict) else {"": _numbers(ys, "plot")})
+    labels = [getattr(v, "name", v) for v in x] if x is not None else None
+    return Plot(data, labels, str(title), getattr(kind, "name", str(kind)))
 
-    @primitive("table", env)
-    def make_table(rows: Any, *, columns: Any = None, title: str = "") -> Table:
-        """A table from a list or vector of maps (columns: the first row's keys, or :columns)."""
-        maps = list(rows) if isinstance(rows, (list, tuple, Pair)) else None
-        if maps is None or not all(isinstance(r, dict) for r in maps):
-            raise PilangError("type", "table needs a list or vector of maps")
-        names = [getattr(c, "name", str(c)) for c in columns] if columns is not None else None
-        return Table(maps, names, str(title))
 
-    @primitive("show", env)
-    def show_value(value: Any) -> None:
-        """Display a value now (a table, plot or HTML renders richly in a notebook)."""
-        show(value)
+@primitive("table")
+def make_table(rows: Any, *, columns: Any = None, title: str = "") -> Table:
+    """A table from a list or vector of maps (columns: the first row's keys, or :columns)."""
+    maps = list(rows) if isinstance(rows, (list, tuple, Pair)) else None
+    if maps is None or not all(isinstance(r, dict) for r in maps):
+        raise PilangError("type", "table needs a list or vector of maps")
+    names = [getattr(c, "name", str(c)) for c in columns] if columns is not None else None
+    return Table(maps, names, str(title))
+
+
+@session_primitive("show")
+def show_value(s: Any, value: Any) -> None:
+    """Display a value now (a table, plot or HTML renders richly in a notebook)."""
+    s.show(value)

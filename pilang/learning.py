@@ -12,9 +12,7 @@ import uuid
 from typing import Any
 
 from .datum import Keyword, Pair, Symbol, from_iter, is_list
-from .errors import PilangError
 from .printer import display_string, write_string
-from .registry import primitive
 from .result import Result
 from .table import Table
 
@@ -98,7 +96,7 @@ class Learner:
 
     def load_learned(self, ws: Any) -> None:
         """Define the developer's installed and the team's promoted macros in the session."""
-        from engine.learning.shapes import active
+        from pilang_engine.learning.shapes import active
         self.loaded = True
         for name, definition in active(ws, self.developer, "macro").items():
             if name not in self.session.env or getattr(self.session.env[name], "name", None) == name:
@@ -110,9 +108,9 @@ class Learner:
         ws = self.session.engine.workspace()  # opening it loads the installed macros
         if name in self.session.env or not name.startswith("my-"):
             return
-        from engine.learning.shapes import offered
+        from pilang_engine.learning.shapes import offered
         if name in offered(ws, self.developer):
-            from engine.learning.shapes import accept
+            from pilang_engine.learning.shapes import accept
             self.session.eval_here(accept(ws, self.developer, name, "used by"))
 
     def record(self, form: Any, value: Any, error: BaseException | None, started: float) -> None:
@@ -121,7 +119,7 @@ class Learner:
         head = form.car.name if type(form) is Pair and type(form.car) is Symbol else None
         if ws is None or head in LEARNER_FORMS:
             return
-        from engine.learning.interactions import record
+        from pilang_engine.learning.interactions import record
         qtype, qtarget = query_parts(form)
         expansion = self.session.expand_1(form)[0] if head else form
         # the answer this form produced, even when it printed it rather than returned it
@@ -150,109 +148,6 @@ class Learner:
             o = out["offer"]
             print(f"; learned: you often write this shape; (accept '{o['name']}) installs {o['definition']}",
                   file=sys.stderr)
-
-    def register(self, env: dict[str, Any]) -> None:
-        """Bind the learner's primitives."""
-        link, learner = self.session.engine, self
-
-        def ws() -> Any:
-            return link.workspace()
-
-        @primitive("rate", env)
-        def rate(*args: Any) -> Any:
-            """(rate 4), (rate 4 "too vague"), (rate ID 2): rate the last query (or interaction ID) 1-5."""
-            from engine.learning.interactions import rate as run
-            ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
-            comment = next((a for a in args if isinstance(a, str)), None)
-            if not ints or len(ints) > 2:
-                raise PilangError("arity", "rate takes a rating 1-5, optionally after an interaction id: (rate 4) (rate 17 2)")
-            target, rating = (ints[0], ints[1]) if len(ints) == 2 else (None, ints[0])
-            out = link.guard(run)(ws(), learner.id, rating, comment, target, learner.candidates())
-            return {Keyword(k): v for k, v in out.items()}
-
-        @primitive("accept", env)
-        def accept(name: Any) -> Symbol:
-            """Install a macro the learner offered (see (learned-macros)); it is yours in every session."""
-            from engine.learning.shapes import accept as run
-            definition = link.guard(run)(ws(), learner.developer, getattr(name, "name", name))
-            learner.session.eval_here(definition)
-            return Symbol(getattr(name, "name", name))
-
-        @primitive("forget", env)
-        def forget(name: Any) -> str:
-            """Withdraw a learned macro or alias (yours, else the team's); (learning-log) shows it, undoable."""
-            from engine.learning.shapes import forget as run
-            text = link.guard(run)(ws(), learner.developer, getattr(name, "name", name))
-            value = learner.session.env.get(getattr(name, "name", name))
-            if getattr(value, "name", None) == getattr(name, "name", name) and hasattr(value, "proc"):
-                del learner.session.env[getattr(name, "name", name)]
-            return text
-
-        @primitive("learned-macros", env)
-        def learned_macros() -> Table:
-            """Every learned macro and alias: owner (* = the team), status, uses, definition, why."""
-            from engine.learning.shapes import listing
-            from .bridge import table
-            return table(listing(ws()), ["name", "kind", "developer", "status", "uses", "definition", "reason"],
-                         "learned macros and aliases")
-
-        @primitive("learning-log", env)
-        def learning_log(limit: int = 30) -> Table:
-            """What the learner changed, at which level, why, from which feedback; newest first."""
-            from engine.learning import entries
-            from .bridge import table
-            return table(entries(ws(), int(limit)), ["id", "time", "level", "action", "subject", "reason", "feedback", "undone"],
-                         "learning log ((undo-learning ID) reverses an entry)")
-
-        @primitive("undo-learning", env)
-        def undo_learning(entry: int) -> str:
-            """Reverse one learning-log entry (a route, a macro, an alias, a promotion, a parameter change)."""
-            from engine.learning import undo
-            return link.guard(undo)(ws(), int(entry))
-
-        @primitive("freeze-learning", env)
-        def freeze_learning() -> bool:
-            """Stop all learning: ratings are still kept, nothing is rewritten, routing does not explore."""
-            from engine.learning import freeze
-            freeze(ws(), True)
-            return True
-
-        @primitive("unfreeze-learning", env)
-        def unfreeze_learning() -> bool:
-            """Let the learner learn again."""
-            from engine.learning import freeze
-            freeze(ws(), False)
-            return False
-
-        @primitive("handler-scores", env)
-        def handler_scores() -> Table:
-            """L1's posterior for every (type, target, handler) that has been rated."""
-            from engine.learning.bandit import scores
-            from .bridge import table
-            return table(scores(ws()), ["type", "target", "handler", "ratings", "mean_rating"], "handler scores (L1)")
-
-        @primitive("choose-route", env)
-        def choose_route(type_: Any, target: Any, candidates: Any) -> Any:
-            """The handler for a query: the route, or L1's choice among candidate handlers."""
-            from engine.learning.bandit import choose
-            routed = link.route(type_.name, target.name)
-            names = [c.name for c in (candidates or ())]
-            if not names:
-                return Symbol(routed) if routed else None
-            return Symbol(choose(ws(), type_.name, target.name, names, routed, learner.rng)[0])
-
-        @primitive("apply-aliases", env)
-        def apply_aliases(clauses: Any) -> Any:
-            """The query's clauses with the developer's and the team's learned aliases applied."""
-            from engine.learning.shapes import active, rewrite
-            tree, used = rewrite(ws(), learner.developer, to_tree(clauses))
-            if not used:
-                return clauses
-            aliases = active(ws(), learner.developer, "alias")
-            print("; read " + ", ".join(f"{name} as {aliases[name]}" for name in dict.fromkeys(used))
-                  + " (learned aliases; (forget 'NAME) withdraws one)", file=sys.stderr)
-            learner.aliases_used += used
-            return from_tree(tree)
 
     def candidates(self) -> dict[tuple[str, str], list[str]]:
         """The query evaluator's candidate handlers per (type, target), from `handler-candidates`."""

@@ -5,7 +5,17 @@ from __future__ import annotations
 import re
 
 from pygments.lexer import RegexLexer
-from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Text, Token
+from pygments.token import (
+    Comment,
+    Keyword,
+    Name,
+    Number,
+    Operator,
+    Punctuation,
+    String,
+    Text,
+    Token,
+)
 
 # Grammar terminal -> pygments token type.
 TOKEN_TYPES = {

@@ -10,6 +10,9 @@ from .datum import Keyword
 from .errors import PILANG_FILES, PilangError, pilang_name
 
 PRIMITIVES: dict[str, Callable[..., Any]] = {}
+# primitives that act on the session they run in (its workspace, learner, environment): declared at
+# module level with the Session as their first parameter, bound to each session by `bind_session`
+SESSION_PRIMITIVES: dict[str, Callable[..., Any]] = {}
 
 
 def signature_of(fn: Callable[..., Any], name: str) -> str:
@@ -85,3 +88,35 @@ def primitive(name: str, registry: dict[str, Callable[..., Any]] | None = None) 
         return fn
 
     return register
+
+
+def session_primitive(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `fn(session, ...)` as the pilang primitive `name`, bound to each session that starts."""
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        SESSION_PRIMITIVES[name] = fn
+        return fn
+
+    return register
+
+
+def bind_session(env: dict[str, Any], session: Any) -> None:
+    """Bind every session primitive to `session` in its global environment `env`."""
+    for name, fn in SESSION_PRIMITIVES.items():
+        primitive(name, env)(_bound(fn, session))
+
+
+def _bound(fn: Callable[..., Any], first: Any) -> Callable[..., Any]:
+    """fn with its first argument given; its signature, docstring and home module kept."""
+    def bound(*args: Any, **kwargs: Any) -> Any:
+        return fn(first, *args, **kwargs)
+    sig = inspect.signature(fn)
+    bound.__signature__ = sig.replace(parameters=list(sig.parameters.values())[1:])  # type: ignore[attr-defined]
+    bound.__doc__, bound.__module__, bound.__qualname__ = fn.__doc__, fn.__module__, fn.__qualname__
+    bound.__pilang_source__ = fn  # type: ignore[attr-defined]  (where ,help says it is defined)
+    return bound
+
+
+def defined_in(fn: Callable[..., Any]) -> str:
+    """`module.name` of the Python function behind a primitive (what ,help shows)."""
+    inner = getattr(fn, "__pilang_source__", None) or getattr(fn, "__wrapped__", None) or fn
+    return f"{getattr(inner, '__module__', '?')}.{getattr(inner, '__qualname__', getattr(inner, '__name__', '?'))}"

@@ -13,7 +13,7 @@ from .datum import Keyword
 from .errors import PilangError
 from .printer import write_string
 from .reader import read
-from .registry import signature_of
+from .registry import defined_in, signature_of
 from .runtime import Macro
 from .session import Session
 
@@ -76,8 +76,9 @@ def documentation(session: Session, name: str) -> str:
         return f"macro {name}\n  {value.doc or '(no documentation)'}"
     if callable(value):
         sig = getattr(value, "__pilang_signature__", None) or signature_of(value, name)
-        kind = "primitive" if getattr(value, "__pilang_primitive__", False) else "procedure"
-        return f"{kind} {sig}\n  {(value.__doc__ or '(no documentation)').strip()}"
+        text = f"{'primitive' if getattr(value, '__pilang_primitive__', False) else 'procedure'} {sig}\n" \
+               f"  {(value.__doc__ or '(no documentation)').strip()}"
+        return text + (f"\n  defined in {defined_in(value)}" if getattr(value, "__pilang_primitive__", False) else "")
     return f"{name} = {write_string(value)[:200]}"
 
 

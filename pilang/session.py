@@ -9,14 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from . import compiler as C
-from . import display, speech
-from . import prims  # noqa: F401  (registers the core primitives)
+from . import prims  # noqa: F401  (registers every primitive)
 from .bridge import EngineLink
 from .datum import Pair, Span, Symbol, from_iter
 from .errors import PilangError, from_exception
 from .learning import Learner
 from .reader import read, read_file
-from .registry import PRIMITIVES, primitive
+from .registry import PRIMITIVES, bind_session
 from .resources import stdlib_dir
 from .runtime import EvalThread, Macro, TailCall, bounce
 
@@ -27,16 +26,12 @@ class Session:
     def __init__(self, prelude: bool = True, workspace: str | Path | None = None) -> None:
         self.env: dict[str, Any] = {"__builtins__": {}}
         self.env.update(PRIMITIVES)
-        self._register_session_primitives()
         self.engine = EngineLink(workspace)
-        self.engine.register(self.env)
         self.learner = Learner(self)
-        self.learner.register(self.env)
+        bind_session(self.env, self)
         self.engine.on_open.append(self.learner.load_learned)
-        speech.register(self)
         self.show: Callable[[Any], None] = _print_value  # a notebook front end replaces this
         self.before_eval: list[Callable[[], None]] = []  # run on the evaluation thread before each job
-        display.register(self.env, lambda value: self.show(value))
         self.env.update({
             C.HELPER_TC: TailCall, C.HELPER_BOUNCE: bounce, C.HELPER_PAIR: Pair,
             C.HELPER_LIST: from_iter, C.HELPER_ITEMS: _splice_items, C.HELPER_SETG: self._set_global,
@@ -67,9 +62,10 @@ class Session:
                 raise from_exception(exc)  # noqa: B904  (the cause is kept for --debug)
         return self.thread.run(guarded)
 
-    def eval_forms(self, forms: list[tuple[Any, Span]]) -> Any:
+    def eval_forms(self, forms: list[tuple[Any, Span]],
+                   each: Callable[[Any, Any], None] | None = None) -> Any:
         """Compile and run top-level forms in order; the value of the last. Each form is an
-        interaction for the learner once a workspace is open."""
+        interaction for the learner once a workspace is open; `each(form, value)` sees every one."""
         def go() -> Any:
             value = None
             for form, span in forms:
@@ -80,6 +76,8 @@ class Session:
                     self._record(form, None, exc, started)
                     raise
                 self._record(form, value, None, started)
+                if each is not None:
+                    each(form, value)
             return value
         return self.run(go)
 
@@ -117,10 +115,9 @@ class Session:
         span = span or getattr(datum, "span", None) or Span("<eval>", 1, 1, 1, 1)
         return self.run(lambda: self._eval_toplevel(datum, span))
 
-    def load(self, path: str | Path) -> None:
-        """Evaluate every form of a source file."""
-        forms = read_file(path)
-        self.eval_forms(forms)
+    def load(self, path: str | Path, each: Callable[[Any, Any], None] | None = None) -> None:
+        """Evaluate every form of a source file (`each(form, value)` after each top-level form)."""
+        self.eval_forms(read_file(path), each)
 
     def _load_from(self, path: Any, from_file: str) -> None:
         """`(load "x.pil")`: a relative path is relative to the file that says it."""
@@ -144,43 +141,6 @@ class Session:
         targets = self.env.get("*query-targets*")
         names = {t.name if isinstance(t, Symbol) else str(t) for t in (targets or ())}
         return sorted(names | set(self.engine.persona_names()))
-
-    # ---- primitives that need the session --------------------------------------------------
-
-    def _register_session_primitives(self) -> None:
-        reg = self.env
-
-        @primitive("eval", reg)
-        def p_eval(datum: Any) -> Any:
-            """Evaluate a datum in the global environment."""
-            span = getattr(datum, "span", None) or Span("<eval>", 1, 1, 1, 1)
-            return self._eval_toplevel(datum, span)
-
-        @primitive("macroexpand-1", reg)
-        def macroexpand_1(form: Any) -> Any:
-            """Expand the macro call at the head of form once (form itself if it is not one)."""
-            return self.expand_1(form)[0]
-
-        @primitive("macroexpand", reg)
-        def macroexpand(form: Any) -> Any:
-            """Expand the head of form until it is no longer a macro call."""
-            expanded = True
-            while expanded:
-                form, expanded = self.expand_1(form)
-            return form
-
-        @primitive("defined?", reg)
-        def is_defined(sym: Any) -> bool:
-            """True if the symbol has a global definition."""
-            return type(sym) is Symbol and sym.name in self.env
-
-        @primitive("doc", reg)
-        def doc(x: Any) -> Any:
-            """The documentation of a procedure, primitive or macro (or of the name given as a symbol)."""
-            if type(x) is Symbol:
-                x = self.env.get(x.name)
-            text = x.doc if isinstance(x, Macro) else getattr(x, "__doc__", None)
-            return text
 
     def expand_1(self, form: Any) -> tuple[Any, bool]:
         """(expansion, True) if form is a macro call, else (form, False)."""

@@ -92,7 +92,7 @@ def shared_data() -> Any:
     """dataset(name) -> Path; a missing data set skips the test, except under CI=true (a failure)."""
     import os
 
-    from engine.datasets import DatasetMissing, dataset
+    from pilang_engine.data.datasets import DatasetMissing, dataset
 
     def find(name: str) -> Path:
         try:
@@ -110,8 +110,8 @@ DEMO = Path(__file__).parent.parent / "examples" / "demo"
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo community ingested once per test run; tests work on copies (see `demo_copy`)."""
-    from engine.ingest import ingest
-    from engine.store import Workspace
+    from pilang_engine.ingestion.pipeline import ingest
+    from pilang_engine.workspace.store import Workspace
     path = tmp_path_factory.mktemp("demo-template") / "ws"
     ws = Workspace(path)
     report = ingest(ws, [DEMO], progress=False)
@@ -135,8 +135,8 @@ def demo_copy(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def demo_with_personas(demo_copy: Any) -> Any:
     """demo_with_personas(name) -> a fresh copy of the demo workspace with its personas found."""
-    from engine import personas
-    from engine.store import Workspace
+    from pilang_engine.personas import clusters as personas
+    from pilang_engine.workspace.store import Workspace
 
     def make(name: str) -> Any:
         ws = Workspace(demo_copy(name))
@@ -148,8 +148,8 @@ def demo_with_personas(demo_copy: Any) -> Any:
 @pytest.fixture(scope="session")
 def shared_workspace(shared_data: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """shared_workspace(data set, file) -> a fresh workspace with that shared file ingested."""
-    from engine.ingest import ingest
-    from engine.store import Workspace
+    from pilang_engine.ingestion.pipeline import ingest
+    from pilang_engine.workspace.store import Workspace
 
     def make(name: str, file: str) -> Any:
         ws = Workspace(tmp_path_factory.mktemp(name) / "ws")

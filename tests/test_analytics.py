@@ -6,11 +6,9 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import pytest
-
-from engine.analytics import reports
-from engine.analytics.hodge import build_complex, decompose, hodge
-from engine.store import Workspace
-
+from pilang_engine.analytics import reports
+from pilang_engine.analytics.hodge import build_complex, decompose, hodge
+from pilang_engine.workspace.store import Workspace
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -80,7 +78,7 @@ def test_hodge_on_the_demo_reply_graph(demo_ws: Workspace) -> None:
 
 
 def test_npmi_and_diversity_on_constructed_documents() -> None:
-    from engine.analytics.topics import diversity, npmi_coherence
+    from pilang_engine.analytics.topics import diversity, npmi_coherence
     docs = ["rifle nerf ranked", "rifle nerf", "loot drop grind", "loot drop", "tutorial login", "story pet"]
     assert npmi_coherence([["loot", "drop"]], docs) == pytest.approx(1.0)
     assert npmi_coherence([["rifle", "story"]], docs) == -1.0
@@ -88,7 +86,7 @@ def test_npmi_and_diversity_on_constructed_documents() -> None:
 
 
 def test_topics_find_the_personas_themes(demo_ws: Workspace) -> None:
-    from engine.analytics.topics import topics
+    from pilang_engine.analytics.topics import topics
     out = topics(demo_ws, {"source": "discord"})
     found = out["evidence"]["topics"]
     assert len(found) >= 3 and sum(t["size"] for t in found) + out["evidence"]["unassigned"] == out["evidence"]["messages"]
@@ -99,7 +97,7 @@ def test_topics_find_the_personas_themes(demo_ws: Workspace) -> None:
 
 
 def test_patterns_match_earlier_stretches_of_the_series(demo_ws: Workspace) -> None:
-    from engine.analytics.patterns import patterns
+    from pilang_engine.analytics.patterns import patterns
     out = patterns(demo_ws, {"metric": "volume", "window": 7, "k": 3})
     matches = out["evidence"]["matches"]
     assert 1 <= len(matches) <= 3 and all(m["from"] <= m["to"] < out["evidence"]["latest"][:10] for m in matches)

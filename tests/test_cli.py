@@ -113,3 +113,48 @@ def test_bench_quick_runs_and_prints_ratios() -> None:
     assert result.returncode == 0, result.stderr
     assert "(fib 15)" in result.stdout and "x" in result.stdout
     assert "MB/s" in result.stdout and "start-up" in result.stdout
+
+
+def test_common_options_go_before_or_after_a_subcommand(tmp_path: Path) -> None:
+    missing = tmp_path / "no-workspace"
+    for args in (["--workspace", str(missing), "train", "fno"], ["train", "fno", "--workspace", str(missing)],
+                 [f"--workspace={missing}", "--debug", "train", "fno"]):
+        result = run(*args)
+        assert result.returncode == 1, args
+        assert result.stderr.startswith("pilang train:") and str(missing) in result.stderr, (args, result.stderr)
+        assert not missing.exists()  # train never creates a workspace
+
+
+def test_json_prints_one_document_per_value_in_the_documented_encoding(tmp_path: Path) -> None:
+    import json
+    result = run("--json", "-e", '{:a 1 :b [1 2.5 nil "x" #t] :c (quote sym) :d :kw}', "-e", "nil", "-e", "(list 1 2)",
+                 "-e", '(to-json {:k (list :v)})')
+    assert result.returncode == 0, result.stderr
+    docs = [json.loads(line) for line in result.stdout.splitlines()]
+    assert docs == [{"a": 1, "b": [1, 2.5, None, "x", True], "c": "sym", "d": "kw"}, None, [1, 2], '{"k":["v"]}']
+    script = tmp_path / "s.pil"
+    script.write_text('(define x 2)\n(defn f (y) y)\n(print "to stderr")\n(* x 21)\n(table [{:a 1} {:a 2}])\n')
+    result = run("--json", str(script))
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [42, [{"a": 1}, {"a": 2}]]
+    assert "to stderr" in result.stderr  # stdout carries only JSON
+
+
+def test_json_errors_stay_on_stderr_with_their_caret() -> None:
+    result = run("--json", "-e", "(car 5)")
+    assert result.returncode == 1 and result.stdout == ""
+    assert "type error" in result.stderr and "^" in result.stderr
+
+
+def test_a_query_result_encodes_as_its_six_keys() -> None:
+    from pilang.datum import Keyword, Symbol
+    from pilang.result import Result
+    from pilang.table import Table
+    from pilang.tojson import RESULT_KEYS, json_value
+    rows = Table([{Keyword("day"): "2025-03-01", Keyword("n"): 3}], ["day", "n"])
+    r = Result({Keyword("answer"): "3 messages", Keyword("handler"): Symbol("volume-handler"),
+                Keyword("held-out"): {Keyword("mae"): 0.5}, Keyword("evidence"): {Keyword("days"): [1, 2]}}, None, rows)
+    assert json_value(r) == {"answer": "3 messages", "handler": "volume-handler", "model": None,
+                             "held_out": {"mae": 0.5}, "evidence": {"days": [1, 2]},
+                             "rows": [{"day": "2025-03-01", "n": 3}]}
+    assert tuple(json_value(r)) == RESULT_KEYS

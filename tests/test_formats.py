@@ -6,8 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from engine import formats as F
+from pilang_engine.ingestion import formats as F
 
 DATA = Path(__file__).parent / "data"
 

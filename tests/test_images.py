@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from engine import images
-from engine.store import Workspace
+from pilang_engine.media import images
+from pilang_engine.workspace.store import Workspace
 
 try:
     import open_clip  # noqa: F401
@@ -59,6 +58,6 @@ def test_images_are_embedded_indexed_and_searched(checkpoint: tuple[Path, Path],
 
 
 def test_a_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
-    from engine.embed import ModelUnavailable
+    from pilang_engine.workspace.embed import ModelUnavailable
     with pytest.raises(ModelUnavailable, match="no CLIP checkpoint at"):
         images.load("ViT-B-32", tmp_path / "nope.pt")

@@ -10,7 +10,6 @@ import jupyter_kernel_test
 import nbformat
 from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
-
 from pilang_kernel.install import install
 
 ROOT = Path(__file__).parent.parent

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pilang_engine import learning
+from pilang_engine.learning import bandit, interactions, meta, shapes
+from pilang_engine.workspace.store import Workspace
 
-from engine import learning
-from engine.learning import bandit, interactions, meta, shapes
-from engine.store import Workspace
 from pilang.datum import Keyword
 from pilang.errors import PilangError
 from pilang.learning import from_tree, to_tree

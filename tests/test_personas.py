@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pilang_engine.ingestion.pipeline import ingest
+from pilang_engine.personas import answers, phrase
+from pilang_engine.personas import clusters as personas
+from pilang_engine.workspace.store import Workspace, WorkspaceError
 from sklearn.metrics import adjusted_rand_score
-
-from engine import answers, personas, phrase
-from engine.ingest import ingest
-from engine.store import Workspace, WorkspaceError
 
 TRUTH = Path(__file__).parent.parent / "examples" / "demo_truth.json"
 

@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from engine import churn, compare, personas, predict
-from engine.ingest import ingest
-from engine.simulate import patch_history, write_demo
-from engine.store import Workspace, WorkspaceError
+from pilang_engine.data.simulate import patch_history, write_demo
+from pilang_engine.ingestion.pipeline import ingest
+from pilang_engine.personas import clusters as personas
+from pilang_engine.predictions import churn, compare
+from pilang_engine.predictions import reactions as predict
+from pilang_engine.workspace.store import Workspace, WorkspaceError
 
 TRUTH = json.loads((Path(__file__).parent.parent / "examples" / "demo_truth.json").read_text())
 

@@ -6,9 +6,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from engine.ingest import ingest
-from engine.store import Workspace
+from pilang_engine.ingestion.pipeline import ingest
+from pilang_engine.workspace.store import Workspace
 
 beam = pytest.importorskip("apache_beam", reason="the beam extra is not installed (pip install 'pilang[beam]')")
 
@@ -26,7 +25,7 @@ def twins(tmp_path: Path) -> tuple[Workspace, Path]:
 
 
 def test_directrunner_builds_the_same_workspace(shared_data: Any, tmp_path: Path) -> None:
-    from engine.scaleout import run
+    from pilang_engine.ingestion.beam import run
     # real reviews, and the demo's Discord threads for the graph stage
     demo = Path(__file__).parent.parent / "examples" / "demo" / "discord"
     paths = [shared_data("steam-reviews-warframe") / "review_230410.json", demo]

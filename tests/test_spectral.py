@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from pilang_engine.spectral import fno, gnn, ntk, record
+from pilang_engine.workspace.store import Workspace
 
-from engine.spectral import fno, gnn, ntk, record
-from engine.store import Workspace
 from pilang.datum import Keyword
 from pilang.errors import PilangError
 from pilang.session import Session

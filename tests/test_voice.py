@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pilang_engine.ingestion.pipeline import ingest
+from pilang_engine.media import voice
+from pilang_engine.workspace.store import Workspace
 
-from engine import voice
-from engine.ingest import ingest
-from engine.store import Workspace
 from pilang.repl import run_command
 from pilang.session import Session
 from pilang.table import Table

@@ -9,14 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pilang_engine.ingestion.pipeline as ingest_mod
 import pytest
-
-import engine.ingest as ingest_mod
-from engine import formats as F
-from engine.graph import player_graph
-from engine.ingest import ingest, switch_model
-from engine.search import parse_date, search
-from engine.store import SCHEMA_VERSION, Workspace, WorkspaceError
+from pilang_engine.ingestion import formats as F
+from pilang_engine.ingestion.pipeline import ingest, switch_model
+from pilang_engine.workspace.graph import player_graph
+from pilang_engine.workspace.search import parse_date, search
+from pilang_engine.workspace.store import SCHEMA_VERSION, Workspace, WorkspaceError
 
 ROOT = Path(__file__).parent.parent
 DEMO = ROOT / "examples" / "demo"

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.linalg import lsqr
 
-from ..store import Workspace
+from ..workspace.store import Workspace
 
 
 @dataclass

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ..search import iso
-from ..store import Workspace
+from ..workspace.search import iso
+from ..workspace.store import Workspace
 from .reports import daily_features
 from .series import DAY, Scope
 

@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from ..search import iso
-from ..store import Workspace
-from .series import DAY, Scope, daily, messages
+from ..workspace.search import iso
+from ..workspace.store import Workspace
 from .sentiment import NEGATIVE, POSITIVE, message_vectors, model_for
+from .series import DAY, Scope, daily, messages
 
 
 def _quotes(rows: list[tuple[int, float, str, str | None]], scores: np.ndarray | None, n: int,

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..store import Workspace
+from ..workspace.store import Workspace
 
 ANCHORS = {
     "positive": ["I love this game, it is great fun", "amazing update, well done devs", "recommended, best game ever",
@@ -64,7 +64,7 @@ class SentimentModel:
             self.model = LogisticRegression(max_iter=2000, class_weight="balanced", C=2.0).fit(X, y)
             self.kind, self.n_train = "logistic regression on the Steam recommend flag", len(rows)
         else:
-            from ..embed import embedder
+            from ..workspace.embed import embedder
             enc = embedder(ws.embed_model)
             self.pos = enc.encode(ANCHORS["positive"]).mean(axis=0)
             self.neg = enc.encode(ANCHORS["negative"]).mean(axis=0)

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..search import iso, parse_date
-from ..store import Workspace
+from ..workspace.search import iso, parse_date
+from ..workspace.store import Workspace
 
 DAY = 86400.0
 

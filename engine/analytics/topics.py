@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..store import Workspace
+from ..workspace.store import Workspace
 from .sentiment import message_vectors
 from .series import Scope
 
@@ -66,7 +66,7 @@ def fit_topics(texts: list[str], X: np.ndarray, embedding_model: Any, min_topic_
 
 def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     """The topics of the messages in scope, labelled by their c-TF-IDF terms."""
-    from ..embed import embedder
+    from ..workspace.embed import embedder
     scope = Scope.of(params)
     cond, args = scope.where(dated=False)
     rows = ws.db.execute(f"SELECT id, time, text, source FROM messages WHERE {cond} ORDER BY id", args).fetchall()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..store import Workspace, dumps, now_iso
+from ..workspace.store import Workspace, dumps, now_iso
 
 # The learner's tunable parameters (L4 moves them; the workspace keeps the current values).
 DEFAULTS: dict[str, float] = {
@@ -65,7 +65,7 @@ def undo(ws: Workspace, entry: int) -> str:
     """Reverse one logged rewrite (a route, a learned item's status, the parameters)."""
     row = ws.db.execute("SELECT undo, undone, action, subject FROM learning_log WHERE id = ?", [entry]).fetchone()
     if row is None:
-        from ..store import WorkspaceError
+        from ..workspace.store import WorkspaceError
         raise WorkspaceError(f"no learning-log entry {entry}")
     if row[1]:
         return f"entry {entry} was already undone"

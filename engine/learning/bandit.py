@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..store import Workspace, now_iso
+from ..workspace.store import Workspace, now_iso
 from . import frozen, log, params
 
 MIN_RATINGS = 5  # ratings a handler needs before it may take a route over

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from ..store import Workspace, WorkspaceError, dumps
+from ..workspace.store import Workspace, WorkspaceError, dumps
 from . import TEAM, bandit, meta, params, shapes
 
 

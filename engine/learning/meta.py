@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..store import Workspace
+from ..workspace.store import Workspace
 from . import DEFAULTS, frozen, log, params, set_params
 
 EVERY = 40  # ratings between two meta steps

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..store import Workspace, dumps, now_iso
+from ..workspace.store import Workspace, dumps, now_iso
 from . import TEAM, frozen, log, params
 
 HISTORY = 50  # a developer's recent query forms searched for shapes
@@ -208,7 +208,7 @@ def accept(ws: Workspace, developer: str, name: str, how: str = "accepted by") -
     row = ws.db.execute("SELECT definition, status FROM learned WHERE name = ? AND developer IN (?, ?) AND kind = 'macro'",
                         [name, developer, TEAM]).fetchone()
     if row is None:
-        from ..store import WorkspaceError
+        from ..workspace.store import WorkspaceError
         raise WorkspaceError(f"no learned macro {name!r} for {developer}; see (learned-macros)")
     with ws.transaction():
         ws.db.execute("UPDATE learned SET status = 'installed', updated = ? WHERE name = ? AND developer = ?",
@@ -223,7 +223,7 @@ def forget(ws: Workspace, developer: str, name: str) -> str:
     row = ws.db.execute("SELECT developer, status, kind FROM learned WHERE name = ? AND developer IN (?, ?)"
                         " AND status != 'forgotten' ORDER BY developer = ? DESC", [name, developer, TEAM, developer]).fetchone()
     if row is None:
-        from ..store import WorkspaceError
+        from ..workspace.store import WorkspaceError
         raise WorkspaceError(f"nothing learned is called {name!r}; see (learned-macros)")
     with ws.transaction():
         ws.db.execute("UPDATE learned SET status = 'forgotten', updated = ? WHERE name = ? AND developer = ?",

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..store import Workspace, dumps, now_iso
+from ..workspace.store import Workspace, dumps, now_iso
 
 
 def device() -> str:

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..analytics.sentiment import message_vectors, model_for
 from ..analytics.series import DAY, day_of
-from ..store import Workspace, WorkspaceError
+from ..workspace.store import Workspace, WorkspaceError
 from . import device, record, save, stale, weights
 from .ntk import Tracker, empirical_ntk
 
@@ -248,6 +248,7 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     """A forecast by the saved operator for the community or a
     source (`:source`), rolled forward HORIZON days at a time, with conformal intervals from its backtest."""
     import torch
+
     from ..analytics.reports import forecast as statsmodels_forecast
     rec = record(ws, "fno")
     if rec is None:

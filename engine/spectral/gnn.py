@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from ..churn import ranking_scores
-from ..graph import player_graph
-from ..personas import players
-from ..store import Workspace, WorkspaceError
+from ..personas.clusters import players
+from ..predictions.churn import ranking_scores
+from ..workspace.graph import player_graph
+from ..workspace.store import Workspace, WorkspaceError
 from . import device, record, save, stale, weights
 from .ntk import Tracker, empirical_ntk
 

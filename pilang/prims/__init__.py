@@ -1,2 +1,22 @@
-"""The core primitives, one module per kind of value; importing this package registers them all."""
-from . import control, io, lists, maps, numbers, strings  # noqa: F401  (registration side effect)
+"""Every primitive, one module per domain; importing this package registers them all.
+
+Core values: control, io, lists, maps, numbers, strings. The language itself: evaluation (eval,
+macroexpand, doc). The engine's domains: workspace (ingest, search, routing), analytics, personas
+(personas, answers, predictions, churn, comparisons), spectral (models), learning (the tetration
+learner), media (voice, images). Rich values (html, plot, table, show) live in pilang/display.py."""
+from .. import display  # noqa: F401  (registration side effect)
+from . import (  # noqa: F401
+               analytics,
+               control,
+               evaluation,
+               io,
+               learning,
+               lists,
+               maps,
+               media,
+               numbers,
+               personas,
+               spectral,
+               strings,
+               workspace,
+)

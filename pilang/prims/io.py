@@ -32,6 +32,15 @@ def write(x: Any) -> None:
     sys.stdout.write(write_string(x))
 
 
+@primitive("to-json")
+def to_json(x: Any) -> str:
+    """x as one line of JSON (what `pilang --json` prints): maps as objects, keywords and symbols as
+    their names, nil as null, a table as row objects, a query result as its answer/handler/model/
+    held_out/evidence/rows."""
+    from ..tojson import json_string
+    return json_string(x)
+
+
 @primitive("newline")
 def newline() -> None:
     """Write a newline."""

@@ -10,7 +10,6 @@ from ..errors import PilangError, expect, type_name
 from ..registry import primitive
 from ..runtime import call
 
-
 _NO_INIT = object()
 
 

@@ -43,20 +43,41 @@ def div(x: Any, *xs: Any) -> Any:
     return reduce(operator.truediv, xs, x) if xs else 1 / x
 
 
-def _chain(op: Any, name: str, doc: str) -> None:
-    def compare(x: Any, *xs: Any) -> bool:
-        if len(xs) == 1:
-            return op(x, xs[0])
-        return all(op(a, b) for a, b in pairwise((x,) + xs))
-    compare.__doc__ = doc
-    primitive(name)(compare)
+def _chain(op: Any, x: Any, xs: tuple[Any, ...]) -> bool:
+    """op holds between each argument and the next."""
+    if len(xs) == 1:
+        return op(x, xs[0])
+    return all(op(a, b) for a, b in pairwise((x,) + xs))
 
 
-_chain(operator.lt, "<", "True if each argument is less than the next.")
-_chain(operator.gt, ">", "True if each argument is greater than the next.")
-_chain(operator.le, "<=", "True if each argument is at most the next.")
-_chain(operator.ge, ">=", "True if each argument is at least the next.")
-_chain(operator.eq, "=", "True if all arguments are equal.")
+@primitive("<")
+def lt(x: Any, *xs: Any) -> bool:
+    """True if each argument is less than the next."""
+    return _chain(operator.lt, x, xs)
+
+
+@primitive(">")
+def gt(x: Any, *xs: Any) -> bool:
+    """True if each argument is greater than the next."""
+    return _chain(operator.gt, x, xs)
+
+
+@primitive("<=")
+def le(x: Any, *xs: Any) -> bool:
+    """True if each argument is at most the next."""
+    return _chain(operator.le, x, xs)
+
+
+@primitive(">=")
+def ge(x: Any, *xs: Any) -> bool:
+    """True if each argument is at least the next."""
+    return _chain(operator.ge, x, xs)
+
+
+@primitive("=")
+def num_eq(x: Any, *xs: Any) -> bool:
+    """True if all arguments are equal."""
+    return _chain(operator.eq, x, xs)
 
 
 @primitive("quotient")

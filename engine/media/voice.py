@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .embed import ModelUnavailable
+from ..workspace.embed import ModelUnavailable
 
 AUDIO = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".opus", ".webm")
 INSTALL = "pip install 'pilang[voice]'"

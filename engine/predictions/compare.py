@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from . import personas
-from .analytics.sentiment import NEGATIVE, model_for
-from .predict import COMMUNITY, METRICS, predict_reaction
-from .search import iso, parse_date
-from .store import Workspace
+from ..analytics.sentiment import NEGATIVE, model_for
+from ..personas import clusters as personas
+from ..workspace.search import iso, parse_date
+from ..workspace.store import Workspace
+from .reactions import COMMUNITY, METRICS, predict_reaction
 
 DAY = 86400.0
 COLUMNS = ["metric", "a", "b", "difference", "p_value", "significant", "test"]

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from .analytics.sentiment import NEGATIVE, POSITIVE, model_for
-from .search import iso
-from .store import Workspace, WorkspaceError
+from ..analytics.sentiment import NEGATIVE, POSITIVE, model_for
+from ..workspace.search import iso
+from ..workspace.store import Workspace, WorkspaceError
 
 DAY = 86400.0
 BEFORE_DAYS, AFTER_DAYS = 14, 7  # the windows compared around a change
@@ -39,7 +39,7 @@ class History:
 
 
 def _change_vectors(ws: Workspace, hashes: list[str]) -> np.ndarray:
-    from .embed import embedder
+    from ..workspace.embed import embedder
     found = dict(ws.db.execute(f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN ({','.join('?' * len(hashes))})",
                                [ws.embed_model, *hashes]).fetchall()) if hashes else {}
     missing = [h for h in hashes if h not in found]
@@ -149,7 +149,7 @@ def groups_for(ws: Workspace, hist: History, persona: str | None) -> list[str]:
     """The group ids a prediction covers: one persona, or the community and every persona."""
     if persona is None or persona == COMMUNITY:
         return list(hist.groups) if persona is None else [COMMUNITY]
-    from .personas import find
+    from ..personas.clusters import find
     return [find(ws, persona)["id"]]
 
 
@@ -157,9 +157,9 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
                      confidence: float = 0.95) -> dict[str, Any]:
     """Each group's predicted satisfaction, engagement and churn shifts after a proposed change, with
     intervals, the most similar past changes as evidence, and the backtest of the model."""
-    from .embed import embedder
+    from ..workspace.embed import embedder
     if persona is not None and persona != COMMUNITY:
-        from .personas import ensure
+        from ..personas.clusters import ensure
         ensure(ws)
     hist = history(ws)
     if len(hist.changes) < 3:

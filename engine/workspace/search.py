@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .formats import iso_time
+from ..ingestion.formats import iso_time
 from .store import Workspace
 
 

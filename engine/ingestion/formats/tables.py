@@ -8,8 +8,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import (Event, Format, FormatError, Message, PlayerFacts, Record, Skip, clean_text, csv_rows,
-               head, iso_time, register)
+from . import (
+    Event,
+    Format,
+    FormatError,
+    Message,
+    PlayerFacts,
+    Record,
+    Skip,
+    clean_text,
+    csv_rows,
+    head,
+    iso_time,
+    register,
+)
 
 
 def _header(head_text: str, delimiter: str = ",") -> list[str]:

@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from . import personas
-from .analytics.sentiment import NEGATIVE, POSITIVE, message_vectors, model_for
-from .search import iso
-from .store import Workspace
+from ..analytics.sentiment import NEGATIVE, POSITIVE, message_vectors, model_for
+from ..workspace.search import iso
+from ..workspace.store import Workspace
+from . import clusters as personas
 
 RETRIEVE = 50  # messages retrieved per question
 MIN_RELEVANCE = 0.25  # cosine below this is not about the question
@@ -20,7 +20,7 @@ QUOTES = 3
 def evidence(ws: Workspace, name: str, question: str) -> dict[str, Any]:
     """Everything an answer may say: the persona, the relevant messages' stance, quotes, and the
     persona's measured shift after the past change closest to the question."""
-    from .embed import embedder
+    from ..workspace.embed import embedder
     persona = personas.find(ws, name)
     allowed = personas.member_ids(ws, persona["id"])
     q = embedder(ws.embed_model).encode([question])[0]
@@ -45,7 +45,7 @@ def evidence(ws: Workspace, name: str, question: str) -> dict[str, Any]:
 
 def _past_change(ws: Workspace, persona: dict[str, Any], q: np.ndarray) -> dict[str, Any] | None:
     """The past change most like the question and the persona's measured shifts after it."""
-    from .predict import history
+    from ..predictions.reactions import history
     hist = history(ws)
     if not hist.changes or persona["id"] not in hist.shifts:
         return None

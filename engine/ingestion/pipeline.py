@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..media.voice import AUDIO
+from ..personas.clusters import refresh as refresh_personas
+from ..workspace.graph import update_edges
+from ..workspace.store import Workspace, dumps
 from . import formats as F
-from .graph import update_edges
-from .personas import refresh as refresh_personas
-from .store import Workspace, dumps
-from .voice import AUDIO
 
 BATCH = 1000
 EMBED_CHUNK = 2048
@@ -243,7 +243,7 @@ WRITERS = {F.Message: _write_messages, F.Change: _write_changes, F.Event: _write
 def embed_pending(ws: Workspace, show: bool = False) -> int:
     """Embed every message and change text that has no vector for the workspace's model yet
     (new rows, rows left by an interrupted run, or all rows after a model switch)."""
-    from .embed import embedder
+    from ..workspace.embed import embedder
     model = ws.embed_model
     pending = ws.db.execute(
         "SELECT content_hash, min(text) FROM (SELECT content_hash, text FROM messages UNION ALL"
@@ -272,7 +272,7 @@ def save_vectors(ws: Workspace, model: str, hashes: list[str], vectors: Any) -> 
 def switch_model(ws: Workspace, name: str, show: bool = False) -> int:
     """Make `name` the workspace's embedding model: embed what its cache lacks, rebuild the index.
     Returns the number of texts embedded (0 when switching back to a model already cached)."""
-    from .embed import MODELS, ModelUnavailable
+    from ..workspace.embed import MODELS, ModelUnavailable
     if name not in MODELS:
         raise ModelUnavailable(f"unknown embedding model {name!r} (known: {', '.join(MODELS)})")
     MODELS[name][0]()  # fail now, before the switch, if its package is missing

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .store import Workspace, WorkspaceError
+from ..workspace.store import Workspace, WorkspaceError
 
 # Label keys a player table may carry, and whether the key means "retained" (churn = not it).
 LABELS = {"retention_7": True, "retained_7": True, "retained": True, "churned": False, "churn": False}

@@ -7,7 +7,17 @@ from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
-from . import Change, Format, FormatError, Record, Skip, iso_time, json_entries, read_text, register
+from . import (
+    Change,
+    Format,
+    FormatError,
+    Record,
+    Skip,
+    iso_time,
+    json_entries,
+    read_text,
+    register,
+)
 
 
 def parse_warframe(path: Path) -> Iterator[Record]:

@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from .analytics.sentiment import NEGATIVE, message_vectors, model_for
-from .search import iso
-from .store import Workspace, WorkspaceError, dumps, now_iso
+from ..analytics.sentiment import NEGATIVE, message_vectors, model_for
+from ..workspace.search import iso
+from ..workspace.store import Workspace, WorkspaceError, dumps, now_iso
 
 DAY = 86400.0
 MIN_PLAYERS = 12  # fewer players than this and there is nothing to cluster
@@ -253,7 +253,7 @@ def _describe(ws: Workspace, p: Players, members: np.ndarray, last_time: float |
 def fit(ws: Workspace, seed: int = 0) -> list[dict[str, Any]]:
     """Cluster the workspace's players into personas and store them (ids and names kept for clusters
     that match an earlier fit)."""
-    from .embed import embedder
+    from ..workspace.embed import embedder
     p = players(ws)
     if len(p.authors) < MIN_PLAYERS:
         raise WorkspaceError(f"personas need at least {MIN_PLAYERS} players with messages; the workspace has"

@@ -5,12 +5,12 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..voice import AUDIO
+from ...media.voice import AUDIO
 from . import Format, Message, Record, Skip, register
 
 
 def parse(path: Path) -> Iterator[Record]:
-    from ..voice import transcribe
+    from ...media.voice import transcribe
     digest = hashlib.sha1(path.read_bytes()).hexdigest()[:16]  # the same recording is the same note
     heard = transcribe(path)
     if not heard["text"]:

@@ -4,7 +4,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import Format, Message, Record, Skip, clean_text, json_entries, read_text, register
+from . import (
+    Format,
+    Message,
+    Record,
+    Skip,
+    clean_text,
+    json_entries,
+    read_text,
+    register,
+)
 
 
 def parse(path: Path) -> Iterator[Record]:

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..workspace.store import Workspace
 from . import formats as F
-from .ingest import BATCH, Report, expand, finish, save_vectors, store_batch
-from .store import Workspace
+from .pipeline import BATCH, Report, expand, finish, save_vectors, store_batch
 
 COUNTED = {"messages": "messages", "changes": "changes", "events": "telemetry", "player rows": "player_facts"}
 
@@ -42,11 +42,11 @@ def _dofns() -> tuple[type, type]:
             self.model = model
 
         def setup(self) -> None:
-            from .embed import embedder
+            from ..workspace.embed import embedder
             self.encoder = embedder(self.model)
 
         def process(self, element: tuple[str, list[Any]]) -> Iterator[tuple[str, list[Any], list[str], Any]]:
-            from .ingest import content_hash
+            from .pipeline import content_hash
             path, records = element
             texts = {content_hash(r.text): r.text for r in records if isinstance(r, (F.Message, F.Change))}
             hashes = list(texts)

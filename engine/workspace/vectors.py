@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .store import Workspace
+if TYPE_CHECKING:  # the store opens its index lazily (Workspace.vector_index): no import cycle at run time
+    from .store import Workspace
 
 FLAT_LIMIT = 100_000
 HNSW_M, HNSW_EF_SEARCH, HNSW_EF_CONSTRUCTION = 32, 128, 80

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .embed import ModelUnavailable
-from .store import Workspace, WorkspaceError, dumps
+from ..workspace.embed import ModelUnavailable
+from ..workspace.store import Workspace, WorkspaceError, dumps
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif")
 INSTALL = "pip install 'pilang[images]' (open-clip-torch with a torchvision built for the installed torch)"

@@ -1,0 +1,103 @@
+"""The workspace and search: ingest, search, sources, stats, the embedding model, the routing table,
+named periods. Each primitive takes the session it runs in first (see registry.session_primitive); the
+engine is imported inside, on first use, so start-up stays light."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..bridge import table, to_pilang, to_python
+from ..datum import Symbol
+from ..errors import PilangError
+from ..registry import primitive, session_primitive
+from ..table import Table
+
+
+@session_primitive("ingest")
+def ingest(s: Any, *paths: Any, format: Any = None) -> dict[Any, Any]:
+    """Ingest files or folders into the workspace; returns the report (taken, skipped, errors)."""
+    from pilang_engine.ingestion.pipeline import ingest as run
+    if not paths:
+        raise PilangError("arity", "ingest needs at least one path")
+    report = s.engine.guard(run)(s.engine.workspace(), [to_python(p) for p in paths], fmt=to_python(format))
+    return to_pilang(report.as_dict())
+
+
+@session_primitive("search")
+def search(s: Any, text: str, *, k: int = 10, source: Any = None, since: Any = None, until: Any = None) -> Table:
+    """Messages closest in meaning to text: score, text, author pseudonym, time, source."""
+    from pilang_engine.workspace.search import search as run
+    if type(text) is not str:
+        raise PilangError("type", "search needs the query text as a string")
+    rows = s.engine.guard(run)(s.engine.workspace(), text, k=int(k), source=to_python(source),
+                               since=to_python(since), until=to_python(until))
+    return table(rows, ["score", "source", "time", "author", "text", "id"], f"search: {text!r}")
+
+
+@session_primitive("sources")
+def sources(s: Any) -> Table:
+    """The files ingested into the workspace, with their kind, format and row counts."""
+    return table(s.engine.workspace().sources(), ["id", "kind", "format", "rows", "last-ingested", "path"])
+
+
+@session_primitive("stats")
+def stats(s: Any) -> dict[Any, Any]:
+    """Counts of messages (by source), authors, changes, telemetry, graph edges, vectors."""
+    return to_pilang(s.engine.workspace().stats())
+
+
+@session_primitive("set-embedding-model")
+def set_embedding_model(s: Any, name: Any) -> dict[Any, Any]:
+    """Switch the workspace's embedding model (all-MiniLM-L6-v2 or all-mpnet-base-v2): re-embeds."""
+    from pilang_engine.ingestion.pipeline import switch_model
+    embedded = s.engine.guard(switch_model)(s.engine.workspace(), to_python(name))
+    return to_pilang({"model": to_python(name), "embedded": embedded})
+
+
+@session_primitive("routing")
+def routing(s: Any) -> Table:
+    """The query evaluator's routing table: (type, target) -> handler, and where each came from."""
+    return table(s.engine.workspace().routes(), ["type", "target", "handler", "origin", "updated"], "routing")
+
+
+@session_primitive("route-of")
+def route_of(s: Any, type_: Any, target: Any) -> Any:
+    """The handler routed for (type, target): the exact route, else the type's `*` route, else nil."""
+    found = s.engine.route(to_python(type_), to_python(target))
+    return Symbol(found) if found else None
+
+
+@session_primitive("set-route!")
+def set_route(s: Any, type_: Any, target: Any, handler: Any, origin: Any = "user") -> Symbol:
+    """Route (type, target) to a handler procedure (a symbol); `*` as target is the default."""
+    s.engine.workspace().set_route(to_python(type_), to_python(target), to_python(handler), to_python(origin))
+    return Symbol(to_python(handler))
+
+
+@session_primitive("install-routes!")
+def install_routes(s: Any, routes: Any) -> int:
+    """Add default routes ((type target handler) ...) that the workspace does not have yet."""
+    ws = s.engine.workspace()
+    known = {(r["type"], r["target"]) for r in ws.routes()}
+    new = [r for r in (to_python(x) for x in routes) if (r[0], r[1]) not in known]
+    for type_, target, handler in new:
+        ws.set_route(type_, target, handler, "default", replace=False)
+    return len(new)
+
+
+@session_primitive("resolve-period")
+def resolve_period(s: Any, name: Any) -> list[Any]:
+    """[since until evidence] for a named period (last-week last-month last-patch all)."""
+    from pilang_engine.workspace.search import iso
+    since, until, evidence = s.engine.guard(s.engine.workspace().period)(to_python(name))
+    return [iso(since), iso(until), to_pilang(evidence)]
+
+
+@primitive("date?")
+def is_date(text: Any) -> bool:
+    """True for a date or timestamp string such as "2025-01-31"."""
+    from pilang_engine.workspace.search import parse_date
+    try:
+        parse_date(text)
+    except (TypeError, ValueError):
+        return False
+    return type(text) is str

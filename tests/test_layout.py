@@ -1,0 +1,70 @@
+"""The layout the code promises: every primitive declared at module level in its domain's module (so
+grepping a pilang name finds it), the engine free of the language, no import cycle in the workspace."""
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+from pilang.registry import defined_in
+from pilang.session import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAINS = {"pilang.prims.workspace", "pilang.prims.analytics", "pilang.prims.personas", "pilang.prims.spectral",
+           "pilang.prims.learning", "pilang.prims.media", "pilang.prims.evaluation", "pilang.prims.control",
+           "pilang.prims.io", "pilang.prims.lists", "pilang.prims.maps", "pilang.prims.numbers",
+           "pilang.prims.strings", "pilang.display"}
+ENGINE_DOMAINS = {"search": "workspace", "ingest": "workspace", "routing": "workspace", "analyze": "analytics",
+                  "personas": "personas", "ask": "personas", "churn": "personas", "predict-reaction": "personas",
+                  "train": "spectral", "risk": "spectral", "rate": "learning", "choose-route": "learning",
+                  "transcribe": "media", "search-images": "media"}
+
+
+def test_every_primitive_is_declared_at_module_level_in_a_domain_module() -> None:
+    env = Session(prelude=False).env
+    prims = {name: v for name, v in env.items() if getattr(v, "__pilang_primitive__", False)}
+    assert len(prims) > 150
+    for name, fn in prims.items():
+        where = defined_in(fn)
+        module, _, qualname = where.rpartition(".")
+        assert "<locals>" not in where and module in DOMAINS, f"{name} is defined at {where}"
+        assert callable(getattr(importlib.import_module(module), qualname)), where
+    for name, domain in ENGINE_DOMAINS.items():
+        assert defined_in(prims[name]).startswith(f"pilang.prims.{domain}."), name
+
+
+def test_grepping_a_primitive_name_finds_its_one_declaration() -> None:
+    sources = "\n".join(p.read_text() for p in (ROOT / "pilang").rglob("*.py"))
+    for name in ENGINE_DOMAINS:
+        found = re.findall(r'@(?:session_)?primitive\("' + re.escape(name) + r'"\)', sources)
+        assert len(found) == 1, name
+
+
+def test_the_engine_never_imports_the_language() -> None:
+    for path in (ROOT / "engine").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            assert not any(n == "pilang" or n.startswith(("pilang.", "pilang_kernel")) for n in names), path
+
+
+def test_engine_modules_live_in_concept_folders() -> None:
+    flat = sorted(p.name for p in (ROOT / "engine").glob("*.py") if p.name != "__init__.py")
+    assert flat == []
+    folders = {p.name for p in (ROOT / "engine").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders == {"workspace", "ingestion", "personas", "predictions", "media", "analytics", "spectral",
+                       "learning", "data"}
+
+
+def test_store_and_vectors_do_not_import_each_other_at_load_time() -> None:
+    def runtime_imports(path: Path) -> set[str]:
+        tree = ast.parse(path.read_text())
+        found = set()
+        for node in tree.body:  # module level only: lazy imports inside functions are not a cycle
+            if isinstance(node, ast.ImportFrom):
+                found.add(node.module or "")
+        return found
+    ws = ROOT / "engine" / "workspace"
+    assert "store" not in runtime_imports(ws / "vectors.py")
+    assert "vectors" not in runtime_imports(ws / "store.py")
