@@ -24,6 +24,8 @@ def to_python(x: Any) -> Any:
         return [to_python(v) for v in x]
     if isinstance(x, list):
         return [to_python(v) for v in x]
+    if isinstance(x, dict):  # e.g. a query's filters map: {:channel general} -> {"channel": "general"}
+        return {to_python(k): to_python(v) for k, v in x.items()}
     return x
 
 

@@ -140,3 +140,29 @@ def test_direct_analytics_procedures(session: Session) -> None:
     assert session.eval_text("(get (anomalies :source 'discord) :handler)").name == "anomalies"
     r = session.eval_text("(query (type analytics) (target patterns) (parameters (metric sentiment) (window 5)))")
     assert "looks most like" in r.__pilang_get__(K("answer"))
+
+
+@pytest.mark.parametrize("filters, sql, args", [
+    ("(channel general)", "json_extract(meta, '$.channel') = ?", ["general"]),
+    ("(source discord) (channel help)", "source = ? AND json_extract(meta, '$.channel') = ?", ["discord", "help"]),
+    ("(thread {thread})", "thread = ?", None),
+    ("(author {author})", "author = ?", None),
+])
+def test_filters_by_channel_author_thread_and_meta_fields_select_those_messages(
+        session: Session, filters: str, sql: str, args: list[str] | None) -> None:
+    ws = session.engine.workspace()
+    thread, author = ws.db.execute("SELECT thread, author FROM messages WHERE thread IS NOT NULL AND time IS NOT NULL"
+                                   " LIMIT 1").fetchone()
+    args = args if args is not None else [thread if "thread" in filters else author]
+    want = ws.db.execute(f"SELECT count(*) FROM messages WHERE time IS NOT NULL AND {sql}", args).fetchone()[0]
+    assert want > 0
+    text = filters.format(thread=f'"{thread}"', author=f'"{author}"')
+    result = session.eval_text(f"(query (type analytics) (target volume) (parameters (filters {text})))")
+    assert result.data[K("evidence")][K("messages")] == want
+    assert session.eval_text(f"(query (type analytics) (target sentiment) (parameters (filters {text})))"
+                             ).data[K("evidence")][K("messages")] == want
+
+
+def test_a_filter_name_that_is_not_plain_is_an_error(session: Session) -> None:
+    err = error_of(session, "(query (type analytics) (target volume) (parameters (filters (|a'b| x))))")
+    assert err.kind == "engine" and "plain name" in err.message

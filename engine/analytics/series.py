@@ -1,6 +1,7 @@
 """Daily series of the workspace's messages, with the filters every analytic shares."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -8,9 +9,11 @@ from typing import Any
 import numpy as np
 
 from ..workspace.search import iso, parse_date
-from ..workspace.store import Workspace
+from ..workspace.store import Workspace, WorkspaceError
 
 DAY = 86400.0
+COLUMN_FILTERS = ("author", "thread", "context")
+FILTER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -39,12 +42,12 @@ class Scope:
             parts.append("time < ?")
             args.append(self.until)
         for key, value in self.filters.items():
-            if key == "author":
-                parts.append("author = ?")
-            elif key == "thread":
-                parts.append("thread = ?")
+            if not FILTER_NAME.fullmatch(str(key)):
+                raise WorkspaceError(f"a filter is (name value) with a plain name; got {key!r}")
+            if key in COLUMN_FILTERS:  # message columns; any other name is a meta field (channel, intent ...)
+                parts.append(f"{key} = ?")
             else:
-                parts.append(f"json_extract(meta, '$.{key.replace(chr(39), '')}') = ?")
+                parts.append(f"json_extract(meta, '$.{key}') = ?")
             args.append(value)
         return " AND ".join(parts), args
 
