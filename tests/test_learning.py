@@ -191,3 +191,47 @@ def test_nothing_is_rewritten_while_learning_is_frozen(demo: Path, tmp_path: Pat
     assert (ws.db.execute("SELECT count(*) FROM learned").fetchone(), ws.routes()) == before
     assert ws.count("feedback") == 4  # ratings are still kept
     assert [e["action"] for e in learning.entries(ws)] == ["freeze"]
+
+
+def test_an_alias_needs_an_unknown_name_and_a_near_miss(tmp_path: Path) -> None:
+    def q(target: str) -> Any:
+        return to_tree(read_one(f"(query (type analytics) (target volume) (parameters (context {target})))"))
+    no_patches = {"id": 1, "error": "last-patch: the workspace has no dated changes (ingest patch notes)",
+                  "form": q("last-patch")}
+    assert shapes.alias_candidate(no_patches, {"id": 2, "form": q("last-week")}) is None  # a data error, not a name
+    unknown = {"id": 1, "error": "unknown period 'last-patchh' (known: last-week, last-month, last-patch, all)",
+               "form": q("last-patchh")}
+    assert shapes.alias_candidate(unknown, {"id": 2, "form": q("last-patch")}) == (["S", "last-patchh"], ["S", "last-patch"])
+    far = {**unknown, "error": "unknown period 'fortnight' (known: ...)", "form": q("fortnight")}
+    assert shapes.alias_candidate(far, {"id": 2, "form": q("last-week")}) is None  # not a near miss
+    assert shapes.near_miss("churn", "player-churn") and shapes.near_miss("anomalys", "anomalies")
+    assert not shapes.near_miss("last-patch", "last-week")
+
+
+def test_a_data_error_then_another_query_learns_no_alias(demo: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    path = fresh(demo, tmp_path)
+    s = session_for(path, "ana", monkeypatch)
+    ws = s.engine.workspace()
+    with ws.transaction():
+        ws.db.execute("DELETE FROM changes")
+    with pytest.raises(PilangError, match="no dated changes"):
+        s.eval_text("(query (type analytics) (target volume) (parameters (context last-patch)))")
+    s.eval_text("(query (type analytics) (target volume) (parameters (context last-week)))")
+    assert [r for r in shapes.listing(ws) if r["kind"] == "alias"] == []
+
+
+def test_an_alias_that_later_queries_contradict_is_never_promoted(demo: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = fresh(demo, tmp_path)
+    for dev in ("ana", "bo"):
+        s = session_for(path, dev, monkeypatch)
+        with pytest.raises(PilangError):
+            s.eval_text("(query (type analytics) (target volum))")
+        s.eval_text("(query (type analytics) (target volume))")
+        for rating in ((5, 1) if dev == "ana" else (5, 5)):  # mean 4 over 4 uses: enough to promote ...
+            s.eval_text("(query (type analytics) (target volum))")
+            s.eval_text(f"(rate {rating})")  # ... but once the alias was not what ana meant
+    ws = s.engine.workspace()
+    assert shapes.contradicted(ws, "volum")
+    assert ("volum", learning.TEAM) not in {(r["name"], r["developer"]) for r in shapes.listing(ws)}

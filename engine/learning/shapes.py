@@ -6,6 +6,7 @@ alias; items that several developers learned and rated well are promoted to the 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..workspace.store import Workspace, dumps, now_iso
@@ -149,10 +150,33 @@ def offer_macro(ws: Workspace, developer: str, interaction: int, form: Any) -> d
     return {"name": name, "definition": definition, "reason": reason, "pattern": best[1]}
 
 
-def learn_alias(ws: Workspace, developer: str, failed: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any] | None:
-    """An error followed by a corrected query that differs in one symbol: that symbol becomes an alias."""
-    if frozen(ws):
-        return None
+# What an error says when a name in the query is unknown (not when the data cannot answer it:
+# "last-patch: the workspace has no dated changes" is no reason to read last-patch as something else)
+UNKNOWN_NAME = re.compile(r"\bunknown\b|\bno (?:\w+ )*(?:named|target|called)\b|\bnot defined\b|\bunbound\b")
+NEAR_MISS = 2  # edits: "volum" -> "volume", "anomalys" -> "anomalies"
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance."""
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (ca != cb))
+    return row[-1]
+
+
+def near_miss(old: str, new: str) -> bool:
+    """A typo (a few edits) or the same name with words added ("churn" -> "player-churn")."""
+    if edit_distance(old, new) <= NEAR_MISS:
+        return True
+    short, long = sorted((old.split("-"), new.split("-")), key=len)
+    return any(long[i:i + len(short)] == short for i in range(len(long) - len(short) + 1))
+
+
+def alias_candidate(failed: dict[str, Any], fixed: dict[str, Any]) -> tuple[str, str] | None:
+    """(old, new) when the failed query named something unknown and the corrected one differs only in
+    that symbol, by a near miss of it; else None."""
     table: dict[str, Any] = {}
     lgg(failed["form"], fixed["form"], table)
     if len(table) != 1:
@@ -160,6 +184,21 @@ def learn_alias(ws: Workspace, developer: str, failed: dict[str, Any], fixed: di
     old, new = json.loads(next(iter(table)))
     if not (is_symbol(old) and is_symbol(new)):
         return None
+    error = failed.get("error") or ""
+    if not UNKNOWN_NAME.search(error) or old[1] not in error or not near_miss(old[1], new[1]):
+        return None
+    return old, new
+
+
+def learn_alias(ws: Workspace, developer: str, failed: dict[str, Any], fixed: dict[str, Any]) -> dict[str, Any] | None:
+    """An unknown name followed by a corrected query that says a near miss of it instead: the name
+    becomes an alias of the correction (for this developer)."""
+    if frozen(ws):
+        return None
+    found = alias_candidate(failed, fixed)
+    if found is None:
+        return None
+    old, new = found
     name, stamp = old[1], now_iso()
     exists = ws.db.execute("SELECT status FROM learned WHERE name = ? AND developer = ?", [name, developer]).fetchone()
     if exists and exists[0] in ("installed", "promoted"):
@@ -245,6 +284,8 @@ def promote(ws: Workspace, names: list[str], feedback: int) -> list[str]:
         if not rows or ws.db.execute("SELECT 1 FROM learned WHERE name = ? AND developer = ? AND status != 'forgotten'",
                                      [name, TEAM]).fetchone():
             continue
+        if rows[0][2] == "alias" and contradicted(ws, name):
+            continue
         definition = max({r[1] for r in rows}, key=lambda d: sum(1 for r in rows if r[1] == d))
         devs = sorted(r[0] for r in rows if r[1] == definition)
         rating = ws.db.execute(
@@ -262,6 +303,14 @@ def promote(ws: Workspace, names: list[str], feedback: int) -> list[str]:
             [feedback])
         done.append(name)
     return done
+
+
+def contradicted(ws: Workspace, name: str) -> bool:
+    """Whether a query that read `name` through the alias failed or was rated 2 or lower."""
+    pattern = f'%"{name}"%'
+    return ws.db.execute(
+        "SELECT 1 FROM interactions i WHERE i.learned_used LIKE ? AND (i.error IS NOT NULL OR EXISTS"
+        " (SELECT 1 FROM feedback f WHERE f.interaction = i.id AND f.rating <= 2)) LIMIT 1", [pattern]).fetchone() is not None
 
 
 def listing(ws: Workspace) -> list[dict[str, Any]]:
