@@ -151,8 +151,23 @@ def test_cookie_cats_churn_and_the_gate_effect(cookie_cats: Workspace) -> None:
 def test_compare_personas_marks_significant_differences(ws: Workspace) -> None:
     out = compare.compare_personas(ws, "casual-players", "competitive-players")
     rows = {r["metric"]: r for r in out["rows"]}
-    assert rows["message sentiment"]["significant"] and rows["message sentiment"]["difference"] > 0
+    assert rows["mean sentiment per player"]["significant"] and rows["mean sentiment per player"]["difference"] > 0
     assert all(r["p_value"] is not None for r in out["rows"])
+    assert all("over players" in r["test"] for r in out["rows"])  # players are the units, not messages
+
+
+def test_the_player_cluster_bootstrap_is_not_fooled_by_prolific_players() -> None:
+    from scipy.stats import mannwhitneyu
+    rng = np.random.default_rng(0)
+    level = rng.normal(0, 1, 20)  # each player's own level; the two groups do not differ
+    who = np.repeat(np.arange(20), 200)
+    values = level[who] + rng.normal(0, 0.3, who.size)
+    a, b = who < 10, who >= 10
+    assert mannwhitneyu(values[a], values[b]).pvalue < 1e-6  # per message: a "certain" difference
+    p, interval = compare.cluster_bootstrap(values[a], who[a], values[b], who[b])
+    assert p > 0.05 and interval[0] < 0 < interval[1]
+    shifted = values + np.where(b, 2.5, 0)  # a real difference between the groups is still found
+    assert compare.cluster_bootstrap(shifted[a], who[a], shifted[b], who[b])[0] < 0.01
 
 
 def test_holm_correction() -> None:

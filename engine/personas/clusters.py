@@ -234,7 +234,8 @@ def _describe(ws: Workspace, p: Players, members: np.ndarray, last_time: float |
                "negative_share": round(float(np.average(p.behaviour[members, 3], weights=p.messages[members])), 3),
                "sources": sources,
                "median_playtime_hours": round(float(np.median(playtime[playtime > 0])), 1) if (playtime > 0).any() else None,
-               "gone_quiet": quiet}
+               # silence means nothing where one message per player is the norm (a store review)
+               "gone_quiet": quiet if float(np.median(p.messages[members])) > 1 else None}
     # quotes: MMR among (a sample of) the persona's distinct messages nearest its centroid
     seen, pool = set(), []
     for m in msgs:

@@ -1,6 +1,7 @@
 """Comparisons side by side: two personas, one group in two time ranges, or the predicted reactions
 to two changes. Each row carries both values, the difference and whether it is significant (tests
-Holm-corrected at the requested confidence; for predictions, non-overlapping intervals)."""
+Holm-corrected at the requested confidence; for predictions, non-overlapping intervals). Tests have
+players as their units (per-player values, or a bootstrap that resamples players), never messages."""
 from __future__ import annotations
 
 from typing import Any
@@ -23,23 +24,42 @@ def _mwu(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _two_proportions(ka: int, na: int, kb: int, nb: int) -> float:
-    """Two-sided p of a difference in proportions (pooled z test)."""
-    from scipy.stats import norm
-    if not na or not nb:
+    """Two-sided p of a difference in proportions (statsmodels' pooled z test); units are players."""
+    from statsmodels.stats.proportion import proportions_ztest
+    if not na or not nb or (ka + kb) in (0, na + nb):
         return 1.0
-    p = (ka + kb) / (na + nb)
-    se = (p * (1 - p) * (1 / na + 1 / nb)) ** 0.5
-    return float(2 * (1 - norm.cdf(abs(ka / na - kb / nb) / se))) if se > 0 else 1.0
+    return float(proportions_ztest([ka, kb], [na, nb])[1])
+
+
+def cluster_bootstrap(a: np.ndarray, who_a: np.ndarray, b: np.ndarray, who_b: np.ndarray, n: int = 2000,
+                      seed: int = 0) -> tuple[float, list[float]]:
+    """(two-sided p, 95% interval) of mean(a) - mean(b) for message values clustered by player: the
+    players are resampled (each with all of their messages, in both samples), not the messages, so a
+    few prolific players cannot make a difference look certain."""
+    if not len(a) or not len(b):
+        return 1.0, [float("nan"), float("nan")]
+    rng = np.random.default_rng(seed)
+    players = np.unique(np.concatenate([who_a, who_b]))
+    index = {p: i for i, p in enumerate(players)}
+    ia, ib = np.array([index[p] for p in who_a]), np.array([index[p] for p in who_b])
+    sums_a, counts_a = np.bincount(ia, a, len(players)), np.bincount(ia, minlength=len(players))
+    sums_b, counts_b = np.bincount(ib, b, len(players)), np.bincount(ib, minlength=len(players))
+    draws = rng.integers(0, len(players), (n, len(players)))
+    weight = np.stack([np.bincount(d, minlength=len(players)) for d in draws])  # times each player is drawn
+    with np.errstate(invalid="ignore", divide="ignore"):
+        diff = (weight @ sums_a) / (weight @ counts_a) - (weight @ sums_b) / (weight @ counts_b)
+    diff = diff[np.isfinite(diff)]
+    p = min(1.0, 2 * min((diff <= 0).mean(), (diff >= 0).mean())) if len(diff) else 1.0
+    return float(p), [round(float(np.quantile(diff, 0.025)), 4), round(float(np.quantile(diff, 0.975)), 4)]
 
 
 def _holm(rows: list[dict[str, Any]], alpha: float) -> list[dict[str, Any]]:
-    """Mark rows significant by Holm's step-down correction over their p-values."""
-    order = sorted(range(len(rows)), key=lambda i: rows[i]["p_value"])
-    still = True
-    for rank, i in enumerate(order):
-        still = still and rows[i]["p_value"] <= alpha / (len(rows) - rank)
-        rows[i]["significant"] = still
-        rows[i]["p_value"] = round(rows[i]["p_value"], 4)
+    """Mark rows significant by Holm's step-down correction over their p-values (statsmodels)."""
+    from statsmodels.stats.multitest import multipletests
+    reject = multipletests([r["p_value"] for r in rows], alpha=alpha, method="holm")[0] if rows else []
+    for r, significant in zip(rows, reject):
+        r["significant"] = bool(significant)
+        r["p_value"] = round(r["p_value"], 4)
     return rows
 
 
@@ -80,20 +100,19 @@ def compare_personas(ws: Workspace, a: str, b: str, confidence: float = 0.95) ->
     label = np.array([where.get(x, "") for x in p.authors])
     ma, mb = label == pa["id"], label == pb["id"]
     sent = model_for(ws)
-    msgs = {g: _messages(ws, g, None, None) for g in (pa["id"], pb["id"])}
-    scores = {g: sent.scores([m[0] for m in rows]) for g, rows in msgs.items()}
-    sa, sb = scores[pa["id"]], scores[pb["id"]]
     qa, qb = pa["profile"]["gone_quiet"], pb["profile"]["gone_quiet"]
-    rows = [_row("messages per player", p.messages[ma], p.messages[mb], _mwu(p.messages[ma], p.messages[mb]), "Mann-Whitney U"),
+    # every test has players as its units (a player's messages are not independent of each other)
+    rows = [_row("messages per player", p.messages[ma], p.messages[mb], _mwu(p.messages[ma], p.messages[mb]),
+                 "Mann-Whitney U over players"),
             _row("active days per player", np.expm1(p.behaviour[ma, 1]), np.expm1(p.behaviour[mb, 1]),
-                 _mwu(p.behaviour[ma, 1], p.behaviour[mb, 1]), "Mann-Whitney U"),
+                 _mwu(p.behaviour[ma, 1], p.behaviour[mb, 1]), "Mann-Whitney U over players"),
             _row("mean sentiment per player", p.sentiment[ma], p.sentiment[mb], _mwu(p.sentiment[ma], p.sentiment[mb]),
-                 "Mann-Whitney U"),
-            _row("message sentiment", sa, sb, _mwu(sa, sb), "Mann-Whitney U"),
-            _row("negative message share", sa < NEGATIVE, sb < NEGATIVE,
-                 _two_proportions(int((sa < NEGATIVE).sum()), len(sa), int((sb < NEGATIVE).sum()), len(sb)), "two-proportion z"),
-            _row("share of players gone quiet", qa / max(pa["size"], 1), qb / max(pb["size"], 1),
-                 _two_proportions(qa, pa["size"], qb, pb["size"]), "two-proportion z")]
+                 "Mann-Whitney U over players"),
+            _row("negative message share per player", p.behaviour[ma, 3], p.behaviour[mb, 3],
+                 _mwu(p.behaviour[ma, 3], p.behaviour[mb, 3]), "Mann-Whitney U over players")]
+    if qa is not None and qb is not None:
+        rows.append(_row("share of players gone quiet", qa / max(pa["size"], 1), qb / max(pb["size"], 1),
+                         _two_proportions(qa, pa["size"], qb, pb["size"]), "two-proportion z over players"))
     _holm(rows, 1 - confidence)
     return {"answer": _summary(f"{pa['name']} (a, {pa['size']} players) vs {pb['name']} (b, {pb['size']} players)", rows),
             "rows": rows, "columns": COLUMNS,
@@ -120,11 +139,13 @@ def compare_periods(ws: Workspace, group: str, first: tuple[Any, Any], second: t
         sides.append({"msgs": msgs, "scores": sent.scores([m[0] for m in msgs]), "daily": daily,
                       "players": len({m[1] for m in msgs}), "range": [iso(since), iso(until)]})
     a, b = sides
-    na, nb = (a["scores"] < NEGATIVE), (b["scores"] < NEGATIVE)
-    rows = [_row("messages per day", a["daily"], b["daily"], _mwu(a["daily"], b["daily"]), "Mann-Whitney U on days"),
-            _row("message sentiment", a["scores"], b["scores"], _mwu(a["scores"], b["scores"]), "Mann-Whitney U"),
-            _row("negative message share", na, nb, _two_proportions(int(na.sum()), len(na), int(nb.sum()), len(nb)),
-                 "two-proportion z")]
+    na, nb = (a["scores"] < NEGATIVE).astype(float), (b["scores"] < NEGATIVE).astype(float)
+    who_a, who_b = (np.array([m[1] or "" for m in side["msgs"]]) for side in sides)
+    p_sent, _ = cluster_bootstrap(a["scores"], who_a, b["scores"], who_b)
+    p_neg, _ = cluster_bootstrap(na, who_a, nb, who_b)
+    rows = [_row("messages per day", a["daily"], b["daily"], _mwu(a["daily"], b["daily"]), "Mann-Whitney U over days"),
+            _row("message sentiment", a["scores"], b["scores"], p_sent, "player-cluster bootstrap"),
+            _row("negative message share", na, nb, p_neg, "player-cluster bootstrap")]
     _holm(rows, 1 - confidence)
     rows.append({"metric": "players posting", "a": a["players"], "b": b["players"],
                  "difference": a["players"] - b["players"], "p_value": None, "significant": None, "test": "count"})
