@@ -77,6 +77,9 @@ def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
                                      parents=[common_options()])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (formats are detected)")
     parser.add_argument("--format", help="read every file as this format (see --list-formats)")
+    parser.add_argument("--window", action="append", metavar="COLUMN=FIRST-LAST",
+                        help="the days a player table's column observes, e.g. sum_gamerounds=0-14 (repeatable);"
+                             " a column observed after a label's day is never a feature for it")
     parser.add_argument("--model", help="embedding model for this workspace (all-MiniLM-L6-v2, all-mpnet-base-v2);"
                                         " switching re-embeds")
     parser.add_argument("--beam", action="store_true", help="run the stages as an Apache Beam pipeline"
@@ -93,11 +96,15 @@ def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
         ws = Workspace(args.workspace or default_path())
         if args.model and args.model != ws.embed_model:
             print(f"switching the workspace to {args.model}: re-embedded {switch_model(ws, args.model):,} texts")
+        if args.beam and args.window:
+            print("pilang ingest: --window is not taken with --beam; declare the windows with a"
+                  " <table>.windows.json beside the table, or ingest the table in-process", file=sys.stderr)
+            return 2
         if args.beam:
             from pilang_engine.ingestion.beam import run as run_beam
             report = run_beam(ws.path, args.paths, fmt=args.format, options=args.pipeline_option)
         else:
-            report = run(ws, args.paths, fmt=args.format)
+            report = run(ws, args.paths, fmt=args.format, windows=parse_windows(args.window or []))
     except (FormatError, WorkspaceError, ModelUnavailable) as exc:
         print(f"pilang ingest: {exc}", file=sys.stderr)
         return 1
@@ -110,6 +117,20 @@ def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
     else:
         print(report.render())
     return 1 if report.errors else 0
+
+
+def parse_windows(specs: Sequence[str]) -> dict[str, list[float]]:
+    """--window COLUMN=FIRST-LAST options as {column: [first, last]}."""
+    out = {}
+    for spec in specs:
+        column, _, span = spec.partition("=")
+        first, _, last = span.partition("-")
+        try:
+            out[column] = [float(first), float(last)]
+        except ValueError:
+            raise SystemExit(f"pilang ingest: --window takes COLUMN=FIRST-LAST (days), e.g. sum_gamerounds=0-14;"
+                             f" got {spec!r}") from None
+    return out
 
 
 def demo(argv: Sequence[str], before: argparse.Namespace) -> int:

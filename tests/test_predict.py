@@ -142,7 +142,11 @@ def test_cookie_cats_churn_and_the_gate_effect(cookie_cats: Workspace) -> None:
     assert ev["players"] == 90_189 and ev["label"] == "churn = not retention_7"
     assert abs(ev["churned"] / ev["players"] - 0.814) < 0.001  # SOURCE.md: 18.6% retained at day 7
     assert "retention_7" not in ev["features"] and "version=gate_40" in ev["features"]
-    assert held["model"]["roc_auc"] > 0.85 and held["baseline_logistic_regression"]["roc_auc"] > 0.85
+    # sum_gamerounds counts days 0-14 (SOURCE.md): alone it "predicts" day-7 churn; flagged, scored without
+    assert held["single_feature_roc_auc"]["log1p(sum_gamerounds)"] > 0.85
+    assert held["with_suspected_leaks"]["model"]["roc_auc"] > 0.85
+    assert "log1p(sum_gamerounds)" not in ev["features"] and 0.6 < held["model"]["roc_auc"] < 0.8
+    assert "possible leak" in out["answer"]
     gate = ev["ab_effects"]["version"]
     assert gate["difference"] == "gate_30 - gate_40" and abs(gate["effect"] - 0.0082) < 0.0005
     assert gate["interval"][0] > 0 and gate["significant"]
@@ -194,3 +198,64 @@ def test_compare_changes(history_ws: Workspace) -> None:
         (a_low, a_high), (b_low, b_high) = (map(float, part.strip("[]").split(", "))
                                             for part in row["test"].split(" intervals ")[1].split(" vs "))
         assert row["significant"] == (a_high < b_low or b_high < a_low)
+
+
+def player_table(tmp_path: Path, n: int = 3000, seed: int = 0) -> tuple[Workspace, np.ndarray]:
+    """A player table whose day-7 churn depends weakly on day-1 activity, with a 14-day count that
+    (as in Cookie Cats) also sees the label's period, and pure noise columns."""
+    from pilang_engine.ingestion.pipeline import ingest as run
+    rng = np.random.default_rng(seed)
+    day1 = rng.random(n) < 0.45
+    churned = rng.random(n) < np.where(day1, 0.7, 0.9)
+    rounds14 = rng.poisson(np.where(churned, 5, 60))  # counted over days 0-14: knows who came back
+    lines = ["userid,version,retention_1,rounds_14d,noise_a,noise_b,retention_7"]
+    for i in range(n):
+        lines.append(f"{i},gate_{30 + 10 * (i % 2)},{str(day1[i]).upper()},{rounds14[i]},{rng.random():.6f},"
+                     f"{rng.random():.6f},{str(not churned[i]).upper()}")
+    path = tmp_path / "players.csv"
+    path.write_text("\n".join(lines) + "\n")
+    ws = Workspace(tmp_path / "ws")
+    assert not run(ws, [path], progress=False).errors
+    return ws, churned
+
+
+def test_a_column_observed_after_the_label_is_excluded_and_listed(tmp_path: Path) -> None:
+    from pilang_engine.ingestion.pipeline import ingest as run
+    ws, _ = player_table(tmp_path)
+    (tmp_path / "players.windows.json").write_text('{"rounds_14d": [0, 14]}')  # a sidecar declares it
+    report = run(ws, [tmp_path / "players.csv"], progress=False)
+    assert report.windows == {"players": {"rounds_14d": [0.0, 14.0]}}
+    out = churn.churn(ws)
+    ev = out["evidence"]
+    assert "log1p(rounds_14d)" not in ev["features"] and "retention_1" in ev["features"]
+    assert [e["column"] for e in ev["excluded"]] == ["rounds_14d"] and "leak" in ev["excluded"][0]["reason"]
+    assert out["held_out"]["model"]["roc_auc"] < 0.75  # day-1 activity alone is a weak signal
+
+
+def test_an_undeclared_leak_is_reported_and_scored_without(tmp_path: Path) -> None:
+    ws, _ = player_table(tmp_path)
+    out = churn.churn(ws)
+    held, ev = out["held_out"], out["evidence"]
+    assert held["single_feature_roc_auc"]["log1p(rounds_14d)"] > churn.LEAK_AUC
+    assert held["with_suspected_leaks"]["model"]["roc_auc"] > 0.95  # the leak, had it been kept
+    assert held["model"]["roc_auc"] < 0.75 and "log1p(rounds_14d)" not in ev["features"]  # the figures without it
+    assert any(e.get("feature") == "log1p(rounds_14d)" and "possible leak" in e["reason"] for e in ev["excluded"])
+    assert "possible leak" in out["answer"]
+
+
+def test_players_at_risk_come_from_out_of_fold_predictions(tmp_path: Path) -> None:
+    from pilang_engine.ingestion.pipeline import ingest as run
+    rng = np.random.default_rng(1)
+    n = 2000
+    churned = rng.random(n) < 0.2  # pure noise: no column says anything about churn
+    lines = ["userid,noise_a,noise_b,noise_c,retention_7"]
+    lines += [f"{i},{rng.random():.6f},{rng.random():.6f},{rng.random():.6f},{str(not churned[i]).upper()}"
+              for i in range(n)]
+    (tmp_path / "noise.csv").write_text("\n".join(lines) + "\n")
+    ws = Workspace(tmp_path / "ws")
+    run(ws, [tmp_path / "noise.csv"], progress=False)
+    out = churn.churn(ws)
+    retained = {p: json.loads(v) for p, v in ws.db.execute("SELECT player, value FROM player_facts WHERE key = 'retention_7'")}
+    top = [r["player"] for r in out["evidence"]["at_risk"]]
+    # a model scoring the rows it trained on memorises them: its top 10 would all be churners
+    assert sum(not retained[p] for p in top) <= 6 and "out-of-fold" in out["evidence"]["at_risk_from"]

@@ -38,6 +38,7 @@ class Report:
     personas: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    windows: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # player table -> column windows
 
     def skip(self, reason: str, where: str, n: int = 1) -> None:
         self.skipped[reason] += n
@@ -46,7 +47,8 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {"files": self.files, "taken": dict(self.taken), "skipped": dict(self.skipped),
                 "skip-examples": self.examples, "notes": dict(self.notes), "errors": self.errors, "embedded": self.embedded,
-                "indexed": self.indexed, "edges": self.edges, "personas": self.personas, "seconds": round(self.seconds, 2)}
+                "indexed": self.indexed, "edges": self.edges, "personas": self.personas, "seconds": round(self.seconds, 2),
+                "windows": self.windows}
 
     def render(self) -> str:
         """The human summary printed at the end of `pilang ingest`."""
@@ -88,8 +90,11 @@ def _progress(items: Iterable[Any], label: str, show: bool) -> Iterable[Any]:
 
 
 def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, progress: bool | None = None,
-           embed: bool = True) -> Report:
-    """Ingest files and folders into the workspace; returns the report (file errors included)."""
+           embed: bool = True, windows: dict[str, Any] | None = None) -> Report:
+    """Ingest files and folders into the workspace; returns the report (file errors included).
+    `windows` ({column: [first-day, last-day]}) declares what days a player table's columns observe
+    (so a column counted after a label's day is never a feature for it); a `<table>.windows.json`
+    beside the table file does the same."""
     show = sys.stderr.isatty() if progress is None else progress
     report = Report()
     started = time.perf_counter()
@@ -101,6 +106,11 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
         try:
             form = F.get(fmt) if fmt else F.detect(path)
             report.files.append(str(path))
+            if form.name == "player-table":
+                sidecar = path.with_name(path.stem + ".windows.json")
+                declared = {**(json.loads(sidecar.read_text()) if sidecar.exists() else {}), **(windows or {})}
+                if declared:
+                    report.windows[path.stem] = declare_windows(ws, path.stem, declared)
             records = _progress(form.parse(path), path.name, show)
             batch: list[F.Record] = []
             ref = None
@@ -117,6 +127,26 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
     finish(ws, groups, report, embed, show)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def column_windows(ws: Workspace, source: str) -> dict[str, list[float]]:
+    """The day ranges a player table's columns observe, as declared on ingest ({column: [first, last]})."""
+    raw = ws.get_meta(f"windows:{source}")
+    return json.loads(raw) if raw else {}
+
+
+def declare_windows(ws: Workspace, source: str, windows: dict[str, Any]) -> dict[str, list[float]]:
+    """Record the observation window (days since the player's start) of some columns of a player table."""
+    clean: dict[str, list[float]] = {}
+    for column, span in windows.items():
+        if not (isinstance(span, (list, tuple)) and len(span) == 2 and all(isinstance(d, (int, float)) for d in span)
+                and span[0] <= span[1]):
+            raise F.FormatError(f"the window of column {column!r} is [first-day last-day], e.g. [0 14]; got {span!r}")
+        clean[str(column)] = [float(span[0]), float(span[1])]
+    merged = {**column_windows(ws, source), **clean}
+    with ws.transaction():
+        ws.set_meta(f"windows:{source}", json.dumps(merged))
+    return merged
 
 
 def finish(ws: Workspace, groups: set[tuple[str, str]], report: Report, embed: bool = True, show: bool = False) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..ingestion.pipeline import column_windows
 from ..workspace.store import Workspace, WorkspaceError
 
 # Label keys a player table may carry, and whether the key means "retained" (churn = not it).
@@ -36,33 +37,49 @@ def _table(ws: Workspace, source: str | None) -> tuple[str, str, list[str], dict
                          (f" (none in source {source!r})" if source else ""))
 
 
-def _design(columns: dict[str, list[Any]], label: str) -> tuple[np.ndarray, list[str], dict[str, list[Any]]]:
-    """Numeric features (booleans as 0/1, counts log-scaled, text one-hot) from every column the label
-    does not name or come after (retention_14 would leak into retention_7); two-level text columns."""
-    def day(name: str) -> int | None:
-        tail = name.rsplit("_", 1)[-1]
-        return int(tail) if tail.isdigit() else None
-    feats, names, groups = [], [], {}
+def _day(name: str) -> int | None:
+    """The day a column named like retention_7 observes."""
+    tail = name.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def _design(columns: dict[str, list[Any]], label: str, windows: dict[str, list[float]] | None = None
+            ) -> tuple[np.ndarray, list[str], dict[str, list[Any]], list[dict[str, Any]], list[str]]:
+    """Numeric features (booleans as 0/1, counts log-scaled, text one-hot) from every column observed
+    no later than the label (a declared window, else the day in its name: retention_14 would leak into
+    retention_7); two-level text columns; the excluded columns with the reason; each feature's column."""
+    windows = windows or {}
+    label_day = _day(label)
+    feats, names, groups, excluded, origin = [], [], {}, [], []
     for key, values in columns.items():
-        if key == label or (day(key) is not None and day(label) is not None and day(key) >= day(label)):
+        if key == label:
+            continue
+        span = windows.get(key) or ([_day(key), _day(key)] if _day(key) is not None else None)
+        if span is not None and label_day is not None and span[1] >= label_day:
+            excluded.append({"column": key, "window": span,
+                             "reason": f"observed over days {span[0]:g}-{span[1]:g}, not before the label"
+                                       f" ({label}, day {label_day}): it would leak the outcome"})
             continue
         if all(isinstance(v, (bool, type(None))) for v in values):
             feats.append([float(bool(v)) for v in values])
             names.append(key)
+            origin.append(key)
         elif all(isinstance(v, (int, float, type(None))) for v in values):
             x = np.array([np.nan if v is None else float(v) for v in values])
             feats.append(np.log1p(np.clip(x, 0, None)) if np.nanmin(x) >= 0 else x)
             names.append(f"log1p({key})" if np.nanmin(x) >= 0 else key)
+            origin.append(key)
         else:
             levels = sorted({str(v) for v in values if v is not None})
             if 1 < len(levels) <= 20:
                 for level in levels[1:]:
                     feats.append([float(str(v) == level) for v in values])
                     names.append(f"{key}={level}")
+                    origin.append(key)
                 if len(levels) == 2:
                     groups[key] = [str(v) for v in values]
     X = np.nan_to_num(np.column_stack(feats)) if feats else np.zeros((len(next(iter(columns.values()))), 0))
-    return X, names, groups
+    return X, names, groups, excluded, origin
 
 
 def ranking_scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -106,49 +123,108 @@ def ab_effect(groups: list[str], retained: np.ndarray, confidence: float) -> dic
             "p_value": round(float(p_value), 4), "significant": bool(p_value < 1 - confidence)}
 
 
-def table_churn(ws: Workspace, source: str | None = None, confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
-    """Churn from a labelled player table: model vs baseline on a held-out split, A/B effects, the
-    players most at risk."""
+LEAK_AUC = 0.85  # a single feature this good on held-out players is reported as a possible leak
+
+
+def _models(seed: int) -> tuple[Any, Any]:
+    """The model and its logistic-regression baseline, unfitted."""
     from sklearn.ensemble import HistGradientBoostingClassifier
-    from sklearn.inspection import permutation_importance
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+    return (HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed),
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)))
+
+
+def _score(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, Any]:
+    """Model and baseline fitted on train, scored on the held-out rows."""
+    model, baseline = _models(seed)
+    model.fit(X[train], y[train])
+    baseline.fit(X[train], y[train])
+    p_model, p_base = model.predict_proba(X[test])[:, 1], baseline.predict_proba(X[test])[:, 1]
+    return {"model": model, "p_model": p_model, "ours": ranking_scores(y[test], p_model),
+            "theirs": ranking_scores(y[test], p_base)}
+
+
+def single_feature_aucs(X: np.ndarray, y: np.ndarray, names: list[str], train: np.ndarray, test: np.ndarray,
+                        seed: int) -> dict[str, float]:
+    """Each feature alone: a small boosted model fitted on the training players, its held-out ROC-AUC."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import roc_auc_score
+    out = {}
+    for j, name in enumerate(names):
+        m = HistGradientBoostingClassifier(max_iter=50, random_state=seed).fit(X[train][:, [j]], y[train])
+        out[name] = round(float(roc_auc_score(y[test], m.predict_proba(X[test][:, [j]])[:, 1])), 4)
+    return out
+
+
+def out_of_fold(X: np.ndarray, y: np.ndarray, use_model: bool, seed: int, folds: int = 5) -> np.ndarray:
+    """Every player's risk from a model that never saw that player (stratified folds)."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    est = _models(seed)[0 if use_model else 1]
+    return cross_val_predict(est, X, y, cv=StratifiedKFold(folds, shuffle=True, random_state=seed),
+                             method="predict_proba")[:, 1]
+
+
+def table_churn(ws: Workspace, source: str | None = None, confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
+    """Churn from a labelled player table: model vs baseline on held-out players, columns observed after
+    the label excluded, single features too good to be true scored without, A/B effects, and the players
+    most at risk by out-of-fold predictions."""
+    from sklearn.inspection import permutation_importance
+    from sklearn.model_selection import train_test_split
     src, label, players, columns = _table(ws, source)
     retained = np.array([bool(v) for v in columns[label]])
     y = (~retained if LABELS[label] else retained).astype(int)
-    X, names, groups = _design(columns, label)
+    X, names, groups, excluded, origin = _design(columns, label, column_windows(ws, src))
     if X.shape[1] == 0:
-        raise WorkspaceError(f"player table {src!r} has no feature columns beside {label}")
-    idx = np.arange(len(y))
-    train, test = train_test_split(idx, test_size=0.25, random_state=seed, stratify=y)
-    model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.1, random_state=seed).fit(X[train], y[train])
-    baseline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(X[train], y[train])
-    p_model, p_base = model.predict_proba(X[test])[:, 1], baseline.predict_proba(X[test])[:, 1]
-    rng = np.random.default_rng(seed)
-    ours, theirs = ranking_scores(y[test], p_model), ranking_scores(y[test], p_base)
-    ours["roc_auc_interval"] = _auc_interval(y[test], p_model, confidence, rng)
+        raise WorkspaceError(f"player table {src!r} has no feature columns observed before {label}")
+    train, test = train_test_split(np.arange(len(y)), test_size=0.25, random_state=seed, stratify=y)
+    full = _score(X, y, train, test, seed)
+    alone = single_feature_aucs(X, y, names, train, test, seed)
+    suspects = [n for n, auc in alone.items() if auc > LEAK_AUC]
+    keep = [j for j, n in enumerate(names) if n not in suspects]
+    without = _score(X[:, keep], y, train, test, seed) if suspects and keep else None
+    used = without or full  # the honest model: without the suspected leaks where there are any
+    Xu, used_names = X[:, keep] if without else X, [names[j] for j in keep] if without else names
+    ours, theirs = used["ours"], used["theirs"]
+    ours["roc_auc_interval"] = _auc_interval(y[test], used["p_model"], confidence, np.random.default_rng(seed))
+    beats = ours["roc_auc"] > theirs["roc_auc"]
     sub = test[:5000]
-    imp = permutation_importance(model, X[sub], y[sub], scoring="roc_auc", n_repeats=3, random_state=seed)
-    importance = sorted(({"feature": n, "auc_drop": round(float(d), 4)} for n, d in zip(names, imp.importances_mean)),
+    imp = permutation_importance(used["model"], Xu[sub], y[sub], scoring="roc_auc", n_repeats=3, random_state=seed)
+    importance = sorted(({"feature": n, "auc_drop": round(float(d), 4)} for n, d in zip(used_names, imp.importances_mean)),
                         key=lambda r: -r["auc_drop"])
     effects = {k: ab_effect(v, (1 - y).astype(float), confidence) for k, v in groups.items()}
-    risk = model.predict_proba(X)[:, 1]
+    risk = out_of_fold(Xu, y, beats, seed)  # never from rows a model trained on
     top = np.argsort(-risk)[:TOP_AT_RISK]
     ab = "; ".join(f"{k}: {e['difference']} retention {e['effect']:+.4f} [{e['interval'][0]:+.4f}, {e['interval'][1]:+.4f}]"
                    f"{' (significant)' if e['significant'] else ' (not significant)'}" for k, e in effects.items())
     pct = round(confidence * 100)
+    leak_note = ""
+    if suspects:
+        leak_note = (f"; {', '.join(f'{n} alone scores {alone[n]:.3f}' for n in suspects)} on held-out players, a"
+                     f" possible leak (declare its observation window): with it the model scores"
+                     f" {full['ours']['roc_auc']:.3f}, the figures here are without it")
+    verdict = "beats" if beats else "does not beat"
+    held = {"split": f"{len(test):,} players (25%, stratified)", "model": ours, "baseline_logistic_regression": theirs,
+            "model_beats_baseline": beats, "single_feature_roc_auc": alone}
+    if without is not None:
+        held["with_suspected_leaks"] = {"model": full["ours"], "baseline_logistic_regression": full["theirs"]}
     return {"answer": f"churn (not {label}) in {src}: {y.mean():.1%} of {len(y):,} players; held-out ROC-AUC"
-                      f" {ours['roc_auc']:.3f} [{ours['roc_auc_interval'][0]:.3f}, {ours['roc_auc_interval'][1]:.3f}] vs"
-                      f" logistic baseline {theirs['roc_auc']:.3f}" + (f"; {pct}% A/B effect {ab}" if ab else ""),
+                      f" {ours['roc_auc']:.3f} [{ours['roc_auc_interval'][0]:.3f}, {ours['roc_auc_interval'][1]:.3f}],"
+                      f" which {verdict} the logistic baseline's {theirs['roc_auc']:.3f}" + leak_note
+                      + (f"; {pct}% A/B effect {ab}" if ab else ""),
             "evidence": {"source": src, "label": f"churn = not {label}" if LABELS[label] else f"churn = {label}",
-                         "players": len(y), "churned": int(y.sum()), "features": names,
+                         "players": len(y), "churned": int(y.sum()), "features": used_names,
+                         "excluded": excluded + [{"column": origin[names.index(n)], "feature": n,
+                                                  "reason": f"alone it reaches held-out ROC-AUC {alone[n]:.3f}"
+                                                            f" (> {LEAK_AUC}): a possible leak"} for n in suspects],
                          "importance": importance, "ab_effects": effects,
+                         "at_risk_from": f"out-of-fold predictions of the {'model' if beats else 'baseline'}"
+                                         " (5 folds: no player is scored by a model that saw it)",
                          "at_risk": [{"player": players[i], "risk": round(float(risk[i]), 3)} for i in top]},
-            "model": "HistGradientBoostingClassifier (200 rounds) on the table's columns",
-            "held_out": {"split": f"{len(test):,} players (25%, stratified)", "model": ours,
-                         "baseline_logistic_regression": theirs}}
+            "model": ("HistGradientBoostingClassifier (200 rounds)" if beats else
+                      "logistic regression (the boosted model did not beat it)") + " on the table's columns",
+            "held_out": held}
 
 
 def activity(ws: Workspace) -> tuple[list[str], np.ndarray, float]:
