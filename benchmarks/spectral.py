@@ -39,9 +39,11 @@ def report_fno(label: str, ws: Workspace) -> None:
     t0 = time.perf_counter()
     rec = fno.train(ws)
     s = rec["scores"]
-    parts = "; ".join(f"{t} MAE {c['fno_mae']} vs statsmodels {c['statsmodels_mae']}"
+    parts = "; ".join(f"{t} MAE {c['fno_mae']} vs ETS {c['ets_mae']}, seasonal naive {c['seasonal_naive_mae']},"
+                      f" no change {c['no_change_mae']}"
                       f" ({'FNO' if s['wins'][t] else 'statsmodels'} wins)" for t, c in s["community"].items())
-    overall = "; ".join(f"{t} {c['fno_mae']:.3f} vs {c['statsmodels_mae']:.3f}" for t, c in s["all_series_in_std_units"].items())
+    overall = "; ".join(f"{t} {c['fno_mae']:.3f} vs ETS {c['ets_mae']:.3f} / seasonal naive {c['seasonal_naive_mae']:.3f}"
+                        for t, c in s["all_series_in_std_units"].items())
     print(f"FNO {label} (community, last {fno.HORIZON} days held out): {parts}")
     print(f"    all {s['series']} series, MAE in standard deviations: {overall}"
           f" [{s['windows']} windows, {s['epochs']} epochs, train {time.perf_counter() - t0:.1f} s on {s['device']};"

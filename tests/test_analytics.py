@@ -6,9 +6,11 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import pytest
-from pilang_engine.analytics import reports
+from pilang_engine.analytics import anomalies, forecasting, reports
 from pilang_engine.analytics.hodge import build_complex, decompose, hodge
-from pilang_engine.workspace.store import Workspace
+from pilang_engine.analytics.series import Scope
+from pilang_engine.data.simulate import community_days
+from pilang_engine.workspace.store import Workspace, WorkspaceError
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -65,10 +67,67 @@ def test_sentiment_separates_praise_from_complaints(demo_ws: Workspace) -> None:
 def test_anomalies_and_forecast_carry_evidence_and_scores(demo_ws: Workspace) -> None:
     out = reports.anomalies(demo_ws, {})
     assert out["evidence"]["anomalies"] and all(a["messages"] for a in out["evidence"]["anomalies"])
+    assert out["evidence"]["false_alarm_rate"] == 0.05 and "5% false-alarm rate" in out["answer"]
     fc = reports.forecast(demo_ws, {"metric": "volume", "horizon": 5, "confidence": 0.9})
     rows = fc["evidence"]["forecast"]
     assert len(rows) == 5 and all(r["low"] < r["mean"] < r["high"] for r in rows)
-    assert fc["held_out"]["value"] >= 0 and "naive_last_value_mae" in fc["held_out"]
+    held = fc["held_out"]
+    assert set(held["mae"]) == {"ets", "seasonal_naive", "no_change"} and all(v >= 0 for v in held["mae"].values())
+    assert held["chosen"] == min(held["mae"], key=held["mae"].get)  # the model that loses does not answer
+    assert "8 origins" in held["metric"] and 0 <= held["ets_interval_coverage"] <= 1
+
+
+def test_a_flat_series_flags_nothing() -> None:
+    days = 90
+    flags, _ = anomalies.detect(np.full(days, 50.0), np.full(days, 0.1), np.full(days, 0.05))
+    assert flags == []
+
+
+def test_series_with_no_event_flag_at_the_stated_rate_and_events_are_found() -> None:
+    rng = np.random.default_rng(0)
+    null = [{f["series"] for f in anomalies.detect(*community_days(rng))[0]} for _ in range(300)]
+    for series in ("volume", "sentiment"):
+        assert np.mean([series in found for found in null]) <= anomalies.FALSE_ALARM  # any flagged day, per series
+    for series, least in (("volume", 0.85), ("sentiment", 0.6)):
+        hits = []
+        for _ in range(100):
+            day = int(rng.integers(5, 85))
+            flags, _ = anomalies.detect(*community_days(rng, event=(day, series, 4.0)))
+            hits.append(any(abs(f["index"] - day) <= 1 and f["series"] == series for f in flags))
+        assert np.mean(hits) >= least, series
+
+
+def test_days_without_messages_are_missing_not_neutral(demo_copy: Any) -> None:
+    demo_ws = Workspace(demo_copy("analytics-gaps"))  # its own copy: messages are deleted
+    first = demo_ws.db.execute("SELECT min(time) FROM messages").fetchone()[0]
+    start = first - first % 86400
+    quiet = (start + 10 * 86400, start + 12 * 86400)  # two days with no messages at all
+    with demo_ws.transaction():
+        demo_ws.db.execute("DELETE FROM messages WHERE time >= ? AND time < ?", quiet)
+    days, feats, *_ = reports.daily_features(demo_ws, Scope())
+    assert feats[10, 0] == feats[11, 0] == 0 and np.isnan(feats[10:12, 1]).all() and np.isnan(feats[10:12, 2]).all()
+    out = reports.anomalies(demo_ws, {})
+    assert not {days[10], days[11]} & {a["day"] for a in out["evidence"]["anomalies"] if a["driver"] != "volume"}
+    fc = reports.forecast(demo_ws, {"metric": "sentiment", "horizon": 3})
+    assert fc["evidence"]["days_without_messages"] == 2 and all(np.isfinite(r["mean"]) for r in fc["evidence"]["forecast"])
+
+
+def test_an_unknown_forecast_metric_is_an_error_naming_the_valid_ones(demo_ws: Workspace) -> None:
+    with pytest.raises(WorkspaceError, match="no forecast metric 'toxicity'; the metrics are: volume, sentiment"):
+        reports.forecast(demo_ws, {"metric": "toxicity"})
+
+
+def test_the_rolling_origin_backtest_fits_each_model_only_on_days_before_its_origin() -> None:
+    y = np.concatenate([np.full(60, 10.0), np.full(7, 1000.0)])  # the future jumps: nothing before says so
+    seen = []
+    def spy(history: np.ndarray, steps: int) -> np.ndarray:
+        seen.append(len(history))
+        assert history.max() <= 10.0 or len(history) > 60  # a model never sees the days it is scored on
+        return forecasting.no_change(history, steps)
+    bt = forecasting.backtest(y, {"spy": spy})
+    assert bt["origins"] == 8 and seen == forecasting.origins(len(y)) and bt["mae"]["spy"] > 0
+    assert forecasting.seasonal_naive(np.arange(14.0), 3).tolist() == [7.0, 8.0, 9.0]
+    assert forecasting.best({"ets": 1.0, "seasonal_naive": 1.0, "no_change": 2.0}) == "seasonal_naive"
 
 
 def test_hodge_on_the_demo_reply_graph(demo_ws: Workspace) -> None:

@@ -77,10 +77,12 @@ def test_fno_is_backtested_and_routed_by_what_it_won(ws: Workspace) -> None:
     s = rec["scores"]
     assert set(s["wins"]) == set(fno.TARGETS)
     for target, won in s["wins"].items():
-        assert won == (s["community"][target]["fno_mae"] < s["community"][target]["statsmodels_mae"])
+        c = s["community"][target]
+        assert won == (c["fno_mae"] < min(c["ets_mae"], c["seasonal_naive_mae"], c["no_change_mae"]))
+        assert c["origins"] >= 3
     route = next(r for r in ws.routes() if (r["type"], r["target"]) == ("analytics", "forecast"))
     assert route["handler"] == ("fno-forecast-handler" if any(s["wins"].values()) else "analytics-handler")
-    assert route["origin"].startswith("backtest on the community's last 7 days")
+    assert route["origin"].startswith("rolling-origin backtest on the community")
     assert len(rec["ntk"]["records"]) >= 2 and rec["ntk"]["probe"] <= fno.PROBE
     for metric in fno.TARGETS:
         out = fno.forecast(ws, {"metric": metric, "horizon": 10, "confidence": 0.9})
@@ -88,16 +90,21 @@ def test_fno_is_backtested_and_routed_by_what_it_won(ws: Workspace) -> None:
         assert len(rows) == 10 and all(r["low"] <= r["mean"] <= r["high"] for r in rows)
         assert out["model"].startswith("Fourier") == s["wins"][metric]  # where it lost, statsmodels answers
         if not s["wins"][metric]:
-            assert "did not beat statsmodels" in out["evidence"]["fno"]
+            assert "did not beat ETS" in out["evidence"]["fno"]
 
 
-def test_fno_windows_never_touch_the_held_out_tail() -> None:
-    days = 40
+def test_fno_windows_never_touch_the_backtest() -> None:
+    days = 70
     values = np.tile(np.arange(days, dtype=float)[:, None], (1, 3))
-    s = fno.Series("community", [str(d) for d in range(days)], values, np.zeros(3), np.ones(3))
+    observed = np.ones((days, 2), bool)
+    observed[15, 0] = False  # a day without messages: no sentiment target
+    s = fno.Series("community", [str(d) for d in range(days)], values, observed, np.zeros(3), np.ones(3))
+    first = fno.backtest_origins(days)[0]
+    assert len(fno.backtest_origins(days)) == 8
     X, Y = fno.windows([s], 10)
     assert X.shape[1:] == (3, 10) and Y.shape[1:] == (2, fno.HORIZON)
-    assert Y.max() <= days - fno.HORIZON - 1  # the last target day is before the tail
+    assert np.nanmax(Y) < first  # every target day is before the backtest's first origin
+    assert np.isnan(Y[:, 0]).sum() > 0 and not np.isnan(Y[:, 1]).any()  # the missing sentiment is no target
 
 
 def test_spectral_layer_from_pilang(ws: Workspace) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..workspace.search import iso
-from ..workspace.store import Workspace
+from ..workspace.store import Workspace, WorkspaceError
 from .sentiment import NEGATIVE, POSITIVE, message_vectors, model_for
 from .series import DAY, Scope, daily, messages
 
@@ -64,13 +64,14 @@ def sentiment(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     if agg == "distribution":
         hist, edges = np.histogram(scores, bins=10, range=(-1, 1))
         evidence["distribution"] = {f"{edges[i]:+.1f}..{edges[i + 1]:+.1f}": int(h) for i, h in enumerate(hist)}
-    return {"answer": answer, "evidence": evidence, "series": {"x": days, "sentiment": np.nan_to_num(means).tolist()},
+    return {"answer": answer, "evidence": evidence, "series": {"x": days, "sentiment": means.tolist()},  # NaN (no messages) stays missing
             "model": model.describe()["model"], "held_out": model.score}
 
 
 def daily_features(ws: Workspace, scope: Scope) -> tuple[list[str], np.ndarray, list[list[int]], list, np.ndarray]:
-    """Per day: [volume, mean sentiment, embedding drift from the previous day], the message
-    indexes of each day, the rows, and the per-message sentiment."""
+    """Per day: [volume, mean sentiment, embedding drift from the previous day with messages] (NaN
+    sentiment and drift on days without messages), the message indexes of each day, the rows, and the
+    per-message sentiment."""
     rows = messages(ws, scope)
     times = np.array([r[1] for r in rows], dtype=float)
     vecs = message_vectors(ws, [r[0] for r in rows])  # fetched once: for sentiment and for drift
@@ -87,75 +88,99 @@ def daily_features(ws: Workspace, scope: Scope) -> tuple[list[str], np.ndarray, 
         drift.append(np.nan if c is None or prev is None else float(1 - c @ prev / (np.linalg.norm(c) * np.linalg.norm(prev) + 1e-9)))
         prev = c if c is not None else prev
     drift_arr = np.array(drift, dtype=float)
-    # the first day (and empty days) have no drift to measure: give them the typical value, not 0
-    drift_arr[np.isnan(drift_arr)] = np.nanmedian(drift_arr) if np.isfinite(drift_arr).any() else 0.0
-    feats = np.column_stack([counts, np.nan_to_num(means), drift_arr]) if days else np.zeros((0, 3))
+    # a day without messages has no sentiment and no drift: NaN (missing), never 0 (neutral)
+    feats = np.column_stack([counts, means, drift_arr]) if days else np.zeros((0, 3))
     return days, feats, members, rows, scores
 
 
 def anomalies(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
-    """Unusual days by IsolationForest over volume, sentiment and embedding drift, each with the
-    feature that drove it and the messages that explain it."""
-    from sklearn.ensemble import IsolationForest
+    """Unusual days in volume, sentiment and embedding drift (robust STL residuals), flagged at a
+    stated false-alarm rate, each with the messages that explain it."""
+    from .anomalies import FALSE_ALARM, MIN_DAYS, detect
     scope = Scope.of(params)
     days, feats, members, rows, scores = daily_features(ws, scope)
-    if len(days) < 7:
-        return {"answer": f"too few days ({len(days)}) for anomaly detection; need at least 7",
+    if len(days) < MIN_DAYS:
+        return {"answer": f"too few days ({len(days)}) for anomaly detection; need at least {MIN_DAYS}",
                 "evidence": {"scope": scope.describe(), "days": len(days)}}
-    contamination = float(params.get("contamination") or 0.1)
-    forest = IsolationForest(n_estimators=300, contamination=contamination, random_state=0).fit(feats)
-    flags = forest.predict(feats) == -1
-    z = (feats - feats.mean(axis=0)) / (feats.std(axis=0) + 1e-9)
-    names = ["volume", "sentiment", "drift"]
-    found = []
-    for d in np.where(flags)[0]:
-        driver = int(np.argmax(np.abs(z[d])))
+    rate = float(params.get("false-alarm") or FALSE_ALARM)
+    if not 0 < rate < 1:
+        raise WorkspaceError(f"a false-alarm rate is between 0 and 1, e.g. 0.05; got {rate}")
+    flagged, cut = detect(feats[:, 0], feats[:, 1], feats[:, 2], rate)
+    found: dict[int, dict[str, Any]] = {}
+    for f in flagged:
+        d = f["index"]
+        if d in found:  # the day's strongest series drives it; the others are listed beside
+            found[d]["also"].append(f"{f['series']} {f['direction']} (z {f['z']:+.1f})")
+            continue
         day_rows = [rows[i] for i in members[d]]
-        day_scores = scores[members[d]] if members[d] else None
-        found.append({"day": days[d], "driver": names[driver], "direction": "high" if z[d, driver] > 0 else "low",
-                      "volume": int(feats[d, 0]), "sentiment": round(float(feats[d, 1]), 3),
-                      "drift": round(float(feats[d, 2]), 4), "messages": _quotes(day_rows, day_scores, 3)})
-    listed = "; ".join(f"{a['day']} ({a['driver']} {a['direction']})" for a in found[:6])
-    return {"answer": f"{len(found)} unusual day(s) of {len(days)}: {listed}" if found else "no unusual days",
-            "evidence": {"scope": scope.describe(), "days": len(days), "anomalies": found},
+        found[d] = {"day": days[d], "driver": f["series"], "direction": f["direction"], "z": f["z"], "also": [],
+                    "volume": int(feats[d, 0]),
+                    "sentiment": None if np.isnan(feats[d, 1]) else round(float(feats[d, 1]), 3),
+                    "drift": None if np.isnan(feats[d, 2]) else round(float(feats[d, 2]), 4),
+                    "messages": _quotes(day_rows, scores[members[d]] if members[d] else None, 3)}
+    listed = "; ".join(f"{a['day']} ({a['driver']} {a['direction']}, z {a['z']:+.1f})" for a in list(found.values())[:6])
+    claim = (f"flagged at a {rate:.0%} false-alarm rate per series (the chance that a series of {len(days)} days"
+             f" with no event shows any flagged day)")
+    return {"answer": (f"{len(found)} unusual day(s) of {len(days)}: {listed}; {claim}" if found
+                       else f"no unusual days in {len(days)} ({claim})"),
+            "evidence": {"scope": scope.describe(), "days": len(days), "anomalies": list(found.values()),
+                         "false_alarm_rate": rate, "thresholds_z": cut},
             "series": {"x": days, "messages": feats[:, 0].tolist()},
-            "model": f"IsolationForest(300 trees, contamination {contamination}) on daily volume, sentiment, drift"}
+            "model": "robust STL (weekly) residuals of daily volume (Anscombe), sentiment and drift, robust z"
+                     " against a Sidak threshold over days and series"}
 
 
 def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
-    """A daily metric (volume or sentiment) forecast with statsmodels ETS, with intervals at the
-    requested confidence and the model's error on a held-out tail."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+    """A daily metric (volume or sentiment) forecast by whichever of ETS, the weekly seasonal-naive
+    forecast and no change did best in a rolling-origin backtest, with intervals at the requested
+    confidence (ETS's own, with their coverage in the backtest; else the backtest's errors)."""
+    from . import forecasting as F
     scope = Scope.of(params)
     metric = params.get("metric") or "volume"
+    if metric not in F.METRICS:
+        raise WorkspaceError(f"no forecast metric {metric!r}; the metrics are: {', '.join(F.METRICS)}")
     horizon = int(params.get("horizon") or 14)
     confidence = float(params.get("confidence") or 0.95)
     days, feats, _, _, _ = daily_features(ws, scope)
-    y = feats[:, 0] if metric == "volume" else feats[:, 1]
-    if len(y) < 14:
-        return {"answer": f"too few days ({len(y)}) to forecast; need at least 14", "evidence": {"days": len(y)}}
-    holdout = max(3, len(y) // 5)
-
-    def fit(series: np.ndarray) -> Any:
-        return ExponentialSmoothing(series, trend="add", damped_trend=True,
-                                    initialization_method="estimated").fit()
-    backtest = fit(y[:-holdout]).forecast(holdout)
-    mae = float(np.mean(np.abs(backtest - y[-holdout:])))
-    naive = float(np.mean(np.abs(y[-holdout - 1] - y[-holdout:])))
-    model = fit(y)
-    mean = model.forecast(horizon)
-    resid = y - model.fittedvalues
-    from scipy.stats import norm
-    half = norm.ppf(0.5 + confidence / 2) * np.std(resid, ddof=1) * np.sqrt(np.arange(1, horizon + 1))
+    y = feats[:, 0] if metric == "volume" else feats[:, 1]  # sentiment: NaN on days without messages
+    if int((~np.isnan(y)).sum()) < F.MIN_TRAIN + F.BACKTEST_HORIZON:
+        return {"answer": f"too few days ({int((~np.isnan(y)).sum())}) to forecast and backtest;"
+                          f" need at least {F.MIN_TRAIN + F.BACKTEST_HORIZON}", "evidence": {"days": len(y)}}
+    bt = F.backtest(y, confidence=confidence)
+    chosen = F.best(bt["mae"])
+    covered = bt["interval_coverage"] is not None and bt["interval_coverage"] >= confidence - F.COVERAGE_SLACK
+    if chosen == "ets" and covered:
+        mean, low, high = F.ets(y, horizon, confidence)
+        interval = (f"ETS's own {round(confidence * 100)}% prediction interval (get_prediction); it held"
+                    f" {bt['interval_coverage']:.0%} of the backtest's days")
+    elif chosen == "ets":  # ETS's interval did not cover what it claims: its backtest errors give the width
+        mean = F.ets(y, horizon)[0]
+        half = float(np.quantile(bt["errors"]["ets"], confidence))
+        low, high = mean - half, mean + half
+        interval = (f"+/- the {round(confidence * 100)}th percentile of ETS's backtest errors: its own interval"
+                    f" held only {bt['interval_coverage']:.0%} of the backtest's days (claimed {confidence:.0%})")
+    else:
+        mean = F.CANDIDATES[chosen](y, horizon)
+        half = float(np.quantile(bt["errors"][chosen], confidence))
+        low, high = mean - half, mean + half
+        interval = (f"+/- the {round(confidence * 100)}th percentile of its own backtest errors"
+                    " (each from a forecast fitted on earlier days only)")
     last = np.datetime64(days[-1])
     future = [str(last + np.timedelta64(i, "D")) for i in range(1, horizon + 1)]
+    errors = ", ".join(f"{F.NAMES[k]} {v}" for k, v in bt["mae"].items())
+    loses = "" if chosen == "ets" else f"; ETS did not beat {F.NAMES[chosen]}, which answers"
+    missing = int(np.isnan(y).sum())
     return {"answer": f"{metric} over the next {horizon} days: {mean[0]:.2f} tomorrow to {mean[-1]:.2f} on {future[-1]}"
-                      f" ({int(confidence * 100)}% interval on the last day {mean[-1] - half[-1]:.2f} .. {mean[-1] + half[-1]:.2f})",
-            "evidence": {"scope": scope.describe(), "history_days": len(y),
-                         "forecast": [{"day": d, "mean": round(float(m), 3), "low": round(float(m - h), 3),
-                                       "high": round(float(m + h), 3)} for d, m, h in zip(future, mean, half)]},
+                      f" ({int(confidence * 100)}% interval on the last day {low[-1]:.2f} .. {high[-1]:.2f}); backtest MAE"
+                      f" over {bt['origins']} origins: {errors}{loses}",
+            "evidence": {"scope": scope.describe(), "history_days": len(y), "days_without_messages": missing,
+                         "interval": interval,
+                         "forecast": [{"day": d, "mean": round(float(m), 3), "low": round(float(lo), 3),
+                                       "high": round(float(hi), 3)} for d, m, lo, hi in zip(future, mean, low, high)]},
             "series": {"x": days + future, metric: y.tolist() + [float("nan")] * horizon,
                        "forecast": [float("nan")] * len(y) + mean.tolist()},
-            "model": "statsmodels ExponentialSmoothing (additive damped trend)",
-            "held_out": {"metric": f"MAE on the last {holdout} days", "value": round(mae, 4),
-                         "naive_last_value_mae": round(naive, 4)}}
+            "model": F.NAMES[chosen] + (" (missing days interpolated for the fit)" if missing and chosen == "ets" else ""),
+            "held_out": {"metric": f"MAE over the observed days of a rolling-origin backtest ({bt['origins']} origins,"
+                                   f" {bt['horizon']} days each, every model refitted on the days before its origin)",
+                         "mae": bt["mae"], "chosen": chosen,
+                         "ets_interval_coverage": bt["interval_coverage"], "interval_claimed": confidence}}

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 START = datetime(2025, 3, 1, tzinfo=timezone.utc)
 DAYS = 60
 DECAY_DAYS = 7.0  # a patch's effect on sentiment halves roughly every five days
@@ -284,3 +286,26 @@ def write_demo(folder: Path, seed: int = 7, **options: Any) -> dict[str, int]:
     (folder.parent / f"{folder.name}_truth.json").write_text(json.dumps(truth, indent=1))
     return {"messages": len(sim["messages"]), "reviews": len(reviews), "tickets": len(sim["tickets"]),
             "sessions": len(sim["sessions"]), "players": len(sim["roster"]), "patches": len(patches)}
+
+
+def community_days(rng: np.random.Generator, days: int = 90, event: tuple[int, str, float] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Daily (message counts, mean sentiment, embedding drift) of a community with no event: a weekly
+    rhythm (busier weekends), activity and mood that wander from day to day, and the sampling noise of a
+    mean over that day's messages. `event` = (day, "volume" | "sentiment", size) adds a one-day event of
+    `size` robust standard deviations (1.4826 x MAD) of that series itself: a surge, or a drop in mood."""
+    weekday = np.arange(days) % 7
+    activity = 60 * np.exp(np.cumsum(rng.normal(0, 0.04, days))) * np.where(weekday >= 5, 1.3, 1.0)
+    counts = rng.poisson(activity).astype(float)
+    mood = 0.1 + np.cumsum(rng.normal(0, 0.012, days))
+    sentiment = mood + rng.normal(0, 0.45, days) / np.sqrt(np.maximum(counts, 1))
+    drift = np.exp(rng.normal(np.log(3.0 / np.maximum(counts, 1)), 0.25))
+    if event is not None:
+        day, series, size = event
+        target = counts if series == "volume" else sentiment
+        robust_sd = 1.4826 * np.median(np.abs(target - np.median(target)))
+        if series == "volume":
+            counts[day] += round(size * robust_sd)
+        else:
+            sentiment[day] -= size * robust_sd
+    return counts, sentiment, drift

@@ -78,7 +78,9 @@ def model_summary(rec: dict[str, Any]) -> dict[str, Any]:
         answer = (f"{rec['name']}: held-out ROC-AUC {scores['gnn']['roc_auc']:.3f} (ChebConv K={scores['gnn']['k']}) vs"
                   f" {scores['non_graph_mlp']['roc_auc']:.3f} for the same features without the graph")
     else:
-        answer = "fno: " + "; ".join(f"{t} backtest MAE {c['fno_mae']} vs statsmodels {c['statsmodels_mae']}"
+        answer = "fno: " + "; ".join(f"{t} rolling-origin MAE {c['fno_mae']} vs ETS {c['ets_mae']}, seasonal naive"
+                                     f" {c['seasonal_naive_mae']}, no change {c['no_change_mae']}"
+                                     f" ({'the FNO answers' if scores['wins'][t] else 'a baseline answers'})"
                                      for t, c in scores["community"].items())
     return {"answer": answer, "evidence": {"trained": rec["trained"], "config": rec["config"],
                                            "ntk": rec["ntk"]["verdict"]}, "held_out": scores, "model": rec["kind"]}
