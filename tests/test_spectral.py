@@ -52,6 +52,7 @@ def test_gnn_on_the_demo_against_the_same_features_without_the_graph(ws: Workspa
     assert rec["name"] == "gnn:disengagement" and s["task"] == "disengagement"
     assert s["gnn"]["k"] in gnn.K_CHOICES and set(map(int, s["gnn"]["validation_auc_by_k"])) == set(gnn.K_CHOICES)
     assert s["gnn"]["roc_auc"] > 0.7 and s["non_graph_mlp"]["roc_auc"] > 0.7
+    assert s["split"].startswith("by time") and s["gnn_beats_baseline"] == (s["gnn"]["roc_auc"] > s["non_graph_mlp"]["roc_auc"])
     assert s["edges"] > 0 and s["device"] in ("cpu", "cuda")
     assert len(rec["ntk"]["records"]) >= 2 and rec["ntk"]["records"][0]["epoch"] == 0
     assert (ws.path / "models" / rec["path"]).exists()
@@ -59,6 +60,31 @@ def test_gnn_on_the_demo_against_the_same_features_without_the_graph(ws: Workspa
     assert record(ws, "gnn:disengagement")["trained"] == rec["trained"]
     risks = [p["risk"] for p in out["evidence"]["at_risk"]]
     assert risks == sorted(risks, reverse=True) and out["held_out"]["gnn"] == s["gnn"]
+    assert out["evidence"]["at_risk_from"].startswith("forecast")
+
+
+def test_an_edge_made_after_the_cutoff_changes_no_feature(demo_copy: Any) -> None:
+    ws = Workspace(demo_copy("gnn-cutoff"))
+    before = gnn.build(ws, "disengagement")
+    last = ws.db.execute("SELECT max(time) FROM messages").fetchone()[0]
+    cutoff = last - gnn.QUIET_DAYS * gnn.DAY
+    late = [r[0] for r in ws.db.execute("SELECT DISTINCT author FROM messages WHERE time >= ? ORDER BY author", [cutoff])]
+    a, b = [p for p in before.players if p in late][:2]  # two players active before and after: labels unchanged
+    with ws.transaction():
+        for i, author in enumerate((a, b)):
+            ws.db.execute("INSERT INTO messages(source, external_id, author, time, thread, text, content_hash, meta)"
+                          " SELECT source, ?, ?, ?, 'thread:after-the-cutoff', text, content_hash, meta FROM messages"
+                          " WHERE author = ? LIMIT 1", [f"late-{i}", author, last - 3600 * (2 - i), author])
+    from pilang_engine.workspace.graph import update_edges
+    with ws.transaction():
+        update_edges(ws, [("thread", "thread:after-the-cutoff")])
+    assert ws.db.execute("SELECT count(*) FROM edges WHERE grp = 'thread=thread:after-the-cutoff'").fetchone()[0] > 0
+    after = gnn.build(ws, "disengagement")
+    assert after.players == before.players and np.array_equal(after.y, before.y)
+    assert np.array_equal(after.edges, before.edges) and np.array_equal(after.weight, before.weight)
+    assert np.array_equal(after.embedding, before.embedding) and np.array_equal(after.behaviour, before.behaviour)
+    full = {tuple(sorted(e)) for e in gnn.player_graph(ws).edges()}
+    assert tuple(sorted((a, b))) in full  # the whole-history graph does have the new edge
 
 
 def test_disengagement_features_come_from_before_the_label_window(ws: Workspace) -> None:
@@ -132,6 +158,19 @@ def test_gnn_learns_toxicity_from_condas_labels(conda: Workspace) -> None:
     graph = gnn.build(conda, "toxicity")
     labelled = conda.db.execute("SELECT count(DISTINCT author) FROM messages WHERE json_extract(meta, '$.intent')"
                                 " IN ('E', 'I')").fetchone()[0]
-    assert int(graph.y.sum()) == labelled
+    assert 0 < int(graph.y.sum()) <= labelled  # players toxic later in a match, among those who spoke early
+    # the labels come from the second halves only: relabelling them moves the labels, never a feature or edge
+    with conda.transaction():
+        conda.db.execute("CREATE TEMP TABLE late AS SELECT id, meta FROM messages WHERE json_extract(meta, '$.intent')"
+                         " IS NOT NULL AND id NOT IN (SELECT id FROM temp.gnn_early)")
+        conda.db.execute("UPDATE messages SET meta = json_set(meta, '$.intent', 'E') WHERE id IN (SELECT id FROM temp.late)")
+    relabelled = gnn.build(conda, "toxicity")
+    assert relabelled.players == graph.players and relabelled.y.sum() > graph.y.sum()
+    assert np.array_equal(relabelled.embedding, graph.embedding) and np.array_equal(relabelled.edges, graph.edges)
+    with conda.transaction():
+        conda.db.execute("UPDATE messages SET meta = (SELECT meta FROM temp.late l WHERE l.id = messages.id)"
+                         " WHERE id IN (SELECT id FROM temp.late)")  # the real labels again
     rec = gnn.train(conda, "toxicity")
-    assert rec["scores"]["gnn"]["roc_auc"] > 0.75 and rec["scores"]["non_graph_mlp"]["roc_auc"] > 0.75
+    s = rec["scores"]
+    assert s["split"].startswith("by player") and len(s["held_out_players"]) == len(s["held_out_risk"])
+    assert s["gnn"]["roc_auc"] > 0.5 or s["non_graph_mlp"]["roc_auc"] > 0.5  # weak, but scored honestly

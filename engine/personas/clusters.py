@@ -62,16 +62,17 @@ class Players:
 BEHAVIOUR = ["log messages", "log active days", "mean sentiment", "negative share"]
 
 
-def players(ws: Workspace, authors: list[str] | None = None, until: float | None = None) -> Players:
+def players(ws: Workspace, authors: list[str] | None = None, until: float | None = None,
+            where: str | None = None) -> Players:
     """Feature rows for every author with messages (or for the given authors), from their messages
-    (only those before `until`, when given)."""
+    (only those before `until`, and only those meeting `where`, an SQL condition on `messages m`)."""
     query = ("SELECT m.author, m.id, m.time, a.platform FROM messages m JOIN authors a ON a.id = m.author"
              " WHERE m.author {who}" + (f" AND m.time < {float(until)!r}" if until is not None else "")
-             + " ORDER BY m.author, m.id")
+             + (f" AND ({where})" if where else "") + " ORDER BY m.author, m.id")
     if authors is None:
-        rows = ws.db.execute(query.format(who="IS NOT NULL")).fetchall()
+        rows = ws.db.execute(query.replace("{who}", "IS NOT NULL")).fetchall()
     else:
-        rows = ws.rows_in(query.format(who="IN ({marks})"), authors)
+        rows = ws.rows_in(query.replace("{who}", "IN ({marks})"), authors)
         rows.sort(key=lambda r: (r[0], r[1]))
     if not rows:
         return Players([], [], np.zeros((0, ws.vector_index().dim()), np.float32), np.zeros((0, len(BEHAVIOUR))),

@@ -12,6 +12,7 @@ import numpy as np
 from ..personas.clusters import players
 from ..predictions.churn import ranking_scores
 from ..workspace.graph import player_graph
+from ..workspace.search import iso
 from ..workspace.store import Workspace, WorkspaceError
 from . import device, record, save, stale, weights
 from .ntk import Tracker, empirical_ntk
@@ -30,15 +31,52 @@ DAY = 86400.0
 
 @dataclass
 class Graph:
-    """Nodes (players), their features and labels, and the weighted edges between them."""
+    """Nodes (players), their raw features and labels, and the weighted edges between them, all from
+    the messages the task may see (before its label's period)."""
     task: str
     players: list[str]
-    x: np.ndarray
+    embedding: np.ndarray  # (n, d) unit mean message embedding
+    behaviour: np.ndarray  # (n, 4)
     y: np.ndarray
     edges: np.ndarray  # (2, E), both directions
     weight: np.ndarray  # (E,)
-    feature_names: list[str]
     label: str
+    seen: str  # which messages the features and edges come from
+
+
+FEATURE_NAMES = ["log messages", "log active days", "mean sentiment", "negative share"]
+
+
+@dataclass
+class Design:
+    """The feature transform, fitted on the training graph only (PCA of the embedding, then
+    standardisation) and applied unchanged to any later graph."""
+    components: np.ndarray
+    center: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, embedding: np.ndarray, behaviour: np.ndarray) -> Design:
+        """Fitted on the training players' rows only."""
+        from sklearn.decomposition import PCA
+        pca = PCA(min(PCA_DIMS, len(embedding) - 1, embedding.shape[1]), random_state=0).fit(embedding)
+        x = np.hstack([(embedding - pca.mean_) @ pca.components_.T, behaviour])
+        return cls(pca.components_, pca.mean_, x.mean(axis=0), x.std(axis=0) + 1e-6)
+
+    def apply(self, g: Graph) -> np.ndarray:
+        x = np.hstack([(g.embedding - self.center) @ self.components.T, g.behaviour])
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+    def names(self) -> list[str]:
+        return [f"embedding pc{i + 1}" for i in range(len(self.components))] + FEATURE_NAMES
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: getattr(self, k).tolist() for k in ("components", "center", "mean", "std")}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Design:
+        return cls(*(np.array(d[k], dtype=np.float64) for k in ("components", "center", "mean", "std")))
 
 
 def task_for(ws: Workspace) -> str:
@@ -47,48 +85,70 @@ def task_for(ws: Workspace) -> str:
     return "toxicity" if labelled else "disengagement"
 
 
-def build(ws: Workspace, task: str) -> Graph:
-    """The task's nodes, features (from what is known before the label), labels and edges."""
-    from sklearn.decomposition import PCA
+def last_time(ws: Workspace) -> float:
+    last = ws.db.execute("SELECT max(time) FROM messages").fetchone()[0]
+    if last is None:
+        raise WorkspaceError("disengagement needs dated messages")
+    return float(last)
+
+
+def _early_messages(ws: Workspace) -> None:
+    """TEMP table gnn_early(id): each match's messages in its first half (by chat time): what a
+    toxicity forecast may see; the second half holds the labels."""
+    ws.db.execute("DROP TABLE IF EXISTS temp.gnn_early")
+    ws.db.execute("CREATE TEMP TABLE gnn_early AS SELECT id FROM (SELECT id, json_extract(meta, '$.chat_time') AS t,"
+                  " percent_rank() OVER (PARTITION BY context ORDER BY json_extract(meta, '$.chat_time')) AS r"
+                  " FROM messages WHERE json_extract(meta, '$.intent') IS NOT NULL) WHERE r < 0.5")
+
+
+def build(ws: Workspace, task: str, cutoff: float | None = None, labelled: bool = True) -> Graph:
+    """The task's nodes, features and edges from what is known before its label, and the labels.
+    disengagement: messages before `cutoff` (default: the data's last QUIET_DAYS days are the label);
+    label = silent in the QUIET_DAYS after it. toxicity: each match's first half of chat; label = a
+    toxic (CONDA E/I) message in the second half. `labelled=False` builds the features only (to
+    forecast a window that has not happened yet)."""
     if task == "toxicity":
-        rows = ws.db.execute("SELECT author, max(json_extract(meta, '$.intent') IN ('E', 'I')) FROM messages"
-                             " WHERE json_extract(meta, '$.intent') IS NOT NULL AND author IS NOT NULL GROUP BY author").fetchall()
-        if not rows:
+        if not ws.db.execute("SELECT 1 FROM messages WHERE json_extract(meta, '$.intent') IS NOT NULL LIMIT 1").fetchone():
             raise WorkspaceError("toxicity needs messages with toxicity labels (CONDA's intentClass); ingest them")
-        label = dict(rows)
-        p = players(ws, sorted(label))
-        label_text = "player wrote an explicitly or implicitly toxic message (CONDA intent E or I)"
+        _early_messages(ws)
+        where = "m.id IN (SELECT id FROM temp.gnn_early)"
+        p = players(ws, where=where)
+        rows = ws.db.execute("SELECT author, max(json_extract(meta, '$.intent') IN ('E', 'I')) FROM messages"
+                             " WHERE json_extract(meta, '$.intent') IS NOT NULL AND author IS NOT NULL"
+                             " AND id NOT IN (SELECT id FROM temp.gnn_early) GROUP BY author").fetchall()
+        later = dict(rows)
+        label = {a: int(later.get(a, 0)) for a in p.authors}
+        label_text = ("player writes an explicitly or implicitly toxic message (CONDA intent E or I) in the second"
+                      " half of a match's chat, from their messages in the first halves")
+        seen = "each match's first half of chat (by chat time)"
+        graph_where, graph_args = "id IN (SELECT id FROM temp.gnn_early)", []
     elif task == "disengagement":
-        last = ws.db.execute("SELECT max(time) FROM messages").fetchone()[0]
-        if last is None:
-            raise WorkspaceError("disengagement needs dated messages")
-        cutoff = last - QUIET_DAYS * DAY
+        last = last_time(ws)
+        cutoff = last - QUIET_DAYS * DAY if cutoff is None else cutoff
         p = players(ws, until=cutoff)
-        later = {r[0] for r in ws.db.execute("SELECT DISTINCT author FROM messages WHERE time >= ?", [cutoff])}
+        later = {r[0] for r in ws.db.execute("SELECT DISTINCT author FROM messages WHERE time >= ? AND time < ?",
+                                             [cutoff, cutoff + QUIET_DAYS * DAY])}
         label = {a: int(a not in later) for a in p.authors}
-        label_text = f"player silent in the data's last {QUIET_DAYS} days (features from the messages before)"
+        label_text = f"player silent in the {QUIET_DAYS} days after the cutoff (features and edges from before it)"
+        seen = f"messages before {iso(cutoff)}"
+        graph_where, graph_args = "time < ?", [cutoff]
     else:
         raise WorkspaceError(f"unknown risk task {task!r} (known: toxicity, disengagement)")
     if len(p.authors) < 20:
         raise WorkspaceError(f"{task}: {len(p.authors)} players is too few to train a graph model")
     y = np.array([label[a] for a in p.authors], dtype=np.float32)
-    if y.min() == y.max():
+    if labelled and y.min() == y.max():
         raise WorkspaceError(f"{task}: every player has the same label; nothing to learn")
-    emb = PCA(min(PCA_DIMS, len(p.authors) - 1, p.embedding.shape[1]), random_state=0).fit_transform(p.embedding)
-    x = np.hstack([emb, p.behaviour]).astype(np.float32)
-    x = (x - x.mean(axis=0)) / (x.std(axis=0) + 1e-6)
     where = {a: i for i, a in enumerate(p.authors)}
-    g = player_graph(ws)
+    g = player_graph(ws, graph_where, graph_args)  # the same messages as the features: none from the label's period
     src, dst, w = [], [], []
     for a, b, d in g.edges(data=True):
         if a in where and b in where:
             src += [where[a], where[b]]
             dst += [where[b], where[a]]
             w += [d["weight"]] * 2
-    names = [f"embedding pc{i + 1}" for i in range(emb.shape[1])] + ["log messages", "log active days",
-                                                                      "mean sentiment", "negative share"]
-    return Graph(task, p.authors, x, y, np.array([src, dst], dtype=np.int64).reshape(2, -1),
-                 np.log1p(np.array(w, dtype=np.float32)), names, label_text)
+    return Graph(task, p.authors, p.embedding, p.behaviour, y, np.array([src, dst], dtype=np.int64).reshape(2, -1),
+                 np.log1p(np.array(w, dtype=np.float32)), label_text, seen)
 
 
 def positional_encoding(graph: Graph) -> np.ndarray:
@@ -162,13 +222,24 @@ def models() -> tuple[Any, Any]:
     return ChebNet, PlayerMLP
 
 
-def split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified 60/20/20 node split."""
+def split(y: np.ndarray, seed: int, test: float = 0.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified node split (train, validation, test); test=0 gives an 80/20 train/validation split."""
     from sklearn.model_selection import train_test_split
     idx = np.arange(len(y))
-    train, rest = train_test_split(idx, test_size=0.4, random_state=seed, stratify=y)
-    val, test = train_test_split(rest, test_size=0.5, random_state=seed, stratify=y[rest])
-    return train, val, test
+    if test == 0:
+        train, val = train_test_split(idx, test_size=0.2, random_state=seed, stratify=y)
+        return train, val, np.zeros(0, dtype=int)
+    train, rest = train_test_split(idx, test_size=2 * test, random_state=seed, stratify=y)
+    val, held = train_test_split(rest, test_size=0.5, random_state=seed, stratify=y[rest])
+    return train, val, held
+
+
+def tensors(graph: Graph, design: Design, dev: str) -> tuple[Any, Any, Any, Any]:
+    """(features with positional encodings, features alone, edges, edge weights) on the device."""
+    import torch
+    x = design.apply(graph)
+    return (torch.from_numpy(np.hstack([x, positional_encoding(graph)])).to(dev), torch.from_numpy(x).to(dev),
+            torch.from_numpy(graph.edges).to(dev), torch.from_numpy(graph.weight).to(dev))
 
 
 def fit_one(model: Any, inputs: tuple[Any, ...], y: Any, train: Any, val: Any, tracker: Tracker | None = None) -> tuple[float, int]:
@@ -204,76 +275,103 @@ def fit_one(model: Any, inputs: tuple[Any, ...], y: Any, train: Any, val: Any, t
 
 
 def train(ws: Workspace, task: str | None = None, seed: int = 0) -> dict[str, Any]:
-    """Train the GNN (K chosen on validation) and the non-graph MLP on one split, track the GNN's NTK,
-    save the GNN in the workspace; returns its record."""
+    """Train the GNN (K chosen on validation) and the non-graph MLP, score both on data they never saw,
+    track the GNN's NTK, save it; returns its record. disengagement is a forecast, split by time: trained
+    on the window before the last (features before last - 2 x QUIET_DAYS, labels from the QUIET_DAYS after),
+    scored on the last window (features before last - QUIET_DAYS, labels from the last QUIET_DAYS). toxicity is
+    split by player (60/20/20), features from the first half of each match, labels from the second."""
     import torch
     task = task or task_for(ws)
-    graph = build(ws, task)
-    torch.manual_seed(seed)
     dev = device()
-    pe = positional_encoding(graph)
-    x_graph = torch.from_numpy(np.hstack([graph.x, pe])).to(dev)
-    x_plain = torch.from_numpy(graph.x).to(dev)
-    edges, weight = torch.from_numpy(graph.edges).to(dev), torch.from_numpy(graph.weight).to(dev)
-    y = torch.from_numpy(graph.y).to(dev)
-    train_idx, val_idx, test_idx = (torch.from_numpy(s).to(dev) for s in split(graph.y, seed))
+    if task == "disengagement":
+        last = last_time(ws)
+        fit_graph = build(ws, task, cutoff=last - 2 * QUIET_DAYS * DAY)
+        eval_graph = build(ws, task, cutoff=last - QUIET_DAYS * DAY)
+        train_idx, val_idx, _ = split(fit_graph.y, seed, test=0)
+        test = np.arange(len(eval_graph.players))
+        how = (f"by time: trained on labels from the {QUIET_DAYS} days before the last {QUIET_DAYS} (features and"
+               f" edges from {fit_graph.seen}), scored on the last {QUIET_DAYS} days (features and edges from"
+               f" {eval_graph.seen})")
+    else:
+        fit_graph = eval_graph = build(ws, task)
+        train_idx, val_idx, test = split(fit_graph.y, seed)
+        how = "by player: stratified 60/20/20 (test players never seen)"
+    design = Design.fit(fit_graph.embedding[train_idx], fit_graph.behaviour[train_idx])
+    xg, xp, edges, weight = tensors(fit_graph, design, dev)
+    y = torch.from_numpy(fit_graph.y).to(dev)
+    tr, va = torch.from_numpy(train_idx).to(dev), torch.from_numpy(val_idx).to(dev)
+    torch.manual_seed(seed)
     ChebNet, PlayerMLP = models()
     trials = {}
     for k in K_CHOICES:
         torch.manual_seed(seed)
-        model = ChebNet(x_graph.shape[1], k).to(dev)
-        trials[k] = fit_one(model, (x_graph, edges, weight), y, train_idx, val_idx)[0]
+        model = ChebNet(xg.shape[1], k).to(dev)
+        trials[k] = fit_one(model, (xg, edges, weight), y, tr, va)[0]
     k = max(trials, key=trials.get)
     torch.manual_seed(seed)
-    gnn = ChebNet(x_graph.shape[1], k).to(dev)
-    probe = train_idx[torch.randperm(len(train_idx), generator=torch.Generator().manual_seed(seed))[:PROBE].to(dev)]
-    tracker = Tracker(lambda: empirical_ntk(gnn, (x_graph, edges, weight), probe), every=10)
-    val_auc, epochs = fit_one(gnn, (x_graph, edges, weight), y, train_idx, val_idx, tracker)
+    gnn = ChebNet(xg.shape[1], k).to(dev)
+    probe = tr[torch.randperm(len(tr), generator=torch.Generator().manual_seed(seed))[:PROBE].to(dev)]
+    tracker = Tracker(lambda: empirical_ntk(gnn, (xg, edges, weight), probe), every=10)
+    _, epochs = fit_one(gnn, (xg, edges, weight), y, tr, va, tracker)
     torch.manual_seed(seed)
-    mlp = PlayerMLP(x_plain.shape[1]).to(dev)
-    fit_one(mlp, (x_plain,), y, train_idx, val_idx)
+    mlp = PlayerMLP(xp.shape[1]).to(dev)
+    fit_one(mlp, (xp,), y, tr, va)
     gnn.eval()
     mlp.eval()
+    eg, ep, e_edges, e_weight = tensors(eval_graph, design, dev)
     with torch.no_grad():
-        p_gnn = torch.sigmoid(gnn(x_graph, edges, weight)).cpu().numpy()
-        p_mlp = torch.sigmoid(mlp(x_plain)).cpu().numpy()
-    test = test_idx.cpu().numpy()
-    scores = {"task": task, "label": graph.label, "players": len(graph.players), "positives": int(graph.y.sum()),
-              "edges": int(graph.edges.shape[1] // 2), "split": "stratified 60/20/20 nodes (test never seen)",
-              "gnn": {**ranking_scores(graph.y[test], p_gnn[test]), "k": k, "validation_auc_by_k": trials, "epochs": epochs},
-              "non_graph_mlp": ranking_scores(graph.y[test], p_mlp[test]), "device": dev}
+        p_gnn = torch.sigmoid(gnn(eg, e_edges, e_weight)).cpu().numpy()
+        p_mlp = torch.sigmoid(mlp(ep)).cpu().numpy()
+    truth = eval_graph.y[test]
+    ours, theirs = ranking_scores(truth, p_gnn[test]), ranking_scores(truth, p_mlp[test])
+    scores = {"task": task, "label": eval_graph.label, "players": len(eval_graph.players),
+              "positives": int(truth.sum()), "edges": int(eval_graph.edges.shape[1] // 2), "split": how,
+              "gnn": {**ours, "k": k, "validation_auc_by_k": trials, "epochs": epochs},
+              "non_graph_mlp": theirs, "gnn_beats_baseline": ours["roc_auc"] > theirs["roc_auc"], "device": dev,
+              "held_out_players": [eval_graph.players[i] for i in test] if task == "toxicity" else None,
+              "held_out_risk": [round(float(v), 4) for v in p_gnn[test]] if task == "toxicity" else None}
     ntk = {"records": tracker.records, "verdict": tracker.verdict(), "probe": PROBE,
            "seconds_per_record": round(float(np.mean(tracker.seconds)), 4)}
-    config = {"task": task, "k": k, "features": x_graph.shape[1], "feature_names": graph.feature_names + [f"pe{i + 1}" for i in range(PE_DIMS)]}
+    config = {"task": task, "k": k, "features": int(xg.shape[1]), "feature_names": design.names()
+              + [f"pe{i + 1}" for i in range(PE_DIMS)], "design": design.to_json()}
     save(ws, f"gnn:{task}", "ChebConv GNN", {k_: v.cpu() for k_, v in gnn.state_dict().items()}, config, scores, ntk)
     return record(ws, f"gnn:{task}")
 
 
 def risk(ws: Workspace, task: str | None = None, top: int = 15) -> dict[str, Any]:
-    """Players most at risk by the saved GNN (trained first if there is none), with its scores."""
+    """Players most at risk by the saved GNN (trained first if there is none), from predictions on
+    data it never trained on: for disengagement a forecast of the next QUIET_DAYS from everything known
+    now; for toxicity its predictions for the held-out players."""
     import torch
     task = task or task_for(ws)
     rec = record(ws, f"gnn:{task}") or train(ws, task)
-    graph = build(ws, task)
-    ChebNet, _ = models()
-    model = ChebNet(rec["config"]["features"], rec["config"]["k"]).to(device())
-    model.load_state_dict(weights(ws, rec))
-    model.eval()
-    dev = device()
-    x = torch.from_numpy(np.hstack([graph.x, positional_encoding(graph)])).to(dev)
-    if x.shape[1] != rec["config"]["features"]:
+    if "design" not in rec["config"]:  # saved by an older pilang
         rec = train(ws, task)
-        return risk(ws, task, top)
-    with torch.no_grad():
-        p = torch.sigmoid(model(x, torch.from_numpy(graph.edges).to(dev), torch.from_numpy(graph.weight).to(dev))).cpu().numpy()
-    order = np.argsort(-p)[:top]
     s = rec["scores"]
-    degree = np.bincount(graph.edges[0], minlength=len(graph.players)) if graph.edges.size else np.zeros(len(graph.players), int)
+    if task == "disengagement":
+        graph = build(ws, task, cutoff=last_time(ws) + 1, labelled=False)  # everything: the label is the future
+        design = Design.from_json(rec["config"]["design"])
+        ChebNet, _ = models()
+        model = ChebNet(rec["config"]["features"], rec["config"]["k"]).to(device())
+        model.load_state_dict(weights(ws, rec))
+        model.eval()
+        x, _, edges, weight = tensors(graph, design, device())
+        with torch.no_grad():
+            p = torch.sigmoid(model(x, edges, weight)).cpu().numpy()
+        who, what = graph.players, f"forecast: silent in the next {QUIET_DAYS} days (from everything known now)"
+        degree = np.bincount(graph.edges[0], minlength=len(who)) if graph.edges.size else np.zeros(len(who), int)
+        neighbours = dict(zip(who, degree.tolist()))
+    else:
+        who, p = s["held_out_players"], np.array(s["held_out_risk"])
+        what, neighbours = "held-out players' predicted risk (players the model never trained on)", {}
+    order = np.argsort(-p)[:top]
+    verdict = "beats" if s["gnn_beats_baseline"] else "does not beat"
     answer = (f"{task} risk from the player graph ({s['players']:,} players, {s['edges']:,} edges): held-out ROC-AUC"
-              f" {s['gnn']['roc_auc']:.3f} (ChebConv K={s['gnn']['k']}) vs {s['non_graph_mlp']['roc_auc']:.3f} without the"
-              f" graph; {int((p > 0.5).sum())} players above 0.5")
-    evidence = {"label": s["label"], "at_risk": [{"player": graph.players[i], "risk": round(float(p[i]), 3),
-                                                  "labelled": int(graph.y[i]), "neighbours": int(degree[i])} for i in order],
+              f" {s['gnn']['roc_auc']:.3f} (ChebConv K={s['gnn']['k']}), which {verdict} the same features without the"
+              f" graph ({s['non_graph_mlp']['roc_auc']:.3f}); {int((p > 0.5).sum())} players above 0.5")
+    evidence = {"label": s["label"], "split": s["split"], "at_risk_from": what,
+                "at_risk": [{"player": who[i], "risk": round(float(p[i]), 3),
+                             **({"neighbours": int(neighbours[who[i]])} if neighbours else {})} for i in order],
                 "trained": rec["trained"], "ntk_verdict": rec["ntk"]["verdict"]}
     note = stale(ws, rec)
     if note:

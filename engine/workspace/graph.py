@@ -17,56 +17,81 @@ ALL_PAIRS_LIMIT = 12  # groups this small link every pair; larger ones link neig
 WINDOW = 3  # in a large group, each message links to the authors of the previous WINDOW messages
 
 
+def group_edges(ws: Workspace, column: str, rows: list[tuple[Any, ...]]) -> Counter[tuple[str, str, str]]:
+    """The edges one group's messages make, (a, b, kind) -> count: a thread links its participants and
+    carries replies and mentions, a context (a match) links its players. Rows are (author, reply_to,
+    mentions, source) in time order."""
+    edges: Counter[tuple[str, str, str]] = Counter()
+    authors = [r[0] for r in rows]
+    kind = "thread" if column == "thread" else "match"
+    distinct = sorted({a for a in authors if a})
+    if len(distinct) <= ALL_PAIRS_LIMIT:
+        for a, b in combinations(distinct, 2):
+            edges[(a, b, kind)] += 1
+    else:
+        for i, a in enumerate(authors):
+            for b in set(authors[max(0, i - WINDOW):i]):
+                if a and b and a != b:
+                    edges[(*sorted((a, b)), kind)] += 1
+    if kind == "thread":
+        for author, reply_to, mentions, source in rows:
+            if author and reply_to:
+                target = ws.db.execute("SELECT author FROM messages WHERE source = ? AND external_id = ?",
+                                       [source, reply_to]).fetchone()
+                if target and target[0] and target[0] != author:
+                    edges[(author, target[0], "reply")] += 1
+            for m in json.loads(mentions or "[]"):
+                if author and m != author:
+                    edges[(author, m, "mention")] += 1
+    return edges
+
+
 def update_edges(ws: Workspace, groups: Iterable[tuple[str, str]]) -> int:
-    """Recompute the edges of the given groups, each ("thread" or "context", value): a thread
-    links its participants and carries replies and mentions, a context (a match) links its players.
-    Returns the number of edges written."""
+    """Recompute the edges of the given groups, each ("thread" or "context", value), in the `edges`
+    table. Returns the number of edges written."""
     written = 0
     for column, value in sorted(set(groups)):
         grp = f"{column}={value}"
         ws.db.execute("DELETE FROM edges WHERE grp = ?", [grp])
         rows = ws.db.execute(f"SELECT author, reply_to, mentions, source FROM messages WHERE {column} = ?"
                              f" ORDER BY time, id", [value]).fetchall()
-        edges: Counter[tuple[str, str, str]] = Counter()
-        authors = [r[0] for r in rows]
-        kind = "thread" if column == "thread" else "match"
-        distinct = sorted({a for a in authors if a})
-        if len(distinct) <= ALL_PAIRS_LIMIT:
-            for a, b in combinations(distinct, 2):
-                edges[(a, b, kind)] += 1
-        else:
-            for i, a in enumerate(authors):
-                for b in set(authors[max(0, i - WINDOW):i]):
-                    if a and b and a != b:
-                        edges[(*sorted((a, b)), kind)] += 1
-        if kind == "thread":
-            for author, reply_to, mentions, source in rows:
-                if author and reply_to:
-                    target = ws.db.execute("SELECT author FROM messages WHERE source = ? AND external_id = ?",
-                                           [source, reply_to]).fetchone()
-                    if target and target[0] and target[0] != author:
-                        edges[(author, target[0], "reply")] += 1
-                for m in json.loads(mentions or "[]"):
-                    if author and m != author:
-                        edges[(author, m, "mention")] += 1
+        edges = group_edges(ws, column, rows)
         ws.db.conn.executemany("INSERT INTO edges(src, dst, kind, grp, weight) VALUES (?, ?, ?, ?, ?)",
-                          [(a, b, k, grp, float(w)) for (a, b, k), w in edges.items()])
+                               [(a, b, k, grp, float(w)) for (a, b, k), w in edges.items()])
         written += len(edges)
     ws.invalidate()
     return written
 
 
-def player_graph(ws: Workspace) -> Any:
-    """The undirected weighted player graph (cached until the next ingest)."""
-    if ws._graph is None:
-        import networkx as nx
-        g = nx.Graph()
-        for src, dst, kind, weight in ws.db.execute("SELECT src, dst, kind, sum(weight) FROM edges GROUP BY src, dst, kind"):
-            w = KIND_WEIGHTS.get(kind, 1.0) * weight
-            if g.has_edge(src, dst):
-                g[src][dst]["weight"] += w
-                g[src][dst]["kinds"][kind] = g[src][dst]["kinds"].get(kind, 0) + weight
-            else:
-                g.add_edge(src, dst, weight=w, kinds={kind: weight})
-        ws._graph = g
-    return ws._graph
+def _graph(rows: Iterable[tuple[str, str, str, float]]) -> Any:
+    """The undirected weighted graph of (src, dst, kind, count) rows."""
+    import networkx as nx
+    g = nx.Graph()
+    for src, dst, kind, weight in rows:
+        w = KIND_WEIGHTS.get(kind, 1.0) * weight
+        if g.has_edge(src, dst):
+            g[src][dst]["weight"] += w
+            g[src][dst]["kinds"][kind] = g[src][dst]["kinds"].get(kind, 0) + weight
+        else:
+            g.add_edge(src, dst, weight=w, kinds={kind: weight})
+    return g
+
+
+def player_graph(ws: Workspace, where: str | None = None, args: list[Any] | None = None) -> Any:
+    """The undirected weighted player graph (cached until the next ingest); with `where`, an SQL
+    condition on `messages`, the graph only those messages make (e.g. the ones before a cutoff: a
+    model's edges must not know the period its label comes from)."""
+    if where is None:
+        if ws._graph is None:
+            ws._graph = _graph(ws.db.execute("SELECT src, dst, kind, sum(weight) FROM edges GROUP BY src, dst, kind"))
+        return ws._graph
+    edges: Counter[tuple[str, str, str]] = Counter()
+    for column in ("thread", "context"):
+        rows = ws.db.execute(f"SELECT {column}, author, reply_to, mentions, source FROM messages WHERE {column} IS NOT NULL"
+                             f" AND ({where}) ORDER BY {column}, time, id", args or []).fetchall()
+        start = 0
+        for i in range(1, len(rows) + 1):
+            if i == len(rows) or rows[i][0] != rows[start][0]:
+                edges.update(group_edges(ws, column, [r[1:] for r in rows[start:i]]))
+                start = i
+    return _graph((a, b, k, float(w)) for (a, b, k), w in edges.items())
