@@ -43,8 +43,9 @@ def test_without_a_better_backtest_the_no_change_baseline_is_given(ws: Workspace
     assert nearest["change"] == "Hotfix 1.0.4"
     (row,) = out["rows"]
     assert row["group"] == "competitive-players"
-    for metric, how in out["evidence"]["predicted_from"].items():
-        score = out["held_out"][metric]
+    for key, how in out["evidence"]["predicted_from"].items():
+        side, metric = key.split(":")
+        score = out["held_out"][side][metric]
         assert (how == "similar changes") == (score["mae"] < score["no_change_mae"])
     sat = row["satisfaction"]
     assert sat["from"] == "no-change baseline" and sat["mean"] == 0 and sat["low"] < 0 < sat["high"]
@@ -65,8 +66,9 @@ def history_ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 def test_similar_past_changes_predict_the_reaction(history_ws: Workspace) -> None:
     out = predict.predict_reaction(history_ws, "Nerfed the damage of sniper rifles", "competitive-players")
-    score = out["held_out"]["satisfaction"]
-    assert score["mae"] < score["no_change_mae"] and score["spearman"] > 0.3 and score["n"] >= 90
+    score = out["held_out"]["personas"]["satisfaction"]  # personas scored apart from the community
+    assert score["mae"] < score["no_change_mae"] and score["spearman"] > 0.3 and score["n"] >= 60
+    assert out["held_out"]["community"]["satisfaction"]["n"] <= 23  # one group: each change after the first
     sat = out["rows"][0]["satisfaction"]
     assert sat["from"] == "similar changes" and sat["low"] <= sat["mean"] < 0  # known effect of a nerf: -0.9
     assert all(c["similarity"] > 0.3 for c in out["evidence"]["similar_changes"][:2])
@@ -81,21 +83,50 @@ def test_wider_confidence_gives_wider_intervals(ws: Workspace) -> None:
     assert width(0.5) <= width(0.95)
 
 
-def test_conformal_half_width() -> None:
-    res = np.arange(1.0, 20.0)  # 19 residuals: the 95% quantile is the 19th of 20 ranks
-    assert predict.conformal_half_width(res, 0.95) == (19.0, True)
-    assert predict.conformal_half_width(res, 0.5) == (10.0, True)
-    assert predict.conformal_half_width(np.array([0.1, 0.3]), 0.95) == (0.3, False)
+def test_conformal_intervals_come_from_crepes_and_are_unbounded_when_too_few() -> None:
+    res = np.arange(-9.0, 10.0)  # 19 signed residuals
+    low, high, ok = predict.conformal_interval(0.0, res, 0.9)
+    assert ok and low == -high and 8.0 <= high <= 9.0
+    assert predict.conformal_interval(0.0, np.array([0.1, -0.3]), 0.95)[2] is False  # too few: unbounded
 
 
-def test_backtest_scores_each_change_without_it() -> None:
+def test_the_backtest_predicts_each_change_only_from_earlier_ones() -> None:
     hist = predict.History(changes=[{"id": i, "title": str(i), "time": i} for i in range(4)],
-                           vectors=np.eye(4, dtype=np.float32), groups={"community": "community"})
-    hist.shifts["community"] = {"satisfaction": np.array([1.0, 1.0, -1.0, -1.0]),
-                                "engagement": np.full(4, np.nan), "churn_risk": np.full(4, np.nan)}
-    bt = predict.backtest(hist, "community", "satisfaction")
-    assert bt["n"] == 4 and bt["baseline_mae"] == 1.0
-    assert predict.backtest(hist, "community", "engagement") == {"n": 0}
+                           vectors=np.ones((4, 1), dtype=np.float32), groups={"community": "community"})
+    y = np.array([1.0, 1.0, -1.0, -1.0])
+    bt = predict.backtest(hist, y, "satisfaction")
+    # change 1 from change 0; change 2 from 0-1; change 3 from 0-2 (never from a later change)
+    assert bt["n"] == 3 and bt["change_ids"] == [1, 2, 3]
+    assert np.allclose(bt["predicted"], [1.0, 1.0, 1 / 3]) and bt["baseline_mae"] == 1.0
+    later = y.copy()
+    later[3] = 100.0  # what happens last cannot move any earlier prediction
+    assert np.allclose(predict.backtest(hist, later, "satisfaction")["predicted"][:2], bt["predicted"][:2])
+    assert predict.backtest(hist, np.full(4, np.nan), "engagement") == {"n": 0}
+
+
+def test_windows_stop_at_the_neighbouring_changes() -> None:
+    day = predict.DAY
+    changes = [{"time": 0.0}, {"time": 3 * day}, {"time": 30 * day}]
+    bounds = predict.windows(changes)
+    assert bounds[0] == (-predict.BEFORE_DAYS * day, 0.0, 3 * day)  # the next patch cuts the after-window
+    assert bounds[1] == (0.0, 3 * day, 3 * day + predict.AFTER_DAYS * day)  # the previous one cuts the before
+    assert bounds[2][0] == 30 * day - predict.BEFORE_DAYS * day
+
+
+def test_backtest_personas_are_fitted_before_the_changes_they_score(demo_with_personas: Any) -> None:
+    ws = demo_with_personas("predict-groups")  # its own copy: messages are deleted
+    hist = predict.history(ws)
+    k = ws.db.execute("SELECT count(*) FROM personas").fetchone()[0]
+    assert len(hist.backtest_groups) == k and all(set(g) == set(predict.METRICS) for g in hist.backtest_groups.values())
+    # messages after the last change must not change how any group was formed for the earlier ones
+    with ws.transaction():
+        ws.db.execute("DELETE FROM messages WHERE time > ?", [hist.changes[-1]["time"]])
+    ws.invalidate()
+    ws._derived.clear()
+    again = predict.history(ws)
+    for name, shifts in again.backtest_groups.items():
+        early = hist.backtest_groups[name]["satisfaction"][:-1]
+        assert np.allclose(shifts["satisfaction"][:-1], early, equal_nan=True), name
 
 
 def test_predictions_need_past_changes(tmp_path: Path) -> None:

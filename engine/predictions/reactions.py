@@ -1,6 +1,13 @@
 """Change impact: how each persona (and the whole community) moved after every past dated change,
-and the reaction to a proposed change predicted from the most similar past changes, with conformal
-intervals from the leave-one-change-out backtest and that backtest's score against "no change"."""
+and the reaction to a proposed change predicted from the most similar past changes.
+
+The before/after windows of a change stop at its neighbouring changes (a week after one patch is not
+the week before the next). The backtest runs in time order: each change is predicted only from the
+changes before it, against "no change", for the community and for the personas separately; in it a
+player's persona is decided only by what was known before each change (centroids fitted on the messages
+before the first predicted change, each player placed by their messages before that change), so the
+future never defines the groups. Intervals are split-conformal (crepes) on those out-of-sample
+residuals; where there are too few residuals for the coverage asked, the interval is unbounded."""
 from __future__ import annotations
 
 import math
@@ -36,6 +43,8 @@ class History:
     groups: dict[str, str]  # group id -> name
     shifts: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # group -> metric -> (changes,)
     counts: dict[str, np.ndarray] = field(default_factory=dict)  # group -> (changes, 2) messages before/after
+    # the personas as known before each change (see backtest_groups): what the backtest scores
+    backtest_groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 def _change_vectors(ws: Workspace, hashes: list[str]) -> np.ndarray:
@@ -74,26 +83,91 @@ def history(ws: Workspace) -> History:
     last_seen: dict[str, float] = {}
     for a, t in zip(authors, times):
         last_seen[a] = t
+    bounds = windows(changes)
     for gid in groups:
         mask = np.ones(len(msgs), bool) if gid == COMMUNITY else persona == gid
-        t, s, a = times[mask], sent[mask], authors[mask]
-        out = {m: np.full(len(changes), np.nan) for m in METRICS}
-        counts = np.zeros((len(changes), 2), int)
-        for i, c in enumerate(changes):
-            lo, mid, hi = (np.searchsorted(t, c["time"] - BEFORE_DAYS * DAY), np.searchsorted(t, c["time"]),
-                           np.searchsorted(t, c["time"] + AFTER_DAYS * DAY))
-            counts[i] = (mid - lo, hi - mid)
-            if min(mid - lo, hi - mid) < MIN_MESSAGES:
-                continue
-            out["satisfaction"][i] = s[mid:hi].mean() - s[lo:mid].mean()
-            out["engagement"][i] = math.log((hi - mid) / AFTER_DAYS + 0.5) - math.log((mid - lo) / BEFORE_DAYS + 0.5)
-            if end >= c["time"] + (AFTER_DAYS + OBSERVE_DAYS) * DAY:
-                active = {x for x in a[lo:mid] if x}
-                left = sum(1 for x in active if last_seen[x] < c["time"] + AFTER_DAYS * DAY)
-                out["churn_risk"][i] = left / len(active) if active else np.nan
-        hist.shifts[gid], hist.counts[gid] = out, counts
+        hist.shifts[gid], hist.counts[gid] = measure(changes, bounds, times, sent, authors, [mask] * len(changes),
+                                                     last_seen, end)
+    hist.backtest_groups = backtest_groups(ws, changes, msgs, times, sent, authors, bounds, last_seen, end)
     ws._derived["change-history"] = hist
     return hist
+
+
+def windows(changes: list[dict[str, Any]]) -> list[tuple[float, float, float]]:
+    """(start, change, end) of each change's before/after windows: BEFORE_DAYS / AFTER_DAYS, cut at
+    the neighbouring changes so that no window holds another change's reaction."""
+    out = []
+    for i, c in enumerate(changes):
+        start = c["time"] - BEFORE_DAYS * DAY
+        end = c["time"] + AFTER_DAYS * DAY
+        if i > 0:
+            start = max(start, changes[i - 1]["time"])
+        if i + 1 < len(changes):
+            end = min(end, changes[i + 1]["time"])
+        out.append((start, c["time"], end))
+    return out
+
+
+def measure(changes: list[dict[str, Any]], bounds: list[tuple[float, float, float]], times: np.ndarray,
+            sent: np.ndarray, authors: np.ndarray, masks: list[np.ndarray], last_seen: dict[str, float],
+            end: float) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """One group's shifts around every change (its members at change i: masks[i]) and its message
+    counts before/after."""
+    out = {m: np.full(len(changes), np.nan) for m in METRICS}
+    counts = np.zeros((len(changes), 2), int)
+    for i, (start, at, stop) in enumerate(bounds):
+        lo, mid, hi = np.searchsorted(times, [start, at, stop])
+        before, after = np.flatnonzero(masks[i][lo:mid]) + lo, np.flatnonzero(masks[i][mid:hi]) + mid
+        counts[i] = (len(before), len(after))
+        if min(len(before), len(after)) < MIN_MESSAGES or stop <= at or at <= start:
+            continue
+        out["satisfaction"][i] = sent[after].mean() - sent[before].mean()
+        out["engagement"][i] = (math.log(len(after) / ((stop - at) / DAY) + 0.5)
+                                - math.log(len(before) / ((at - start) / DAY) + 0.5))
+        if end >= at + (AFTER_DAYS + OBSERVE_DAYS) * DAY:
+            active = {x for x in authors[before] if x}
+            left = sum(1 for x in active if last_seen[x] < stop)
+            out["churn_risk"][i] = left / len(active) if active else np.nan
+    return out, counts
+
+
+def backtest_groups(ws: Workspace, changes: list[dict[str, Any]], msgs: list[Any], times: np.ndarray,
+                    sent: np.ndarray, authors: np.ndarray, bounds: list[tuple[float, float, float]],
+                    last_seen: dict[str, float], end: float) -> dict[str, dict[str, np.ndarray]]:
+    """The personas as the backtest may know them: k centroids (k = the stored personas') fitted on
+    the players' messages before the first change the backtest predicts (the second), each player
+    placed at each change by their messages before it. Their measured shifts, by group."""
+    from sklearn.cluster import KMeans
+
+    from ..analytics.sentiment import message_vectors
+    k = ws.db.execute("SELECT count(*) FROM personas").fetchone()[0]
+    if k < 2 or len(changes) < 3:
+        return {}
+    vecs = message_vectors(ws, [m[0] for m in msgs])
+    names = sorted(set(authors) - {""})
+    index = {a: i for i, a in enumerate(names)}
+    who = np.array([index.get(a, -1) for a in authors])
+
+    def means_until(t: float) -> tuple[np.ndarray, np.ndarray]:
+        n = np.searchsorted(times, t)
+        keep = who[:n] >= 0
+        sums = np.zeros((len(names), vecs.shape[1]))
+        np.add.at(sums, who[:n][keep], vecs[:n][keep])
+        seen = np.bincount(who[:n][keep], minlength=len(names)) > 0
+        return sums / (np.linalg.norm(sums, axis=1, keepdims=True) + 1e-9), seen
+    first, seen0 = means_until(changes[1]["time"])
+    if seen0.sum() < 2 * k:
+        return {}
+    centers = KMeans(k, n_init=10, random_state=0).fit(first[seen0]).cluster_centers_
+    masks: dict[int, list[np.ndarray]] = {j: [] for j in range(k)}
+    for c in changes:
+        emb, seen = means_until(c["time"])
+        place = np.where(seen, np.argmax(emb @ centers.T, axis=1), -1)
+        member = np.where(who >= 0, place[np.maximum(who, 0)], -1)
+        for j in range(k):
+            masks[j].append(member == j)
+    return {f"early-persona-{j + 1}": measure(changes, bounds, times, sent, authors, masks[j], last_seen, end)[0]
+            for j in range(k)}
 
 
 def _weights(sims: np.ndarray) -> np.ndarray:
@@ -105,39 +179,43 @@ def _weights(sims: np.ndarray) -> np.ndarray:
     return w
 
 
-def backtest(hist: History, group: str, metric: str) -> dict[str, Any]:
-    """Leave-one-change-out: each measured change predicted from the others; MAE against the
-    "no change" baseline (for churn: the mean rate of the other changes), Spearman, residuals."""
-    y = hist.shifts.get(group, {}).get(metric)
+def backtest(hist: History, y: np.ndarray | None, metric: str) -> dict[str, Any]:
+    """In time order: each measured change predicted only from the measured changes before it; MAE
+    against "no change" (for churn: the mean rate of the earlier changes), Spearman, signed residuals."""
     if y is None:
         return {"n": 0}
-    known = np.where(~np.isnan(y))[0]
-    if len(known) < 3:
-        return {"n": int(len(known))}
-    V = hist.vectors[known]
-    preds, base = [], []
-    for j, i in enumerate(known):
-        others = np.delete(np.arange(len(known)), j)
-        w = _weights(V[others] @ V[j])
-        preds.append(float(w @ y[known[others]]))
-        base.append(NO_CHANGE.get(metric, float(y[known[others]].mean())))
-    preds_a, base_a, truth = np.array(preds), np.array(base), y[known]
+    known = np.where(~np.isnan(y))[0]  # changes are in time order
+    preds, base, truth, ids = [], [], [], []
+    for j in range(1, len(known)):
+        earlier, i = known[:j], known[j]
+        w = _weights(hist.vectors[earlier] @ hist.vectors[i])
+        preds.append(float(w @ y[earlier]))
+        base.append(NO_CHANGE.get(metric, float(y[earlier].mean())))
+        truth.append(float(y[i]))
+        ids.append(hist.changes[i]["id"])
+    if len(truth) < 2:
+        return {"n": len(truth)}
+    preds_a, base_a, truth_a = np.array(preds), np.array(base), np.array(truth)
     from scipy.stats import spearmanr
-    rho = spearmanr(preds_a, truth).statistic if np.std(preds_a) > 0 and np.std(truth) > 0 else float("nan")
-    return {"n": int(len(known)), "mae": float(np.abs(preds_a - truth).mean()),
-            "baseline_mae": float(np.abs(base_a - truth).mean()), "spearman": float(rho),
-            "residuals": np.abs(preds_a - truth), "predicted": preds_a, "baseline": base_a, "measured": truth,
-            "change_ids": [hist.changes[i]["id"] for i in known]}
+    rho = spearmanr(preds_a, truth_a).statistic if np.std(preds_a) > 0 and np.std(truth_a) > 0 else float("nan")
+    return {"n": len(truth), "mae": float(np.abs(preds_a - truth_a).mean()),
+            "baseline_mae": float(np.abs(base_a - truth_a).mean()), "spearman": float(rho),
+            "residuals": truth_a - preds_a, "baseline_residuals": truth_a - base_a,
+            "predicted": preds_a, "baseline": base_a, "measured": truth_a, "change_ids": ids}
 
 
-def conformal_half_width(residuals: np.ndarray, confidence: float) -> tuple[float, bool]:
-    """Split-conformal half width at `confidence` from backtest residuals, and whether the number of
-    residuals is enough for that coverage (if not: the largest residual, flagged)."""
-    n = len(residuals)
-    rank = math.ceil((n + 1) * confidence)
-    if rank > n:
-        return float(residuals.max()), False
-    return float(np.sort(residuals)[rank - 1]), True
+def conformal_interval(mean: float, residuals: np.ndarray, confidence: float) -> tuple[float, float, bool]:
+    """Split-conformal interval (crepes) around `mean` from out-of-sample residuals, and whether there
+    were enough of them for that coverage (if not, the interval is unbounded)."""
+    import warnings
+
+    from crepes import ConformalRegressor
+    cr = ConformalRegressor()
+    cr.fit(residuals=np.asarray(residuals, dtype=float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # crepes warns when the interval must be unbounded; we say so
+        low, high = cr.predict_int(np.array([mean]), confidence=confidence)[0]
+    return float(low), float(high), bool(np.isfinite(low) and np.isfinite(high))
 
 
 def change_text(change: str) -> str:
@@ -168,27 +246,36 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
     text = change_text(change)
     q = embedder(ws.embed_model).encode([text])[0]
     sims = hist.vectors @ q
-    # the backtest over every group decides, per metric, whether similar changes beat "no change"
-    backtests = {(g, m): backtest(hist, g, m) for g in hist.groups for m in METRICS}
+    # the time-ordered backtest decides, per metric, whether similar changes beat "no change": for the
+    # community on its own, for personas on the personas as known before each change
+    scored = {"community": {COMMUNITY: hist.shifts.get(COMMUNITY, {})}, "personas": hist.backtest_groups}
+    backtests = {(side, m): [backtest(hist, shifts.get(m), m) for shifts in groups_.values()]
+                 for side, groups_ in scored.items() for m in METRICS}
     score = _score(backtests)
-    learned = {m: m in score and score[m]["mae"] < score[m]["no_change_mae"] for m in METRICS}
+    learned = {(side, m): m in score.get(side, {}) and score[side][m]["mae"] < score[side][m]["no_change_mae"]
+               for side in scored for m in METRICS}
     groups = groups_for(ws, hist, persona)
     rows = []
     for gid in groups:
+        side = "community" if gid == COMMUNITY else "personas"
         row: dict[str, Any] = {"group": hist.groups[gid]}
         for metric in METRICS:
-            y, bt = hist.shifts[gid][metric], backtests[(gid, metric)]
-            if bt["n"] < 3:
+            y = hist.shifts[gid][metric]
+            parts = [bt for bt in backtests[(side, metric)] if bt.get("n", 0) >= 2]
+            known = np.where(~np.isnan(y))[0]
+            if not parts or len(known) < 2:
                 row[metric] = None
                 continue
-            known = np.where(~np.isnan(y))[0]
-            if learned[metric]:
-                mean, residuals = float(_weights(sims[known]) @ y[known]), bt["residuals"]
+            use = learned[(side, metric)]
+            if use:
+                mean = float(_weights(sims[known]) @ y[known])
+                residuals = np.concatenate([bt["residuals"] for bt in parts])
             else:
-                mean, residuals = NO_CHANGE.get(metric, float(y[known].mean())), np.abs(bt["baseline"] - bt["measured"])
-            half, covered = conformal_half_width(residuals, confidence)
-            row[metric] = {"mean": round(mean, 3), "low": round(mean - half, 3), "high": round(mean + half, 3),
-                           "coverage_ok": covered, "from": "similar changes" if learned[metric] else "no-change baseline"}
+                mean = NO_CHANGE.get(metric, float(y[known].mean()))
+                residuals = np.concatenate([bt["baseline_residuals"] for bt in parts])
+            low, high, covered = conformal_interval(mean, residuals, confidence)
+            row[metric] = {"mean": round(mean, 3), "low": round(low, 3), "high": round(high, 3),
+                           "coverage_ok": covered, "from": "similar changes" if use else "no-change baseline"}
         rows.append(row)
     order = np.argsort(-sims)[:3]
     similar = [{"change": hist.changes[i]["title"], "date": iso(hist.changes[i]["time"]), "id": hist.changes[i]["id"],
@@ -197,41 +284,46 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
                                                for m in METRICS} for g in groups},
                 "messages_before_after": {hist.groups[g]: hist.counts[g][i].tolist() for g in groups}}
                for i in order]
-    baseline_only = [m for m in METRICS if m in score and not learned[m]]
+    side = "community" if groups == [COMMUNITY] else "personas" if COMMUNITY not in groups else "community"
+    baseline_only = [m for m in METRICS if m in score.get(side, {}) and not learned[(side, m)]]
     answer = _sentence(text, rows, confidence)
     if baseline_only:
         nearest = similar[0]
         shifts = "; ".join(f"{g} {m} {v:+.2f}" for g, ms in nearest["measured"].items() for m, v in ms.items()
                            if m in baseline_only and v is not None)
-        answer += (f". For {', '.join(baseline_only)} similar past changes did not beat \"no change\" in the backtest,"
-                   f" so the no-change baseline is given; the closest past change, {nearest['change']}"
-                   f" ({nearest['date'][:10]}, similarity {nearest['similarity']:.2f}), measured: {shifts}")
+        answer += (f". For {', '.join(baseline_only)} similar past changes did not beat \"no change\" in the"
+                   f" time-ordered backtest, so the no-change baseline is given; the closest past change,"
+                   f" {nearest['change']} ({nearest['date'][:10]}, similarity {nearest['similarity']:.2f}), measured: {shifts}")
     return {"answer": answer, "rows": rows,
             "evidence": {"change": text, "similar_changes": similar, "past_changes": len(hist.changes),
-                         "windows": f"{BEFORE_DAYS} days before vs {AFTER_DAYS} days after each change",
-                         "metrics": METRICS, "predicted_from": {m: "similar changes" if learned[m] else "no-change baseline"
-                                                                for m in METRICS if m in score}},
+                         "windows": f"{BEFORE_DAYS} days before vs {AFTER_DAYS} days after each change, cut at the"
+                                    " neighbouring changes",
+                         "metrics": METRICS,
+                         "predicted_from": {f"{s_}:{m}": "similar changes" if learned[(s_, m)] else "no-change baseline"
+                                            for s_ in scored for m in METRICS if m in score.get(s_, {})}},
             "model": f"similarity-weighted mean of the {NEIGHBOURS} most similar past changes (change texts embedded"
-                     f" with {ws.embed_model}) where that beats no change in the leave-one-change-out backtest;"
-                     " split-conformal intervals from the backtest residuals",
+                     f" with {ws.embed_model}) where that beats no change in the time-ordered backtest;"
+                     " split-conformal intervals (crepes) from that backtest's residuals",
             "held_out": score}
 
 
-def _score(backtests: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
-    """Pooled leave-one-change-out scores per metric: MAE vs the baseline's, Spearman."""
-    out: dict[str, Any] = {"metric": "leave-one-change-out backtest"}
-    for metric in METRICS:
-        parts = [bt for (g, m), bt in backtests.items() if m == metric and bt.get("n", 0) >= 3]
+def _score(backtests: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, Any]:
+    """Time-ordered backtest scores per side (community; personas, pooled over the personas) and
+    metric: MAE vs the no-change baseline's, Spearman, how many predictions."""
+    from scipy.stats import spearmanr
+    out: dict[str, Any] = {"metric": "time-ordered backtest: each past change predicted only from earlier ones"}
+    for (side, metric), parts in backtests.items():
+        parts = [p for p in parts if p.get("n", 0) >= 2]
         if not parts:
             continue
         pred = np.concatenate([p["predicted"] for p in parts])
         truth = np.concatenate([p["measured"] for p in parts])
         base = np.concatenate([p["baseline"] for p in parts])
-        from scipy.stats import spearmanr
         rho = spearmanr(pred, truth).statistic if np.std(pred) > 0 and np.std(truth) > 0 else float("nan")
-        out[metric] = {"mae": round(float(np.abs(pred - truth).mean()), 4),
-                       "no_change_mae": round(float(np.abs(base - truth).mean()), 4),
-                       "spearman": None if np.isnan(rho) else round(float(rho), 3), "n": int(len(truth))}
+        out.setdefault(side, {})[metric] = {"mae": round(float(np.abs(pred - truth).mean()), 4),
+                                            "no_change_mae": round(float(np.abs(base - truth).mean()), 4),
+                                            "spearman": None if np.isnan(rho) else round(float(rho), 3),
+                                            "n": int(len(truth))}
     return out
 
 
