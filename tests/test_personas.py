@@ -170,3 +170,23 @@ def test_the_local_lm_words_a_grounded_answer(ws: Workspace) -> None:
         assert "#" in out["answer"]
     else:
         assert out["answer"].startswith("We (casual-players")
+
+
+def test_names_come_from_the_data_unless_an_archetype_fits_with_its_own_words() -> None:
+    from pilang_engine.workspace.embed import embedder
+    enc = embedder("all-MiniLM-L6-v2").encode
+    terms = [["good", "fun", "game", "love", "great", "best", "amazing", "recommend", "friends", "hours"],
+             ["ranked", "meta", "matchmaking", "nerf", "rifle", "pvp", "balance", "build", "elo", "tournament"]]
+    centroids = enc(["good fun game, love it, best game", "ranked matchmaking is broken, the meta needs balance"])
+    names = personas.name_personas(terms, centroids, enc)
+    assert names[0] == "good-fun-players"  # positive reviewers are not "casual-players" for want of their words
+    assert names[1] == "competitive-players"
+
+
+def test_weakly_separated_personas_are_said_to_be(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not personas.separation(ws)["weakly_separated"]  # the demo's personas are distinct
+    info = personas.fit_info(ws)
+    weak = {**info, "candidates": [{**c, "silhouette": 0.04} for c in info["candidates"]]}
+    monkeypatch.setattr(personas, "fit_info", lambda ws_: weak)
+    out = answers.ask(ws, "loot-grinders", "what do you think of the drop rates?")
+    assert out["evidence"]["personas_separation"]["weakly_separated"] and "weakly separated (silhouette 0.04" in out["answer"]

@@ -98,6 +98,10 @@ def ask(ws: Workspace, name: str, question: str, phrase: bool = False) -> dict[s
         if worded:
             answer, how = worded, f"worded by {verdict['model']} from the quotes, checked against them"
     sentiment = ev.pop("model")
+    quality = personas.separation(ws)
+    ev["personas_separation"] = {k: quality[k] for k in ("silhouette", "stability", "weakly_separated")}
+    if quality["note"]:
+        answer += f" (Note: {quality['note']}.)"
     return {"answer": answer, "evidence": ev, "model": how,
             "held_out": {"sentiment_model": sentiment["model"],
                          "sentiment": sentiment["held_out"] or "not scored: no labelled reviews to score it on"}}

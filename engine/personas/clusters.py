@@ -25,8 +25,11 @@ SAME_PERSONA = 0.85  # a refit cluster whose centroid is this close to an old pe
 REFIT_GROWTH = 1.25  # refit when the players grew by this factor since the last fit; else assign newcomers
 QUIET_DAYS = 14  # a player silent this long before the data's end has gone quiet
 
-# Player archetypes a persona can be named after (by what its terms and messages mean); a persona
-# no archetype fits is named after its two most distinctive terms.
+# Player archetypes a persona may be named after. A persona is named from its own data (its two most
+# distinctive terms) unless an archetype fits it clearly: its meaning (terms and messages) is close to
+# the archetype's, ahead of the next archetype by a margin, AND its own distinctive terms use the
+# archetype's words (on the CS2 reviews, positive reviewers' "good fun game" sat closest to
+# casual-players by meaning alone, with none of its words).
 ARCHETYPES = {
     "competitive-players": "competitive players talking about ranked matches, pvp, the meta, builds, "
                            "leaderboards, matchmaking, tournaments and balance",
@@ -44,6 +47,9 @@ ARCHETYPES = {
     "critics": "players complaining that the developers do not listen, with refunds and negative reviews",
 }
 NAME_MIN_SIMILARITY = 0.45  # below this a persona means no archetype (unrelated ones score ~0.1-0.4)
+NAME_MARGIN = 0.03  # ahead of the second-closest archetype by at least this much
+NAME_TERMS = 2  # of its 10 distinctive terms, at least this many share a word stem with the archetype's text
+WEAK_SILHOUETTE = 0.15  # below this the personas overlap: said plainly with them and in their answers
 WORD = re.compile(r"\b[a-z][a-z]+\b")
 
 
@@ -168,18 +174,33 @@ def distinctive_terms(texts_by_cluster: list[list[str]], top: int = 10) -> list[
     return [vocab[np.argsort(-row)[:top]].tolist() for row in score]
 
 
+def _stems(text: str) -> set[str]:
+    return {w[:5] for w in WORD.findall(text.lower()) if len(w) > 3}
+
+
+def archetype_support(terms: list[str], archetype: str) -> int:
+    """How many of a persona's distinctive terms share a word stem with the archetype's description."""
+    words = _stems(ARCHETYPES[archetype])
+    return sum(1 for t in terms if _stems(t) & words)
+
+
 def name_personas(terms: list[list[str]], centroids: np.ndarray, encode: Any) -> list[str]:
-    """A name per cluster: the archetype its distinctive terms and its messages' centroid mean most (the
-    two similarities averaged; one cluster per archetype, by optimal assignment), else its two most
-    distinctive single words. Terms alone confuse neighbours (new players' "crashing login" reads as bug
-    reports); the centroid settles it."""
+    """A name per cluster from its data: its two most distinctive single words, unless an archetype
+    fits it clearly (one cluster per archetype, by optimal assignment over the averaged similarity of
+    its terms and its messages' centroid; at least NAME_MIN_SIMILARITY, NAME_MARGIN ahead of the next
+    archetype, and NAME_TERMS of its own terms in the archetype's words)."""
     from scipy.optimize import linear_sum_assignment
     archetypes = list(ARCHETYPES)
     T = encode([("players who talk about " + ", ".join(t)) if t else "players" for t in terms])
     A = encode(list(ARCHETYPES.values()))
     sims = (T @ A.T + centroids @ A.T) / 2
     rows, cols = linear_sum_assignment(-sims)
-    chosen = {r: archetypes[c] for r, c in zip(rows, cols) if sims[r, c] >= NAME_MIN_SIMILARITY}
+    chosen = {}
+    for r, c in zip(rows, cols):
+        runner_up = np.max(np.delete(sims[r], c)) if sims.shape[1] > 1 else -1.0
+        if (sims[r, c] >= NAME_MIN_SIMILARITY and sims[r, c] - runner_up >= NAME_MARGIN
+                and archetype_support(terms[r], archetypes[c]) >= NAME_TERMS):
+            chosen[r] = archetypes[c]
     out: list[str] = []
     for i, t in enumerate(terms):
         name = chosen.get(i)
@@ -190,6 +211,17 @@ def name_personas(terms: list[list[str]], centroids: np.ndarray, encode: Any) ->
             name += "-2"
         out.append(name)
     return out
+
+
+def separation(ws: Workspace) -> dict[str, Any]:
+    """The chosen fit's silhouette and stability, and a plain sentence when the personas overlap."""
+    info = fit_info(ws)
+    chosen = next((c for c in info.get("candidates", []) if c["k"] == info.get("k")), {})
+    sil = chosen.get("silhouette")
+    weak = sil is not None and sil < WEAK_SILHOUETTE
+    note = (f"the personas are weakly separated (silhouette {sil:.2f}, below {WEAK_SILHOUETTE}): they overlap,"
+            " so read them as tendencies rather than distinct kinds of players") if weak else None
+    return {"silhouette": sil, "stability": chosen.get("stability"), "weakly_separated": weak, "note": note}
 
 
 def mmr(vectors: np.ndarray, target: np.ndarray, n: int, lam: float = 0.6) -> list[int]:

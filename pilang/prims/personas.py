@@ -22,10 +22,11 @@ def personas(s: Any, *, refit: Any = False) -> Table:
     rows = [{"id": p["id"], "name": Symbol(p["name"]), "players": p["size"],
              "messages": p["profile"]["messages"], "sentiment": p["profile"]["mean_sentiment"],
              "gone-quiet": p["profile"]["gone_quiet"], "terms": ", ".join(p["terms"][:6])} for p in found]
-    scores = next((c for c in info.get("candidates", []) if c["k"] == info.get("k")), {})
+    quality = P.separation(ws)
     return table(rows, ["id", "name", "players", "messages", "sentiment", "gone-quiet", "terms"],
                  f"{len(found)} personas from {info.get('players', 0):,} players (k={info.get('k')} by silhouette"
-                 f" {scores.get('silhouette')} and stability {scores.get('stability')})")
+                 f" {quality['silhouette']} and stability {quality['stability']})"
+                 + (f"; {quality['note']}" if quality["note"] else ""))
 
 
 @session_primitive("persona")
