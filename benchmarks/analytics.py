@@ -38,11 +38,16 @@ def warframe(ws: Workspace) -> None:
         print(f"    {t['size']:5d}  {t['label']}")
     found = reports.anomalies(ws, {"source": "steam", "since": "2024-12-23", "until": "2025-01-21"})
     flagged = {a["day"]: a["driver"] for a in found["evidence"]["anomalies"]}
-    print(f"anomalies in the review window: flagged {sorted(flagged)}")
+    print(f"anomalies in the review window (5% false alarms per series): flagged {sorted(flagged)}")
+    hits = 0
     for name, day in HOTFIXES.items():
         near = [d for d in flagged if abs((np.datetime64(d) - np.datetime64(day)).astype(int)) <= 1]
+        hits += bool(near)
         print(f"    {name} ({day}): {'flagged ' + ', '.join(f'{d} ({flagged[d]})' for d in near) if near else 'not flagged'}"
               f" within one day")
+    share = len(flagged) / found["evidence"]["days"]
+    print(f"    hit rate around the dated changes {hits}/{len(HOTFIXES)}; by chance (a 3-day window holding one of"
+          f" the {share:.0%} flagged days) {1 - (1 - share) ** 3:.2f}")
     model = model_for(ws)
     print(f"sentiment model: {model.kind}; held-out {model.score}")
     held = model.held_out  # the reviews the model never saw, and its predictions on them
@@ -92,6 +97,29 @@ def cyberpunk(ws: Workspace) -> None:
         print(f"    {t['size']:5d}  {t['label']}")
 
 
+def calibration(quick: bool) -> None:
+    """The detector on simulated 90-day series (a weekly rhythm, wandering activity and mood, sampling
+    noise): the share of series with no event that show any flagged day, and the share of injected
+    one-day events of 4 robust SDs of the series itself flagged within a day."""
+    from pilang_engine.analytics.anomalies import FALSE_ALARM, detect
+    from pilang_engine.data.simulate import community_days
+    rng = np.random.default_rng(0)
+    n = 200 if quick else 2000
+    null = [{f["series"] for f in detect(*community_days(rng))[0]} for _ in range(n)]
+    rates = {s: float(np.mean([s in found for found in null])) for s in ("volume", "sentiment", "drift")}
+    print(f"anomalies, {n} simulated 90-day series with no event (stated false-alarm rate {FALSE_ALARM:.0%} per series):"
+          f" any flagged day in {', '.join(f'{s} {r:.1%}' for s, r in rates.items())} of series")
+    for series in ("volume", "sentiment"):
+        for size in (4.0, 6.0):
+            hits = []
+            for _ in range(n // 4):
+                day = int(rng.integers(5, 85))
+                flags, _ = detect(*community_days(rng, event=(day, series, size)))
+                hits.append(any(abs(f["index"] - day) <= 1 and f["series"] == series for f in flags))
+            print(f"    {series} event of {size:g} robust SDs: flagged within a day in {np.mean(hits):.1%} of {len(hits)}"
+                  + (" (target 90%)" if size == 4.0 else ""))
+
+
 def timings(n: int) -> None:
     from .ingest import synthetic_export
     with tempfile.TemporaryDirectory() as tmp:
@@ -109,6 +137,7 @@ def timings(n: int) -> None:
 
 
 def run(quick: bool = False) -> None:
+    calibration(quick)
     try:
         reviews = dataset("steam-reviews-warframe") / "review_230410.json"
         notes = dataset("patch-notes-warframe") / "patchlogs.json"

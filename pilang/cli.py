@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
                "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; "
                "pilang kernel install [--user|--sys-prefix|--prefix P]; pilang train gnn|fno [--task T];"
-               " pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
+               " pilang eval; pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
@@ -198,7 +198,23 @@ def train(argv: Sequence[str], before: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train}
+def evaluate(argv: Sequence[str], before: argparse.Namespace) -> int:
+    """`pilang eval [--json]`: every model on the real data sets present, beside its baseline."""
+    parser = argparse.ArgumentParser(prog="pilang eval", parents=[common_options()],
+                                     description="Score every model on the real data sets present ($PILANG_DATA or"
+                                                 " ../shared/data), each beside its strongest simple baseline.")
+    args = parse(parser, argv, before)
+    from pilang_engine.evaluation.suite import evaluate as run, render
+    rows = run(lambda line: print(f"; {line}", file=sys.stderr))
+    if args.json:
+        for r in rows:
+            print_json(r)
+    else:
+        print(render(rows))
+    return 0
+
+
+SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate}
 
 
 DEFINITIONS = {"define", "defmacro", "defn", "set!", "load"}
