@@ -235,3 +235,18 @@ def test_an_alias_that_later_queries_contradict_is_never_promoted(demo: Path, tm
     ws = s.engine.workspace()
     assert shapes.contradicted(ws, "volum")
     assert ("volum", learning.TEAM) not in {(r["name"], r["developer"]) for r in shapes.listing(ws)}
+
+
+def test_the_learning_benchmark_routes_only_to_handlers_that_exist_from_the_default_routing() -> None:
+    import importlib.util
+    if importlib.util.find_spec("benchmarks") is None:
+        pytest.skip("the benchmarks live in the source checkout")
+    from benchmarks import learning as bench
+    env = Session().env
+    handlers = {h for hs in bench.ROUTES.values() for h in hs}
+    assert all(h in env for h in handlers), handlers - set(env)
+    defaults = {(str(t), str(g)): str(h) for t, g, h in (map(lambda x: x.name, r) for r in env["default-routes"])}
+    for (type_, target), handler in bench.DEFAULT_ROUTES.items():
+        assert defaults.get((type_, target), defaults.get((type_, "*"))) == handler or (
+            (type_, target) == ("analytics", "forecast") and handler == defaults[("analytics", "*")])
+    assert not hasattr(bench, "SHAPE_BONUS")  # no built-in win for macros

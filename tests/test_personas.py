@@ -190,3 +190,9 @@ def test_weakly_separated_personas_are_said_to_be(ws: Workspace, monkeypatch: py
     monkeypatch.setattr(personas, "fit_info", lambda ws_: weak)
     out = answers.ask(ws, "loot-grinders", "what do you think of the drop rates?")
     assert out["evidence"]["personas_separation"]["weakly_separated"] and "weakly separated (silhouette 0.04" in out["answer"]
+
+
+def test_gone_quiet_is_not_reported_where_one_message_per_player_is_the_norm(ws: Workspace) -> None:
+    assert not personas.silence_means_something(np.array([1, 1, 1, 2]))  # store reviewers
+    assert personas.silence_means_something(np.array([1, 4, 9, 30]))  # a chat community
+    assert all(p["profile"]["gone_quiet"] is not None for p in personas.stored(ws))  # the demo's players chat

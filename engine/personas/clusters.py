@@ -244,6 +244,12 @@ def _member_messages(ws: Workspace, authors: list[str]) -> list[tuple[int, float
                       authors)
 
 
+def silence_means_something(messages_per_player: np.ndarray) -> bool:
+    """Whether "gone quiet" is worth reporting: not where one message per player is the norm (a store
+    review is written once; its author's silence afterwards says nothing)."""
+    return len(messages_per_player) > 0 and float(np.median(messages_per_player)) > 1
+
+
 def _describe(ws: Workspace, p: Players, members: np.ndarray, last_time: float | None,
               rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any], list[dict[str, Any]], list[str]]:
     """A persona's centroid, behaviour profile, representative quotes (MMR) and its message texts."""
@@ -267,8 +273,7 @@ def _describe(ws: Workspace, p: Players, members: np.ndarray, last_time: float |
                "negative_share": round(float(np.average(p.behaviour[members, 3], weights=p.messages[members])), 3),
                "sources": sources,
                "median_playtime_hours": round(float(np.median(playtime[playtime > 0])), 1) if (playtime > 0).any() else None,
-               # silence means nothing where one message per player is the norm (a store review)
-               "gone_quiet": quiet if float(np.median(p.messages[members])) > 1 else None}
+               "gone_quiet": quiet if silence_means_something(p.messages[members]) else None}
     # quotes: MMR among (a sample of) the persona's distinct messages nearest its centroid
     seen, pool = set(), []
     for m in msgs:
