@@ -131,14 +131,19 @@ def test_l2_offers_a_macro_for_a_repeated_shape_and_installs_it_on_accept(demo: 
     assert [e["reason"] for e in learning.entries(ws) if e["subject"] == offer][0] == "used by cy"
 
 
+def typo_then_fix(s: Session) -> Session:
+    """The developer mistypes a target (an unknown name), then writes it right."""
+    with pytest.raises(PilangError):
+        s.eval_text("(query (type analytics) (target volum))")
+    s.eval_text("(query (type analytics) (target volume))")
+    return s
+
+
 def test_l2_alias_from_a_corrected_error_then_l3_promotes_it(demo: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     path = fresh(demo, tmp_path)
     for dev in ("ana", "bo"):
-        s = session_for(path, dev, monkeypatch)
-        with pytest.raises(PilangError):
-            s.eval_text("(query (type analytics) (target volum))")
-        s.eval_text("(query (type analytics) (target volume))")
+        s = typo_then_fix(session_for(path, dev, monkeypatch))
         r = s.eval_text("(query (type analytics) (target volum))")  # read as volume now
         assert r.__pilang_get__(K("handler")).name == "analytics-handler"
         s.eval_text("(rate 5)")
@@ -225,10 +230,7 @@ def test_an_alias_that_later_queries_contradict_is_never_promoted(demo: Path, tm
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     path = fresh(demo, tmp_path)
     for dev in ("ana", "bo"):
-        s = session_for(path, dev, monkeypatch)
-        with pytest.raises(PilangError):
-            s.eval_text("(query (type analytics) (target volum))")
-        s.eval_text("(query (type analytics) (target volume))")
+        s = typo_then_fix(session_for(path, dev, monkeypatch))
         for rating in ((5, 1) if dev == "ana" else (5, 5)):  # mean 4 over 4 uses: enough to promote ...
             s.eval_text("(query (type analytics) (target volum))")
             s.eval_text(f"(rate {rating})")  # ... but once the alias was not what ana meant
