@@ -55,9 +55,9 @@ def test_persona_inquiry_answers_from_the_personas_messages(session: Session) ->
     assert get(r, "handler").name == "persona-handler"
     quotes = get(r, "evidence", "quotes")
     assert quotes and all(f"#{q[K('id')]}" in get(r, "answer") for q in quotes)
-    stance = get(r, "evidence", "stance")
-    assert f"{stance[K('against')]} are negative" in get(r, "answer")
-    assert stance[K("against")] > stance[K("for")]  # casual players disliked the difficulty patch (known truth)
+    tone = get(r, "evidence", "sentiment")
+    assert f"{tone[K('negative')]} are negative" in get(r, "answer")
+    assert tone[K("negative")] > tone[K("positive")]  # casual players disliked the difficulty patch (known truth)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -83,7 +83,7 @@ def test_prediction_queries(session: Session) -> None:
     groups = [row[K("group")] for row in get(r, "rows")]
     assert groups[0] == "community" and {"competitive-players", "casual-players"} <= set(groups)
     assert get(r, "evidence", "similar-changes")[0][K("change")] == "Hotfix 1.0.4"
-    assert K("satisfaction") in get(r, "held-out")
+    assert K("satisfaction") in get(r, "held-out", "community")  # the community scored apart from personas
     churn = session.eval_text("(query (type prediction) (target player-churn))")
     assert get(churn, "held-out", "model", "roc-auc") > 0.5 and get(churn, "evidence", "at-risk")
 
@@ -91,8 +91,8 @@ def test_prediction_queries(session: Session) -> None:
 def test_comparison_queries(session: Session) -> None:
     r = session.eval_text("(query (type comparison) (target competitive-players) (parameters (versus casual-players)))")
     rows = {row[K("metric")]: row for row in get(r, "rows")}
-    assert rows["message sentiment"][K("significant")] is True
-    assert rows["message sentiment"][K("a")] < rows["message sentiment"][K("b")]
+    assert rows["mean sentiment per player"][K("significant")] is True
+    assert rows["mean sentiment per player"][K("a")] < rows["mean sentiment per player"][K("b")]
     r = session.eval_text('(query (type comparison) (target casual-players) (parameters (time-range "2025-03-10"'
                           ' "2025-03-23") (versus (time-range "2025-03-23" "2025-04-05"))))')
     assert get(r, "evidence", "a", "range")[0].startswith("2025-03-10")

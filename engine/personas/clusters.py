@@ -33,8 +33,8 @@ QUIET_DAYS = 14  # a player silent this long before the data's end has gone quie
 ARCHETYPES = {
     "competitive-players": "competitive players talking about ranked matches, pvp, the meta, builds, "
                            "leaderboards, matchmaking, tournaments and balance",
-    "casual-players": "casual players enjoying the story, fashion, cosmetics, relaxing play, exploring "
-                      "and playing with friends",
+    "casual-players": "casual players enjoying the story, fashion, cosmetics, skins, outfits, pets, pretty "
+                      "looks, chill vibes, relaxing play, exploring and playing with friends",
     "loot-grinders": "players grinding and farming for loot, rare drops, drop rates, rng and resources",
     "new-players": "new players and beginners asking for help: the tutorial, the first quest, learning the "
                    "controls, getting started, logging in",
