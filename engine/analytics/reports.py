@@ -126,8 +126,9 @@ def anomalies(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
             "evidence": {"scope": scope.describe(), "days": len(days), "anomalies": list(found.values()),
                          "false_alarm_rate": rate, "thresholds_z": cut},
             "series": {"x": days, "messages": feats[:, 0].tolist()},
-            "model": "robust STL (weekly) residuals of daily volume (Anscombe), sentiment and drift, robust z"
-                     " against a Sidak threshold over days and series"}
+            "model": "each day against its neighbours' baseline (weekly profile + median of the 7 days either side,"
+                     " itself left out) in daily volume (Anscombe), sentiment and drift; robust z against a"
+                     " per-series Sidak threshold (t tails)"}
 
 
 def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
