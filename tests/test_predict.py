@@ -139,11 +139,24 @@ def test_telemetry_churn_beats_chance_on_held_out_players(ws: Workspace) -> None
     out = churn.churn(ws)
     assert out["model"].startswith("BehaviorLSTM")
     held = out["held_out"]
+    assert held["split"].startswith("by time and player")
     assert held["model"]["roc_auc"] > 0.7 and held["baseline_logistic_regression"]["roc_auc"] > 0.5
     low, high = held["model"]["roc_auc_interval"]
     assert low <= held["model"]["roc_auc"] <= high
     risks = [p["risk"] for p in out["evidence"]["at_risk"]]
     assert risks == sorted(risks, reverse=True)
+
+
+def test_sequence_churn_trains_on_an_earlier_period_and_other_players() -> None:
+    rng = np.random.default_rng(0)
+    M = (rng.random((60, 90)) < 0.5).astype(float)
+    for p in range(0, 60, 3):
+        M[p, int(rng.integers(30, 80)):] = 0  # some players stop
+    X, y, who, cuts = churn.windows(M, with_cuts=True)
+    train, test, boundary = churn.time_and_player_split(y, who, cuts, 0)
+    assert len(train) and len(test)
+    assert (cuts[train] + churn.HORIZON_DAYS <= boundary).all()  # no training label reaches the test period
+    assert (cuts[test] >= boundary).all() and not set(who[train]) & set(who[test])
 
 
 def test_sequence_windows_label_silence_after_the_cutoff() -> None:
