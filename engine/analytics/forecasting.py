@@ -99,10 +99,12 @@ def backtest(y: np.ndarray, candidates: dict[str, Callable[[np.ndarray, int], np
         seen = ~np.isnan(truth)
         if not seen.any():
             continue
+        interval = ets(y[:o], len(truth), confidence) if confidence is not None else None  # one ETS fit for both
         for name, fn in candidates.items():
-            errors[name].append(np.abs(fn(y[:o], len(truth))[seen] - truth[seen]))
-        if confidence is not None:
-            _, low, high = ets(y[:o], len(truth), confidence)
+            pred = interval[0] if interval is not None and fn is CANDIDATES["ets"] else fn(y[:o], len(truth))
+            errors[name].append(np.abs(pred[seen] - truth[seen]))
+        if interval is not None:
+            _, low, high = interval
             inside += int(((truth[seen] >= low[seen]) & (truth[seen] <= high[seen])).sum())
             scored += int(seen.sum())
     out: dict[str, Any] = {"origins": len(at), "horizon": horizon,
