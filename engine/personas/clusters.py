@@ -174,14 +174,17 @@ def distinctive_terms(texts_by_cluster: list[list[str]], top: int = 10) -> list[
     return [vocab[np.argsort(-row)[:top]].tolist() for row in score]
 
 
-def _stems(text: str) -> set[str]:
-    return {w[:5] for w in WORD.findall(text.lower()) if len(w) > 3}
+def _same_stem(a: str, b: str) -> bool:
+    """Crude stemming: words of 4+ letters that agree on their first 5 (or all of the shorter one's
+    first 4-5): "farm" ~ "farming", "skins" ~ "skin", "grind" ~ "grinding"."""
+    k = min(5, len(a), len(b))
+    return k >= 4 and a[:k] == b[:k]
 
 
 def archetype_support(terms: list[str], archetype: str) -> int:
     """How many of a persona's distinctive terms share a word stem with the archetype's description."""
-    words = _stems(ARCHETYPES[archetype])
-    return sum(1 for t in terms if _stems(t) & words)
+    words = [w for w in WORD.findall(ARCHETYPES[archetype].lower()) if len(w) > 3]
+    return sum(1 for t in terms if any(_same_stem(w, a) for w in WORD.findall(t.lower()) if len(w) > 3 for a in words))
 
 
 def name_personas(terms: list[list[str]], centroids: np.ndarray, encode: Any) -> list[str]:
