@@ -77,6 +77,12 @@ def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
                                      parents=[common_options()])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (formats are detected)")
     parser.add_argument("--format", help="read every file as this format (see --list-formats)")
+    parser.add_argument("--map", action="append", metavar="FIELD=COLUMN,...",
+                        help="read a CSV/JSONL of messages through a column map, e.g. --format csv --map"
+                             " text=review,time=review_date,id=id,author=user,source=steam (a value that names no"
+                             " column is a constant); fields: text time id author source thread context reply_to")
+    parser.add_argument("--time-format", help="how the mapped time column is written, e.g. '%%d.%%m.%%Y %%H:%%M:%%S'"
+                                              " (default: detected)")
     parser.add_argument("--window", action="append", metavar="COLUMN=FIRST-LAST",
                         help="the days a player table's column observes, e.g. sum_gamerounds=0-14 (repeatable);"
                              " a column observed after a label's day is never a feature for it")
@@ -104,7 +110,8 @@ def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
             from pilang_engine.ingestion.beam import run as run_beam
             report = run_beam(ws.path, args.paths, fmt=args.format, options=args.pipeline_option)
         else:
-            report = run(ws, args.paths, fmt=args.format, windows=parse_windows(args.window or []))
+            report = run(ws, args.paths, fmt=args.format, windows=parse_windows(args.window or []), mapping=args.map,
+                         time_format=args.time_format)
     except (FormatError, WorkspaceError, ModelUnavailable) as exc:
         print(f"pilang ingest: {exc}", file=sys.stderr)
         return 1

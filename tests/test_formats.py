@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pilang_engine.ingestion import formats as F
+from pilang_engine.workspace.store import Workspace
 
 DATA = Path(__file__).parent / "data"
 
@@ -144,3 +147,46 @@ def test_unknown_format_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(F.FormatError) as info:
         F.detect(path)
     assert str(path) in str(info.value) and "not a known format" in str(info.value)
+
+
+def test_any_csv_of_messages_through_a_column_map(tmp_path: Path) -> None:
+    from pilang_engine.ingestion.formats import mapped
+    path = tmp_path / "export.csv"
+    path.write_text("rid,body,posted,who,stars\n1,great update,13/02/2024 10:00,ana,5\n"
+                    "2,login broken again,14/02/2024,bo,1\n3,,14/02/2024,cy,3\n4,meh,someday,dee,2\n")
+    records = list(mapped.parse(path, "csv", mapped.parse_map("text=body,time=posted,id=rid,author=who,source=forum")))
+    msgs = [r for r in records if not isinstance(r, F.Skip)]
+    skips = sorted(r.reason for r in records if isinstance(r, F.Skip))
+    assert [m.external_id for m in msgs] == ["1", "2"] and skips == ["empty text", "unreadable time"]
+    assert msgs[0].source == "forum" and msgs[0].author == "ana" and msgs[0].meta == {"stars": "5"}
+    assert msgs[0].time == datetime(2024, 2, 13, 10, tzinfo=timezone.utc).timestamp()  # day first: 13 is no month
+    assert msgs[1].time == datetime(2024, 2, 14, tzinfo=timezone.utc).timestamp()  # a date alone, same column
+    with pytest.raises(F.FormatError, match="unknown field"):
+        mapped.parse_map("txt=body")
+    with pytest.raises(F.FormatError, match="no text column"):
+        list(mapped.parse(path, "csv", {"text": "comment"}))  # names no column
+    assert [m.text for m in mapped.parse(path, "csv", {}) if not isinstance(m, F.Skip)][0] == "great update"  # guessed
+    jl = tmp_path / "export.jsonl"
+    jl.write_text('{"message": "hello", "timestamp": "2024-02-13T10:00:00Z", "user": "ana", "lang": "en"}\nnot json\n')
+    records = list(mapped.parse(jl, "jsonl", {}))  # the usual names, guessed
+    assert records[0].text == "hello" and records[0].author == "ana" and records[0].meta == {"lang": "en"}
+    assert isinstance(records[1], F.Skip) and records[1].reason == "invalid JSON line"
+
+
+def test_a_mapped_csv_ingests_once(tmp_path: Path) -> None:
+    from pilang_engine.ingestion.pipeline import ingest
+    path = tmp_path / "export.csv"
+    path.write_text("rid,body,posted\n1,great update,2024-02-13\n2,login broken again,2024-02-14\n")
+    ws = Workspace(tmp_path / "ws")
+    first = ingest(ws, [path], fmt="csv", mapping="text=body,time=posted,id=rid", progress=False)
+    again = ingest(ws, [path], fmt="csv", mapping=["text=body", "time=posted", "id=rid"], progress=False)
+    assert first.taken["messages"] == 2 and again.taken["messages"] == 0 and ws.count("messages") == 2
+
+
+def test_the_review_bombing_export_reads_through_a_map(shared_data: Any) -> None:
+    from pilang_engine.ingestion.formats import mapped
+    path = shared_data("review-bombing-annotated") / "combined_final_annotation_all_projects.csv"
+    records = list(mapped.parse(path, "csv", mapped.parse_map("text=review,time=review_date,id=id,source=source")))
+    msgs = [r for r in records if not isinstance(r, F.Skip)]
+    assert len(msgs) == 2213 and all(m.time is not None for m in msgs)  # SOURCE.md: 2,213 reviews
+    assert {m.source for m in msgs} == {"Steam", "Metacritic"} and "project" in msgs[0].meta

@@ -90,11 +90,13 @@ def _progress(items: Iterable[Any], label: str, show: bool) -> Iterable[Any]:
 
 
 def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, progress: bool | None = None,
-           embed: bool = True, windows: dict[str, Any] | None = None) -> Report:
+           embed: bool = True, windows: dict[str, Any] | None = None, mapping: Any = None,
+           time_format: str | None = None) -> Report:
     """Ingest files and folders into the workspace; returns the report (file errors included).
     `windows` ({column: [first-day, last-day]}) declares what days a player table's columns observe
     (so a column counted after a label's day is never a feature for it); a `<table>.windows.json`
-    beside the table file does the same."""
+    beside the table file does the same. `mapping` (`text=review,time=review_date,...`) reads a CSV or
+    JSONL of messages through a column map (see formats/mapped.py), `time_format` its times."""
     show = sys.stderr.isatty() if progress is None else progress
     report = Report()
     started = time.perf_counter()
@@ -104,7 +106,11 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
             report.errors.append(f"{path}: no such file or folder")
             continue
         try:
-            form = F.get(fmt) if fmt else F.detect(path)
+            if mapping or time_format:
+                from .formats.mapped import mapped, parse_map
+                form = mapped(fmt or path.suffix.lstrip(".").lower(), parse_map(mapping), time_format)
+            else:
+                form = F.get(fmt) if fmt else F.detect(path)
             report.files.append(str(path))
             if form.name == "player-table":
                 sidecar = path.with_name(path.stem + ".windows.json")

@@ -13,14 +13,16 @@ from ..table import Table
 
 
 @session_primitive("ingest")
-def ingest(s: Any, *paths: Any, format: Any = None, windows: Any = None) -> dict[Any, Any]:
+def ingest(s: Any, *paths: Any, format: Any = None, windows: Any = None, map: Any = None,
+           time_format: Any = None) -> dict[Any, Any]:
     """Ingest files or folders into the workspace; returns the report (taken, skipped, errors).
-    `:windows {:sum_gamerounds [0 14]}` declares the days a player table's columns observe."""
+    `:windows {:sum_gamerounds [0 14]}` declares the days a player table's columns observe;
+    `:format 'csv :map {:text "review" :time "review_date"}` reads any CSV/JSONL of messages."""
     from pilang_engine.ingestion.pipeline import ingest as run
     if not paths:
         raise PilangError("arity", "ingest needs at least one path")
     report = s.engine.guard(run)(s.engine.workspace(), [to_python(p) for p in paths], fmt=to_python(format),
-                                 windows=to_python(windows))
+                                 windows=to_python(windows), mapping=to_python(map), time_format=to_python(time_format))
     return to_pilang(report.as_dict())
 
 

@@ -116,7 +116,7 @@ def detect(path: Path) -> Format:
 
 
 def _load_all() -> None:
-    from . import discord, patchnotes, steam, tables, voice  # noqa: F401  (registration)
+    from . import discord, mapped, patchnotes, steam, tables, voice  # noqa: F401  (registration)
 
 
 def get(name: str) -> Format:
