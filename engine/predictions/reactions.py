@@ -284,7 +284,7 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
                                                for m in METRICS} for g in groups},
                 "messages_before_after": {hist.groups[g]: hist.counts[g][i].tolist() for g in groups}}
                for i in order]
-    side = "community" if groups == [COMMUNITY] else "personas" if COMMUNITY not in groups else "community"
+    side = "community" if COMMUNITY in groups else "personas"
     baseline_only = [m for m in METRICS if m in score.get(side, {}) and not learned[(side, m)]]
     answer = _sentence(text, rows, confidence)
     if baseline_only:

@@ -213,6 +213,25 @@ def iso_time(text: Any) -> float | None:
     return (dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)).timestamp()
 
 
+def parse_time(text: Any, formats: tuple[str, ...] | list[str] = ()) -> float | None:
+    """Unix seconds from ISO-8601, one of `formats` (naive times are UTC), or a number; else None."""
+    text = str(text).strip()
+    if not text:
+        return None
+    stamp = iso_time(text)
+    if stamp is not None:
+        return stamp
+    for fmt in formats:
+        try:
+            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
+        except ValueError:
+            continue
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _skip_ws(text: str, i: int) -> int:
     while i < len(text) and text[i] in " \t\r\n":
         i += 1

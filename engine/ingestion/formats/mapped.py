@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import Format, FormatError, Message, Record, Skip, clean_text, csv_rows, iso_time, read_text, register
+from . import Format, FormatError, Message, Record, Skip, clean_text, csv_rows, parse_time, read_text, register
 
 FIELDS = ("text", "time", "id", "author", "source", "thread", "context", "reply_to")
 GUESSES = {  # a field's usual column names, when the map does not name one
@@ -65,7 +65,7 @@ def time_formats(values: list[Any], given: str | None) -> list[str]:
     if given:
         return [given]
     sample = [str(v).strip() for v in values if v not in (None, "") and str(v).strip()][:SAMPLE]
-    if not sample or all(iso_time(v) is not None or _number(v) is not None for v in sample):
+    if not sample or all(parse_time(v) is not None for v in sample):  # ISO-8601 or unix seconds
         return []
     found = [f for f in TIME_FORMATS if any(read_time(v, f) is not None for v in sample)]
     slashed = [v for v in sample if "/" in v]
@@ -76,13 +76,6 @@ def time_formats(values: list[Any], given: str | None) -> list[str]:
         raise FormatError(f"times like {sample[0]!r} are in no format pilang knows; give one with --time-format"
                           " (e.g. --time-format '%d.%m.%Y %H:%M:%S')")
     return found
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 def _rows(path: Path, kind: str, required: list[str]) -> Iterator[tuple[str, dict[str, Any]] | Skip]:
@@ -160,8 +153,7 @@ def parse(path: Path, kind: str, mapping: dict[str, str], given_time_format: str
         stamp = None
         if "time" in fields and get(r, "time") not in (None, ""):
             raw = get(r, "time")
-            stamp = (next((t for t in (read_time(raw, f) for f in formats) if t is not None), None) if formats
-                     else iso_time(raw) if iso_time(raw) is not None else _number(str(raw)))
+            stamp = parse_time(raw, formats)
             if stamp is None:
                 yield Skip("unreadable time", where)
                 continue

@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from . import (
     clean_text,
     csv_rows,
     head,
-    iso_time,
+    parse_time,
     register,
 )
 
@@ -41,25 +40,6 @@ def _number(text: str) -> int | float | str | bool | None:
         except ValueError:
             pass
     return t
-
-
-def _time(text: str, formats: tuple[str, ...] = ()) -> float | None:
-    """Unix seconds from ISO-8601, one of `formats` (naive times are UTC), or a number; else None."""
-    text = text.strip()
-    if not text:
-        return None
-    stamp = iso_time(text)
-    if stamp is not None:
-        return stamp
-    for fmt in formats:
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=timezone.utc).timestamp()
-        except ValueError:
-            continue
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 
 # ---- CONDA Dota 2 in-game chat ---------------------------------------------------------------
@@ -101,7 +81,7 @@ def parse_forum(path: Path) -> Iterator[Record]:
         if isinstance(text, Skip):
             yield text
             continue
-        yield Message(source="reddit", external_id=r["post_id"], text=text, time=_time(r["post_date"]),
+        yield Message(source="reddit", external_id=r["post_id"], text=text, time=parse_time(r["post_date"]),
                       thread=f"post:{r['post_id']}",
                       meta={"flair": r.get("post_flair"), "score": _number(r.get("post_score", "")),
                             "comments": _number(r.get("post_commentaries_count", ""))})
@@ -133,7 +113,7 @@ def parse_tickets(path: Path) -> Iterator[Record]:
         if isinstance(text, Skip):
             yield text
             continue
-        created = _time(r[cols["created"]], ("%d/%b/%y %H:%M",))
+        created = parse_time(r[cols["created"]], ("%d/%b/%y %H:%M",))
         if created is None:
             yield Skip("ticket without a readable created date", f"{path}:{line}")
             continue
@@ -142,7 +122,7 @@ def parse_tickets(path: Path) -> Iterator[Record]:
                       thread=f"ticket:{tracker}:{r[cols['id']]}",
                       meta={"tracker": tracker, "status": r[cols["status"]], "priority": r[cols["priority"]],
                             "resolution": r.get("Resolution") or r.get("resolution"),
-                            "resolved": _time(r.get("Resolved") or r.get("resolved") or "", ("%d/%b/%y %H:%M",))})
+                            "resolved": parse_time(r.get("Resolved") or r.get("resolved") or "", ("%d/%b/%y %H:%M",))})
 
 
 # ---- player tables (one row per player) and telemetry events (one row per event) -----------------
@@ -175,7 +155,7 @@ EVENT_COLUMNS = ["player", "time", "event", "value"]
 
 
 def _event(source: str, where: str, r: dict[str, Any]) -> Event | Skip:
-    time = r["time"] if isinstance(r["time"], (int, float)) else _time(str(r["time"] or ""))
+    time = r["time"] if isinstance(r["time"], (int, float)) else parse_time(str(r["time"] or ""))
     if not str(r.get("player") or "").strip() or not str(r.get("event") or "").strip():
         return Skip("event without a player or an event name", where)
     value = r.get("value")
