@@ -144,8 +144,9 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     confidence = float(params.get("confidence") or 0.95)
     days, feats, _, _, _ = daily_features(ws, scope)
     y = feats[:, 0] if metric == "volume" else feats[:, 1]  # sentiment: NaN on days without messages
-    if int((~np.isnan(y)).sum()) < F.MIN_TRAIN + F.BACKTEST_HORIZON:
-        return {"answer": f"too few days ({int((~np.isnan(y)).sum())}) to forecast and backtest;"
+    observed = int((~np.isnan(y)).sum())
+    if observed < F.MIN_TRAIN + F.BACKTEST_HORIZON:
+        return {"answer": f"too few days ({observed}) to forecast and backtest;"
                           f" need at least {F.MIN_TRAIN + F.BACKTEST_HORIZON}", "evidence": {"days": len(y)}}
     bt = F.backtest(y, confidence=confidence)
     chosen = F.best(bt["mae"])
@@ -154,18 +155,14 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
         mean, low, high = F.ets(y, horizon, confidence)
         interval = (f"ETS's own {round(confidence * 100)}% prediction interval (get_prediction); it held"
                     f" {bt['interval_coverage']:.0%} of the backtest's days")
-    elif chosen == "ets":  # ETS's interval did not cover what it claims: its backtest errors give the width
-        mean = F.ets(y, horizon)[0]
-        half = float(np.quantile(bt["errors"]["ets"], confidence))
-        low, high = mean - half, mean + half
-        interval = (f"+/- the {round(confidence * 100)}th percentile of ETS's backtest errors: its own interval"
-                    f" held only {bt['interval_coverage']:.0%} of the backtest's days (claimed {confidence:.0%})")
-    else:
+    else:  # a baseline won, or ETS's interval did not cover what it claims: the backtest's errors give the width
         mean = F.CANDIDATES[chosen](y, horizon)
         half = float(np.quantile(bt["errors"][chosen], confidence))
         low, high = mean - half, mean + half
         interval = (f"+/- the {round(confidence * 100)}th percentile of its own backtest errors"
-                    " (each from a forecast fitted on earlier days only)")
+                    " (each from a forecast fitted on earlier days only)"
+                    + (f": ETS's own interval held only {bt['interval_coverage']:.0%} of the backtest's days"
+                       f" (claimed {confidence:.0%})" if chosen == "ets" else ""))
     last = np.datetime64(days[-1])
     future = [str(last + np.timedelta64(i, "D")) for i in range(1, horizon + 1)]
     errors = ", ".join(f"{F.NAMES[k]} {v}" for k, v in bt["mae"].items())
