@@ -193,18 +193,14 @@ def backtest(model: Any, series: list[Series], w: int) -> dict[str, Any]:
         scores = {}
         for c, t in enumerate(TARGETS):
             y = np.where(s.observed[:, c], s.values[:, c], np.nan)
-            errs = []
-            for i, o in enumerate(at):
-                truth = y[o:o + HORIZON]
-                seen = ~np.isnan(truth)
-                errs.append(np.abs(pred_z[i, seen, c] * s.std[c] + s.mean[c] - truth[seen]))
-            base = F.backtest(y, horizon=HORIZON, at=at)["mae"]
-            scores[t] = {"fno_mae": round(float(np.concatenate(errs).mean()), 4), "ets_mae": base["ets"],
-                         "seasonal_naive_mae": base["seasonal_naive"], "no_change_mae": base["no_change"],
-                         "origins": len(at)}
+            fno = {o: pred_z[i, :, c] * s.std[c] + s.mean[c] for i, o in enumerate(at)}  # by origin
+            mae = F.backtest(y, {"fno": lambda history, steps: fno[len(history)][:steps], **F.CANDIDATES},
+                             horizon=HORIZON, at=at)["mae"]
+            scores[t] = {"fno_mae": mae["fno"], "ets_mae": mae["ets"], "seasonal_naive_mae": mae["seasonal_naive"],
+                         "no_change_mae": mae["no_change"], "origins": len(at)}
         per_series[s.name] = scores
-        res.append(np.where(s.observed[np.add.outer(at, np.arange(HORIZON))],  # held-out errors in z units,
-                            np.abs(pred_z - z[np.add.outer(at, np.arange(HORIZON)), :2]), np.nan))  # for intervals
+        days = np.add.outer(at, np.arange(HORIZON))  # held-out errors in z units, for the forecast's interval
+        res.append(np.where(s.observed[days], np.abs(pred_z - z[days, :2]), np.nan))
     keys = ("fno_mae", "ets_mae", "seasonal_naive_mae", "no_change_mae")
     overall = {t: {k: round(float(np.mean([v[t][k] / series[i].std[c] for i, v in enumerate(per_series.values())])), 4)
                    for k in keys} for c, t in enumerate(TARGETS)}
