@@ -136,26 +136,6 @@ def test_hodge_on_the_demo_reply_graph(demo_ws: Workspace) -> None:
     assert abs(sum(share.values()) - 1) < 1e-3 and out["evidence"]["triangles"] > 0
 
 
-def test_npmi_and_diversity_on_constructed_documents() -> None:
-    from pilang_engine.analytics.topics import diversity, npmi_coherence
-    docs = ["rifle nerf ranked", "rifle nerf", "loot drop grind", "loot drop", "tutorial login", "story pet"]
-    assert npmi_coherence([["loot", "drop"]], docs) == pytest.approx(1.0)
-    assert npmi_coherence([["rifle", "story"]], docs) == -1.0
-    assert diversity([["a", "b"], ["c", "d"]]) == 1.0 and diversity([["a", "b"], ["a", "c"]]) == 0.75
-
-
-def test_topics_find_the_personas_themes(demo_ws: Workspace) -> None:
-    from pilang_engine.analytics.topics import topics
-    out = topics(demo_ws, {"source": "discord"})
-    found = out["evidence"]["topics"]
-    assert len(found) >= 3 and sum(t["size"] for t in found) + out["evidence"]["unassigned"] == out["evidence"]["messages"]
-    vocabulary = " ".join(w["term"] for t in found for w in t["terms"])
-    assert sum(word in vocabulary for word in ("ranked", "drop", "tutorial", "skins", "nerf", "loot")) >= 3
-    assert all(t["quotes"] and t["sources"] == {"discord": t["size"]} for t in found)
-    assert -1 <= out["evidence"]["coherence"]["value"] <= 1 and out["evidence"]["over_time"]
-    assert "held_out" not in out and "in-sample" in out["evidence"]["coherence"]["metric"]  # named as what it is
-
-
 def test_patterns_match_earlier_stretches_of_the_series(demo_ws: Workspace) -> None:
     from pilang_engine.analytics.patterns import patterns
     out = patterns(demo_ws, {"metric": "volume", "window": 7, "k": 3})

@@ -44,7 +44,11 @@ class Scope:
         for key, value in self.filters.items():
             if not FILTER_NAME.fullmatch(str(key)):
                 raise WorkspaceError(f"a filter is (name value) with a plain name; got {key!r}")
-            if key in COLUMN_FILTERS:  # message columns; any other name is a meta field (channel, intent ...)
+            if key == "persona":  # the messages of a persona's players (by name or id)
+                parts.append("author IN (SELECT pm.author FROM persona_members pm JOIN personas p"
+                             " ON p.id = pm.persona WHERE p.name = ? OR p.id = ?)")
+                args.append(value)
+            elif key in COLUMN_FILTERS:  # message columns; any other name is a meta field (channel, intent ...)
                 parts.append(f"{key} = ?")
             else:
                 parts.append(f"json_extract(meta, '$.{key}') = ?")

@@ -1,123 +1,530 @@
-"""Topics with BERTopic on the workspace's own embeddings (no model download): c-TF-IDF labels,
-topics over time, per-source breakdown, and NPMI coherence / diversity of the topic words."""
+"""Topics with BERTopic on the workspace's own embeddings (nothing downloaded), made to fit short community
+text: words counted with the stop words of every language detected, terms ranked by relevance (used by
+many of the topic's messages, rarely elsewhere; each word leads at most two topics) and kept diverse by
+maximal marginal relevance, near-duplicate topics merged, outliers given to the nearest topic that is
+close enough, and labels a person reads: two of the best terms, chosen KeyBERT-style (closest in meaning
+to the topic's centroid). BERTopic's own KeyBERTInspired ranks rare words first, which lowered c_npmi
+(measured: see the benchmark), so it only picks the label's words here. A fit is cached per (workspace
+contents, scope); a narrower scope that the fit resolves is answered by its assignments, without refitting."""
 from __future__ import annotations
 
-import math
-import re
+import hashlib
+import json
+import logging
+import os
+import pickle
+import tempfile
+import warnings
 from collections import Counter
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..workspace.store import Workspace
-from .sentiment import message_vectors
+from . import language
+from .coherence import coherence
+from .sentiment import message_vectors, model_for
 from .series import Scope
 
+ALGORITHM = 2  # bump when the fit changes: cached fits of other versions are not reused
 TOP_WORDS = 10
-MAX_FIT = 20_000  # fit on at most this many messages (UMAP is superlinear), assign the rest after
-WORD = re.compile(r"\b[a-z][a-z]+\b")  # the words CountVectorizer counts, so NPMI sees the same tokens
+MIN_MESSAGES = 50
+MIN_TOPIC_SIZE = 20
+MESSAGES_PER_MIN_SIZE = 150  # the default minimum topic size grows with the corpus: one per this many messages
+MAX_FIT = 8_000  # UMAP and HDBSCAN see a seeded sample of at most this many messages; the rest are assigned
+MERGE_SIMILARITY = 0.85  # topics whose centroids are this close (cosine) are one topic
+OUTLIER_QUANTILE = 0.05  # a message joins its nearest topic when as close as this quantile of the clusters' own members
+CACHED_FITS = 12  # fits kept on disk per workspace
+SEED = 42
+REDUCED_DIM = 5
+UMAP_NEIGHBOURS = 15
+UMAP_EPOCHS = 200  # umap's default for large data; its 500 for small data doubles the time for no better topics
+RELEVANCE_WEIGHT = 0.6
+MIN_TOPIC_SHARE = 0.1  # a topic's word is used by at least this share of its messages (and two)
+MMR_DIVERSITY = 0.3
+WORD_TOPICS = 2
+MIN_WORDS = 3  # a topic with fewer words that a tenth of its messages share is loose (said with it)
+LABEL_CANDIDATES = 4
+MIN_DF = 5
+MIN_DF_SHARE = 0.002
 
 
-def npmi_coherence(topic_words: list[list[str]], docs: list[str]) -> float:
-    """Mean NPMI of word pairs within each topic, counting co-occurrence per document."""
-    vocab = {w for words in topic_words for w in words}
-    doc_sets = [set(WORD.findall(d.lower())) & vocab for d in docs]
-    n = len(doc_sets)
-    df = Counter(w for s in doc_sets for w in s)
-    scores = []
-    for words in topic_words:
-        pair_scores = []
-        for i, a in enumerate(words):
-            for b in words[i + 1:]:
-                joint = sum(1 for s in doc_sets if a in s and b in s)
-                if joint == 0:
-                    pair_scores.append(-1.0)
-                    continue
-                p_ab, p_a, p_b = joint / n, df[a] / n, df[b] / n
-                pmi = math.log(p_ab / (p_a * p_b))
-                pair_scores.append(pmi / -math.log(p_ab) if p_ab < 1 else 1.0)
-        if pair_scores:
-            scores.append(float(np.mean(pair_scores)))
-    return float(np.mean(scores)) if scores else 0.0
+@dataclass
+class TopicFit:
+    """One fitted topic model: which topic each message of its corpus is in, and each topic's words."""
+    key: str
+    contents: str
+    ids: np.ndarray  # message ids of the corpus, ascending
+    assigned: np.ndarray  # topic of each message, -1 where none is close enough
+    closeness: np.ndarray  # cosine of each message to its topic's centroid (to the nearest one for outliers)
+    sentiment: np.ndarray  # each message's sentiment, by the workspace's sentiment model
+    topics: list[dict[str, Any]]  # by topic id: label, terms, language
+    info: dict[str, Any]
+    scoped: dict[str, Any] = field(default_factory=dict)  # per-scope results worth keeping (coherence)
+
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Where each of `ids` sits in this fit (all must be in it)."""
+        return np.searchsorted(self.ids, ids)
+
+    def covers(self, ids: np.ndarray) -> bool:
+        pos = np.minimum(self.positions(ids), len(self.ids) - 1)
+        return bool(len(ids)) and bool(np.all(self.ids[pos] == ids))
+
+    def resolves(self, ids: np.ndarray) -> bool:
+        """Whether the fit's topics still separate these messages: at least three topics of the fit's
+        minimum size among them, the largest under half. A fit of a whole community does not resolve one
+        incident inside it (nearly all its messages fall in one topic), so that scope gets its own fit."""
+        topics = self.assigned[self.positions(ids)]
+        sizes = np.bincount(topics[topics >= 0], minlength=len(self.topics))
+        big = int((sizes >= self.info["min_topic_size"]).sum())
+        return big >= 3 and sizes.max() < 0.5 * len(ids)
 
 
-def diversity(topic_words: list[list[str]]) -> float:
-    """Share of distinct words among all topics' top words (1.0: no word repeats)."""
-    words = [w for ws in topic_words for w in ws]
-    return len(set(words)) / len(words) if words else 0.0
+def contents_key(ws: Workspace) -> str:
+    """What the workspace holds, as far as topics care: the messages and the embedding model."""
+    n, last = ws.db.execute("SELECT count(*), max(id) FROM messages").fetchone()
+    return f"{n}:{last}:{ws.embed_model}:v{ALGORITHM}"
 
 
-def fit_topics(texts: list[str], X: np.ndarray, embedding_model: Any, min_topic_size: int, seed: int = 42) -> Any:
-    """A fitted BERTopic model on precomputed embeddings."""
-    from bertopic import BERTopic
-    from hdbscan import HDBSCAN
+def _cache_dir(ws: Workspace) -> Path:
+    return ws.path / "cache" / "topics"
+
+
+def _digest(*parts: Any) -> str:
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _save(ws: Workspace, fit: TopicFit) -> None:
+    """Atomically, under a unique temporary name; fits of other workspace contents are removed."""
+    folder = _cache_dir(ws)
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = _digest(fit.contents)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fit-", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(fit, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, folder / f"{prefix}-{fit.key}.pkl")
+    kept = sorted((p for p in folder.glob("*.pkl") if p.name.startswith(prefix)), key=lambda p: p.stat().st_mtime)
+    for p in folder.glob("*.pkl"):
+        if not p.name.startswith(prefix) or p in kept[:-CACHED_FITS]:
+            p.unlink(missing_ok=True)
+
+
+def _load(path: Path) -> TopicFit | None:
+    try:
+        with open(path, "rb") as f:
+            fit = pickle.load(f)
+    except Exception:  # noqa: BLE001 (a damaged or foreign file is a cache miss, never an error)
+        return None
+    return fit if isinstance(fit, TopicFit) else None
+
+
+def _cached(ws: Workspace, contents: str, key: str, ids: np.ndarray) -> tuple[TopicFit | None, str]:
+    """The exact fit for this scope, else the smallest cached fit that covers and resolves it."""
+    memo = ws._derived.setdefault("topic-fits", {})
+    fit = memo.get(key)
+    if fit is not None and fit.contents == contents:
+        return fit, "cached"
+    folder = _cache_dir(ws)
+    prefix = _digest(contents)
+    path = folder / f"{prefix}-{key}.pkl"
+    if path.exists() and (fit := _load(path)) is not None and fit.contents == contents:
+        memo[key] = fit
+        return fit, "cached"
+    candidates = [f for f in memo.values() if f.contents == contents]
+    known = {f.key for f in candidates}
+    for p in folder.glob(f"{prefix}-*.pkl") if folder.exists() else []:
+        if p.stem.split("-", 1)[1] not in known and (f := _load(p)) is not None and f.contents == contents:
+            memo[f.key] = f
+            candidates.append(f)
+    for f in sorted(candidates, key=lambda f: len(f.ids)):
+        if len(f.ids) >= len(ids) and f.covers(ids) and f.resolves(ids):
+            return f, "assigned from a cached fit"
+    return None, "fitted"
+
+
+def scope_ids(ws: Workspace, scope: Scope, extra: tuple[str, list[Any]] | None = None) -> np.ndarray:
+    cond, args = scope.where(dated=False)
+    if extra:
+        cond, args = f"{cond} AND {extra[0]}", [*args, *extra[1]]
+    return np.array([r[0] for r in ws.db.execute(f"SELECT id FROM messages WHERE {cond} ORDER BY id", args)],
+                    dtype=np.int64)
+
+
+def fit_for(ws: Workspace, ids: np.ndarray, min_topic_size: int | None = None) -> tuple[TopicFit, str]:
+    """The topic fit that answers for these messages: cached, assigned from a wider cached fit, or new."""
+    contents = contents_key(ws)
+    key = _digest(contents, hashlib.sha1(ids.tobytes()).hexdigest(), min_topic_size)
+    fit, how = _cached(ws, contents, key, ids)
+    if fit is None:
+        fit = _fit(ws, ids, key, contents, min_topic_size)
+        ws._derived.setdefault("topic-fits", {})[key] = fit
+        _save(ws, fit)
+    return fit, how
+
+
+def _vectorizer(stops: set[str], docs: list[str] | None = None) -> Any:
+    """Counts of the words `language.tokens` finds, stop words out. Given documents, the vocabulary is
+    the terms in at least MIN_DF of them (BERTopic fits its vectorizer on one document per topic, so
+    its own min_df would count topics): a word two messages use says nothing about a topic."""
     from sklearn.feature_extraction.text import CountVectorizer
+    options = {"tokenizer": language.tokens, "token_pattern": None, "lowercase": False,
+               "stop_words": sorted(stops), "ngram_range": (1, 1)}
+    if docs is None:
+        return CountVectorizer(**options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        counted = CountVectorizer(**options, binary=True, min_df=max(MIN_DF, int(MIN_DF_SHARE * len(docs)))).fit(docs)
+    return CountVectorizer(**options, vocabulary=sorted(counted.vocabulary_))
+
+
+class Relevance:
+    """BERTopic representation: a topic's words ranked by relevance (Sievert and Shirley's, over message
+    counts): RELEVANCE_WEIGHT * log p(word | topic) + (1 - RELEVANCE_WEIGHT) * log lift, among words that
+    at least two of the topic's messages use. Frequent-in-topic words co-occur, so they read as a topic;
+    the lift keeps words every topic uses ("game") from the top."""
+
+    def __init__(self, top_n_words: int = 30) -> None:
+        self.top_n_words = top_n_words
+
+    def extract_topics(self, topic_model: Any, documents: Any, c_tf_idf: Any, topics: Any) -> dict[int, list]:
+        from scipy.sparse import csr_matrix
+        vocab = topic_model.vectorizer_model.get_feature_names_out()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            B = (topic_model.vectorizer_model.transform(documents.Document.tolist()) > 0).astype(np.float64)
+        labels = documents.Topic.to_numpy()
+        keys = sorted(int(t) for t in topics)
+        rows = {t: i for i, t in enumerate(keys)}
+        member = csr_matrix((np.ones(len(labels)), ([rows.get(int(t), 0) for t in labels], np.arange(len(labels)))),
+                            shape=(len(keys), len(labels)))
+        known = np.array([int(t) in rows for t in labels])
+        member = member.multiply(known[None, :]).tocsr()
+        tdf = np.asarray((member @ B).todense())  # messages of each topic using each word
+        sizes = np.asarray(member.sum(axis=1)).ravel()
+        df = np.asarray(B.sum(axis=0)).ravel()
+        n = max(len(labels), 1)
+        p = tdf / np.maximum(sizes, 1)[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = RELEVANCE_WEIGHT * np.log(p) + (1 - RELEVANCE_WEIGHT) * np.log(p / (df / n)[None, :])
+        strict = score.copy()
+        strict[(tdf < 2) | ~np.isfinite(score)] = -np.inf
+        strict[tdf < (MIN_TOPIC_SHARE * sizes)[:, None]] = -np.inf
+        if len(keys) > WORD_TOPICS:  # a word leads at most WORD_TOPICS topics: those where it is most relevant
+            rank = np.argsort(np.argsort(-strict, axis=0, kind="stable"), axis=0, kind="stable")
+            strict[rank >= WORD_TOPICS] = -np.inf
+        out = {}
+        self.loose = set()
+        for t, i in rows.items():
+            words = [j for j in np.argsort(-strict[i], kind="stable")[:self.top_n_words] if np.isfinite(strict[i, j])]
+            if len(words) < MIN_WORDS:  # few words a tenth of its messages share: its most relevant ones
+                self.loose.add(t)
+                words += [j for j in np.argsort(-score[i], kind="stable")
+                          if np.isfinite(score[i, j]) and tdf[i, j] >= 2 and j not in words]
+            # the weight shown is the share of the topic's messages that use the word (the order is relevance)
+            out[t] = [(str(vocab[j]), float(p[i, j])) for j in words[:self.top_n_words]] or [("", 0.0)]
+        return out
+
+
+class Diverse:
+    """BERTopic's MaximalMarginalRelevance choosing among the previous words (their order kept), for topics
+    with more words than it keeps (its implementation needs that)."""
+
+    def __init__(self, diversity: float, top_n_words: int) -> None:
+        from bertopic.representation import MaximalMarginalRelevance
+        self.inner = MaximalMarginalRelevance(diversity=diversity, top_n_words=top_n_words)
+
+    def extract_topics(self, topic_model: Any, documents: Any, c_tf_idf: Any, topics: Any) -> dict[int, list]:
+        many = {t: w for t, w in topics.items() if len([x for x in w if x[0]]) > self.inner.top_n_words}
+        out = self.inner.extract_topics(topic_model, documents, c_tf_idf, many) if many else {}
+        return {t: out.get(t, w) for t, w in topics.items()}
+
+
+@contextmanager
+def _quiet(logger: str) -> Iterator[None]:
+    """BERTopic logs a warning about custom topic assignments, which pilang makes on purpose."""
+    log = logging.getLogger(logger)
+    old = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
+def _reducer(X: np.ndarray) -> Any:
+    """UMAP on neighbours found exactly by faiss (umap's own nearest-neighbour descent compiles for most of
+    a minute in every new process); seeded, so the same messages give the same topics."""
+    import faiss
     from umap import UMAP
-    umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed)
-    hdbscan_model = HDBSCAN(min_cluster_size=min_topic_size, metric="euclidean", cluster_selection_method="eom",
-                            prediction_data=True)
-    vectorizer = CountVectorizer(stop_words="english", min_df=2, token_pattern=WORD.pattern)
-    model = BERTopic(embedding_model=embedding_model, umap_model=umap_model, hdbscan_model=hdbscan_model,
-                     vectorizer_model=vectorizer, calculate_probabilities=False, verbose=False)
-    model.fit(texts, embeddings=X)
-    return model
+    index = faiss.IndexFlatIP(X.shape[1])
+    index.add(np.ascontiguousarray(X, dtype=np.float32))
+    sims, neighbours = index.search(np.ascontiguousarray(X, dtype=np.float32), UMAP_NEIGHBOURS)
+    return UMAP(n_neighbors=UMAP_NEIGHBOURS, n_components=REDUCED_DIM, min_dist=0.0, metric="cosine",
+                random_state=SEED, n_epochs=UMAP_EPOCHS,
+                precomputed_knn=(neighbours, np.maximum(1 - sims, 0).astype(np.float32), None))
+
+
+def _represent(model: Any, docs: list[str], labels: np.ndarray, vectorizer: Any) -> set[int]:
+    """Each topic's words: relevance, then MMR. Returns the loose topics (their messages share few words)."""
+    from bertopic.vectorizers import ClassTfidfTransformer
+    relevance = Relevance(20)
+    with _quiet("BERTopic"):  # BERTopic resets its logger's level while fitting, so quieten it here
+        model.update_topics(docs, topics=labels.tolist(), vectorizer_model=vectorizer,
+                            ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+                            representation_model=[relevance, Diverse(MMR_DIVERSITY, TOP_WORDS)],
+                            top_n_words=TOP_WORDS)
+    return relevance.loose
+
+
+def _centroids(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
+    C = np.zeros((k, X.shape[1]), np.float32)
+    for t in range(k):
+        members = labels == t
+        if members.any():
+            C[t] = X[members].mean(axis=0)
+    return C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-9)
+
+
+def _merge_groups(C: np.ndarray) -> list[list[int]]:
+    """Groups of topics whose centroids are within MERGE_SIMILARITY (average linkage)."""
+    if len(C) < 2:
+        return []
+    from scipy.cluster.hierarchy import fcluster, linkage
+    Z = linkage(C.astype(np.float64), method="average", metric="cosine")
+    groups = fcluster(Z, t=1 - MERGE_SIMILARITY, criterion="distance")
+    return [np.where(groups == g)[0].tolist() for g in np.unique(groups) if (groups == g).sum() > 1]
+
+
+def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size: int | None) -> TopicFit:
+    from bertopic import BERTopic
+    from bertopic.vectorizers import ClassTfidfTransformer
+    from hdbscan import HDBSCAN
+
+    from ..workspace.embed import embedder
+    texts = {r[0]: r[1] for r in ws.rows_in("SELECT id, text FROM messages WHERE id IN ({marks})", ids.tolist())}
+    docs = [language.clean(texts[i]) for i in ids.tolist()]
+    X = message_vectors(ws, ids.tolist())
+    X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)
+    sentiment = model_for(ws).scores_of(X).astype(np.float32)
+    n = len(ids)
+    sample = np.sort(np.random.default_rng(SEED).choice(n, min(n, MAX_FIT), replace=False))
+    sdocs, Xs = [docs[i] for i in sample], X[sample]
+    codes = language.detect(sdocs)
+    present = language.languages_present(codes)
+    vectorizer = _vectorizer(language.stop_words(present), sdocs)
+    size = int(min_topic_size or max(MIN_TOPIC_SIZE, len(sample) // MESSAGES_PER_MIN_SIZE))
+    model = BERTopic(embedding_model=embedder(ws.embed_model).model(),
+                     umap_model=_reducer(Xs),
+                     hdbscan_model=HDBSCAN(min_cluster_size=size, min_samples=max(5, size // 4), metric="euclidean",
+                                           cluster_selection_method="eom", prediction_data=True),
+                     vectorizer_model=vectorizer, ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
+                     top_n_words=TOP_WORDS, calculate_probabilities=False, verbose=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn's note that stop words are tokenised differently
+        labels = np.array(model.fit(sdocs, embeddings=Xs).topics_)
+        found = int(labels.max()) + 1
+        core, merged = labels.copy(), 0
+        if found >= 2:
+            groups = _merge_groups(_centroids(Xs, labels, found))
+            if groups:
+                merged = sum(len(g) - 1 for g in groups)
+                model.merge_topics(sdocs, groups)
+                labels = np.array(model.topics_)
+        k = int(labels.max()) + 1
+        C = _centroids(Xs, labels, max(k, 0))
+        if k > 0:
+            sims = Xs @ C.T
+            own = sims[labels >= 0, labels[labels >= 0]]
+            threshold = float(np.quantile(own, OUTLIER_QUANTILE))
+            if (labels == -1).any():
+                labels = np.array(model.reduce_outliers(sdocs, labels.tolist(), strategy="embeddings",
+                                                        embeddings=Xs, threshold=threshold))
+            loose = _represent(model, sdocs, labels, vectorizer)
+        else:
+            threshold, loose = 1.0, set()
+    assigned = np.full(n, -1, np.int32)
+    closeness = np.zeros(n, np.float32)
+    if k > 0:
+        for start in range(0, n, 20_000):
+            sims = X[start:start + 20_000] @ C.T
+            best = sims.argmax(axis=1)
+            closeness[start:start + 20_000] = sims[np.arange(len(best)), best]
+            assigned[start:start + 20_000] = np.where(closeness[start:start + 20_000] >= threshold, best, -1)
+        assigned[sample] = labels  # the fitted messages keep the clustering's own answer
+        closeness[sample] = np.where(labels >= 0, (Xs * C[np.maximum(labels, 0)]).sum(axis=1), closeness[sample])
+    main = next(iter(language.mix(codes)), "en")
+    topics = [{**_describe(model.get_topic(t) or [], [codes[i] for i in np.where(labels == t)[0]], main),
+               "shared_words": t not in loose} for t in range(k)]
+    _central_labels(topics, C, embedder(ws.embed_model), main)
+    _distinct_labels(topics)
+    return TopicFit(key=key, contents=contents, ids=ids, assigned=assigned, closeness=closeness, sentiment=sentiment,
+                    topics=topics, info={"min_topic_size": size, "fit_on": len(sample), "messages": n,
+                                         "clusters": found, "merged": merged,
+                                         "threshold": round(threshold, 4),
+                                         "core_outliers": int((core == -1).sum()), "languages": language.mix(codes),
+                                         "stop_word_languages": present, "main_language": main,
+                                         "model": ws.embed_model})
+
+
+def _readable(term: str) -> bool:
+    words = term.split()
+    return bool(words) and all(language.TOKEN.fullmatch(w) and w not in language.NOISE for w in words) \
+        and len(set(words)) == len(words)
+
+
+def _describe(terms: list[tuple[str, float]], codes: list[str | None], main: str) -> dict[str, Any]:
+    """A topic's terms (best first, unreadable ones dropped), its language and a label of its best terms."""
+    terms = [(w, s) for w, s in terms if w and _readable(w)]
+    langs = language.mix(codes)
+    lang = next(iter(langs), main)
+    return {"terms": [{"term": w, "weight": round(float(s), 4)} for w, s in terms[:TOP_WORDS]],
+            "language": lang, "languages": langs, "label": _label([w for w, _ in terms], lang, main)}
+
+
+def _overlaps(a: str, b: str) -> bool:
+    wa, wb = a.split(), b.split()
+    return any(x[:5] == y[:5] for x in wa for y in wb if min(len(x), len(y)) >= 4) or a in b or b in a
+
+
+def _label(terms: list[str], lang: str, main: str) -> str:
+    """The best term, and the next that says something else: "cheaters / anti-cheat"."""
+    if not terms:
+        return "(no words)"
+    picked = [terms[0]]
+    for t in terms[1:]:
+        if not any(_overlaps(t, p) for p in picked):
+            picked.append(t)
+            break
+    label = " / ".join(picked)
+    return f"{label} ({language.NAMES.get(lang, lang)})" if lang != main else label
+
+
+def _central_labels(topics: list[dict[str, Any]], C: np.ndarray, encoder: Any, main: str) -> None:
+    """Each label from the LABEL_CANDIDATES best terms: the one closest in meaning to the topic's centroid,
+    then the next closest that says something else (KeyBERT's idea, on the workspace's embedder)."""
+    if not topics:
+        return
+    pools = [[x["term"] for x in t["terms"][:LABEL_CANDIDATES]] for t in topics]
+    words = sorted({w for pool in pools for w in pool})
+    if not words:
+        return
+    vectors = dict(zip(words, encoder.encode(words)))
+    for t, pool in enumerate(pools):
+        if not pool:
+            continue
+        ranked = sorted(pool, key=lambda w: -float(vectors[w] @ C[t]))
+        topics[t]["label"] = _label(ranked, topics[t]["language"], main)
+
+
+def _distinct_labels(topics: list[dict[str, Any]]) -> None:
+    """Two topics never share a label: the later one adds its next distinct term."""
+    seen: set[str] = set()
+    for t in topics:
+        if t["label"] in seen:
+            extra = [x["term"] for x in t["terms"] if x["term"] not in t["label"]]
+            t["label"] = f"{t['label']} / {extra[0]}" if extra else f"{t['label']} #{len(seen)}"
+        seen.add(t["label"])
+
+
+# ---- the answer -------------------------------------------------------------------------------
+
+def quotes_for(ws: Workspace, fit: TopicFit, pos: np.ndarray, n: int = 3,
+               rows: dict[int, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The messages (fit positions) closest to their topic's centroid, distinct texts."""
+    order = pos[np.argsort(-fit.closeness[pos], kind="stable")][:n * 4]
+    rows = rows or ws.messages_by_id([int(fit.ids[p]) for p in order])
+    out, seen = [], set()
+    for p in order:
+        r = rows.get(int(fit.ids[p]))
+        text = " ".join((r or {}).get("text", "").split())
+        if not text or text.lower() in seen:
+            continue
+        seen.add(text.lower())
+        out.append({"id": int(fit.ids[p]), "time": _iso_day(r["time"]), "source": r["source"], "text": text[:280]})
+        if len(out) == n:
+            break
+    return out
+
+
+def _iso_day(t: float | None) -> str | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
+
+
+def scope_coherence(ws: Workspace, fit: TopicFit, ids: np.ndarray, tids: list[int]) -> dict[str, Any]:
+    """c_npmi, c_v and diversity of the topics' words on the scoped messages (kept with the fit)."""
+    key = _digest(hashlib.sha1(ids.tobytes()).hexdigest(), tids)
+    if key not in fit.scoped:
+        texts = [r[0] for r in ws.rows_in("SELECT text FROM messages WHERE id IN ({marks})", ids.tolist())]
+        present = fit.info["stop_word_languages"]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            analyzer = _vectorizer(language.stop_words(present)).build_analyzer()
+            tokens = [analyzer(language.clean(t)) for t in texts]
+        words = [[x["term"] for x in fit.topics[t]["terms"]] for t in tids]
+        fit.scoped[key] = coherence(words, tokens)
+        _save(ws, fit)
+    return fit.scoped[key]
+
+
+def _over_time(times: np.ndarray, topics: np.ndarray, tids: list[int], bins: int = 20) -> list[dict[str, Any]]:
+    dated = ~np.isnan(times)
+    if dated.sum() < MIN_MESSAGES:
+        return []
+    t, k = times[dated], topics[dated]
+    days = np.floor(t / 86400)
+    nbins = int(min(bins, days.max() - days.min() + 1))
+    edges = np.linspace(t.min(), t.max() + 1, nbins + 1)
+    which = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, nbins - 1)
+    out = []
+    for tid in tids:
+        counts = np.bincount(which[k == tid], minlength=nbins)
+        out += [{"topic": tid, "when": _iso_day(edges[b]), "messages": int(c)} for b, c in enumerate(counts) if c]
+    return out
 
 
 def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
-    """The topics of the messages in scope, labelled by their c-TF-IDF terms."""
-    from ..workspace.embed import embedder
+    """The topics of the messages in scope: labels, terms, sizes, sources, quotes, coherence."""
     scope = Scope.of(params)
-    cond, args = scope.where(dated=False)
-    rows = ws.db.execute(f"SELECT id, time, text, source FROM messages WHERE {cond} ORDER BY id", args).fetchall()
-    if len(rows) < 50:
-        return {"answer": f"too few messages ({len(rows)}) for topics; need at least 50",
-                "evidence": {"scope": scope.describe(), "messages": len(rows)}}
-    texts = [r[2] for r in rows]
-    X = message_vectors(ws, [r[0] for r in rows])
-    fit_n = min(len(rows), MAX_FIT)
-    min_size = int(params.get("min-topic-size") or max(10, fit_n // 200))
-    sample = np.sort(np.random.default_rng(0).choice(len(rows), fit_n, replace=False))
-    model = fit_topics([texts[i] for i in sample], X[sample], embedder(ws.embed_model).model(), min_size)
-    assigned = np.full(len(rows), -1)
-    assigned[sample] = model.topics_
-    rest = np.setdiff1d(np.arange(len(rows)), sample)
-    if rest.size:
-        assigned[rest] = model.transform([texts[i] for i in rest], embeddings=X[rest])[0]
+    ids = scope_ids(ws, scope)
+    if len(ids) < MIN_MESSAGES:
+        return {"answer": f"too few messages ({len(ids)}) for topics; need at least {MIN_MESSAGES}",
+                "evidence": {"scope": scope.describe(), "messages": len(ids)}}
+    size = params.get("min-topic-size")
+    fit, how = fit_for(ws, ids, int(size) if size else None)
+    pos = fit.positions(ids)
+    assigned = fit.assigned[pos]
+    meta = np.array(ws.rows_in("SELECT id, coalesce(time, 'nan'), source FROM messages WHERE id IN ({marks})",
+                               ids.tolist()), dtype=object)
+    order = np.argsort(meta[:, 0].astype(np.int64))
+    times, sources = meta[order, 1].astype(float), meta[order, 2]
+    tids = [int(t) for t in np.argsort(-np.bincount(assigned[assigned >= 0], minlength=len(fit.topics)))
+            if (assigned == t).any()]
     found = []
-    words_per_topic = []
-    for tid in sorted(t for t in set(assigned.tolist()) if t != -1):
-        terms = model.get_topic(tid) or []
-        words = [w for w, _ in terms[:TOP_WORDS]]
-        words_per_topic.append(words)
+    for tid in tids:
         members = np.where(assigned == tid)[0]
-        by_source = Counter(rows[i][3] for i in members)
-        reps = set(model.get_representative_docs(tid) or [])
-        quotes = [{"id": rows[i][0], "text": rows[i][2][:200]} for i in members if rows[i][2] in reps][:3]
-        found.append({"topic": tid, "label": "-".join(words[:4]), "size": int(len(members)),
-                      "terms": [{"term": w, "weight": round(float(s), 4)} for w, s in terms[:TOP_WORDS]],
-                      "sources": dict(by_source), "quotes": quotes})
-    found.sort(key=lambda t: -t["size"])
-    dated = [(i, r[1]) for i, r in enumerate(rows) if r[1] is not None]
-    over_time = []
-    if len(dated) >= 50 and found:
-        idx = [i for i, _ in dated]
-        stamps = [datetime.fromtimestamp(t, timezone.utc) for _, t in dated]  # datetimes, not strings (pandas 3)
-        tot = model.topics_over_time([texts[i] for i in idx], stamps, topics=[int(assigned[i]) for i in idx],
-                                     nr_bins=min(20, len({s.date() for s in stamps})))
-        for rec in tot.itertuples():
-            if rec.Topic != -1:
-                over_time.append({"topic": int(rec.Topic), "when": rec.Timestamp.strftime("%Y-%m-%d"),
-                                  "messages": int(rec.Frequency)})
-    coherence = npmi_coherence(words_per_topic, texts)
+        topic = fit.topics[tid]
+        found.append({"topic": tid, "label": topic["label"], "size": len(members), "terms": topic["terms"],
+                      "language": topic["language"], "sources": dict(Counter(sources[members].tolist())),
+                      "quotes": quotes_for(ws, fit, pos[members])})
     outliers = int((assigned == -1).sum())
-    listed = ", ".join(f"{t['label']} ({t['size']})" for t in found[:5])
-    return {"answer": f"{len(found)} topics in {len(rows):,} messages ({outliers:,} unassigned); largest: {listed}",
-            "evidence": {"scope": scope.describe(), "messages": len(rows), "unassigned": outliers, "topics": found,
-                         "over_time": over_time,
-                         # not a held-out score: the words are scored on the messages the topics came from
-                         "coherence": {"metric": "NPMI of the top-10 words, in-sample (on the messages the topics"
-                                                 " were fit on and assigned to, not held out)",
-                                       "value": round(coherence, 4), "diversity": round(diversity(words_per_topic), 4)}},
-            "model": f"BERTopic (UMAP + HDBSCAN, min topic size {min_size}, fit on {fit_n:,} messages)"
-                     f" on {ws.embed_model} embeddings"}
+    co = scope_coherence(ws, fit, ids, tids) if tids else {}
+    listed = "; ".join(f"{t['label']} ({t['size']})" for t in found[:5])
+    share = outliers / len(ids)
+    answer = (f"{len(found)} topics in {len(ids):,} messages ({share:.0%} in none); largest: {listed}" if found else
+              f"no topics in {len(ids):,} messages: none is large enough (at least {fit.info['min_topic_size']})")
+    return {"answer": answer,
+            "evidence": {"scope": scope.describe(), "messages": len(ids), "unassigned": outliers,
+                         "unassigned_share": round(share, 4), "topics": found,
+                         "over_time": _over_time(times, assigned, tids),
+                         "coherence": {**co, "computed_on": "the scoped messages the topics describe (in-sample, not"
+                                                            " held out); gensim CoherenceModel, top-10 terms"},
+                         "fit": {**fit.info, "how": how}},
+            "model": f"BERTopic (UMAP + HDBSCAN, min topic size {fit.info['min_topic_size']}, fit on"
+                     f" {fit.info['fit_on']:,} messages; relevance-ranked terms with MMR, labels KeyBERT-style; stop words of"
+                     f" {', '.join(fit.info['stop_word_languages']) or 'en'}) on {ws.embed_model} embeddings"}
+

@@ -8,7 +8,7 @@ from ..errors import PilangError
 from ..registry import session_primitive
 from ..result import Result
 
-ANALYTICS = ("volume", "sentiment", "anomalies", "forecast", "hodge", "topics", "patterns", "forecast-fno")
+ANALYTICS = ("volume", "sentiment", "anomalies", "forecast", "hodge", "topics", "drivers", "patterns", "forecast-fno")
 
 
 def _analytic(name: str) -> Any:
@@ -22,6 +22,9 @@ def _analytic(name: str) -> Any:
     if name == "topics":
         from pilang_engine.analytics.topics import topics
         return topics
+    if name == "drivers":
+        from pilang_engine.analytics.drivers import drivers
+        return drivers
     if name == "patterns":
         from pilang_engine.analytics.patterns import patterns
         return patterns
@@ -31,7 +34,7 @@ def _analytic(name: str) -> Any:
 
 @session_primitive("analyze")
 def analyze(s: Any, target: Any, params: Any = None, handler: Any = None) -> Result:
-    """Run one analytic (volume sentiment anomalies forecast hodge topics patterns) on parameters."""
+    """Run one analytic (volume sentiment anomalies forecast hodge topics drivers patterns) on parameters."""
     name = to_python(target)
     if name not in ANALYTICS:
         raise PilangError("value", f"no analytic named {name} (known: {' '.join(ANALYTICS)})")

@@ -1,0 +1,244 @@
+"""What moved the community's mood, since when, and after which change. For the period in scope against
+the period before it, each topic's volume, negative share and net sentiment in both; topics ranked by
+their part in the change of the community's net sentiment (the parts add up to the whole change), with a
+bootstrap over players (not messages) for how sure each part is; the day the topic's complaints changed
+(a change point, ruptures) and the dated change (patch note) just before it."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..workspace.search import iso, parse_date
+from ..workspace.store import Workspace, WorkspaceError
+from .sentiment import NEGATIVE, POSITIVE
+from .series import DAY, Scope, day_of
+from .topics import MIN_MESSAGES, fit_for, quotes_for, scope_ids
+
+BOOTSTRAP = 300  # resamples of the players in each period
+ALPHA = 0.05  # family-wise, over the topics (Holm)
+CHANGE_LAG_DAYS = 7  # a dated change at most this long before the shift is named as its likely cause
+TOP = 3  # drivers described in full (change point, change, quotes)
+NO_TOPIC = -1
+
+
+def _bound(ws: Workspace, value: Any, end: bool) -> float | None:
+    """A date, or a named period (last-week ...) whose start (or end) it means."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value in ("last-week", "last-month", "last-patch", "all"):
+        since, until, _ = ws.period(value)
+        return until if end else since
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise WorkspaceError(str(exc)) from None
+
+
+def periods(ws: Workspace, params: dict[str, Any], cond: str, args: list[Any]) -> tuple[float, float, float, float]:
+    """(since, until, versus-since, versus-until): the period in scope (by default the last week of the
+    scoped messages) and the one it is compared with (by default the same length just before it)."""
+    context = params.get("context") if isinstance(params.get("context"), str) else None
+    since = _bound(ws, params.get("since", context), end=False)
+    until = _bound(ws, params.get("until", context), end=True)
+    last = ws.db.execute(f"SELECT max(time) FROM messages WHERE {cond}", args).fetchone()[0]
+    if last is None:
+        raise WorkspaceError("drivers: no dated messages in scope")
+    until = until if until is not None else last + 1
+    since = since if since is not None else until - 7 * DAY
+    versus = params.get("versus")
+    if isinstance(versus, (list, tuple)) and len(versus) == 2:
+        vs, vu = _bound(ws, versus[0], False), _bound(ws, versus[1], True)
+    elif isinstance(versus, str) and versus not in ("previous", "time-range"):
+        vs, vu = _bound(ws, versus, False), since
+    else:
+        vs, vu = _bound(ws, params.get("versus-since"), False), _bound(ws, params.get("versus-until"), True)
+    vu = vu if vu is not None else since
+    vs = vs if vs is not None else vu - (until - since)
+    if not (vs < vu <= since < until):
+        raise WorkspaceError(f"drivers: the compared period ({iso(vs)} to {iso(vu)}) must end before the period in"
+                             f" scope ({iso(since)} to {iso(until)}) begins")
+    return since, until, vs, vu
+
+
+def _net(scores: np.ndarray) -> np.ndarray:
+    """+1 positive, -1 negative, 0 neutral."""
+    return (scores > POSITIVE).astype(float) - (scores < NEGATIVE)
+
+
+def _parts(topic: np.ndarray, net: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Each topic's part of the period's net sentiment: its share of messages times its net sentiment
+    (weights w per message; the parts add up to the period's mean net sentiment)."""
+    return np.bincount(topic + 1, weights=w * net, minlength=k + 1) / max(w.sum(), 1e-12)
+
+
+def _bootstrap(topic: np.ndarray, net: np.ndarray, clusters: np.ndarray, k: int, rng: np.random.Generator
+               ) -> np.ndarray:
+    """BOOTSTRAP resamples of the topic parts, resampling players (clusters) with replacement."""
+    if len(topic) == 0:
+        return np.zeros((BOOTSTRAP, k + 1))
+    _, cl = np.unique(clusters, return_inverse=True)
+    m = int(cl.max()) + 1
+    out = np.empty((BOOTSTRAP, k + 1))
+    for b in range(BOOTSTRAP):
+        counts = np.bincount(rng.integers(0, m, m), minlength=m).astype(float)
+        out[b] = _parts(topic, net, counts[cl], k)
+    return out
+
+
+def _holm(p: np.ndarray) -> np.ndarray:
+    order = np.argsort(p)
+    adjusted = np.empty_like(p)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p) - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def change_point(times: np.ndarray, negative: np.ndarray, start: float, end: float) -> float | None:
+    """The day a topic's daily negative messages shifted up most clearly (one break, least squares on
+    daily counts by ruptures' binary segmentation), or None when the series is too short or fell."""
+    import ruptures
+    days = int(np.ceil((end - start) / DAY))
+    if days < 6 or negative.sum() < 3:
+        return None
+    idx = np.clip(((times - start) // DAY).astype(int), 0, days - 1)
+    series = np.bincount(idx, weights=negative, minlength=days).reshape(-1, 1)
+    bkps = ruptures.Binseg(model="l2", min_size=2, jump=1).fit(series).predict(n_bkps=1)
+    cut = bkps[0] if bkps and bkps[0] < days else None
+    if cut is None or series[cut:].mean() <= series[:cut].mean():
+        return None
+    return start + cut * DAY
+
+
+def nearest_change(ws: Workspace, when: float) -> dict[str, Any] | None:
+    """The latest dated change from CHANGE_LAG_DAYS before `when` to a day after it (a change point on daily
+    counts is sure to about a day), with how many whole days before the shift it came (-1: the day after)."""
+    row = ws.db.execute("SELECT time, title FROM changes WHERE time IS NOT NULL AND time < ? AND time >= ?"
+                        " ORDER BY time DESC LIMIT 1", [when + 2 * DAY, when - CHANGE_LAG_DAYS * DAY]).fetchone()
+    if row is None:
+        return None
+    return {"title": row[1], "time": day_of(row[0]), "days_before": int(np.floor((when - row[0]) / DAY))}
+
+
+def _side(n: int, neg: int, net: float, days: float) -> dict[str, Any]:
+    return {"messages": n, "per_day": round(n / max(days, 1e-9), 3), "negative": neg,
+            "negative_share": round(neg / n, 4) if n else None, "net_sentiment": round(net, 4) if n else None}
+
+
+def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
+    """The topics that moved the community's net sentiment between the compared period and the one in scope."""
+    scope = Scope.of({**params, "since": None, "until": None})
+    cond, args = scope.where()
+    since, until, vs, vu = periods(ws, params, cond, args)
+    after = scope_ids(ws, Scope(scope.source, since, until, scope.filters), ("time IS NOT NULL", []))
+    before = scope_ids(ws, Scope(scope.source, vs, vu, scope.filters), ("time IS NOT NULL", []))
+    ids = np.union1d(after, before)
+    where = {"scope": {**scope.describe(), "since": iso(since), "until": iso(until)},
+             "versus": {"since": iso(vs), "until": iso(vu)}}
+    if len(after) < MIN_MESSAGES:
+        return {"answer": f"too few messages in the period ({len(after)}) to find drivers; need at least"
+                          f" {MIN_MESSAGES}", "evidence": {**where, "messages": {"after": len(after),
+                                                                                   "before": len(before)}}}
+    fit, how = fit_for(ws, ids)
+    pos = fit.positions(ids)
+    topic, net = fit.assigned[pos].astype(int), _net(fit.sentiment[pos])
+    rows = ws.rows_in("SELECT id, time, coalesce(author, 'message:' || id) FROM messages WHERE id IN ({marks})",
+                      ids.tolist())
+    rows.sort()
+    times = np.array([r[1] for r in rows], float)
+    authors = np.array([r[2] for r in rows], object)
+    late = times >= since
+    k = len(fit.topics)
+    level = len(before) == 0  # nothing to compare with: each topic's part of the period's own sentiment
+    a = _parts(topic[late], net[late], np.ones(late.sum()), k)
+    b = np.zeros(k + 1) if level else _parts(topic[~late], net[~late], np.ones((~late).sum()), k)
+    rng = np.random.default_rng(0)
+    boot = _bootstrap(topic[late], net[late], authors[late], k, rng)
+    if not level:
+        boot = boot - _bootstrap(topic[~late], net[~late], authors[~late], k, rng)
+    contribution = a - b
+    se = boot.std(axis=0, ddof=1)
+    from scipy.stats import norm
+    z = np.divide(contribution, se, out=np.zeros_like(se), where=se > 0)
+    p_adj = _holm(2 * norm.sf(np.abs(z)))
+    days_a, days_b = (until - since) / DAY, (vu - vs) / DAY
+    neg = net < 0
+    table = []
+    for t in range(-1, k):
+        ia, ib = late & (topic == t), ~late & (topic == t)
+        info = fit.topics[t] if t >= 0 else {"label": "(no topic)", "terms": []}
+        na, nb = int(ia.sum()), int(ib.sum())
+        table.append({"topic": t, "label": info["label"], "terms": info["terms"][:6],
+                      "before": _side(nb, int(neg[ib].sum()), float(net[ib].mean()) if nb else 0.0, days_b),
+                      "after": _side(na, int(neg[ia].sum()), float(net[ia].mean()) if na else 0.0, days_a),
+                      "contribution": round(float(contribution[t + 1]), 4),
+                      "interval": [round(float(contribution[t + 1] - 1.96 * se[t + 1]), 4),
+                                   round(float(contribution[t + 1] + 1.96 * se[t + 1]), 4)],
+                      "p_adjusted": round(float(p_adj[t + 1]), 4), "significant": bool(p_adj[t + 1] < ALPHA),
+                      "complaints_growth_per_day": round(na and int(neg[ia].sum()) / days_a
+                                                         - (int(neg[ib].sum()) / days_b if not level else 0), 3)})
+    ranked = sorted((r for r in table if r["topic"] != NO_TOPIC), key=lambda r: r["contribution"])
+    down = [r for r in ranked if r["contribution"] < 0]
+    up = [r for r in reversed(ranked) if r["contribution"] > 0]
+    for r in down[:TOP] + up[:TOP]:
+        members = np.where(topic == r["topic"])[0]
+        r["since"] = None
+        r["change"] = None
+        if not level:
+            cp = change_point(times[members], neg[members].astype(float), vs, until)
+            if cp is not None:
+                r["since"] = day_of(cp)
+                r["change"] = nearest_change(ws, cp)
+        mood = members[late[members] & (neg[members] if r["contribution"] < 0 else net[members] > 0)]
+        r["quotes"] = quotes_for(ws, fit, pos[mood] if len(mood) else pos[members[late[members]]])
+    complaints = sorted((r for r in table if r["topic"] != NO_TOPIC), key=lambda r: -r["complaints_growth_per_day"])
+    community = {"before": None if level else round(float(net[~late].mean()), 4),
+                 "after": round(float(net[late].mean()), 4)}
+    return {"answer": _sentence(down, up, community, level),
+            "evidence": {**where, "messages": {"after": int(late.sum()), "before": int((~late).sum())},
+                         "ranked_by": "each topic's part of the change in net sentiment (positive minus negative"
+                                      " share; the parts add up to the change); intervals and Holm-adjusted p from a"
+                                      f" bootstrap over players ({BOOTSTRAP} resamples)" if not level else
+                                      "each topic's part of the period's net sentiment (no messages before it to"
+                                      " compare with)",
+                         "net_sentiment": community,
+                         "drivers": down[:TOP * 2], "lifting": up[:TOP * 2],
+                         "complaints": [{"label": r["label"], "growth_per_day": r["complaints_growth_per_day"]}
+                                        for r in complaints[:5]],
+                         "table": table, "topics_fit": {**fit.info, "how": how}},
+            "model": f"topic parts of net sentiment (topics: BERTopic, fit on {fit.info['fit_on']:,} messages);"
+                     " change points: ruptures binary segmentation"}
+
+
+def _sentence(down: list[dict[str, Any]], up: list[dict[str, Any]], community: dict[str, Any], level: bool) -> str:
+    """The answer in one sentence: the topic that pulled sentiment down most, how, since when, after what."""
+    if not down:
+        return "No topic pulled sentiment down" + (f"; the largest lift came from {up[0]['label']}" if up else "") + "."
+    d = down[0]
+    a, b = d["after"], d["before"]
+    lead = "Most upset about" if d["significant"] or level else \
+        (f"No topic pulled net sentiment ({community['before']:+.2f} to {community['after']:+.2f}) down beyond"
+         " what chance gives; the largest fall:")
+    text = f"{lead} {d['label']}: {a['messages']} messages"
+    if level:
+        text += f", {a['negative_share']:.0%} negative (net sentiment {a['net_sentiment']:+.2f})"
+        return text + "."
+    if b["messages"]:
+        text += f", {'up' if a['per_day'] >= b['per_day'] else 'down'} from {b['messages']}"
+        if abs(a["messages"] / a["per_day"] - b["messages"] / b["per_day"]) > 0.5:  # periods of other lengths
+            text += f" ({a['per_day']:.1f} vs {b['per_day']:.1f} a day)"
+        text += f"; {a['negative_share']:.0%} negative vs {b['negative_share']:.0%}"
+    else:
+        text += f", none before; {a['negative_share']:.0%} negative"
+    if d.get("since"):
+        text += f"; since {d['since']}"
+        if d.get("change"):
+            c = d["change"]
+            lag = c["days_before"]
+            text += (f", {lag} days after {c['title']} ({c['time']})" if lag > 1
+                     else f", within a day of {c['title']} ({c['time']})")
+    if d["significant"]:
+        text += f". Net sentiment {community['before']:+.2f} to {community['after']:+.2f}"
+    return text + "."

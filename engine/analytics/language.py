@@ -1,0 +1,102 @@
+"""Which language a message is in, and which of its words carry meaning. Text is cleaned for counting
+(URLs, markup and entities out), the language detected by a packaged model (lingua, offline), stop words
+taken per language (stopwordsiso), and Chinese and Japanese segmented into words (rjieba)."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from functools import lru_cache
+
+URL = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:com|net|org|gg|io|ly|tv|be)(?:/\S*)?\b", re.IGNORECASE)
+MARKUP = re.compile(r"\[/?[a-z0-9*]+(?:=[^\]]*)?\]|<[^>\n]{1,200}>|&[a-z]+;|&#\d+;|[*_~`|>]{2,}", re.IGNORECASE)
+TOKEN = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")  # letters, with inner apostrophes and hyphens: pay-to-win, don't
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+MIN_WORDS_TO_DETECT = 3  # shorter texts ("gg ez", "lol") say too little to name a language
+MIN_DISTANCE = 0.2  # lingua's margin between the best and the next language below which a text is undecided
+MIN_SHARE = 0.02  # a language this common among the detected messages brings its stop words
+# the languages a game community mostly writes in, each with a stop-word list (more would make short texts less sure)
+LANGUAGES = ("en", "es", "pt", "de", "fr", "ru", "it", "pl", "tr", "nl", "sv", "da", "fi", "nb", "cs", "uk", "hu",
+             "ro", "zh", "ja", "ko", "vi", "th", "id", "ar")
+NAMES = {"en": "English", "es": "Spanish", "pt": "Portuguese", "de": "German", "fr": "French", "ru": "Russian",
+         "it": "Italian", "pl": "Polish", "tr": "Turkish", "nl": "Dutch", "sv": "Swedish", "da": "Danish",
+         "fi": "Finnish", "nb": "Norwegian", "cs": "Czech", "uk": "Ukrainian", "hu": "Hungarian", "ro": "Romanian",
+         "zh": "Chinese", "ja": "Japanese", "ko": "Korean", "vi": "Vietnamese", "th": "Thai", "id": "Indonesian",
+         "ar": "Arabic"}
+# stopwordsiso's English list holds words that name what players talk about; they stay words
+CONTENT = {"free", "fire", "world", "fix", "system", "computer", "buy", "open", "top", "home", "name", "empty",
+           "full", "new", "old", "move", "show", "line", "end"}
+# never a topic's word: what is left of links and markup, and chat noise
+NOISE = {"http", "https", "www", "com", "html", "amp", "nbsp", "quot", "gt", "lt", "url", "img", "spoiler", "noparse",
+         "strike", "h1", "h2", "h3", "lol", "lmao", "lmfao", "rofl", "xd", "xdd", "haha", "hahaha", "hahahaha", "jaja",
+         "jajaja", "kkk", "kkkk", "kkkkk", "ahah", "hehe", "hmm", "uh", "um", "ok", "okay", "yeah", "yes", "nah", "pls",
+         "plz", "ngl", "tbh", "imo", "imho", "idk", "btw", "rn", "af", "fr", "smh", "im", "ive", "dont", "doesnt",
+         "didnt", "cant", "wont", "isnt", "thats", "theres", "youre", "u", "ur"}
+
+
+def clean(text: str) -> str:
+    """Text for counting words: links, markup (BBCode, HTML, entities) and emphasis marks removed, lower case."""
+    return MARKUP.sub(" ", URL.sub(" ", text or "")).lower()
+
+
+def tokens(text: str) -> list[str]:
+    """The words of cleaned text, Chinese and Japanese segmented; one-letter words dropped."""
+    out: list[str] = []
+    for tok in TOKEN.findall(text):
+        tok = tok.replace("’", "'")
+        if CJK.search(tok):
+            out += [w for w in _segment(tok) if len(w) > 1 and TOKEN.fullmatch(w)]
+        elif len(tok) > 1:
+            out.append(tok.removesuffix("'s"))
+    return out
+
+
+def _segment(text: str) -> list[str]:
+    import rjieba
+    return rjieba.cut(text)
+
+
+@lru_cache(maxsize=1)
+def _detector():
+    from lingua import IsoCode639_1, LanguageDetectorBuilder
+    codes = [getattr(IsoCode639_1, "NB" if c == "nb" else c.upper()) for c in LANGUAGES]
+    # the full models (the low-accuracy mode calls "the rifle nerf ruined sniper" Norwegian); unsure texts get None
+    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_minimum_relative_distance(MIN_DISTANCE).build()
+
+
+def detect(texts: list[str]) -> list[str | None]:
+    """Each text's language as an ISO 639-1 code, or None where the text is too short to tell."""
+    if not texts:
+        return []
+    long_enough = [i for i, t in enumerate(texts) if CJK.search(t) or len(TOKEN.findall(t)) >= MIN_WORDS_TO_DETECT]
+    found = _detector().detect_languages_in_parallel_of([texts[i] for i in long_enough])
+    out: list[str | None] = [None] * len(texts)
+    for i, lang in zip(long_enough, found):
+        if lang is not None:
+            code = lang.iso_code_639_1.name.lower()
+            out[i] = "nb" if code == "nb" else code
+    return out
+
+
+def mix(codes: Iterable[str | None]) -> dict[str, float]:
+    """Share of each detected language, most common first (undetected texts left out)."""
+    counts = Counter(c for c in codes if c)
+    total = sum(counts.values())
+    return {c: round(n / total, 4) for c, n in counts.most_common()} if total else {}
+
+
+def stop_words(languages: Iterable[str]) -> set[str]:
+    """Stop words of English and of the given languages, with the noise words, as `tokens` writes words."""
+    import stopwordsiso
+    words: set[str] = set(NOISE)
+    for code in {"en", *languages}:
+        iso = "no" if code == "nb" else code
+        if stopwordsiso.has_lang(iso):
+            words |= {w.lower() for w in stopwordsiso.stopwords(iso)}
+    words -= CONTENT
+    return words | {w.replace("'", "") for w in words if "'" in w}
+
+
+def languages_present(codes: list[str | None]) -> list[str]:
+    """The languages common enough (MIN_SHARE of detected texts) to bring their stop words."""
+    return [c for c, share in mix(codes).items() if share >= MIN_SHARE]

@@ -1,0 +1,157 @@
+"""Topics a person can read, fitted once per (contents, scope), and the drivers of a change in mood."""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+from pilang_engine.analytics import language
+from pilang_engine.analytics.coherence import coherence, diversity
+from pilang_engine.analytics.drivers import change_point, drivers
+from pilang_engine.analytics.topics import topics
+from pilang_engine.workspace.store import Workspace, WorkspaceError
+
+DAY = 86400.0
+
+
+@pytest.fixture(scope="module")
+def demo_ws(demo_copy: Any) -> Workspace:
+    return Workspace(demo_copy("topics"))
+
+
+def test_cleaning_and_words_drop_links_markup_and_stop_words() -> None:
+    text = language.clean("[spoiler]Great[/spoiler] see https://opencritic.com/game/1 &amp; Pay-to-win player's 这个游戏非常好玩")
+    words = language.tokens(text)
+    assert "https" not in words and "opencritic" not in words and "spoiler" not in words and "amp" not in words
+    assert "pay-to-win" in words and "player" in words and "游戏" in words
+    stops = language.stop_words(["es"])
+    assert {"que", "the", "lol"} <= stops and "free" not in stops and "fire" not in stops  # content words stay
+
+
+def test_languages_are_detected_and_short_texts_left_undecided() -> None:
+    codes = language.detect(["this game is really fun with friends", "este juego es muy bueno", "gg",
+                             "das Spiel ist gut und macht Spaß", "这个游戏非常好玩"])
+    assert codes == ["en", "es", None, "de", "zh"]
+    assert language.languages_present(["en"] * 90 + ["es"] * 10 + [None] * 50) == ["en", "es"]
+
+
+def test_coherence_is_gensims_and_diversity_counts_repeats() -> None:
+    docs = [["rifle", "nerf", "ranked"], ["rifle", "nerf"], ["loot", "drop", "grind"], ["loot", "drop"],
+            ["tutorial", "login"], ["story", "pet"]] * 5
+    good = coherence([["loot", "drop"], ["rifle", "nerf"]], docs)
+    bad = coherence([["loot", "rifle"], ["drop", "nerf"]], docs)
+    assert good["c_npmi"] > 0.5 > -0.5 > bad["c_npmi"] and good["c_v"] > bad["c_v"]
+    assert diversity([["a", "b"], ["c", "d"]]) == 1.0 and diversity([["a", "b"], ["a", "c"]]) == 0.75
+
+
+def test_topics_are_readable_reproducible_and_cached(demo_ws: Workspace) -> None:
+    out = topics(demo_ws, {"source": "discord"})
+    ev = out["evidence"]
+    found = ev["topics"]
+    assert 3 <= len(found) <= 80 and ev["unassigned_share"] <= 0.2
+    assert sum(t["size"] for t in found) + ev["unassigned"] == ev["messages"]
+    vocabulary = " ".join(w["term"] for t in found for w in t["terms"])
+    assert sum(word in vocabulary for word in ("ranked", "drop", "tutorial", "skins", "nerf", "loot")) >= 4
+    stops = language.stop_words([])
+    for t in found:
+        words = t["label"].replace(" / ", " ").split()
+        assert words and not any(w in stops or w in ("http", "https", "com") or not w for w in words), t["label"]
+        assert t["quotes"] and t["sources"] == {"discord": t["size"]}
+        assert [x["term"] for x in t["terms"]] and all(0 < x["weight"] <= 1 for x in t["terms"])
+        assert len({q["text"] for q in t["quotes"]}) == len(t["quotes"]) and all(q["time"] for q in t["quotes"])
+    assert len({t["label"] for t in found}) == len(found)
+    co = ev["coherence"]
+    assert -1 <= co["c_npmi"] <= 1 and 0 <= co["c_v"] <= 1 and 0 < co["diversity"] <= 1
+    assert "in-sample" in co["computed_on"] and "held_out" not in out
+    assert ev["fit"]["how"] == "fitted" and ev["over_time"]
+    t0 = time.perf_counter()
+    again = topics(Workspace(demo_ws.path), {"source": "discord"})  # a new session: read from the disk cache
+    assert time.perf_counter() - t0 < 5 and again["evidence"]["fit"]["how"] == "cached"
+    assert [t["label"] for t in again["evidence"]["topics"]] == [t["label"] for t in found]
+    json.dumps(out)  # the evidence is plain data for --json
+
+
+def test_the_same_messages_give_the_same_topics_when_fitted_again(demo_ws: Workspace, tmp_path: Any) -> None:
+    import shutil
+    first = topics(demo_ws, {"source": "discord"})["evidence"]["topics"]
+    shutil.rmtree(demo_ws.path / "cache")
+    demo_ws._derived.clear()
+    second = topics(demo_ws, {"source": "discord"})
+    assert second["evidence"]["fit"]["how"] == "fitted"
+    assert [(t["label"], t["size"]) for t in second["evidence"]["topics"]] == [(t["label"], t["size"]) for t in first]
+
+
+def test_a_narrower_scope_is_answered_from_the_wider_fit(demo_ws: Workspace) -> None:
+    wide = topics(demo_ws, {"source": "discord"})
+    last = demo_ws.db.execute("SELECT max(time) FROM messages").fetchone()[0]
+    since = last - 21 * DAY
+    narrow = topics(demo_ws, {"source": "discord", "since": since})
+    assert narrow["evidence"]["fit"]["how"] == "assigned from a cached fit"
+    labels = {t["label"] for t in wide["evidence"]["topics"]}
+    assert {t["label"] for t in narrow["evidence"]["topics"]} <= labels
+    n = demo_ws.count("messages", "WHERE source = 'discord' AND time >= ?", [since])
+    assert narrow["evidence"]["messages"] == n
+
+
+def test_a_fit_that_does_not_resolve_a_scope_is_not_reused(demo_ws: Workspace) -> None:
+    from pilang_engine.analytics.series import Scope
+    from pilang_engine.analytics.topics import fit_for, scope_ids
+    fit, _ = fit_for(demo_ws, scope_ids(demo_ws, Scope(source="discord")))
+    one = int(np.bincount(fit.assigned[fit.assigned >= 0]).argmax())
+    ids = fit.ids[fit.assigned == one][:60]  # messages nearly all of one topic
+    assert fit.covers(ids) and not fit.resolves(ids)
+
+
+def test_change_point_finds_the_day_complaints_rose() -> None:
+    start = 0.0
+    rng = np.random.default_rng(1)
+    days = np.repeat(np.arange(20), 10) * DAY + 3600
+    negative = np.concatenate([rng.random(120) < 0.1, rng.random(80) < 0.7]).astype(float)
+    cp = change_point(days, negative, start, 20 * DAY)
+    assert cp is not None and abs(cp / DAY - 12) <= 1
+    assert change_point(days, negative[::-1].copy(), start, 20 * DAY) is None  # complaints fell: no onset
+
+
+def test_drivers_name_the_nerfed_theme_after_the_nerf(demo_ws: Workspace) -> None:
+    """The demo's Hotfix 1.0.4 (day 10) nerfed the competitive players' weapons (effect -0.9)."""
+    row = demo_ws.db.execute("SELECT time, title FROM changes WHERE title = 'Hotfix 1.0.4'").fetchone()
+    out = drivers(demo_ws, {"since": row[0], "until": row[0] + 7 * DAY})
+    ev = out["evidence"]
+    assert ev["drivers"] and out["answer"].startswith("Most upset about")
+    top = ev["drivers"][0]
+    words = top["label"] + " " + " ".join(t["term"] for t in top["terms"])
+    assert any(w in words for w in ("nerf", "rifle", "damage", "sniper", "weapon")), words
+    assert top["significant"] and top["after"]["negative_share"] > top["before"]["negative_share"]
+    assert top["since"] is not None and top["change"] and top["change"]["title"] == "Hotfix 1.0.4"
+    assert "Hotfix 1.0.4" in out["answer"] and all(q["id"] and q["time"] for q in top["quotes"])
+    parts = sum(r["contribution"] for r in ev["table"])
+    assert parts == pytest.approx(ev["net_sentiment"]["after"] - ev["net_sentiment"]["before"], abs=2e-3)
+    for key in ("label", "terms", "before", "after", "since", "change", "quotes"):
+        assert key in top
+    json.dumps(out)
+
+
+def test_drivers_per_source_and_persona_and_bad_periods(demo_with_personas: Any) -> None:
+    ws = demo_with_personas("drivers-persona")
+    name = ws.db.execute("SELECT name FROM personas ORDER BY size DESC LIMIT 1").fetchone()[0]
+    out = drivers(ws, {"context": "last-month", "filters": {"persona": name}})
+    n = ws.db.execute("SELECT count(*) FROM messages WHERE time >= ? AND author IN (SELECT pm.author FROM"
+                      " persona_members pm JOIN personas p ON p.id = pm.persona WHERE p.name = ?)",
+                      [ws.period("last-month")[0], name]).fetchone()[0]
+    assert out["evidence"]["messages"]["after"] == n
+    only = drivers(ws, {"source": "steam"})
+    assert "too few" in only["answer"]  # 58 reviews in all: said, not invented
+    with pytest.raises(WorkspaceError, match="must end before"):
+        drivers(ws, {"since": "2025-04-01", "until": "2025-04-08", "versus": ["2025-04-03", "2025-04-10"]})
+
+
+def test_drivers_through_the_query_language(demo_copy: Any) -> None:
+    from pilang.datum import Keyword as K
+    from pilang.session import Session
+    s = Session(workspace=demo_copy("drivers-query"))
+    r = s.eval_text("(query (type analytics) (target drivers) (parameters (context last-week)))")
+    assert r.data[K("handler")].name == "analytics-handler" and r.data[K("evidence")][K("drivers")] is not None
+    via = s.eval_text("(drivers :context 'last-week)")
+    assert via.data[K("evidence")][K("scope")] == r.data[K("evidence")][K("scope")]
