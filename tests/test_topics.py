@@ -155,3 +155,13 @@ def test_drivers_through_the_query_language(demo_copy: Any) -> None:
     assert r.data[K("handler")].name == "analytics-handler" and r.data[K("evidence")][K("drivers")] is not None
     via = s.eval_text("(drivers :context 'last-week)")
     assert via.data[K("evidence")][K("scope")] == r.data[K("evidence")][K("scope")]
+
+
+def test_a_persona_asked_what_upsets_it_hears_its_drivers(demo_with_personas: Any) -> None:
+    from pilang_engine.personas.answers import ask
+    ws = demo_with_personas("drivers-ask")
+    name = ws.db.execute("SELECT name FROM personas ORDER BY size DESC LIMIT 1").fetchone()[0]
+    out = ask(ws, name, "What are they upset about?")
+    assert "drivers" in out["evidence"] and out["evidence"]["drivers"]["period"]
+    plain = ask(ws, name, "How do they feel about the soundtrack?")
+    assert "drivers" not in plain["evidence"]

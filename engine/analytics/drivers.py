@@ -18,6 +18,7 @@ from .topics import MIN_MESSAGES, fit_for, quotes_for, scope_ids
 BOOTSTRAP = 300  # resamples of the players in each period
 ALPHA = 0.05  # family-wise, over the topics (Holm)
 CHANGE_LAG_DAYS = 7  # a dated change at most this long before the shift is named as its likely cause
+CHANGE_AFTER_DAYS = 2  # or at most this long after the day found (the change point's own uncertainty)
 TOP = 3  # drivers described in full (change point, change, quotes)
 NO_TOPIC = -1
 
@@ -113,10 +114,12 @@ def change_point(times: np.ndarray, negative: np.ndarray, start: float, end: flo
 
 
 def nearest_change(ws: Workspace, when: float) -> dict[str, Any] | None:
-    """The latest dated change from CHANGE_LAG_DAYS before `when` to a day after it (a change point on daily
-    counts is sure to about a day), with how many whole days before the shift it came (-1: the day after)."""
+    """The latest dated change from CHANGE_LAG_DAYS before `when` to CHANGE_AFTER_DAYS after it (a change
+    point on noisy daily counts is sure to a day or two), with how many whole days before the shift it
+    came (negative: after the day found)."""
     row = ws.db.execute("SELECT time, title FROM changes WHERE time IS NOT NULL AND time < ? AND time >= ?"
-                        " ORDER BY time DESC LIMIT 1", [when + 2 * DAY, when - CHANGE_LAG_DAYS * DAY]).fetchone()
+                        " ORDER BY time DESC LIMIT 1",
+                        [when + (CHANGE_AFTER_DAYS + 1) * DAY, when - CHANGE_LAG_DAYS * DAY]).fetchone()
     if row is None:
         return None
     return {"title": row[1], "time": day_of(row[0]), "days_before": int(np.floor((when - row[0]) / DAY))}
@@ -237,8 +240,9 @@ def _sentence(down: list[dict[str, Any]], up: list[dict[str, Any]], community: d
         if d.get("change"):
             c = d["change"]
             lag = c["days_before"]
-            text += (f", {lag} days after {c['title']} ({c['time']})" if lag > 1
-                     else f", within a day of {c['title']} ({c['time']})")
+            days = f"{abs(lag)} day{'s' if abs(lag) > 1 else ''}"
+            text += (f", the day of {c['title']}" if lag == 0 else
+                     f", {days} {'after' if lag > 0 else 'before'} {c['title']} ({c['time']})")
     if d["significant"]:
         text += f". Net sentiment {community['before']:+.2f} to {community['after']:+.2f}"
     return text + "."

@@ -31,13 +31,14 @@ from .coherence import coherence
 from .sentiment import message_vectors, model_for
 from .series import Scope
 
-ALGORITHM = 2  # bump when the fit changes: cached fits of other versions are not reused
+ALGORITHM = 3  # bump when the fit changes: cached fits of other versions are not reused
 TOP_WORDS = 10
 MIN_MESSAGES = 50
 MIN_TOPIC_SIZE = 20
-MESSAGES_PER_MIN_SIZE = 150  # the default minimum topic size grows with the corpus: one per this many messages
+MESSAGES_PER_MIN_SIZE = 100  # the default minimum topic size grows with the corpus: one per this many messages
 MAX_FIT = 8_000  # UMAP and HDBSCAN see a seeded sample of at most this many messages; the rest are assigned
-MERGE_SIMILARITY = 0.85  # topics whose centroids are this close (cosine) are one topic
+DUPLICATE_SIMILARITY = 0.75  # topics this close (centroid cosine) that share DUPLICATE_TERMS words are one
+DUPLICATE_TERMS = 3
 OUTLIER_QUANTILE = 0.05  # a message joins its nearest topic when as close as this quantile of the clusters' own members
 CACHED_FITS = 12  # fits kept on disk per workspace
 SEED = 42
@@ -290,14 +291,29 @@ def _centroids(X: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     return C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-9)
 
 
-def _merge_groups(C: np.ndarray) -> list[list[int]]:
-    """Groups of topics whose centroids are within MERGE_SIMILARITY (average linkage)."""
-    if len(C) < 2:
-        return []
-    from scipy.cluster.hierarchy import fcluster, linkage
-    Z = linkage(C.astype(np.float64), method="average", metric="cosine")
-    groups = fcluster(Z, t=1 - MERGE_SIMILARITY, criterion="distance")
-    return [np.where(groups == g)[0].tolist() for g in np.unique(groups) if (groups == g).sum() > 1]
+def _duplicates(model: Any, C: np.ndarray) -> list[list[int]]:
+    """Groups of near-duplicate topics: centroids at least DUPLICATE_SIMILARITY alike and at least
+    DUPLICATE_TERMS of their top words (or their best word) shared. Closeness alone is not enough: in a
+    single game's reviews, distinct topics ("censorship" and "developers") sit at 0.86."""
+    k = len(C)
+    words = [[w for w, _ in (model.get_topic(t) or []) if w] for t in range(k)]
+    parent = list(range(k))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+    S = C @ C.T
+    for i in range(k):
+        for j in range(i + 1, k):
+            shared = len(set(words[i]) & set(words[j]))
+            same_lead = bool(words[i]) and bool(words[j]) and words[i][0] == words[j][0]
+            if S[i, j] >= DUPLICATE_SIMILARITY and (shared >= DUPLICATE_TERMS or same_lead):
+                parent[root(j)] = root(i)
+    groups: dict[int, list[int]] = {}
+    for i in range(k):
+        groups.setdefault(root(i), []).append(i)
+    return [g for g in groups.values() if len(g) > 1]
 
 
 def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size: int | None) -> TopicFit:
@@ -329,12 +345,6 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
         labels = np.array(model.fit(sdocs, embeddings=Xs).topics_)
         found = int(labels.max()) + 1
         core, merged = labels.copy(), 0
-        if found >= 2:
-            groups = _merge_groups(_centroids(Xs, labels, found))
-            if groups:
-                merged = sum(len(g) - 1 for g in groups)
-                model.merge_topics(sdocs, groups)
-                labels = np.array(model.topics_)
         k = int(labels.max()) + 1
         C = _centroids(Xs, labels, max(k, 0))
         if k > 0:
@@ -345,6 +355,15 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
                 labels = np.array(model.reduce_outliers(sdocs, labels.tolist(), strategy="embeddings",
                                                         embeddings=Xs, threshold=threshold))
             loose = _represent(model, sdocs, labels, vectorizer)
+            groups = _duplicates(model, _centroids(Xs, labels, k))
+            if groups:
+                merged = sum(len(g) - 1 for g in groups)
+                with _quiet("BERTopic"):
+                    model.merge_topics(sdocs, groups)  # the words are counted again, by the same representation
+                labels = np.array(model.topics_)
+                loose = model.representation_model[0].loose
+                k = int(labels.max()) + 1
+            C = _centroids(Xs, labels, k)
         else:
             threshold, loose = 1.0, set()
     assigned = np.full(n, -1, np.int32)
@@ -360,11 +379,17 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
     main = next(iter(language.mix(codes)), "en")
     topics = [{**_describe(model.get_topic(t) or [], [codes[i] for i in np.where(labels == t)[0]], main),
                "shared_words": t not in loose} for t in range(k)]
+    keep = [t for t in range(k) if topics[t]["terms"]]  # a cluster with no word two of its messages share: none
+    if len(keep) < k:
+        renumber = np.full(k + 1, -1, np.int32)
+        renumber[keep] = np.arange(len(keep))
+        assigned = renumber[assigned]  # -1 stays -1 (the last slot)
+        topics, C = [topics[t] for t in keep], C[keep]
     _central_labels(topics, C, embedder(ws.embed_model), main)
     _distinct_labels(topics)
     return TopicFit(key=key, contents=contents, ids=ids, assigned=assigned, closeness=closeness, sentiment=sentiment,
                     topics=topics, info={"min_topic_size": size, "fit_on": len(sample), "messages": n,
-                                         "clusters": found, "merged": merged,
+                                         "clusters": found, "merged": merged, "wordless": k - len(keep),
                                          "threshold": round(threshold, 4),
                                          "core_outliers": int((core == -1).sum()), "languages": language.mix(codes),
                                          "stop_word_languages": present, "main_language": main,

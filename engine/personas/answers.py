@@ -3,10 +3,12 @@ messages), the sentiment of those messages (message sentiment: not stance toward
 most similar past change, and a short first-person answer built only from that evidence."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 
+from ..analytics.drivers import drivers
 from ..analytics.sentiment import NEGATIVE, POSITIVE, message_vectors, model_for
 from ..workspace.search import iso
 from ..workspace.store import Workspace
@@ -84,6 +86,10 @@ def extractive(ev: dict[str, Any]) -> str:
     return text
 
 
+UPSET = re.compile(r"\b(upset|complain\w*|unhappy|angry|annoy\w*|frustrat\w*|hate|dislike|bother\w*|"
+                   r"problems?|issues?|why)\b", re.I)
+
+
 def ask(ws: Workspace, name: str, question: str, phrase: bool = False) -> dict[str, Any]:
     """A persona's answer to a question with its evidence; `phrase` lets the local LM word it (kept
     only when it introduces nothing absent from the evidence)."""
@@ -97,6 +103,13 @@ def ask(ws: Workspace, name: str, question: str, phrase: bool = False) -> dict[s
         ev["lm"] = verdict
         if worded:
             answer, how = worded, f"worded by {verdict['model']} from the quotes, checked against them"
+    if UPSET.search(question):  # "what are they upset about?": what moved their mood lately, and since when
+        found = drivers(ws, {"filters": {"persona": name}, "context": "last-month"})
+        ev["drivers"] = {"answer": found["answer"], "period": found["evidence"].get("scope"),
+                         "versus": found["evidence"].get("versus"),
+                         "drivers": found["evidence"].get("drivers", [])[:3]}
+        if found["evidence"].get("drivers"):
+            answer += f" Over the last month: {found['answer']}"
     sentiment = ev.pop("model")
     quality = personas.separation(ws)
     ev["personas_separation"] = {k: quality[k] for k in ("silhouette", "stability", "weakly_separated")}
