@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-MAX_DOCS = 20_000  # coherence on a seeded sample of at most this many messages (gensim counts in Python)
+MAX_DOCS = 10_000  # coherence on a seeded sample of at most this many messages (gensim counts in Python)
 
 
 def diversity(topic_words: list[list[str]]) -> float:

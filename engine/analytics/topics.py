@@ -31,12 +31,12 @@ from .coherence import coherence
 from .sentiment import message_vectors, model_for
 from .series import Scope
 
-ALGORITHM = 3  # bump when the fit changes: cached fits of other versions are not reused
+ALGORITHM = 5  # bump when the fit changes: cached fits of other versions are not reused
 TOP_WORDS = 10
 MIN_MESSAGES = 50
 MIN_TOPIC_SIZE = 20
 MESSAGES_PER_MIN_SIZE = 100  # the default minimum topic size grows with the corpus: one per this many messages
-MAX_FIT = 8_000  # UMAP and HDBSCAN see a seeded sample of at most this many messages; the rest are assigned
+MAX_FIT = 5_000  # UMAP and HDBSCAN see a seeded sample of at most this many messages; the rest are assigned
 DUPLICATE_SIMILARITY = 0.75  # topics this close (centroid cosine) that share DUPLICATE_TERMS words are one
 DUPLICATE_TERMS = 3
 OUTLIER_QUANTILE = 0.05  # a message joins its nearest topic when as close as this quantile of the clusters' own members
@@ -124,8 +124,10 @@ def _load(path: Path) -> TopicFit | None:
     return fit if isinstance(fit, TopicFit) else None
 
 
-def _cached(ws: Workspace, contents: str, key: str, ids: np.ndarray) -> tuple[TopicFit | None, str]:
-    """The exact fit for this scope, else the smallest cached fit that covers and resolves it."""
+def _cached(ws: Workspace, contents: str, key: str, ids: np.ndarray, size: int | None
+            ) -> tuple[TopicFit | None, str]:
+    """The exact fit for this scope, else the smallest cached fit (asked with the same minimum topic
+    size) that covers and resolves it."""
     memo = ws._derived.setdefault("topic-fits", {})
     fit = memo.get(key)
     if fit is not None and fit.contents == contents:
@@ -143,7 +145,8 @@ def _cached(ws: Workspace, contents: str, key: str, ids: np.ndarray) -> tuple[To
             memo[f.key] = f
             candidates.append(f)
     for f in sorted(candidates, key=lambda f: len(f.ids)):
-        if len(f.ids) >= len(ids) and f.covers(ids) and f.resolves(ids):
+        if f.info.get("asked_min_topic_size") == size and len(f.ids) >= len(ids) and f.covers(ids) \
+                and f.resolves(ids):
             return f, "assigned from a cached fit"
     return None, "fitted"
 
@@ -160,7 +163,7 @@ def fit_for(ws: Workspace, ids: np.ndarray, min_topic_size: int | None = None) -
     """The topic fit that answers for these messages: cached, assigned from a wider cached fit, or new."""
     contents = contents_key(ws)
     key = _digest(contents, hashlib.sha1(ids.tobytes()).hexdigest(), min_topic_size)
-    fit, how = _cached(ws, contents, key, ids)
+    fit, how = _cached(ws, contents, key, ids, min_topic_size)
     if fit is None:
         fit = _fit(ws, ids, key, contents, min_topic_size)
         ws._derived.setdefault("topic-fits", {})[key] = fit
@@ -388,7 +391,7 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
     _central_labels(topics, C, embedder(ws.embed_model), main)
     _distinct_labels(topics)
     return TopicFit(key=key, contents=contents, ids=ids, assigned=assigned, closeness=closeness, sentiment=sentiment,
-                    topics=topics, info={"min_topic_size": size, "fit_on": len(sample), "messages": n,
+                    topics=topics, info={"min_topic_size": size, "asked_min_topic_size": min_topic_size, "fit_on": len(sample), "messages": n,
                                          "clusters": found, "merged": merged, "wordless": k - len(keep),
                                          "threshold": round(threshold, 4),
                                          "core_outliers": int((core == -1).sum()), "languages": language.mix(codes),
