@@ -6,6 +6,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from typing import Any
 
 from ipykernel.kernelbase import Kernel
@@ -15,6 +16,10 @@ from pilang.errors import PilangError
 from pilang.printer import write_string
 from pilang.repl import HELP, _word_length, completeness, completions, documentation
 from pilang.session import Session
+
+# tqdm's notebook bars need ipywidgets; without them tqdm warns in red on every fresh kernel's first
+# engine call. The text bars it falls back to are what pilang wants, so the warning is noise.
+warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 def mime_bundle(value: Any) -> dict[str, Any]:

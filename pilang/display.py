@@ -33,15 +33,25 @@ class Plot:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        import matplotlib.dates as mdates
+        from matplotlib.ticker import MaxNLocator
         fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
         try:
+            dates = _as_dates(self.x)
             for name, ys in self.series.items():
-                xs = self.x or list(range(len(ys)))
+                xs = dates or self.x or list(range(len(ys)))
                 (ax.bar if self.kind == "bar" else ax.plot)(xs, ys, label=name)
+            if dates:  # dates as dates: a few readable ticks, not one rotated label per day
+                locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+                ax.xaxis.set_major_locator(locator)
+                ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            elif self.x is None or all(isinstance(v, (int, float)) for v in self.x):
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))  # no fractional ticks
+            else:
+                fig.autofmt_xdate()
             ax.set_title(self.title)
             if len(self.series) > 1:
                 ax.legend()
-            fig.autofmt_xdate()
             buf = io.BytesIO()
             fig.savefig(buf, format="png", bbox_inches="tight")
             return buf.getvalue()
@@ -51,6 +61,17 @@ class Plot:
     def __pilang_repr__(self) -> str:
         sizes = ", ".join(f"{k} ({len(v)} points)" for k, v in self.series.items())
         return f"#<plot {self.title!r}: {sizes}>"
+
+
+def _as_dates(xs: list[Any] | None) -> list[Any] | None:
+    """The x labels as datetimes when every one is an ISO date (or date and time), else None."""
+    from datetime import datetime
+    if not xs or not all(isinstance(v, str) and len(v) >= 10 for v in xs):
+        return None
+    try:
+        return [datetime.fromisoformat(v[:10]) for v in xs]
+    except ValueError:
+        return None
 
 
 def _numbers(xs: Any, who: str) -> list[float]:

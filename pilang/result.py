@@ -1,12 +1,11 @@
 """Query results: answer, evidence, handler, model and held-out score; text, HTML and a PNG plot."""
 from __future__ import annotations
 
-import html
 import time
 from typing import Any
 
 from .datum import Keyword
-from .printer import display_string, write_string
+from .printer import display_string
 
 K = Keyword
 
@@ -27,29 +26,22 @@ class Result:
     def __pilang_get__(self, key: Any, default: Any = None) -> Any:
         return self.data.get(key, default)
 
-    def lines(self) -> list[str]:
-        d = self.data
-        out = [display_string(d.get(K("answer"))), f"  handler: {display_string(d.get(K('handler')))}"]
-        if d.get(K("model")):
-            out.append(f"  model: {display_string(d.get(K('model')))}")
-        if d.get(K("held-out")):
-            out.append(f"  held-out: {write_string(d.get(K('held-out')))}")
-        for key, value in (d.get(K("evidence")) or {}).items():
-            text = write_string(value)
-            out.append(f"  {getattr(key, 'name', key)}: {text if len(text) <= 300 else text[:299] + '…'}")
-        return out
+    def lines(self, width: int | None = None) -> list[str]:
+        """The text rendering (see render.py): headline, model and score, sparklines, quotes, evidence."""
+        from .render import result_lines
+        return result_lines(self, width)
 
     def __pilang_repr__(self) -> str:
         lines = self.lines()
         if self.table is not None:
-            lines[1:1] = ["  " + line for line in self.table.__pilang_repr__().splitlines()]
+            at = next((i for i, line in enumerate(lines) if line.startswith("  handler:")), 1) + 1
+            lines[at:at] = ["  " + line for line in self.table.__pilang_repr__().splitlines()]
         return "\n".join(lines)
 
     def to_html(self) -> str:
-        lines = self.lines()
-        body = "".join(f"<li><code>{html.escape(line.strip())}</code></li>" for line in lines[1:])
-        rows = self.table.to_html() if self.table is not None else ""
-        return f"<p><b>{html.escape(lines[0])}</b></p>{rows}<ul>{body}</ul>"
+        """The HTML rendering: the chart inline, quotes as quotations, the evidence collapsed."""
+        from .render import result_html
+        return result_html(self)
 
     def to_png(self) -> bytes | None:
         if not self.series:
@@ -57,4 +49,4 @@ class Result:
         from .display import Plot
         x = self.series.get("x")
         ys = {k: [float("nan") if v is None else v for v in vals] for k, vals in self.series.items() if k != "x"}
-        return Plot(ys, x, display_string(self.data.get(K("answer")))[:80], "line").to_png()
+        return Plot(ys, x, ", ".join(ys) + " by day" if x else ", ".join(ys), "line").to_png()

@@ -33,7 +33,7 @@ class Table(list):
         """Aligned plain text, numbers right-aligned."""
         cells = self.cells()
         widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(self.columns)]
-        numeric = [all(isinstance(row.get(Keyword(c)), (int, float)) for row in self) and bool(self) for c in self.columns]
+        numeric = self.numeric()
 
         def fmt(values: list[str]) -> str:
             return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
@@ -43,9 +43,16 @@ class Table(list):
         lines.append(f"({len(self)} row{'s' if len(self) != 1 else ''})")
         return "\n".join(lines)
 
+    def numeric(self) -> list[bool]:
+        """Which columns hold only numbers (right-aligned; text left-aligned)."""
+        return [bool(self) and all(isinstance(row.get(Keyword(c)), (int, float)) and not isinstance(
+            row.get(Keyword(c)), bool) for row in self) for c in self.columns]
+
     def to_html(self) -> str:
-        """An HTML table, for notebooks."""
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in r) + "</tr>" for r in self.cells())
+        """An HTML table, for notebooks: text left-aligned, numbers right-aligned."""
+        align = ["right" if n else "left" for n in self.numeric()]
+        head = "".join(f"<th style='text-align:{a}'>{html.escape(c)}</th>" for c, a in zip(self.columns, align))
+        body = "".join("<tr>" + "".join(f"<td style='text-align:{a}'>{html.escape(v)}</td>" for v, a in zip(r, align))
+                       + "</tr>" for r in self.cells())
         caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
         return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

@@ -115,14 +115,14 @@ def change_point(times: np.ndarray, negative: np.ndarray, start: float, end: flo
 
 def nearest_change(ws: Workspace, when: float) -> dict[str, Any] | None:
     """The latest dated change from CHANGE_LAG_DAYS before `when` to CHANGE_AFTER_DAYS after it (a change
-    point on noisy daily counts is sure to a day or two), with how many whole days before the shift it
-    came (negative: after the day found)."""
+    point on noisy daily counts is sure to a day or two), with how many calendar days before the shift it
+    came (0: the same day; negative: after the day found)."""
     row = ws.db.execute("SELECT time, title FROM changes WHERE time IS NOT NULL AND time < ? AND time >= ?"
                         " ORDER BY time DESC LIMIT 1",
                         [when + (CHANGE_AFTER_DAYS + 1) * DAY, when - CHANGE_LAG_DAYS * DAY]).fetchone()
     if row is None:
         return None
-    return {"title": row[1], "time": day_of(row[0]), "days_before": int(np.floor((when - row[0]) / DAY))}
+    return {"title": row[1], "time": day_of(row[0]), "days_before": int(np.floor(when / DAY) - np.floor(row[0] / DAY))}
 
 
 def _side(n: int, neg: int, net: float, days: float) -> dict[str, Any]:

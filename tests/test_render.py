@@ -1,0 +1,70 @@
+"""Every value kind renders to text and HTML with a structure a person reads: a headline, the chart
+inline, quotes as quotations, tables aligned, the evidence collapsed, never a raw map."""
+from __future__ import annotations
+
+from pilang.datum import Keyword
+from pilang.render import quotes, sparkline, value_html
+from pilang.result import Result
+from pilang.table import Table
+
+K = Keyword
+
+
+def _result(series: bool = True) -> Result:
+    q1 = {K("id"): 7, K("time"): "2025-03-11 10:00", K("source"): "discord", K("text"): "the  rifle\n\nnerf ruined it"}
+    q2 = {K("id"): 9, K("time"): "2025-03-12 10:00", K("source"): "discord", K("text"): "the rifle nerf ruined it"}
+    data = {K("answer"): "Most upset about nerf / rifle", K("handler"): "analytics-handler",
+            K("model"): "a model", K("held-out"): {K("metric"): "MAE", K("value"): 0.3, K("baseline"): "no change",
+                                                     K("baseline-value"): 0.4},
+            K("evidence"): {K("drivers"): [{K("label"): "nerf / rifle", K("quotes"): [q1, q2]}],
+                            K("table"): [{K("label"): "nerf / rifle", K("quotes"): [q1]}], K("messages"): 361}}
+    return Result(data, {"x": ["2025-03-01", "2025-03-02", "2025-03-03"], "sentiment": [0.1, None, -0.2]}
+                  if series else None)
+
+
+def test_a_query_result_in_html_has_headline_chart_quotes_and_collapsed_evidence() -> None:
+    page = _result().to_html()
+    assert "<b>Most upset about nerf / rifle</b>" in page
+    assert "<img alt='chart' src='data:image/png;base64," in page  # inside the HTML: every front end shows it
+    assert page.count("<blockquote") == 1 and "the rifle nerf ruined it" in page and "\n" not in page.split("<img")[0]
+    assert "quoted 2 times" in page and "#7" in page and "2025-03-11" in page
+    assert "<details><summary>evidence" in page and "{:" not in page
+    assert "held-out MAE 0.3 vs no change 0.4" in page
+
+
+def test_a_query_result_in_text_fits_the_width_with_a_sparkline() -> None:
+    lines = _result().lines(60)
+    assert lines[0].startswith("Most upset about") and all(len(line) <= 60 for line in lines)
+    assert any(line.startswith("  sentiment: ") and "█" in line for line in lines)
+    assert any(line.startswith("  > “the rifle nerf ruined it”") for line in lines)
+    assert not any("{:" in line for line in lines)
+
+
+def test_quotes_merge_repeats_by_text_not_by_citation() -> None:
+    found = quotes(_result().data[K("evidence")])
+    assert len(found) == 1 and found[0]["count"] == 2 and found[0]["text"] == "the rifle nerf ruined it"
+
+
+def test_sparkline_keeps_gaps_and_maps_range() -> None:
+    assert sparkline([0, None, 1, float("nan"), 0.5]) == "▁ █ ▅"
+    assert sparkline([]) == ""
+
+
+def test_maps_and_row_lists_render_as_tables() -> None:
+    page = value_html({K("messages"): 2941, K("by-source"): {K("discord"): 2835, K("steam"): 58},
+                       K("rows"): [{K("a"): 1, K("b"): "x"}, {K("a"): 2, K("b"): "y"}]})
+    assert page.startswith("<table class='pilang-map'>") and "<table class='pilang-rows'>" in page
+    assert "<td style='text-align:right'>1</td>" in page and "{:" not in page
+
+
+def test_tables_align_text_left_and_numbers_right() -> None:
+    t = Table([{K("name"): "casual", K("size"): 63}, {K("name"): "competitive", K("size"): 40}])
+    page = t.to_html()
+    assert "<td style='text-align:left'>casual</td>" in page and "<td style='text-align:right'>63</td>" in page
+    text = t.__pilang_repr__().splitlines()
+    assert text[2].startswith("casual ") and text[2].endswith(" 63")
+
+
+def test_results_without_series_have_no_image() -> None:
+    page = _result(series=False).to_html()
+    assert "<img" not in page and "<b>Most upset" in page
