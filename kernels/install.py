@@ -10,20 +10,25 @@ from pathlib import Path
 HERE = Path(__file__).parent
 
 
-def kernel_json() -> dict:
-    """The spec: argv names the running interpreter, never a bare python3."""
-    return {"argv": [sys.executable, "-m", "pilang_kernel", "-f", "{connection_file}"],
+def kernel_json(workspace: str | None = None) -> dict:
+    """The spec: argv names the running interpreter, never a bare python3; a workspace given is the
+    kernel's PILANG_WORKSPACE (an absolute path, so notebooks anywhere open the same one)."""
+    spec = {"argv": [sys.executable, "-m", "pilang_kernel", "-f", "{connection_file}"],
             "display_name": "pilang", "language": "pilang", "interrupt_mode": "signal",
             "metadata": {"debugger": False}}
+    if workspace:
+        spec["env"] = {"PILANG_WORKSPACE": str(Path(workspace).expanduser().resolve())}
+        spec["display_name"] = f"pilang ({Path(workspace).name})"
+    return spec
 
 
-def install(user: bool = False, prefix: str | None = None, name: str = "pilang") -> str:
+def install(user: bool = False, prefix: str | None = None, name: str = "pilang", workspace: str | None = None) -> str:
     """Install the spec; returns the directory it went to."""
     from jupyter_client.kernelspec import KernelSpecManager
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / name
         spec.mkdir()
-        (spec / "kernel.json").write_text(json.dumps(kernel_json(), indent=1))
+        (spec / "kernel.json").write_text(json.dumps(kernel_json(workspace), indent=1))
         for logo in ("logo-32x32.png", "logo-64x64.png"):
             shutil.copy(HERE / logo, spec / logo)
         return KernelSpecManager().install_kernel_spec(str(spec), name, user=user, prefix=prefix)

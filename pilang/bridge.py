@@ -100,6 +100,11 @@ class EngineLink:
         from pilang_engine.workspace.store import default_path
         return self._ws is not None or (Path(self.path or default_path()) / "workspace.db").exists()
 
+    def switch(self, path: Path) -> None:
+        """Use another workspace from now on (opened on next use; the old one is closed)."""
+        self.close()
+        self.path = path
+
     def close(self) -> None:
         """Close the workspace if it was opened."""
         if self._ws is not None:

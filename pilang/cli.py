@@ -161,7 +161,8 @@ def demo(argv: Sequence[str], before: argparse.Namespace) -> int:
 
 
 def kernel(argv: Sequence[str], before: argparse.Namespace) -> int:
-    """`pilang kernel install [--user|--sys-prefix|--prefix P]`: register the Jupyter kernel."""
+    """`pilang kernel install [--user|--sys-prefix|--prefix P] [--workspace DIR]`: register the Jupyter
+    kernel (with --workspace, its notebooks open that workspace)."""
     parser = argparse.ArgumentParser(prog="pilang kernel", description="The pilang Jupyter kernel.")
     sub = parser.add_subparsers(dest="action", required=True)
     inst = sub.add_parser("install", help="install the kernel spec (kernel.json uses this Python)",
@@ -173,7 +174,8 @@ def kernel(argv: Sequence[str], before: argparse.Namespace) -> int:
     args = parse(parser, argv, before)
     from pilang_kernel.install import install
     prefix = sys.prefix if args.sys_prefix else args.prefix
-    print(f"installed the pilang kernel in {install(user=args.user, prefix=prefix)}")
+    where_to = install(user=args.user, prefix=prefix, workspace=args.workspace)
+    print(f"installed the pilang kernel in {where_to}" + (f" (workspace {args.workspace})" if args.workspace else ""))
     return 0
 
 

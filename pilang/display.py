@@ -32,8 +32,8 @@ class Plot:
     def to_png(self) -> bytes:
         import matplotlib
         matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
         import matplotlib.dates as mdates
+        import matplotlib.pyplot as plt
         from matplotlib.ticker import MaxNLocator
         fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
         try:

@@ -141,13 +141,16 @@ class Learner:
                      getattr(handler, "name", None), summary, (time.perf_counter() - started) * 1000,
                      None if error is None else str(getattr(error, "message", error)),
                      "query" if is_query else "other", qtype, qtarget, used)
+        # notes, not errors: on stdout (a notebook shows them as output, not in red); under --json the CLI
+        # points stdout at stderr, so the JSON lines stay clean
         if "alias" in out:
             a = out["alias"]
-            print(f"; learned: {a['alias']} means {a['to']} for you ((forget '{a['alias']}) undoes it)", file=sys.stderr)
+            print(f"; note: learned that {a['alias']} means {a['to']} for you ((forget '{a['alias']}) undoes it)",
+                  file=sys.stdout)
         if "offer" in out:
             o = out["offer"]
-            print(f"; learned: you often write this shape; (accept '{o['name']}) installs {o['definition']}",
-                  file=sys.stderr)
+            print(f"; note: you often write this shape; (accept '{o['name']}) installs {o['definition']}",
+                  file=sys.stdout)
 
     def candidates(self) -> dict[tuple[str, str], list[str]]:
         """The query evaluator's candidate handlers per (type, target), from `handler-candidates`."""

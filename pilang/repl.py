@@ -24,6 +24,7 @@ HELP = """pilang REPL commands:
   ,doc name      the same as ,help name
   ,load FILE     evaluate a .pil file
   ,time EXPR     evaluate EXPR and print how long it took
+  ,workspace DIR switch to the workspace in DIR (without DIR: say which one is in use)
   ,voice FILE    transcribe a spoken question, show the query made of it, and run it
   ,quit          leave (Ctrl-D also does)
 Enter runs the input once it holds complete forms; Alt-Enter (or Esc Enter) inserts a newline.
@@ -122,6 +123,12 @@ def run_command(session: Session, line: str, out: TextIO) -> bool:
             print(err.render(), file=sys.stderr)
     elif cmd == "voice":
         _eval_print(session, f"(voice-query {json.dumps(arg)})", "<voice>", out)
+    elif cmd == "workspace":
+        if arg:
+            _eval_print(session, f"(open-workspace {json.dumps(arg)})", "<workspace>", out)
+        else:
+            from pilang_engine.workspace.store import default_path
+            out.write(f"workspace: {Path(session.engine.path or default_path()).resolve()}\n")
     elif cmd == "time":
         started = time.perf_counter()
         _eval_print(session, arg, "<time>", out)

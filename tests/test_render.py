@@ -2,6 +2,8 @@
 inline, quotes as quotations, tables aligned, the evidence collapsed, never a raw map."""
 from __future__ import annotations
 
+from typing import Any
+
 from pilang.datum import Keyword
 from pilang.render import quotes, sparkline, value_html
 from pilang.result import Result
@@ -68,3 +70,26 @@ def test_tables_align_text_left_and_numbers_right() -> None:
 def test_results_without_series_have_no_image() -> None:
     page = _result(series=False).to_html()
     assert "<img" not in page and "<b>Most upset" in page
+
+
+def test_a_session_switches_workspace_and_queries_there(demo_copy: Any, tmp_path: Any) -> None:
+    import io
+
+    from pilang.repl import run_command
+    from pilang.session import Session
+    s = Session(workspace=tmp_path / "empty")
+    assert s.eval_text("(get (stats) :messages)") == 0
+    other = demo_copy("switch")
+    counts = s.eval_text(f'(open-workspace "{other}")')
+    assert counts[K("messages")] > 2000 and s.eval_text("(get (stats) :messages)") == counts[K("messages")]
+    r = s.eval_text("(query (type analytics) (target volume))")
+    assert r.data[K("handler")].name == "analytics-handler"  # routes installed in the new workspace too
+    out = io.StringIO()
+    run_command(s, ",workspace", out)
+    assert str(other) in out.getvalue()
+
+
+def test_the_kernel_spec_can_name_a_workspace(tmp_path: Any) -> None:
+    from pilang_kernel.install import kernel_json
+    spec = kernel_json(str(tmp_path / "ws"))
+    assert spec["env"]["PILANG_WORKSPACE"] == str((tmp_path / "ws").resolve()) and "env" not in kernel_json()

@@ -26,6 +26,18 @@ def ingest(s: Any, *paths: Any, format: Any = None, windows: Any = None, map: An
     return to_pilang(report.as_dict())
 
 
+@session_primitive("open-workspace")
+def open_workspace(s: Any, path: Any) -> dict[Any, Any]:
+    """Switch this session to the workspace at path (made there if new); returns its counts."""
+    from pathlib import Path
+    if type(path) is not str:
+        raise PilangError("type", "open-workspace needs a directory path string")
+    s.engine.switch(Path(path).expanduser())
+    if "routes-installed" in s.env:
+        s.env["routes-installed"] = False  # the query evaluator installs its default routes in the new one
+    return to_pilang(s.engine.workspace().stats())
+
+
 @session_primitive("search")
 def search(s: Any, text: str, *, k: int = 10, source: Any = None, since: Any = None, until: Any = None) -> Table:
     """Messages closest in meaning to text: score, text, author pseudonym, time, source."""
