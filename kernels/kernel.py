@@ -23,10 +23,14 @@ warnings.filterwarnings("ignore", message="IProgress not found")
 
 
 def mime_bundle(value: Any) -> dict[str, Any]:
-    """text/plain always; text/html for tables and HTML values; image/png for plots."""
+    """text/plain always; text/html for tables, results, maps (as small tables) and HTML values;
+    image/png for plots."""
     data: dict[str, Any] = {"text/plain": write_string(value)}
     if hasattr(value, "to_html"):
         data["text/html"] = value.to_html()
+    elif isinstance(value, dict) and value:
+        from pilang.render import value_html
+        data["text/html"] = value_html(value)
     png = value.to_png() if hasattr(value, "to_png") else None
     if png:
         data["image/png"] = base64.b64encode(png).decode("ascii")
@@ -44,6 +48,7 @@ class PilangKernel(Kernel):
     help_links = [{"text": "pilang README", "url": "https://pypi.org/project/pilang/"}]
 
     def __init__(self, **kwargs: Any) -> None:
+        os.environ.setdefault("PILANG_PROGRESS", "notebook")  # ingest shows its progress in the cell
         super().__init__(**kwargs)
         self.pil = Session(workspace=os.environ.get("PILANG_WORKSPACE") or None)
         self.pil.show = self._display

@@ -93,3 +93,20 @@ def test_the_kernel_spec_can_name_a_workspace(tmp_path: Any) -> None:
     from pilang_kernel.install import kernel_json
     spec = kernel_json(str(tmp_path / "ws"))
     assert spec["env"]["PILANG_WORKSPACE"] == str((tmp_path / "ws").resolve()) and "env" not in kernel_json()
+
+
+def test_a_map_in_a_notebook_is_a_small_table() -> None:
+    from pilang_kernel.kernel import mime_bundle
+    bundle = mime_bundle({K("messages"): 2941, K("by-source"): {K("discord"): 2835}})
+    assert bundle["text/html"].startswith("<table class='pilang-map'>") and "{:" not in bundle["text/html"]
+
+
+def test_ingest_shows_progress_in_a_notebook_on_stdout(tmp_path: Any, monkeypatch: Any, capsys: Any) -> None:
+    from pilang_engine.ingestion import pipeline
+    monkeypatch.setenv("PILANG_PROGRESS", "notebook")
+    assert pipeline.wants_progress()
+    list(pipeline._progress(range(3), "demo.json", True))
+    captured = capsys.readouterr()
+    assert "demo.json" in captured.out and "demo.json" not in captured.err
+    monkeypatch.delenv("PILANG_PROGRESS")
+    assert pipeline.wants_progress() is False  # stderr is no terminal under pytest

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -82,11 +83,21 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield p
 
 
+IN_NOTEBOOK = "PILANG_PROGRESS"  # set to "notebook" by the Jupyter kernel: progress where the user looks
+
+
+def wants_progress() -> bool:
+    """Progress by default in a terminal, and in a notebook (where stderr is no terminal)."""
+    return sys.stderr.isatty() or os.environ.get(IN_NOTEBOOK) == "notebook"
+
+
 def _progress(items: Iterable[Any], label: str, show: bool) -> Iterable[Any]:
     if not show:
         return items
     from tqdm import tqdm
-    return tqdm(items, desc=label, unit=" rows", file=sys.stderr, leave=False, mininterval=0.5)
+    # in a notebook the bar is a stream line rewritten in place on stdout (stderr shows in red)
+    stream = sys.stdout if os.environ.get(IN_NOTEBOOK) == "notebook" else sys.stderr
+    return tqdm(items, desc=label, unit=" rows", file=stream, leave=False, mininterval=0.5)
 
 
 def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, progress: bool | None = None,
@@ -97,7 +108,7 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
     (so a column counted after a label's day is never a feature for it); a `<table>.windows.json`
     beside the table file does the same. `mapping` (`text=review,time=review_date,...`) reads a CSV or
     JSONL of messages through a column map (see formats/mapped.py), `time_format` its times."""
-    show = sys.stderr.isatty() if progress is None else progress
+    show = wants_progress() if progress is None else progress
     report = Report()
     started = time.perf_counter()
     groups: set[tuple[str, str]] = set()
