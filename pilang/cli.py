@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
                "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; "
                "pilang kernel install [--user|--sys-prefix|--prefix P]; pilang train gnn|fno [--task T];"
-               " pilang eval; pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
+               " pilang eval; pilang report [--since P] [--out FILE]; pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
@@ -223,7 +223,37 @@ def evaluate(argv: Sequence[str], before: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate}
+def report(argv: Sequence[str], before: argparse.Namespace) -> int:
+    """`pilang report [--since P] [--until D] [--out FILE] [--format html|md]`: a report to share."""
+    parser = argparse.ArgumentParser(prog="pilang report", parents=[common_options()],
+                                     description="Write one self-contained report (HTML, or Markdown for a wiki) for a"
+                                                 " period: drivers, sentiment, volume, forecast, unusual days, personas,"
+                                                 " churn risk, each number beside its model and held-out score.")
+    parser.add_argument("--since", default="last-week", help="last-week (default), last-month, last-patch, all or a date")
+    parser.add_argument("--until", help="a date (default: the latest message)")
+    parser.add_argument("--out", default="report.html", help="the file to write (default report.html)")
+    parser.add_argument("--format", choices=["html", "md"], help="default: from --out's suffix")
+    args = parse(parser, argv, before)
+    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+
+    from .report import write
+    try:
+        done = write(Workspace(args.workspace or default_path(), create=False), args.out, args.since, args.until,
+                     args.format)
+    except (ValueError, WorkspaceError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"error: report: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print_json(done)
+    else:
+        print(f"wrote {done['report']} ({done['format']}, {done['bytes']:,} bytes) in {done['seconds']} s")
+    return 0
+
+
+SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate,
+               "report": report}
 
 
 DEFINITIONS = {"define", "defmacro", "defn", "set!", "load"}

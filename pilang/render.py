@@ -13,7 +13,7 @@ import textwrap
 from typing import Any
 
 from .datum import Keyword
-from .printer import display_string, write_string
+from .printer import display_string
 
 K = Keyword
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -76,7 +76,7 @@ def score_line(data: dict[Any, Any]) -> str | None:
                 text += f" vs {display_string(base)}" + (f" {display_string(base_value)}" if base_value is not None else "")
             parts.append(text)
         else:
-            parts.append("held-out: " + write_string(held))
+            parts.append("held-out: " + _short(held, 600))
     elif held:
         parts.append(f"held-out: {display_string(held)}")
     return " · ".join(parts) or None
@@ -164,8 +164,9 @@ def _width() -> int:
 
 
 def _short(v: Any, width: int) -> str:
+    """A value in one readable line: maps as "key value, ...", never the written {: ...} form."""
     if isinstance(v, dict):
-        text = ", ".join(f"{_name(k)} {_short(x, width)}" for k, x in v.items())
+        text = "; ".join(f"{_name(k)} {_short(x, width)}" for k, x in v.items())
     elif isinstance(v, (list, tuple)):
         text = f"{len(v)} item{'s' if len(v) != 1 else ''}" if v and isinstance(v[0], (dict, list, tuple)) else \
             ", ".join(display_string(x) for x in v)

@@ -38,6 +38,19 @@ def open_workspace(s: Any, path: Any) -> dict[Any, Any]:
     return to_pilang(s.engine.workspace().stats())
 
 
+@session_primitive("report")
+def report(s: Any, *, since: Any = "last-week", until: Any = None, out: Any = "report.html",
+           format: Any = None) -> dict[Any, Any]:
+    """Write a report to share (self-contained HTML, or Markdown with :format 'md) for a period:
+    drivers, sentiment, volume, forecast, unusual days, personas, churn risk."""
+    from ..report import write
+    try:
+        done = write(s.engine.workspace(), to_python(out), to_python(since), to_python(until), to_python(format))
+    except (ValueError, OSError) as exc:
+        raise PilangError("value", f"report: {exc}") from None
+    return to_pilang(done)
+
+
 @session_primitive("search")
 def search(s: Any, text: str, *, k: int = 10, source: Any = None, since: Any = None, until: Any = None) -> Table:
     """Messages closest in meaning to text: score, text, author pseudonym, time, source."""
