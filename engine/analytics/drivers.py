@@ -87,16 +87,6 @@ def _bootstrap(topic: np.ndarray, net: np.ndarray, clusters: np.ndarray, k: int,
     return out
 
 
-def _holm(p: np.ndarray) -> np.ndarray:
-    order = np.argsort(p)
-    adjusted = np.empty_like(p)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p) - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted
-
-
 def change_point(times: np.ndarray, negative: np.ndarray, start: float, end: float) -> float | None:
     """The day a topic's daily negative messages shifted up most clearly (one break, least squares on
     daily counts by ruptures' binary segmentation), or None when the series is too short or fell."""
@@ -135,8 +125,8 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     scope = Scope.of({**params, "since": None, "until": None})
     cond, args = scope.where()
     since, until, vs, vu = periods(ws, params, cond, args)
-    after = scope_ids(ws, Scope(scope.source, since, until, scope.filters), ("time IS NOT NULL", []))
-    before = scope_ids(ws, Scope(scope.source, vs, vu, scope.filters), ("time IS NOT NULL", []))
+    after = scope_ids(ws, Scope(scope.source, since, until, scope.filters), dated=True)
+    before = scope_ids(ws, Scope(scope.source, vs, vu, scope.filters), dated=True)
     ids = np.union1d(after, before)
     where = {"scope": {**scope.describe(), "since": iso(since), "until": iso(until)},
              "versus": {"since": iso(vs), "until": iso(vu)}}
@@ -164,8 +154,9 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     contribution = a - b
     se = boot.std(axis=0, ddof=1)
     from scipy.stats import norm
+    from statsmodels.stats.multitest import multipletests
     z = np.divide(contribution, se, out=np.zeros_like(se), where=se > 0)
-    p_adj = _holm(2 * norm.sf(np.abs(z)))
+    p_adj = multipletests(2 * norm.sf(np.abs(z)), method="holm")[1]  # as compare.py does
     days_a, days_b = (until - since) / DAY, (vu - vs) / DAY
     neg = net < 0
     table = []

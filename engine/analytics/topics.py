@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from ..workspace.store import Workspace
 from . import language
 from .coherence import coherence
 from .sentiment import message_vectors, model_for
-from .series import Scope
+from .series import Scope, day_of
 
 ALGORITHM = 5  # bump when the fit changes: cached fits of other versions are not reused
 TOP_WORDS = 10
@@ -151,10 +150,9 @@ def _cached(ws: Workspace, contents: str, key: str, ids: np.ndarray, size: int |
     return None, "fitted"
 
 
-def scope_ids(ws: Workspace, scope: Scope, extra: tuple[str, list[Any]] | None = None) -> np.ndarray:
-    cond, args = scope.where(dated=False)
-    if extra:
-        cond, args = f"{cond} AND {extra[0]}", [*args, *extra[1]]
+def scope_ids(ws: Workspace, scope: Scope, dated: bool = False) -> np.ndarray:
+    """Ids of the messages in scope, ascending (only dated ones with `dated`)."""
+    cond, args = scope.where(dated=dated)
     return np.array([r[0] for r in ws.db.execute(f"SELECT id FROM messages WHERE {cond} ORDER BY id", args)],
                     dtype=np.int64)
 
@@ -204,10 +202,9 @@ class Relevance:
         labels = documents.Topic.to_numpy()
         keys = sorted(int(t) for t in topics)
         rows = {t: i for i, t in enumerate(keys)}
-        member = csr_matrix((np.ones(len(labels)), ([rows.get(int(t), 0) for t in labels], np.arange(len(labels)))),
+        known = np.flatnonzero([int(t) in rows for t in labels])
+        member = csr_matrix((np.ones(len(known)), ([rows[int(labels[i])] for i in known], known)),
                             shape=(len(keys), len(labels)))
-        known = np.array([int(t) in rows for t in labels])
-        member = member.multiply(known[None, :]).tocsr()
         tdf = np.asarray((member @ B).todense())  # messages of each topic using each word
         sizes = np.asarray(member.sum(axis=1)).ravel()
         df = np.asarray(B.sum(axis=0)).ravel()
@@ -265,9 +262,10 @@ def _reducer(X: np.ndarray) -> Any:
     a minute in every new process); seeded, so the same messages give the same topics."""
     import faiss
     from umap import UMAP
+    X = np.ascontiguousarray(X, dtype=np.float32)
     index = faiss.IndexFlatIP(X.shape[1])
-    index.add(np.ascontiguousarray(X, dtype=np.float32))
-    sims, neighbours = index.search(np.ascontiguousarray(X, dtype=np.float32), UMAP_NEIGHBOURS)
+    index.add(X)
+    sims, neighbours = index.search(X, UMAP_NEIGHBOURS)
     return UMAP(n_neighbors=UMAP_NEIGHBOURS, n_components=REDUCED_DIM, min_dist=0.0, metric="cosine",
                 random_state=SEED, n_epochs=UMAP_EPOCHS,
                 precomputed_knn=(neighbours, np.maximum(1 - sims, 0).astype(np.float32), None))
@@ -325,14 +323,13 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
     from hdbscan import HDBSCAN
 
     from ..workspace.embed import embedder
-    texts = {r[0]: r[1] for r in ws.rows_in("SELECT id, text FROM messages WHERE id IN ({marks})", ids.tolist())}
-    docs = [language.clean(texts[i]) for i in ids.tolist()]
     X = message_vectors(ws, ids.tolist())
     X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)
     sentiment = model_for(ws).scores_of(X).astype(np.float32)
     n = len(ids)
     sample = np.sort(np.random.default_rng(SEED).choice(n, min(n, MAX_FIT), replace=False))
-    sdocs, Xs = [docs[i] for i in sample], X[sample]
+    texts = dict(ws.rows_in("SELECT id, text FROM messages WHERE id IN ({marks})", ids[sample].tolist()))
+    sdocs, Xs = [language.clean(texts[i]) for i in ids[sample].tolist()], X[sample]  # only the fit reads words
     codes = language.detect(sdocs)
     present = language.languages_present(codes)
     vectorizer = _vectorizer(language.stop_words(present), sdocs)
@@ -346,10 +343,9 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn's note that stop words are tokenised differently
         labels = np.array(model.fit(sdocs, embeddings=Xs).topics_)
-        found = int(labels.max()) + 1
+        found = k = int(labels.max()) + 1
         core, merged = labels.copy(), 0
-        k = int(labels.max()) + 1
-        C = _centroids(Xs, labels, max(k, 0))
+        C = _centroids(Xs, labels, k)
         if k > 0:
             sims = Xs @ C.T
             own = sims[labels >= 0, labels[labels >= 0]]
@@ -461,11 +457,10 @@ def _distinct_labels(topics: list[dict[str, Any]]) -> None:
 
 # ---- the answer -------------------------------------------------------------------------------
 
-def quotes_for(ws: Workspace, fit: TopicFit, pos: np.ndarray, n: int = 3,
-               rows: dict[int, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def quotes_for(ws: Workspace, fit: TopicFit, pos: np.ndarray, n: int = 3) -> list[dict[str, Any]]:
     """The messages (fit positions) closest to their topic's centroid, distinct texts."""
     order = pos[np.argsort(-fit.closeness[pos], kind="stable")][:n * 4]
-    rows = rows or ws.messages_by_id([int(fit.ids[p]) for p in order])
+    rows = ws.messages_by_id([int(fit.ids[p]) for p in order])
     out, seen = [], set()
     for p in order:
         r = rows.get(int(fit.ids[p]))
@@ -473,14 +468,10 @@ def quotes_for(ws: Workspace, fit: TopicFit, pos: np.ndarray, n: int = 3,
         if not text or text.lower() in seen:
             continue
         seen.add(text.lower())
-        out.append({"id": int(fit.ids[p]), "time": _iso_day(r["time"]), "source": r["source"], "text": text[:280]})
+        out.append({"id": int(fit.ids[p]), "time": None if r["time"] is None else day_of(r["time"]), "source": r["source"], "text": text[:280]})
         if len(out) == n:
             break
     return out
-
-
-def _iso_day(t: float | None) -> str | None:
-    return None if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d")
 
 
 def scope_coherence(ws: Workspace, fit: TopicFit, ids: np.ndarray, tids: list[int]) -> dict[str, Any]:
@@ -511,7 +502,7 @@ def _over_time(times: np.ndarray, topics: np.ndarray, tids: list[int], bins: int
     out = []
     for tid in tids:
         counts = np.bincount(which[k == tid], minlength=nbins)
-        out += [{"topic": tid, "when": _iso_day(edges[b]), "messages": int(c)} for b, c in enumerate(counts) if c]
+        out += [{"topic": tid, "when": day_of(edges[b]), "messages": int(c)} for b, c in enumerate(counts) if c]
     return out
 
 
