@@ -130,7 +130,17 @@ def test_drivers_name_the_nerfed_theme_after_the_nerf(demo_ws: Workspace) -> Non
     assert parts == pytest.approx(ev["net_sentiment"]["after"] - ev["net_sentiment"]["before"], abs=2e-3)
     for key in ("label", "terms", "before", "after", "since", "change", "quotes"):
         assert key in top
+    days = 7.0
+    for r in ev["table"]:  # complaints a day after minus before, also for a topic with none left after
+        assert r["complaints_growth_per_day"] == pytest.approx(
+            (r["after"]["negative"] - r["before"]["negative"]) / days, abs=2e-3)
     json.dumps(out)
+
+
+def test_complaints_growth_counts_a_topic_that_went_quiet() -> None:
+    from pilang_engine.analytics.drivers import complaints_growth
+    assert complaints_growth(0, 7.0, 14, 7.0) == -2.0  # all its complaints gone: a fall, not zero
+    assert complaints_growth(21, 7.0, 7, 7.0) == 2.0 and complaints_growth(7, 7.0, None, 7.0) == 1.0
 
 
 def test_drivers_per_source_and_persona_and_bad_periods(demo_with_personas: Any) -> None:

@@ -115,6 +115,11 @@ def nearest_change(ws: Workspace, when: float) -> dict[str, Any] | None:
     return {"title": row[1], "time": day_of(row[0]), "days_before": int(np.floor(when / DAY) - np.floor(row[0] / DAY))}
 
 
+def complaints_growth(after: int, days_after: float, before: int | None, days_before: float) -> float:
+    """Negative messages a day in the period minus in the one before (None: nothing to compare with)."""
+    return round(after / days_after - (before / days_before if before is not None else 0.0), 3)
+
+
 def _side(n: int, neg: int, net: float, days: float) -> dict[str, Any]:
     return {"messages": n, "per_day": round(n / max(days, 1e-9), 3), "negative": neg,
             "negative_share": round(neg / n, 4) if n else None, "net_sentiment": round(net, 4) if n else None}
@@ -171,8 +176,8 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                       "interval": [round(float(contribution[t + 1] - 1.96 * se[t + 1]), 4),
                                    round(float(contribution[t + 1] + 1.96 * se[t + 1]), 4)],
                       "p_adjusted": round(float(p_adj[t + 1]), 4), "significant": bool(p_adj[t + 1] < ALPHA),
-                      "complaints_growth_per_day": round(na and int(neg[ia].sum()) / days_a
-                                                         - (int(neg[ib].sum()) / days_b if not level else 0), 3)})
+                      "complaints_growth_per_day": complaints_growth(int(neg[ia].sum()), days_a,
+                                                                     None if level else int(neg[ib].sum()), days_b)})
     ranked = sorted((r for r in table if r["topic"] != NO_TOPIC), key=lambda r: r["contribution"])
     down = [r for r in ranked if r["contribution"] < 0]
     up = [r for r in reversed(ranked) if r["contribution"] > 0]
