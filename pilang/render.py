@@ -184,6 +184,8 @@ def result_lines(result: Any, width: int | None = None) -> list[str]:
     if line:
         out += textwrap.wrap(line, width, initial_indent="  ", subsequent_indent="    ")
     out.append(f"  handler: {display_string(d.get(K('handler')))}")
+    if result.table is not None:
+        out += ["  " + line for line in result.table.__pilang_repr__().splitlines()]
     if result.series:
         for name, values in result.series.items():
             if name != "x":

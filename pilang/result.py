@@ -4,11 +4,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .datum import Keyword
-from .printer import display_string
-
-K = Keyword
-
 
 class Result:
     """What a query returns. `(get r :answer)`, `(get r :evidence)` ... read it like a map."""
@@ -27,16 +22,12 @@ class Result:
         return self.data.get(key, default)
 
     def lines(self, width: int | None = None) -> list[str]:
-        """The text rendering (see render.py): headline, model and score, sparklines, quotes, evidence."""
+        """The text rendering (see render.py): headline, model and score, table, sparklines, quotes, evidence."""
         from .render import result_lines
         return result_lines(self, width)
 
     def __pilang_repr__(self) -> str:
-        lines = self.lines()
-        if self.table is not None:
-            at = next((i for i, line in enumerate(lines) if line.startswith("  handler:")), 1) + 1
-            lines[at:at] = ["  " + line for line in self.table.__pilang_repr__().splitlines()]
-        return "\n".join(lines)
+        return "\n".join(self.lines())
 
     def to_html(self) -> str:
         """The HTML rendering: the chart inline, quotes as quotations, the evidence collapsed."""

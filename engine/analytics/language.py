@@ -59,7 +59,7 @@ def _segment(text: str) -> list[str]:
 @lru_cache(maxsize=1)
 def _detector():
     from lingua import IsoCode639_1, LanguageDetectorBuilder
-    codes = [getattr(IsoCode639_1, "NB" if c == "nb" else c.upper()) for c in LANGUAGES]
+    codes = [getattr(IsoCode639_1, c.upper()) for c in LANGUAGES]
     # the full models (the low-accuracy mode calls "the rifle nerf ruined sniper" Norwegian); unsure texts get None
     return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_minimum_relative_distance(MIN_DISTANCE).build()
 
@@ -73,8 +73,7 @@ def detect(texts: list[str]) -> list[str | None]:
     out: list[str | None] = [None] * len(texts)
     for i, lang in zip(long_enough, found):
         if lang is not None:
-            code = lang.iso_code_639_1.name.lower()
-            out[i] = "nb" if code == "nb" else code
+            out[i] = lang.iso_code_639_1.name.lower()
     return out
 
 
