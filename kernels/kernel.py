@@ -12,10 +12,13 @@ from typing import Any
 from ipykernel.kernelbase import Kernel
 
 from pilang import __version__
+from pilang_engine.workspace.progress import set_reporter
 from pilang.errors import PilangError
 from pilang.printer import write_string
 from pilang.repl import HELP, _word_length, completeness, completions, documentation
 from pilang.session import Session
+
+from . import progress as widgets
 
 # tqdm's notebook bars need ipywidgets; without them tqdm warns in red on every fresh kernel's first
 # engine call. The text bars it falls back to are what pilang wants, so the warning is noise.
@@ -54,6 +57,9 @@ class PilangKernel(Kernel):
         self.pil.show = self._display
         self.pil.before_eval.append(self._attach_output)
         self.pil.env["clear-output"] = self._clear_output_primitive()
+        if widgets.available():  # progress as a widget; else the engine's stream line on stdout
+            widgets.enable_comms(self)
+            set_reporter(widgets.reporter(self._send_display))
         self.history: list[tuple[int, int, str, str | None]] = []  # (session, line, input, output)
 
     def _attach_output(self) -> None:
@@ -75,8 +81,11 @@ class PilangKernel(Kernel):
         return env["clear-output"]
 
     def _display(self, value: Any) -> None:
+        self._send_display(mime_bundle(value))
+
+    def _send_display(self, bundle: dict[str, Any]) -> None:
         sys.stdout.flush()
-        self.send_response(self.iopub_socket, "display_data", {"data": mime_bundle(value), "metadata": {}})
+        self.send_response(self.iopub_socket, "display_data", {"data": bundle, "metadata": {}})
 
     async def do_execute(self, code: str, silent: bool, store_history: bool = True,
                          user_expressions: dict[str, Any] | None = None, allow_stdin: bool = False,

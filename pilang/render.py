@@ -197,3 +197,40 @@ def result_lines(result: Any, width: int | None = None) -> list[str]:
         label = f"  {_name(key)}: "
         out.append(label + _short(value, width - len(label)))
     return out
+
+
+def value_lines(v: Any, width: int | None = None, depth: int = 0) -> list[str]:
+    """A value for a person at a terminal: a map too long for one line as an aligned key/value table
+    (nested maps indented under their key, lists of maps as tables), anything else as written."""
+    from .printer import write_string
+    width = width or _width()
+    written = write_string(v)
+    if len(written) <= width or depth > 2:
+        return [written if len(written) <= width else written[:width - 1] + "…"]
+    if isinstance(v, dict) and v and not hasattr(type(v), "__pilang_repr__"):
+        keys = [_name(k) for k in v]
+        key_width = min(24, max(map(len, keys)))
+        out: list[str] = []
+        for key, value in zip(keys, v.values()):
+            room = width - key_width - 2
+            inline = value if not isinstance(value, str) else " ".join(value.split())
+            if isinstance(value, (dict, list, tuple)) and value and len(write_string(value)) > room:
+                sub = value_lines(value, width - 2, depth + 1)
+                if len(sub) > 1:
+                    out.append(key)
+                    out += ["  " + line for line in sub]
+                    continue
+            shown = "—" if isinstance(value, (dict, list, tuple)) and not value else _short(inline, room)
+            out.append(f"{key.ljust(key_width)}  {shown}")
+        return out
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, dict) for x in v):
+        from .table import Table
+        columns: list[str] = []
+        for row in v[:MAX_ROWS]:
+            columns += [_name(k) for k in row if _name(k) not in columns]
+        rows = [{K(_name(k)): x for k, x in row.items()} for row in v[:MAX_ROWS]]
+        lines = Table(rows, columns).__pilang_repr__().splitlines()
+        if len(v) > MAX_ROWS:
+            lines[-1] = f"({len(v)} rows, the first {MAX_ROWS} shown)"
+        return [line[:width - 1] + "…" if len(line) > width else line for line in lines]
+    return textwrap.wrap(written, width) or [written]

@@ -122,24 +122,25 @@ def run_command(session: Session, line: str, out: TextIO) -> bool:
         except PilangError as err:
             print(err.render(), file=sys.stderr)
     elif cmd == "voice":
-        _eval_print(session, f"(voice-query {json.dumps(arg)})", "<voice>", out)
+        _eval_print(session, f"(voice-query {json.dumps(arg)})", "<voice>", out, pretty=True)
     elif cmd == "workspace":
         if arg:
-            _eval_print(session, f"(open-workspace {json.dumps(arg)})", "<workspace>", out)
+            _eval_print(session, f"(open-workspace {json.dumps(arg)})", "<workspace>", out, pretty=True)
         else:
             from pilang_engine.workspace.store import default_path
             out.write(f"workspace: {Path(session.engine.path or default_path()).resolve()}\n")
     elif cmd == "time":
         started = time.perf_counter()
-        _eval_print(session, arg, "<time>", out)
+        _eval_print(session, arg, "<time>", out, pretty=True)
         out.write(f"; {1000 * (time.perf_counter() - started):.1f} ms\n")
     else:
         out.write(f"unknown command ,{cmd} (try ,help)\n")
     return True
 
 
-def _eval_print(session: Session, text: str, name: str, out: TextIO) -> int:
-    """Evaluate one input; print its value (unless nil) or its error. 1 after an error."""
+def _eval_print(session: Session, text: str, name: str, out: TextIO, pretty: bool = False) -> int:
+    """Evaluate one input; print its value (unless nil) or its error. 1 after an error. `pretty` (the
+    interactive REPL) prints a long map as a key/value table; a pipe gets the written form."""
     try:
         value = session.eval_text(text, name)
     except PilangError as err:
@@ -151,7 +152,11 @@ def _eval_print(session: Session, text: str, name: str, out: TextIO) -> int:
         print("interrupted", file=sys.stderr)
         return 1
     if value is not None:
-        out.write(write_string(value) + "\n")
+        if pretty:
+            from .render import value_lines
+            out.write("\n".join(value_lines(value)) + "\n")
+        else:
+            out.write(write_string(value) + "\n")
     return 0
 
 
@@ -262,6 +267,6 @@ def repl(session: Session, prompt: Any = None, out: TextIO = sys.stdout) -> int:
                 return 0
             continue
         n += 1
-        _eval_print(session, text, f"<repl-{n}>", out)
+        _eval_print(session, text, f"<repl-{n}>", out, pretty=True)
         out.flush()
 

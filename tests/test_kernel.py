@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -114,3 +115,27 @@ def test_kernel_install_writes_a_spec_with_this_interpreter(tmp_path: Path) -> N
     listing = subprocess.run([sys.executable, "-m", "jupyter_client.kernelspecapp", "list"], capture_output=True,
                              text=True, timeout=120, env={**os.environ, "JUPYTER_PATH": str(tmp_path / "share" / "jupyter")})
     assert "pilang" in listing.stdout and str(spec) in listing.stdout
+
+
+def test_ingest_progress_in_a_notebook_is_a_widget_updated_in_place(tmp_path: Path) -> None:
+    """With ipywidgets installed, the engine's bars are widgets: a display_data carrying the widget view,
+    the models opened over comms, and updates that end with the count and time."""
+    km, kc = start_new_kernel(kernel_name="pilang", env={**os.environ, "PILANG_WORKSPACE": str(tmp_path / "ws")})
+    msgs: list[dict] = []
+    try:
+        reply = kc.execute_interactive(f'(ingest "{ROOT / "examples" / "demo" / "tickets.csv"}")', timeout=300,
+                                       output_hook=msgs.append)
+        assert reply["content"]["status"] == "ok"
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    opened = {m["content"]["comm_id"]: m["content"]["data"]["state"] for m in msgs if m["msg_type"] == "comm_open"}
+    assert {"FloatProgressModel", "LabelModel", "HBoxModel"} <= {s["_model_name"] for s in opened.values()}
+    views = [m for m in msgs if m["msg_type"] == "display_data"
+             and "application/vnd.jupyter.widget-view+json" in m["content"]["data"]]
+    assert len(views) >= 2  # the file's rows, then the embedding
+    labels = [m["content"]["data"]["state"]["value"] for m in msgs if m["msg_type"] == "comm_msg"
+              and isinstance(m["content"]["data"].get("state", {}).get("value"), str)]
+    assert any(re.fullmatch(r"tickets\.csv: 48 rows in \d+\.\d s", v) for v in labels), labels
+    assert any(re.fullmatch(r"embedding: \d+ texts in \d+\.\d s", v) for v in labels), labels
+    assert not [m for m in msgs if m["msg_type"] == "stream" and m["content"]["name"] == "stderr"]

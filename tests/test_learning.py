@@ -104,11 +104,15 @@ def test_anti_unification() -> None:
 
 
 def test_l2_offers_a_macro_for_a_repeated_shape_and_installs_it_on_accept(demo: Path, tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
     path = fresh(demo, tmp_path)
     s = session_for(path, "bo", monkeypatch)
     for day in ("2025-03-01", "2025-03-10", "2025-04-01"):
         s.eval_text(f'(query (type analytics) (target volume) (parameters (time-range "{day}" "2025-05-01")))')
+    said = capsys.readouterr()  # the offer is a note on stdout (a notebook shows stderr in red)
+    assert "; note: you often write this shape; (accept 'my-analytics-volume-by-time-range)" in said.out
+    assert "note:" not in said.err
     ws = s.engine.workspace()
     (offer,) = [r for r in shapes.listing(ws) if r["kind"] == "macro"]
     assert offer["status"] == "offered" and offer["developer"] == "bo" and offer["name"] == "my-analytics-volume-by-time-range"

@@ -2,6 +2,7 @@
 inline, quotes as quotations, tables aligned, the evidence collapsed, never a raw map."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pilang.datum import Keyword
@@ -101,12 +102,64 @@ def test_a_map_in_a_notebook_is_a_small_table() -> None:
     assert bundle["text/html"].startswith("<table class='pilang-map'>") and "{:" not in bundle["text/html"]
 
 
-def test_ingest_shows_progress_in_a_notebook_on_stdout(tmp_path: Any, monkeypatch: Any, capsys: Any) -> None:
-    from pilang_engine.ingestion import pipeline
+def test_progress_in_a_notebook_is_a_stream_line_on_stdout(monkeypatch: Any, capsys: Any) -> None:
+    from pilang_engine.workspace import progress
     monkeypatch.setenv("PILANG_PROGRESS", "notebook")
-    assert pipeline.wants_progress()
-    list(pipeline._progress(range(3), "demo.json", True))
+    assert progress.wanted()
+    assert list(progress.track(range(3), "demo.json")) == [0, 1, 2]
+    with progress.step("finding topics in 2,000 messages") as said:
+        with progress.step("loading the embedder"):  # inside a step: silent, the outer label says it
+            pass
+        said("18 topics")
     captured = capsys.readouterr()
-    assert "demo.json" in captured.out and "demo.json" not in captured.err
+    assert "demo.json" in captured.out and captured.err == ""
+    assert re.search(r"\r; finding topics in 2,000 messages: 18 topics in \d+\.\d s\n", captured.out)
+    assert "loading the embedder" not in captured.out
+    monkeypatch.setenv("PILANG_PROGRESS", "off")
+    assert not progress.wanted()
     monkeypatch.delenv("PILANG_PROGRESS")
-    assert pipeline.wants_progress() is False  # stderr is no terminal under pytest
+    assert progress.wanted() is False  # stderr is no terminal under pytest: a script sees nothing
+    with progress.step("training"):
+        list(progress.track(range(3), "rows"))
+    assert capsys.readouterr() == ("", "")
+
+
+def test_a_front_end_reporter_gets_every_bar(monkeypatch: Any) -> None:
+    from pilang_engine.workspace import progress
+    seen: list[Any] = []
+
+    class Bar:
+        def __init__(self, label: str, total: Any, unit: str, is_step: bool) -> None:
+            seen.append(("open", label, total, unit, is_step))
+
+        def update(self, n: int = 1) -> None:
+            seen.append(("update", n))
+
+        def close(self, note: Any = None) -> None:
+            seen.append(("close", note))
+    previous = progress.set_reporter(Bar)
+    try:
+        assert progress.wanted()  # a front end that draws bars wants them, whatever stderr is
+        with progress.counting("embedding", 5, "texts") as bar:
+            bar.update(3)
+            bar.update(2)
+        with progress.step("training the graph network") as said:
+            said("AUC 0.71")
+    finally:
+        progress.set_reporter(previous)
+    assert seen == [("open", "embedding", 5, "texts", False), ("update", 3), ("update", 2), ("close", None),
+                    ("open", "training the graph network", None, "", True), ("close", "AUC 0.71")]
+
+
+def test_a_long_map_at_the_terminal_is_a_key_value_table() -> None:
+    from pilang.render import value_lines
+    report = {K("files"): ["a.json"], K("taken"): {K("messages"): 48}, K("skipped"): {}, K("embedded"): 43,
+              K("personas"): {K("personas"): "not fitted"}, K("seconds"): 7.75, K("notes"): "line one\n\nline two"}
+    lines = value_lines(report, 60)
+    assert lines[0].split() == ["files", "a.json"] and lines[1].split() == ["taken", "messages", "48"]
+    assert lines[2].split() == ["skipped", "—"] and all(len(line) <= 60 for line in lines)
+    assert not any("{:" in line for line in lines) and lines[-1].split() == ["notes", "line", "one", "line", "two"]
+    assert value_lines({K("a"): 1}, 60) == ["{:a 1}"]  # a short map stays as written
+    rows = value_lines([{K("name"): "ana", K("n"): 3}, {K("name"): "bo", K("n"): 12}] * 20, 60)
+    assert rows[0].split() == ["name", "n"] and rows[2] == "ana    3"
+    assert rows[-1] == "(40 rows, the first 30 shown)" and len(rows) == 2 + 30 + 1

@@ -51,6 +51,10 @@ def test_multiline_entry_errors_and_definitions_survive(tmp_path: Path) -> None:
     child.expect("type error: car needs a non-empty list")
     child.send("(sq 12)\r")
     child.expect("144")
+    # a map longer than the terminal is a key/value table, one key a line, not a wrapped {:...}
+    child.send('(hash-map :players (range 60) :name "a long map" :nested {:a 1 :b 2})\r')
+    child.expect(r"players +\(0 1 2 ")
+    child.expect(r"\r\nname +a long map\r\nnested +a 1; b 2\r\n")
     quit_repl(child)
 
 

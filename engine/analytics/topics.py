@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..workspace.progress import step
 from ..workspace.store import Workspace
 from . import language
 from .coherence import coherence
@@ -163,7 +164,9 @@ def fit_for(ws: Workspace, ids: np.ndarray, min_topic_size: int | None = None) -
     key = _digest(contents, hashlib.sha1(ids.tobytes()).hexdigest(), min_topic_size)
     fit, how = _cached(ws, contents, key, ids, min_topic_size)
     if fit is None:
-        fit = _fit(ws, ids, key, contents, min_topic_size)
+        with step(f"finding topics in {len(ids):,} messages") as said:
+            fit = _fit(ws, ids, key, contents, min_topic_size)
+            said(f"{len(fit.topics)} topics")
         ws._derived.setdefault("topic-fits", {})[key] = fit
         _save(ws, fit)
     return fit, how

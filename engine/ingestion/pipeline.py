@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -17,6 +15,8 @@ from typing import Any
 from ..media.voice import AUDIO
 from ..personas.clusters import refresh as refresh_personas
 from ..workspace.graph import update_edges
+from ..workspace.progress import counting, track
+from ..workspace.progress import wanted as progress_wanted
 from ..workspace.store import Workspace, dumps
 from . import formats as F
 
@@ -83,23 +83,6 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield p
 
 
-IN_NOTEBOOK = "PILANG_PROGRESS"  # set to "notebook" by the Jupyter kernel: progress where the user looks
-
-
-def wants_progress() -> bool:
-    """Progress by default in a terminal, and in a notebook (where stderr is no terminal)."""
-    return sys.stderr.isatty() or os.environ.get(IN_NOTEBOOK) == "notebook"
-
-
-def _progress(items: Iterable[Any], label: str, show: bool) -> Iterable[Any]:
-    if not show:
-        return items
-    from tqdm import tqdm
-    # in a notebook the bar is a stream line rewritten in place on stdout (stderr shows in red)
-    stream = sys.stdout if os.environ.get(IN_NOTEBOOK) == "notebook" else sys.stderr
-    return tqdm(items, desc=label, unit=" rows", file=stream, leave=False, mininterval=0.5)
-
-
 def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, progress: bool | None = None,
            embed: bool = True, windows: dict[str, Any] | None = None, mapping: Any = None,
            time_format: str | None = None) -> Report:
@@ -108,7 +91,7 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
     (so a column counted after a label's day is never a feature for it); a `<table>.windows.json`
     beside the table file does the same. `mapping` (`text=review,time=review_date,...`) reads a CSV or
     JSONL of messages through a column map (see formats/mapped.py), `time_format` its times."""
-    show = wants_progress() if progress is None else progress
+    show = progress_wanted() if progress is None else progress
     report = Report()
     started = time.perf_counter()
     groups: set[tuple[str, str]] = set()
@@ -128,7 +111,7 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
                 declared = {**(json.loads(sidecar.read_text()) if sidecar.exists() else {}), **(windows or {})}
                 if declared:
                     report.windows[path.stem] = declare_windows(ws, path.stem, declared)
-            records = _progress(form.parse(path), path.name, show)
+            records = track(form.parse(path), path.name, show=show)
             batch: list[F.Record] = []
             ref = None
             for rec in records:
@@ -301,11 +284,12 @@ def embed_pending(ws: Workspace, show: bool = False) -> int:
         return 0
     enc = embedder(model)
     done = 0
-    bar = _progress(range(0, len(pending), EMBED_CHUNK), f"embedding {len(pending):,} texts", show)
-    for start in bar:
-        chunk = pending[start:start + EMBED_CHUNK]
-        save_vectors(ws, model, [h for h, _ in chunk], enc.encode([text for _, text in chunk]))
-        done += len(chunk)
+    with counting("embedding", len(pending), "texts", show=show) as bar:
+        for start in range(0, len(pending), EMBED_CHUNK):
+            chunk = pending[start:start + EMBED_CHUNK]
+            save_vectors(ws, model, [h for h, _ in chunk], enc.encode([text for _, text in chunk]))
+            done += len(chunk)
+            bar.update(len(chunk))
     return done
 
 

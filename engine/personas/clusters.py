@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..analytics.sentiment import NEGATIVE, message_vectors, model_for
+from ..workspace.progress import step
 from ..workspace.search import iso
 from ..workspace.store import Workspace, WorkspaceError, dumps, now_iso
 
@@ -292,6 +293,7 @@ def _describe(ws: Workspace, p: Players, members: np.ndarray, last_time: float |
     return centroid, profile, quotes, [m[2] for m in msgs]
 
 
+@step("clustering players into personas")
 def fit(ws: Workspace, seed: int = 0) -> list[dict[str, Any]]:
     """Cluster the workspace's players into personas and store them (ids and names kept for clusters
     that match an earlier fit)."""

@@ -56,8 +56,10 @@ def _model() -> tuple[Any, Any]:
             from transformers import AutoModelForCausalLM, AutoTokenizer
             transformers.logging.set_verbosity_error()
             transformers.logging.disable_progress_bar()
+            from ..workspace.progress import step
             folder = model_dir()
-            with contextlib.redirect_stderr(io.StringIO()):  # the GGUF conversion draws a progress bar
+            with step("loading the language model SmolLM2-135M"), \
+                    contextlib.redirect_stderr(io.StringIO()):  # the GGUF conversion draws a progress bar
                 _loaded["tok"] = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF)
                 _loaded["lm"] = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF)
         return _loaded["tok"], _loaded["lm"]

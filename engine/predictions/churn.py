@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..ingestion.pipeline import column_windows
+from ..workspace.progress import step
 from ..workspace.store import Workspace, WorkspaceError
 
 # Label keys a player table may carry, and whether the key means "retained" (churn = not it).
@@ -166,6 +167,7 @@ def out_of_fold(X: np.ndarray, y: np.ndarray, use_model: bool, seed: int, folds:
                              method="predict_proba")[:, 1]
 
 
+@step("fitting churn models on the player table")
 def table_churn(ws: Workspace, source: str | None = None, confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
     """Churn from a labelled player table: model vs baseline on held-out players, columns observed after
     the label excluded, single features too good to be true scored without, A/B effects, and the players
@@ -342,6 +344,7 @@ class BehaviorLSTM:
             return self.torch.sigmoid(self._logits(self._inputs(X))).numpy()
 
 
+@step("fitting churn models on activity sequences")
 def sequence_churn(ws: Workspace, confidence: float = 0.95, seed: int = 0) -> dict[str, Any]:
     """Churn from telemetry sequences: BehaviorLSTM vs logistic regression on summary features, on
     players held out from training; the players most at risk now."""

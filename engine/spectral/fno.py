@@ -14,6 +14,7 @@ import numpy as np
 
 from ..analytics.sentiment import message_vectors, model_for
 from ..analytics.series import DAY, day_of
+from ..workspace.progress import step
 from ..workspace.store import Workspace, WorkspaceError
 from . import device, record, save, stale, weights
 from .ntk import Tracker, empirical_ntk
@@ -213,6 +214,7 @@ def beats_baselines(scores: dict[str, Any]) -> bool:
     return scores["fno_mae"] < min(scores["ets_mae"], scores["seasonal_naive_mae"], scores["no_change_mae"])
 
 
+@step("training the forecasting operator (and backtesting its baselines)")
 def train(ws: Workspace, seed: int = 0) -> dict[str, Any]:
     """Fit the operator on every series' windows before the backtest, track its NTK, backtest it against
     ETS, seasonal naive and no change, save it, and route forecast queries to it where it beat them all."""

@@ -12,6 +12,7 @@ import numpy as np
 from ..personas.clusters import players
 from ..predictions.churn import ranking_scores
 from ..workspace.graph import player_graph
+from ..workspace.progress import step
 from ..workspace.search import iso
 from ..workspace.store import Workspace, WorkspaceError
 from . import device, record, save, stale, weights
@@ -274,6 +275,7 @@ def fit_one(model: Any, inputs: tuple[Any, ...], y: Any, train: Any, val: Any, t
     return best, best_epoch + 1
 
 
+@step("training the graph network (and its MLP baseline)")
 def train(ws: Workspace, task: str | None = None, seed: int = 0) -> dict[str, Any]:
     """Train the GNN (K chosen on validation) and the non-graph MLP, score both on data they never saw,
     track the GNN's NTK, save it; returns its record. disengagement is a forecast, split by time: trained

@@ -94,7 +94,9 @@ class Embedder:
                 from sentence_transformers import SentenceTransformer
                 transformers.logging.set_verbosity_error()
                 transformers.logging.disable_progress_bar()
-                self._model = SentenceTransformer(str(MODELS[self.name][0]()), device="cpu")
+                from .progress import step
+                with step(f"loading the embedder {self.name}"):
+                    self._model = SentenceTransformer(str(MODELS[self.name][0]()), device="cpu")
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
