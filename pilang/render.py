@@ -109,7 +109,9 @@ def value_html(v: Any, depth: int = 0) -> str:
         return f"<table class='pilang-map'>{rows}</table>"
     if isinstance(v, (list, tuple)):
         items = list(v)
-        if items and all(isinstance(x, dict) for x in items):
+        if not items:
+            return "<i>none</i>"
+        if all(isinstance(x, dict) for x in items):
             columns: list[Any] = []
             for x in items[:MAX_ROWS]:
                 columns += [k for k in x if k not in columns]

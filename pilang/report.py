@@ -20,7 +20,7 @@ K = Keyword
 STYLE = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.4em 0}td,th{border-bottom:1px solid #eee;padding:2px 8px;font-size:.92em}
-details{margin:.5em 0;color:#444}img{max-width:100%}.meta{color:#666}"""
+td+td{white-space:nowrap}details{margin:.5em 0;color:#444}img{max-width:100%}.meta{color:#666}"""
 
 
 def _period(ws: Any, since: str | None, until: str | None) -> tuple[float, float, str]:

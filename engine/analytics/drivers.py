@@ -120,6 +120,20 @@ def complaints_growth(after: int, days_after: float, before: int | None, days_be
     return round(after / days_after - (before / days_before if before is not None else 0.0), 3)
 
 
+ROW_COLUMNS = ("topic", "messages", "negative", "part", "interval", "p_holm", "since", "after")
+
+
+def _row(r: dict[str, Any], level: bool) -> dict[str, Any]:
+    """A driver as one row of the answer's table: before -> after, its part of the change, when."""
+    def share(side: dict[str, Any]) -> str:
+        return "-" if side["negative_share"] is None else f"{side['negative_share']:.0%}"
+    b, a = r["before"], r["after"]
+    return {"topic": r["label"], "messages": str(a["messages"]) if level else f"{b['messages']} → {a['messages']}",
+            "negative": share(a) if level else f"{share(b)} → {share(a)}", "part": r["contribution"],
+            "interval": f"{r['interval'][0]:+.3f} to {r['interval'][1]:+.3f}", "p_holm": r["p_adjusted"],
+            "since": r.get("since") or "", "after": (r.get("change") or {}).get("title", "")}
+
+
 def _side(n: int, neg: int, net: float, days: float) -> dict[str, Any]:
     return {"messages": n, "per_day": round(n / max(days, 1e-9), 3), "negative": neg,
             "negative_share": round(neg / n, 4) if n else None, "net_sentiment": round(net, 4) if n else None}
@@ -196,6 +210,7 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     community = {"before": None if level else round(float(net[~late].mean()), 4),
                  "after": round(float(net[late].mean()), 4)}
     return {"answer": _sentence(down, up, community, level),
+            "rows": [_row(r, level) for r in down[:TOP * 2] + up[:TOP]], "columns": list(ROW_COLUMNS),
             "evidence": {**where, "messages": {"after": int(late.sum()), "before": int((~late).sum())},
                          "ranked_by": "each topic's part of the change in net sentiment (positive minus negative"
                                       " share; the parts add up to the change); intervals and Holm-adjusted p from a"
