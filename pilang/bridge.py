@@ -81,6 +81,8 @@ class EngineLink:
         self.on_open: list[Callable[[Any], None]] = []  # run once the workspace is open
 
     def workspace(self) -> Any:
+        if self._ws is not None:
+            self._ws.refresh()  # another process (an ingest in a terminal) changed it: no stale caches
         if self._ws is None:
             from pilang_engine.workspace.store import (
                 Workspace,

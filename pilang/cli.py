@@ -213,7 +213,8 @@ def evaluate(argv: Sequence[str], before: argparse.Namespace) -> int:
                                      description="Score every model on the real data sets present ($PILANG_DATA or"
                                                  " ../shared/data), each beside its strongest simple baseline.")
     args = parse(parser, argv, before)
-    from pilang_engine.evaluation.suite import evaluate as run, render
+    from pilang_engine.evaluation.suite import evaluate as run
+    from pilang_engine.evaluation.suite import render
     rows = run(lambda line: print(f"; {line}", file=sys.stderr))
     if args.json:
         for r in rows:
@@ -260,8 +261,44 @@ DEFINITIONS = {"define", "defmacro", "defn", "set!", "load"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the process exit status (0 ok, 1 pilang error, 130 interrupted)."""
+    """Entry point; returns the process exit status (0 ok, 1 pilang error, 130 interrupted). No failure
+    ends in a Python traceback unless --debug asks for one: whatever the commands below did not turn
+    into a message of their own is named here, with the file or setting it concerns where it says."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except Exception as exc:
+        sys.stdout.flush()
+        if "--debug" in argv:
+            traceback.print_exception(exc)
+        print(f"error: {describe_failure(exc)}" + ("" if "--debug" in argv else " (--debug shows the traceback)"),
+              file=sys.stderr)
+        return 1
+
+
+def describe_failure(exc: BaseException) -> str:
+    """One line for a failure: the engine's own errors by their message, the rest by kind and message;
+    a wrapped cause (Beam wraps a parser's error in its own) by the innermost message."""
+    from pilang_engine.ingestion.formats import FormatError
+    inner = exc
+    while inner.__cause__ is not None or inner.__context__ is not None:
+        inner = inner.__cause__ or inner.__context__
+    for candidate in (exc, inner):
+        if isinstance(candidate, FormatError):
+            return str(candidate)
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1] if text else ''}".rstrip(": ")
+
+
+def _main(argv: list[str]) -> int:
     before, rest = leading_options(argv)
     if rest and rest[0] in SUBCOMMANDS:
         return SUBCOMMANDS[rest[0]](rest[1:], before)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import pickle
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -24,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..workspace.files import atomic_file
 from ..workspace.progress import step
 from ..workspace.store import Workspace
 from . import language
@@ -105,10 +104,8 @@ def _save(ws: Workspace, fit: TopicFit) -> None:
     folder = _cache_dir(ws)
     folder.mkdir(parents=True, exist_ok=True)
     prefix = _digest(fit.contents)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".fit-", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_file(folder / f"{prefix}-{fit.key}.pkl") as tmp, tmp.open("wb") as f:
         pickle.dump(fit, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, folder / f"{prefix}-{fit.key}.pkl")
     kept = sorted((p for p in folder.glob("*.pkl") if p.name.startswith(prefix)), key=lambda p: p.stat().st_mtime)
     for p in folder.glob("*.pkl"):
         if not p.name.startswith(prefix) or p in kept[:-CACHED_FITS]:

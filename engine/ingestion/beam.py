@@ -14,19 +14,24 @@ from ..workspace.store import Workspace
 from . import formats as F
 from .pipeline import BATCH, Report, expand, finish, save_vectors, store_batch
 
+FILE_ERRORS = "file-errors"  # metric namespace: one counter per unreadable file, named by its message
 COUNTED = {"messages": "messages", "changes": "changes", "events": "telemetry", "player rows": "player_facts"}
 
 
 def parse(path: str, fmt: str | None) -> Iterator[tuple[str, list[Any]]]:
     """(file, up to BATCH records) for every batch of a file's records (format detected unless named):
     the unit every later stage, and each of the sink's transactions, works on."""
-    form = F.get(fmt) if fmt else F.detect(Path(path))
     batch: list[Any] = []
-    for rec in form.parse(Path(path)):
-        batch.append(rec)
-        if len(batch) >= BATCH:
-            yield path, batch
-            batch = []
+    try:
+        form = F.get(fmt) if fmt else F.detect(Path(path))
+        for rec in form.parse(Path(path)):
+            batch.append(rec)
+            if len(batch) >= BATCH:
+                yield path, batch
+                batch = []
+    except (F.FormatError, OSError) as exc:  # a file that cannot be read is reported, as in-process; the rest go on
+        from apache_beam.metrics import Metrics
+        Metrics.counter(FILE_ERRORS, str(exc) if isinstance(exc, F.FormatError) else f"{path}: {exc}").inc()
     if batch:
         yield path, batch
 
@@ -81,9 +86,15 @@ def run(workspace: str | Path, paths: Iterable[str | Path], fmt: str | None = No
         options: list[str] | None = None) -> Report:
     """Ingest through a Beam pipeline (DirectRunner unless `options` say otherwise); same result as
     engine.ingest.ingest on the same files."""
-    import apache_beam as beam
-    from apache_beam.metrics.metric import MetricsFilter
-    from apache_beam.options.pipeline_options import PipelineOptions
+    import logging
+    root = logging.getLogger()
+    level, root.level = root.level, logging.ERROR  # Beam's import warns about Google Cloud clients it will not use
+    try:
+        import apache_beam as beam
+        from apache_beam.metrics.metric import MetricsFilter
+        from apache_beam.options.pipeline_options import PipelineOptions
+    finally:
+        root.setLevel(level)
     started = time.perf_counter()
     ws = Workspace(workspace)
     files = [str(p) for p in expand(paths)]
@@ -103,6 +114,8 @@ def run(workspace: str | Path, paths: Iterable[str | Path], fmt: str | None = No
     skipped = result.metrics().query(MetricsFilter().with_namespace("skipped"))["counters"]
     for counter in skipped:
         report.skip(counter.key.metric.name, "counted by the pipeline's workers", counter.committed or counter.attempted)
+    report.errors += sorted(c.key.metric.name for c in result.metrics().query(
+        MetricsFilter().with_namespace(FILE_ERRORS))["counters"])
     for kind, table in COUNTED.items():
         if ws.count(table) > before[kind]:
             report.taken[kind] = ws.count(table) - before[kind]

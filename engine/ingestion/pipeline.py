@@ -106,27 +106,63 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
             else:
                 form = F.get(fmt) if fmt else F.detect(path)
             report.files.append(str(path))
+            table = table_name(ws, path, report) if form.kind in ("players", "telemetry") else None
             if form.name == "player-table":
                 sidecar = path.with_name(path.stem + ".windows.json")
                 declared = {**(json.loads(sidecar.read_text()) if sidecar.exists() else {}), **(windows or {})}
                 if declared:
-                    report.windows[path.stem] = declare_windows(ws, path.stem, declared)
+                    report.windows[table] = declare_windows(ws, table, declared)
             records = track(form.parse(path), path.name, show=show)
             batch: list[F.Record] = []
             ref = None
-            for rec in records:
-                batch.append(rec)
-                if len(batch) >= BATCH:
-                    ref = store_batch(ws, batch, form, path, ref, report, groups)
-                    batch = []
+            read = 0
+            try:
+                for rec in records:
+                    if table is not None and isinstance(rec, (F.PlayerFacts, F.Event)):
+                        rec.source = table  # keyed by the file, not its name: two players.csv are two tables
+                    batch.append(rec)
+                    read += 1
+                    if len(batch) >= BATCH:
+                        ref = store_batch(ws, batch, form, path, ref, report, groups)
+                        batch = []
+            except (F.FormatError, OSError):
+                raise
+            except Exception as exc:  # a parser bug must cost the rest of one file, never the run
+                report.errors.append(f"{path}: stopped after {read:,} records ({type(exc).__name__}: {exc});"
+                                     " the records before it were kept")
             store_batch(ws, batch, form, path, ref, report, groups)
         except F.FormatError as exc:
             report.errors.append(str(exc))
-        except OSError as exc:
-            report.errors.append(f"{path}: {exc.strerror or exc}")
+        except (OSError, ValueError) as exc:  # unreadable file, or a windows sidecar that is not JSON
+            report.errors.append(f"{path}: {getattr(exc, 'strerror', None) or exc}")
     finish(ws, groups, report, embed, show)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def table_name(ws: Workspace, path: Path, report: Report) -> str:
+    """The name a player table or telemetry file is known by: its stem, unless another file already
+    holds that name, then stem-FOLDER (or stem-HASH): the same file always gets the same name."""
+    where = str(path.resolve())
+    known = ws.get_meta(f"table-of:{where}")
+    if known:
+        return known
+    import hashlib
+    for name in (path.stem, f"{path.stem}-{path.parent.name}", f"{path.stem}-{hashlib.sha1(where.encode()).hexdigest()[:8]}"):
+        holder = ws.get_meta(f"table-path:{name}")
+        if holder is None and ws.db.execute("SELECT 1 FROM player_facts WHERE source = ? UNION ALL SELECT 1 FROM telemetry"
+                                            " WHERE source = ? LIMIT 1", [name, name]).fetchone():
+            # a table from before names were recorded: this file's if this file was ingested then
+            seen = ws.db.execute("SELECT 1 FROM sources WHERE path = ?", [where]).fetchone()
+            holder = where if seen else "(another file, ingested earlier)"
+        if holder is None or holder == where:
+            with ws.transaction():
+                ws.set_meta(f"table-of:{where}", name)
+                ws.set_meta(f"table-path:{name}", where)
+            if name != path.stem:
+                report.notes[f"{path} is table {name} ({path.stem} is another file)"] += 1
+            return name
+    raise F.FormatError(f"{path}: no free table name")
 
 
 def column_windows(ws: Workspace, source: str) -> dict[str, list[float]]:

@@ -82,9 +82,9 @@ def index(ws: Workspace) -> Any:
         if rows:
             idx.add_with_ids(np.stack([np.frombuffer(r[1], np.float32) for r in rows]),
                              np.array([r[0] for r in rows], dtype=np.int64))
-        tmp = path.with_suffix(".tmp")
-        faiss.write_index(idx, str(tmp))
-        tmp.replace(path)
+        from ..workspace.files import atomic_file
+        with atomic_file(path) as tmp:
+            faiss.write_index(idx, str(tmp))
     ws._derived["images-index"] = idx
     return idx
 

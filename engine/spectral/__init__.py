@@ -27,9 +27,9 @@ def save(ws: Workspace, name: str, kind: str, state: dict[str, Any], config: dic
     folder = ws.path / "models"
     folder.mkdir(exist_ok=True)
     path = folder / f"{name.replace(':', '-')}.pt"
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # a crash mid-save leaves the previous model whole
+    from ..workspace.files import atomic_file
+    with atomic_file(path) as tmp:  # a crash mid-save leaves the previous model whole
+        torch.save(state, tmp)
     with ws.transaction():
         ws.db.execute("INSERT OR REPLACE INTO models(name, kind, trained, config, scores, ntk, path, data)"
                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 DEFAULT_DIR = ".pilang"
+BUSY_SECONDS = 60  # how long a write waits for another process's transaction before failing
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 
@@ -136,7 +137,9 @@ class Workspace:
             if self.path.exists() and not self.path.is_dir():
                 raise WorkspaceError(f"{self.path} exists and is not a directory")
             self.path.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        # another process writing (a second ingest) makes a writer wait its turn, not fail
+        conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         self.db = sqlite_utils.Database(conn)
@@ -146,19 +149,47 @@ class Workspace:
         self._index: Any = None
         self._sentiment: Any = None  # (key, model), see engine.analytics.sentiment.model_for
         self._derived: dict[str, Any] = {}  # other caches keyed by what they were computed from
+        self._seen_version = self._data_version()
+
+    # ---- other processes ----------------------------------------------------------------
+
+    def _data_version(self) -> int:
+        """SQLite's counter of commits by other connections (this one's own commits leave it)."""
+        return int(self.db.execute("PRAGMA data_version").fetchone()[0])
+
+    def refresh(self) -> bool:
+        """Drop every in-memory cache (index, graph, sentiment model, change history, grids, fits) when
+        another process (or connection) committed since the last look; True when it did."""
+        version = self._data_version()
+        if version == self._seen_version:
+            return False
+        self._seen_version = version
+        self._index = None
+        self._sentiment = None
+        self.invalidate()
+        return True
 
     # ---- schema -------------------------------------------------------------------------
 
     def _migrate(self, upto: int) -> None:
-        tables = set(self.db.table_names())
-        if tables and "meta" not in tables:
-            raise WorkspaceError(f"{self.path / 'workspace.db'} is a SQLite file but not a pilang workspace"
-                                 " (no meta table); use another --workspace directory")
-        version = int(self.get_meta("schema_version") or 0) if "meta" in tables else 0
+        try:
+            version = int(self.get_meta("schema_version") or 0) if "meta" in self.db.table_names() else 0
+        except sqlite3.DatabaseError as exc:
+            raise WorkspaceError(f"{self.path / 'workspace.db'} is not a readable SQLite database ({exc})") from None
         if version > SCHEMA_VERSION:
             raise WorkspaceError(f"workspace {self.path} has schema version {version}, newer than this pilang"
                                  f" understands ({SCHEMA_VERSION}); upgrade pilang to open it")
-        with self.transaction():
+        if version >= min(upto, SCHEMA_VERSION):
+            return  # nothing to do: no write lock taken (many readers open a workspace at once)
+        with self.transaction():  # read again under the write lock: two processes creating it at once
+            tables = set(self.db.table_names())
+            if tables and "meta" not in tables:
+                raise WorkspaceError(f"{self.path / 'workspace.db'} is a SQLite file but not a pilang workspace"
+                                     " (no meta table); use another --workspace directory")
+            version = int(self.get_meta("schema_version") or 0) if "meta" in tables else 0
+            if version > SCHEMA_VERSION:
+                raise WorkspaceError(f"workspace {self.path} has schema version {version}, newer than this pilang"
+                                     f" understands ({SCHEMA_VERSION}); upgrade pilang to open it")
             if version == 0:
                 self.db["meta"].create({"key": str, "value": str}, pk="key")
                 self.set_meta("salt", secrets.token_hex(16))

@@ -3,10 +3,11 @@ message row ids. Persisted beside the database and brought in line with it by `s
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .files import atomic_file
 
 if TYPE_CHECKING:  # the store opens its index lazily (Workspace.vector_index): no import cycle at run time
     from .store import Workspace
@@ -57,7 +58,13 @@ class VectorIndex:
                     self.index, self.meta = _faiss().read_index(str(self.file)), meta
             if self.index is None:
                 self.index = self._new(dim, 0)
+            elif self.index.ntotal != self.embedded_count():  # saved by a process that had not seen every
+                self.sync()                                   # vector (two ingests at once): brought up to date
         return self.index
+
+    def embedded_count(self) -> int:
+        return int(self.ws.db.execute("SELECT count(*) FROM messages m JOIN vectors v ON v.hash = m.content_hash"
+                                      " AND v.model = ?", [self.ws.embed_model]).fetchone()[0])
 
     def dim(self) -> int:
         from .embed import MODELS
@@ -96,11 +103,11 @@ class VectorIndex:
 
     def save(self) -> None:
         """Write atomically: the old index stays valid until the new one is complete."""
-        tmp = self.file.with_suffix(".faiss.tmp")
-        _faiss().write_index(self.index, str(tmp))
-        os.replace(tmp, self.file)
         self.meta["count"] = int(self.index.ntotal)
-        self.meta_file.write_text(json.dumps(self.meta))
+        with atomic_file(self.file) as tmp:  # a unique name: two processes saving never share one
+            _faiss().write_index(self.index, str(tmp))
+        with atomic_file(self.meta_file) as tmp:
+            tmp.write_text(json.dumps(self.meta))
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) by cosine similarity, optionally only among `allowed` ids."""

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -129,79 +128,153 @@ def get(name: str) -> Format:
 # ---- tolerant readers ------------------------------------------------------------------------
 
 def read_text(path: Path) -> str:
-    """A JSON file's text; invalid UTF-8 is replaced (reported by the caller's row checks)."""
+    """A small file's text; invalid UTF-8 is replaced (reported by the caller's row checks)."""
     return path.read_bytes().decode("utf-8", errors="replace")
 
 
-def _field_start(text: str, key: str, path: Path) -> int:
-    """Offset of the value of the top-level field `key` (found by its first occurrence)."""
-    i = _skip_ws(text, 0)
-    if text[i:i + 1] != "{":
-        raise FormatError(f"{path}: expected a JSON object at the top")
-    marker = text.find(json.dumps(key), i)
-    if marker < 0 or text.find(":", marker) < 0:
-        raise FormatError(f"{path}: no {key!r} field")
-    return _skip_ws(text, text.index(":", marker) + 1)
+class CleanUtf8(io.RawIOBase):
+    """A binary file read through an incremental UTF-8 decoder that replaces invalid bytes, so one
+    bad byte costs one character, not the rest of the file; counts the bytes read (for messages)."""
+
+    def __init__(self, raw: Any) -> None:
+        import codecs
+        self.raw, self.read_bytes = raw, 0
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.pending:
+            chunk = self.raw.read(max(len(buffer), 4096))
+            self.read_bytes += len(chunk)
+            self.pending = self.decoder.decode(chunk, final=not chunk).encode("utf-8")
+            if not chunk:
+                break
+        n = min(len(buffer), len(self.pending))
+        buffer[:n] = self.pending[:n]
+        self.pending = self.pending[n:]
+        return n
 
 
-def json_field(text: str, key: str, path: Path) -> Any:
-    """The value of one top-level field, parsed without parsing the rest of the file."""
+def _events(path: Path) -> tuple[Any, CleanUtf8]:
+    import ijson
+    f = CleanUtf8(open(path, "rb"))  # noqa: SIM115  (closed by the caller through the returned reader)
+    return ijson.parse(f, use_float=True), f
+
+
+def json_field(path: Path, key: str) -> Any:
+    """The value of one top-level field, read by a streaming parser (ijson) that stops once it has it."""
+    import ijson
+    events, f = _events(path)
     try:
-        return json.JSONDecoder().raw_decode(text, _field_start(text, key, path))[0]
-    except ValueError:
-        raise FormatError(f"{path}: unreadable {key!r} field") from None
+        first = next(events, None)
+        if first is None or first[:2] != ("", "start_map"):
+            raise FormatError(f"{path}: expected a JSON object at the top")
+        found = list(ijson.items(_top_level(events, key), key))
+    except ijson.JSONError as exc:
+        raise FormatError(f"{path}: unreadable JSON before its {key!r} field (near byte {f.read_bytes:,}):"
+                          f" {_first_line(exc)}") from None
+    finally:
+        f.raw.close()
+    if not found:
+        raise FormatError(f"{path}: no {key!r} field")
+    return found[0]
 
 
-def json_items(text: str, key: str | None, path: Path) -> Iterator[tuple[str | None, Any] | Skip]:
-    """The entries of the top-level array (key None) or of the object/array under `key`,
-    parsed one by one, so a truncated file still yields every complete entry before the cut."""
-    dec = json.JSONDecoder()
-    i = _skip_ws(text, 0) if key is None else _field_start(text, key, path)
-    opener = text[i:i + 1]
-    if opener not in ("[", "{"):
-        raise FormatError(f"{path}: expected a JSON array or object at offset {i}")
-    closer = "]" if opener == "[" else "}"
-    i = _skip_ws(text, i + 1)
-    n = 0
-    while i < len(text) and text[i] != closer:
-        try:
-            name = None
-            if opener == "{":
-                name, i = dec.raw_decode(text, i)
-                i = _skip_ws(text, i)
-                if text[i:i + 1] != ":":
-                    raise ValueError("expected ':'")
-                i = _skip_ws(text, i + 1)
-            value, i = dec.raw_decode(text, i)
-        except ValueError:
-            line = text.count("\n", 0, i) + 1
-            yield Skip("truncated or invalid JSON (entries after it were not read)", f"{path}:{line} (entry {n + 1})")
+def _top_level(events: Any, key: str) -> Iterator[tuple[str, str, Any]]:
+    """The events of the top-level field `key` only, ending once it is complete."""
+    depth_inside = None
+    for prefix, event, value in events:
+        if depth_inside is None:
+            if prefix == "" and event == "map_key" and value == key:
+                depth_inside = 0
+            continue
+        yield prefix, event, value
+        if event in ("start_map", "start_array"):
+            depth_inside += 1
+        elif event in ("end_map", "end_array"):
+            depth_inside -= 1
+        if depth_inside == 0:
             return
-        yield name, value
-        n += 1
-        i = _skip_ws(text, i)
-        if text[i:i + 1] == ",":
-            i = _skip_ws(text, i + 1)
-    if i >= len(text):
-        line = text.count("\n") + 1
-        yield Skip("truncated JSON (the file ends inside it)", f"{path}:{line}")
 
 
-def json_entries(text: str, key: str | None, path: Path, required: str, noun: str
+def _first_line(exc: BaseException) -> str:
+    text = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def json_items(path: Path, key: str | None) -> Iterator[tuple[str | None, Any] | Skip]:
+    """The entries of the top-level array (key None) or of the object/array under the top-level field
+    `key`, streamed (ijson): memory holds one entry at a time, and a truncated or broken file still
+    yields every complete entry before the break, then a Skip that says where it broke."""
+    import ijson
+    events, f = _events(path)
+    n = 0
+    try:
+        container = None
+        for prefix, event, _ in events:
+            if key is None:
+                container = event if prefix == "" else None
+                break
+            if prefix == "" and event != "start_map" and event != "map_key":
+                break
+            if prefix == key and event in ("start_array", "start_map"):
+                container = event
+                break
+        if container not in ("start_array", "start_map"):
+            raise FormatError(f"{path}: " + ("expected a JSON array or object at the top" if key is None
+                                              else f"no {key!r} array or object at the top level"))
+        where = "item" if key is None else f"{key}.item"
+        entries = (ijson.items(events, where) if container == "start_array"
+                   else ijson.kvitems(events, key or ""))
+        for entry in entries:
+            n += 1
+            yield (None, entry) if container == "start_array" else entry
+    except ijson.JSONError as exc:
+        kind = "truncated JSON (the file ends inside it)" if isinstance(exc, ijson.IncompleteJSONError) and \
+            "premature EOF" in _first_line(exc) else "truncated or invalid JSON (entries after it were not read)"
+        yield Skip(kind, f"{path} near byte {f.read_bytes:,} (entry {n + 1}): {_first_line(exc)[:120]}")
+    finally:
+        f.raw.close()
+
+
+def json_entries(path: Path, key: str | None, required: str, noun: str
                  ) -> Iterator[tuple[dict[str, Any], str] | Skip]:
     """(object, where) for each entry of `json_items` that is an object with the `required` field;
     anything else becomes a Skip naming the entry."""
-    for item in json_items(text, key, path):
+    for n, item in enumerate(json_items(path, key), 1):
         if isinstance(item, Skip):
             yield item
             continue
         name, obj = item
-        label = name if name is not None else (obj.get(required, "?") if isinstance(obj, dict) else "?")
+        label = name if name is not None else (obj.get(required) if isinstance(obj, dict) else None)
+        if not isinstance(label, (str, int, float)) or isinstance(label, bool):
+            label = f"#{n}"
         where = f"{path} {noun} {label}"
         if not isinstance(obj, dict) or required not in obj:
             yield Skip(f"not a {noun} object", where)
         else:
             yield obj, where
+
+
+def guarded(entries: Iterator[tuple[dict[str, Any], str] | Skip],
+            convert: Callable[[dict[str, Any], str], Record | None]) -> Iterator[Record]:
+    """Each entry converted by `convert`; an entry whose fields have the wrong types (a string where
+    an object belongs, a list for a number) is skipped and named, and the file goes on."""
+    for entry in entries:
+        if isinstance(entry, Skip):
+            yield entry
+            continue
+        obj, where = entry
+        try:
+            record = convert(obj, where)
+        except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
+            yield Skip("malformed entry (a field of the wrong type)", f"{where}: {type(exc).__name__}: {exc}"[:300])
+            continue
+        if record is not None:
+            yield record
 
 
 def iso_time(text: Any) -> float | None:
@@ -232,12 +305,6 @@ def parse_time(text: Any, formats: tuple[str, ...] | list[str] = ()) -> float | 
         return None
 
 
-def _skip_ws(text: str, i: int) -> int:
-    while i < len(text) and text[i] in " \t\r\n":
-        i += 1
-    return i
-
-
 csv.field_size_limit(1 << 30)  # long ticket bodies are real; MAX_TEXT cuts them later, visibly
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
 
@@ -245,17 +312,28 @@ _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surroga
 def csv_rows(path: Path, required: list[str], delimiter: str = ",") -> Iterator[tuple[int, dict[str, str]] | Skip]:
     """(line, row) for each CSV row; a row with undecodable bytes is skipped and named, and a
     file lacking a required column is a FormatError naming the missing columns."""
-    raw = path.read_bytes()
-    text = raw.decode("utf-8", errors="surrogateescape")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as f:  # streamed, a row at a time
+        yield from _csv_rows(path, csv.reader(f, delimiter=delimiter), required)
+
+
+def _csv_rows(path: Path, reader: Any, required: list[str]) -> Iterator[tuple[int, dict[str, str]] | Skip]:
     try:
         header = next(reader)
     except StopIteration:
         raise FormatError(f"{path}: empty file") from None
+    except csv.Error as exc:
+        raise FormatError(f"{path}: unreadable CSV header ({exc})") from None
     missing = [c for c in required if c not in header]
     if missing:
         raise FormatError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header)})")
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # one malformed row (a stray quote at the end, a NUL byte): skipped, named
+            yield Skip(f"unreadable CSV row ({exc})", f"{path}:{reader.line_num}")
+            continue
         line = reader.line_num
         if _UNDECODED.search("\x00".join(row)):
             yield Skip("not valid UTF-8", f"{path}:{line}")

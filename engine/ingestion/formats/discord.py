@@ -3,53 +3,71 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from . import (
     Format,
+    FormatError,
     Message,
     Record,
     Skip,
     clean_text,
+    guarded,
     iso_time,
     json_entries,
     json_field,
-    read_text,
     register,
 )
 
 
+def _ident(v: Any) -> str | None:
+    """An id as text: exporters write ids as strings, some tools as numbers."""
+    return None if v is None or isinstance(v, (dict, list, bool)) else str(v)
+
+
 def parse(path: Path) -> Iterator[Record]:
-    text = read_text(path)
-    channel = json_field(text, "channel", path)
-    thread = str(channel.get("id"))
-    for entry in json_entries(text, "messages", path, "id", "message"):
-        if isinstance(entry, Skip):
-            yield entry
-            continue
-        m, where = entry
+    channel = json_field(path, "channel")
+    if not isinstance(channel, dict):
+        raise FormatError(f"{path}: 'channel' is not an object")
+    thread, name = _ident(channel.get("id")), channel.get("name")
+
+    def message(m: dict[str, Any], where: str) -> Record:
         if m.get("type") not in ("Default", "Reply", None):
-            yield Skip(f"system message ({m.get('type')})", where)
-            continue
-        content = clean_text(m.get("content"), where)
+            return Skip(f"system message ({m.get('type')})", where)
+        content = m.get("content")
+        if content is not None and not isinstance(content, str):
+            return Skip("content is not text", where)
+        content = clean_text(content, where)
         if isinstance(content, Skip):
-            yield content
-            continue
-        author = m.get("author") or {}
-        if author.get("isBot"):
-            yield Skip("message from a bot", where)
-            continue
-        ref = m.get("reference") or {}
-        time = iso_time(m["timestamp"]) if m.get("timestamp") else None
-        if m.get("timestamp") and time is None:
-            yield Skip("unreadable timestamp", where)
-            continue
-        yield Message(
-            source="discord", external_id=str(m["id"]), text=content, author=author.get("id"), platform="discord",
-            time=time, thread=thread, reply_to=str(ref["messageId"]) if ref.get("messageId") else None,
-            mentions=[str(u["id"]) for u in m.get("mentions") or [] if isinstance(u, dict) and "id" in u],
-            meta={"channel": channel.get("name"), "reactions": sum(r.get("count", 0) for r in m.get("reactions") or []),
-                  "attachments": len(m.get("attachments") or [])},
-            author_attrs={"roles": [r.get("name") for r in author.get("roles") or [] if isinstance(r, dict)]})
+            return content
+        author = m.get("author")
+        if isinstance(author, (str, int)) and not isinstance(author, bool):  # a bare name or id (some tools)
+            author = {"id": author}
+        if author is not None and not isinstance(author, dict):
+            return Skip("author is neither an object nor a name", where)
+        author = author or {}
+        if author.get("isBot") is True:
+            return Skip("message from a bot", where)
+        ref = m.get("reference")
+        ref = ref if isinstance(ref, dict) else {}
+        stamp = m.get("timestamp")
+        time = iso_time(stamp) if stamp else None
+        if stamp and time is None:
+            return Skip("unreadable timestamp", where)
+        reactions = [r for r in m.get("reactions") or [] if isinstance(r, dict)]
+        return Message(
+            source="discord", external_id=str(m["id"]), text=content, author=_ident(author.get("id")),
+            platform="discord", time=time, thread=thread, reply_to=_ident(ref.get("messageId")),
+            mentions=[str(u["id"]) for u in _list(m.get("mentions")) if isinstance(u, dict) and _ident(u.get("id"))],
+            meta={"channel": name if isinstance(name, str) else None,
+                  "reactions": sum(int(r["count"]) for r in reactions if isinstance(r.get("count"), (int, float))),
+                  "attachments": len(_list(m.get("attachments")))},
+            author_attrs={"roles": [r.get("name") for r in _list(author.get("roles")) if isinstance(r, dict)]})
+    yield from guarded(json_entries(path, "messages", "id", "message"), message)
+
+
+def _list(v: Any) -> list[Any]:
+    return v if isinstance(v, list) else []
 
 
 register(Format("discord", "discord",

@@ -13,8 +13,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import Format, FormatError, Message, Record, Skip, clean_text, csv_rows, parse_time, read_text, register
+from . import (
+    Format,
+    FormatError,
+    Message,
+    Record,
+    Skip,
+    clean_text,
+    csv_rows,
+    parse_time,
+    register,
+)
 
+TIME_SAMPLE = 5000  # rows read first to settle a file's time format (then the file is streamed again)
 FIELDS = ("text", "time", "id", "author", "source", "thread", "context", "reply_to")
 GUESSES = {  # a field's usual column names, when the map does not name one
     "text": ("text", "message", "content", "body", "review", "comment", "post_body"),
@@ -84,13 +95,18 @@ def _rows(path: Path, kind: str, required: list[str]) -> Iterator[tuple[str, dic
         for row in csv_rows(path, required):
             yield row if isinstance(row, Skip) else (f"{path}:{row[0]}", row[1])
         return
-    for n, line in enumerate(read_text(path).splitlines(), 1):
+    with open(path, encoding="utf-8", errors="replace", newline=None) as f:
+        yield from _jsonl_rows(path, f, required)
+
+
+def _jsonl_rows(path: Path, lines: Any, required: list[str]) -> Iterator[tuple[str, dict[str, Any]] | Skip]:
+    for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Skip("invalid JSON line", f"{path}:{n} ({exc.msg})")
+        except (json.JSONDecodeError, RecursionError) as exc:
+            yield Skip("invalid JSON line", f"{path}:{n} ({getattr(exc, 'msg', 'nested too deeply')})")
             continue
         if not isinstance(obj, dict):
             yield Skip("a JSON line that is not an object", f"{path}:{n}")
@@ -137,11 +153,12 @@ def parse(path: Path, kind: str, mapping: dict[str, str], given_time_format: str
     def get(row: dict[str, Any], name: str) -> Any:
         how, what = fields.get(name, ("value", None))
         return row.get(what) if how == "column" else what
-    rows = list(_rows(path, kind, [fields["text"][1]]))
-    formats = time_formats([get(r[1], "time") for r in rows if not isinstance(r, Skip)], given_time_format) \
+    from itertools import islice
+    sample = list(islice(_rows(path, kind, [fields["text"][1]]), TIME_SAMPLE))  # the time format, from a sample
+    formats = time_formats([get(r[1], "time") for r in sample if not isinstance(r, Skip)], given_time_format) \
         if "time" in fields else []
     source = str(get({}, "source") or "") if fields.get("source", ("value",))[0] == "value" else None
-    for row in rows:
+    for row in _rows(path, kind, [fields["text"][1]]):  # then the file again, streamed
         if isinstance(row, Skip):
             yield row
             continue

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from . import (
     Change,
@@ -13,6 +14,7 @@ from . import (
     FormatError,
     Record,
     Skip,
+    guarded,
     iso_time,
     json_entries,
     read_text,
@@ -20,22 +22,24 @@ from . import (
 )
 
 
+def _text(v: Any) -> str:
+    return v.strip() if isinstance(v, str) else ""
+
+
 def parse_warframe(path: Path) -> Iterator[Record]:
-    for entry in json_entries(read_text(path), None, path, "name", "patch"):
-        if isinstance(entry, Skip):
-            yield entry
-            continue
-        p, where = entry
-        sections = [(p.get(k) or "").strip() for k in ("description", "additions", "changes", "fixes")]
+    def note(p: dict[str, Any], where: str) -> Record:
+        if not isinstance(p["name"], str) or not p["name"].strip():
+            return Skip("patch note without a name", where)
+        sections = [_text(p.get(k)) for k in ("description", "additions", "changes", "fixes")]
         # a note whose sections were not scraped is still a dated change: its title is its text
         text = "\n".join(s for s in sections if s) or p["name"]
         time = iso_time(p.get("date"))
         if time is None:
-            yield Skip("patch note without a readable date", where)
-            continue
+            return Skip("patch note without a readable date", where)
         # urls repeat (tag pages), names repeat across platforms: the dated name is the identity
-        yield Change(source="warframe", external_id=f"{p['date']}|{p['name']}", time=time, title=p["name"],
-                     text=text, kind=(p.get("type") or "update").lower())
+        return Change(source="warframe", external_id=f"{p['date']}|{p['name']}", time=time, title=p["name"],
+                      text=text, kind=(_text(p.get("type")) or "update").lower())
+    yield from guarded(json_entries(path, None, "name", "patch"), note)
 
 
 @lru_cache(maxsize=4)
@@ -87,17 +91,15 @@ def parse_dota(path: Path) -> Iterator[Record]:
 
 
 def parse_generic(path: Path) -> Iterator[Record]:
-    for entry in json_entries(read_text(path), None, path, "title", "patch note"):
-        if isinstance(entry, Skip):
-            yield entry
-            continue
-        p, where = entry
+    def note(p: dict[str, Any], where: str) -> Record:
+        if not isinstance(p["title"], str) or not p["title"].strip():
+            return Skip("patch note without a title", where)
         time = iso_time(p.get("date"))
         if time is None:
-            yield Skip("patch note without a readable date", where)
-            continue
-        yield Change(source="patch-notes", external_id=f"{p['date']}|{p['title']}", time=time, title=p["title"],
-                     text=p.get("text") or p["title"], kind=str(p.get("kind") or "update"))
+            return Skip("patch note without a readable date", where)
+        return Change(source="patch-notes", external_id=f"{p['date']}|{p['title']}", time=time, title=p["title"],
+                      text=_text(p.get("text")) or p["title"], kind=_text(p.get("kind")) or "update")
+    yield from guarded(json_entries(path, None, "title", "patch note"), note)
 
 
 register(Format("patch-notes", "patch-notes",

@@ -171,7 +171,7 @@ def _event(source: str, where: str, r: dict[str, Any]) -> Event | Skip:
 
 def parse_events_csv(path: Path) -> Iterator[Record]:
     for row in csv_rows(path, EVENT_COLUMNS):
-        yield row if isinstance(row, Skip) else _event(path.stem, f"{path}:{row[0]}", row[1])
+        yield row if isinstance(row, Skip) else _event_or_skip(path.stem, f"{path}:{row[0]}", row[1])
 
 
 def parse_events_jsonl(path: Path) -> Iterator[Record]:
@@ -182,13 +182,20 @@ def parse_events_jsonl(path: Path) -> Iterator[Record]:
                 continue
             try:
                 r = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError):
+            except (UnicodeDecodeError, ValueError, RecursionError):
                 yield Skip("not a JSON object (or not valid UTF-8)", where)
                 continue
             if not isinstance(r, dict) or any(c not in r for c in ("player", "time", "event")):
                 yield Skip("event line lacks player, time or event", where)
                 continue
-            yield _event(path.stem, where, r)
+            yield _event_or_skip(path.stem, where, r)
+
+
+def _event_or_skip(source: str, where: str, r: dict[str, Any]) -> Event | Skip:
+    try:
+        return _event(source, where, r)
+    except (TypeError, ValueError, OverflowError) as exc:
+        return Skip("malformed event (a field of the wrong type)", f"{where}: {exc}")
 
 
 register(Format("dota-chat", "dota-chat",
