@@ -89,7 +89,7 @@ def mutate(doc: Any, path: tuple, op: str, swap: Any) -> Any:
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_a_mutated_entry_costs_at_most_itself(name: str, data: Any, tmp_path: Path) -> None:
     fmt, doc, key = SAMPLES[name]
@@ -115,7 +115,7 @@ def test_a_mutated_entry_costs_at_most_itself(name: str, data: Any, tmp_path: Pa
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(cut=st.floats(0.0, 1.0), junk=st.binary(min_size=1, max_size=8), at=st.floats(0.0, 1.0))
 def test_truncated_or_invalid_utf8_files_keep_what_they_can(name: str, cut: float, junk: bytes, at: float,
                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -141,7 +141,7 @@ def csv_lines(path: Path, n: int = 40) -> list[bytes]:
 
 
 @pytest.mark.parametrize("file,fmt", [("tickets.csv", "tickets"), ("telemetry.csv", "telemetry-events")])
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(data=st.data())
 def test_a_damaged_csv_row_costs_only_itself(file: str, fmt: str, data: Any,
                                              tmp_path_factory: pytest.TempPathFactory) -> None:

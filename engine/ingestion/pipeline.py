@@ -14,6 +14,7 @@ from typing import Any
 
 from ..media.voice import AUDIO
 from ..personas.clusters import refresh as refresh_personas
+from ..workspace.files import kill_point
 from ..workspace.graph import update_edges
 from ..workspace.progress import counting, track
 from ..workspace.progress import wanted as progress_wanted
@@ -189,8 +190,10 @@ def finish(ws: Workspace, groups: set[tuple[str, str]], report: Report, embed: b
     """The stages after storing (in-process or after a Beam pipeline): graph edges of the touched
     threads and matches, embeddings of every text without one, the index, the personas."""
     t = time.perf_counter()
-    with ws.transaction():
-        report.edges = update_edges(ws, groups)
+    with ws.transaction():  # this run's groups, and any an interrupted run left owed
+        owed = {(k, v) for k, v in ws.db.execute("SELECT kind, value FROM pending_groups")}
+        report.edges = update_edges(ws, set(groups) | owed)
+        ws.db.conn.executemany("DELETE FROM pending_groups WHERE kind = ? AND value = ?", sorted(set(groups) | owed))
     report.stage_seconds["graph"] = time.perf_counter() - t
     if embed:
         t = time.perf_counter()
@@ -216,8 +219,12 @@ def store_batch(ws: Workspace, batch: list[F.Record], form: F.Format, path: Path
                 report.skip(rec.reason, rec.where)
             else:
                 by_type.setdefault(type(rec), []).append(rec)
+        touched = set(groups)
         for kind, recs in by_type.items():
             WRITERS[kind](ws, recs, ref, report, groups)
+        ws.db.conn.executemany("INSERT OR IGNORE INTO pending_groups(kind, value) VALUES (?, ?)",
+                               sorted(groups - touched))  # owed until finish() computes their edges
+        kill_point("batch")  # written, not committed
     return ref
 
 
@@ -326,6 +333,7 @@ def embed_pending(ws: Workspace, show: bool = False) -> int:
             save_vectors(ws, model, [h for h, _ in chunk], enc.encode([text for _, text in chunk]))
             done += len(chunk)
             bar.update(len(chunk))
+            kill_point("embed")
     return done
 
 

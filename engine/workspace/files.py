@@ -19,7 +19,28 @@ def atomic_file(target: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
+        kill_point("file-save")
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+KILL_AT = "PILANG_KILL_AT"  # tests only: "POINT" or "POINT:N" kills this process at the N-th pass of POINT
+_passes: dict[str, int] = {}
+
+
+def kill_point(name: str) -> None:
+    """A place where a crash must leave the workspace whole (inside a batch's transaction, between
+    embedding chunks, mid index save, mid model save). The crash tests set PILANG_KILL_AT to die here
+    with SIGKILL, as a killed process would; unset, this is one environment lookup."""
+    spec = os.environ.get(KILL_AT)
+    if not spec:
+        return
+    point, _, nth = spec.partition(":")
+    if point != name:
+        return
+    _passes[name] = _passes.get(name, 0) + 1
+    if _passes[name] >= int(nth or 1):
+        import signal
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -116,8 +116,14 @@ def _v9(db: sqlite_utils.Database) -> None:
     db["images"].create_index(["hash", "model"], unique=True)
 
 
+def _v10(db: sqlite_utils.Database) -> None:
+    """Threads and matches whose graph edges are owed: written in the same transaction as their
+    messages and cleared when the edges are, so an ingest killed in between owes them still."""
+    db["pending_groups"].create({"kind": str, "value": str}, pk=("kind", "value"))
+
+
 # The schema's history: opening a workspace applies the steps it has not had yet, in order.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
