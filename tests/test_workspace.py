@@ -242,3 +242,22 @@ def test_cli_ingest_reports_and_exits_nonzero_on_errors(tmp_path: Path) -> None:
     assert result.returncode == 0 and "took 3 messages" in result.stdout and "skipped 1: empty text" in result.stdout
     result = subprocess.run(run + [str(bad)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 1 and f"error: {bad}: not a known format" in result.stdout
+
+
+def test_a_big_group_s_edges_are_counted_in_chunks_that_add_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A channel is read as a stream and its edges written every FLUSH_ROWS rows; the partial counts
+    must add up to the counts of one pass over the whole channel."""
+    from pilang_engine.workspace import graph
+    ws = Workspace(tmp_path / "ws")
+    ingest(ws, [Path(__file__).parent.parent / "examples" / "demo" / "discord" / "help.json"], progress=False,
+           embed=False)
+    (thread,) = [r[0] for r in ws.db.execute("SELECT DISTINCT thread FROM messages")]
+
+    def edges() -> list[tuple]:
+        with ws.transaction():
+            graph.update_edges(ws, {("thread", thread)})
+        return sorted(ws.db.execute("SELECT src, dst, kind, weight FROM edges"))
+    whole = edges()
+    monkeypatch.setattr(graph, "FLUSH_ROWS", 50)
+    monkeypatch.setattr(graph.edge_chunks, "__defaults__", (None, 50))
+    assert ws.count("messages") > 50 * 5 and edges() == whole and len(whole) > 100

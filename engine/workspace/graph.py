@@ -4,8 +4,8 @@ loaded as a weighted networkx graph."""
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterable
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from itertools import combinations
 from typing import Any
 
@@ -14,27 +14,33 @@ from .store import Workspace
 # How strongly each kind of contact ties two players (summed into the graph's `weight`).
 KIND_WEIGHTS = {"reply": 3.0, "mention": 2.0, "thread": 1.0, "match": 0.5}
 ALL_PAIRS_LIMIT = 12  # groups this small link every pair; larger ones link neighbours in time
+FLUSH_ROWS = 200_000  # rows of one group counted before its partial edge counts are written
 WINDOW = 3  # in a large group, each message links to the authors of the previous WINDOW messages
 
 
-def group_edges(ws: Workspace, column: str, rows: list[tuple[Any, ...]]) -> Counter[tuple[str, str, str]]:
-    """The edges one group's messages make, (a, b, kind) -> count: a thread links its participants and
-    carries replies and mentions, a context (a match) links its players. Rows are (author, reply_to,
-    mentions, source) in time order."""
-    edges: Counter[tuple[str, str, str]] = Counter()
-    authors = [r[0] for r in rows]
+def edge_chunks(ws: Workspace, column: str, rows: Iterable[tuple[Any, ...]], distinct: list[str] | None = None,
+                every: int = FLUSH_ROWS) -> Iterator[Counter[tuple[str, str, str]]]:
+    """The edges one group's messages make, (a, b, kind) -> count, as partial counts every `every`
+    rows (they add up): a thread links its participants and carries replies and mentions, a context
+    (a match) links its players. Rows are (author, reply_to, mentions, source) in time order, read as
+    they come (a cursor), so a channel of millions of messages never sits in memory; `distinct` (its
+    authors) decides all pairs or neighbours in time, and is read from the rows when not given."""
     kind = "thread" if column == "thread" else "match"
-    distinct = sorted({a for a in authors if a})
+    if distinct is None:
+        rows = list(rows)
+        distinct = sorted({r[0] for r in rows if r[0]})
+    edges: Counter[tuple[str, str, str]] = Counter()
     if len(distinct) <= ALL_PAIRS_LIMIT:
         for a, b in combinations(distinct, 2):
             edges[(a, b, kind)] += 1
-    else:
-        for i, a in enumerate(authors):
-            for b in set(authors[max(0, i - WINDOW):i]):
-                if a and b and a != b:
-                    edges[(*sorted((a, b)), kind)] += 1
-    if kind == "thread":
-        for author, reply_to, mentions, source in rows:
+    recent: deque[Any] = deque(maxlen=WINDOW)
+    for n, (author, reply_to, mentions, source) in enumerate(rows, 1):
+        if len(distinct) > ALL_PAIRS_LIMIT:
+            for b in set(recent):
+                if author and b and author != b:
+                    edges[(*sorted((author, b)), kind)] += 1
+            recent.append(author)
+        if kind == "thread":
             if author and reply_to:
                 target = ws.db.execute("SELECT author FROM messages WHERE source = ? AND external_id = ?",
                                        [source, reply_to]).fetchone()
@@ -43,22 +49,38 @@ def group_edges(ws: Workspace, column: str, rows: list[tuple[Any, ...]]) -> Coun
             for m in json.loads(mentions or "[]"):
                 if author and m != author:
                     edges[(author, m, "mention")] += 1
-    return edges
+        if n % every == 0:
+            yield edges
+            edges = Counter()
+    if edges:
+        yield edges
+
+
+def group_edges(ws: Workspace, column: str, rows: list[tuple[Any, ...]]) -> Counter[tuple[str, str, str]]:
+    """All of one group's edges at once (for groups already in memory)."""
+    total: Counter[tuple[str, str, str]] = Counter()
+    for chunk in edge_chunks(ws, column, rows):
+        total.update(chunk)
+    return total
 
 
 def update_edges(ws: Workspace, groups: Iterable[tuple[str, str]]) -> int:
     """Recompute the edges of the given groups, each ("thread" or "context", value), in the `edges`
-    table. Returns the number of edges written."""
+    table, streaming each group's messages and adding partial counts into the rows as they fill.
+    Returns the number of edges written."""
     written = 0
     for column, value in sorted(set(groups)):
         grp = f"{column}={value}"
         ws.db.execute("DELETE FROM edges WHERE grp = ?", [grp])
+        distinct = [r[0] for r in ws.db.execute(f"SELECT DISTINCT author FROM messages WHERE {column} = ?"
+                                                f" AND author IS NOT NULL ORDER BY author", [value])]
         rows = ws.db.execute(f"SELECT author, reply_to, mentions, source FROM messages WHERE {column} = ?"
-                             f" ORDER BY time, id", [value]).fetchall()
-        edges = group_edges(ws, column, rows)
-        ws.db.conn.executemany("INSERT INTO edges(src, dst, kind, grp, weight) VALUES (?, ?, ?, ?, ?)",
-                               [(a, b, k, grp, float(w)) for (a, b, k), w in edges.items()])
-        written += len(edges)
+                             f" ORDER BY time, id", [value])
+        for edges in edge_chunks(ws, column, rows, distinct):  # partial counts add up in the row
+            ws.db.conn.executemany("INSERT INTO edges(src, dst, kind, grp, weight) VALUES (?, ?, ?, ?, ?)"
+                                   " ON CONFLICT(src, dst, kind, grp) DO UPDATE SET weight = weight + excluded.weight",
+                                   [(a, b, k, grp, float(w)) for (a, b, k), w in edges.items()])
+        written += ws.db.execute("SELECT count(*) FROM edges WHERE grp = ?", [grp]).fetchone()[0]
     ws.invalidate()
     return written
 
