@@ -88,6 +88,6 @@ def test_two_ingests_at_once_lose_nothing_and_double_nothing(tmp_path: Path) -> 
                 "changes": sorted(ws.db.execute("SELECT external_id FROM changes").fetchall()),
                 "events": ws.count("telemetry"),
                 "vectors": sorted(r[0] for r in ws.db.execute("SELECT hash FROM vectors")),
-                "indexed": ws.vector_index().load().ntotal}
+                "indexed": ws.vector_index().current().ntotal}  # what a query searches
     assert contents(shared) == contents(alone)
     assert shared.db.execute("SELECT count(*) - count(DISTINCT source || external_id) FROM messages").fetchone()[0] == 0

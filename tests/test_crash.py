@@ -36,7 +36,7 @@ def contents(path: Path) -> dict[str, Any]:
                 "events": sorted(ws.db.execute("SELECT source, external_id FROM telemetry")),
                 "facts": ws.count("player_facts"), "edges": ws.count("edges"),
                 "vectors": sorted(r[0] for r in ws.db.execute("SELECT hash FROM vectors")),
-                "indexed": int(ws.vector_index().load().ntotal)}
+                "indexed": int(ws.vector_index().current().ntotal)}
     finally:
         ws.close()
 

@@ -30,6 +30,7 @@ class VectorIndex:
         self.meta_file = ws.path / "index.json"
         self.index: Any = None
         self.meta: dict[str, Any] = {}
+        self.checked = False  # compared with the database since loading
 
     @property
     def kind(self) -> str:
@@ -58,8 +59,16 @@ class VectorIndex:
                     self.index, self.meta = _faiss().read_index(str(self.file)), meta
             if self.index is None:
                 self.index = self._new(dim, 0)
-            elif self.index.ntotal != self.embedded_count():  # saved by a process that had not seen every
-                self.sync()                                   # vector (two ingests at once): brought up to date
+        return self.index
+
+    def current(self) -> Any:
+        """The index, brought up to date first when the saved one lacks vectors the database has (saved
+        by a process that had not seen every vector: two ingests at once, or one killed mid-way)."""
+        index = self.load()
+        if not self.checked:
+            self.checked = True
+            if index.ntotal != self.embedded_count():
+                self.sync()
         return self.index
 
     def embedded_count(self) -> int:
@@ -99,6 +108,7 @@ class VectorIndex:
             index.add_with_ids(vecs, ids)
         if missing.size or stale or not self.file.exists():
             self.save()
+        self.checked = True
         return int(missing.size)
 
     def save(self) -> None:
@@ -111,7 +121,7 @@ class VectorIndex:
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) by cosine similarity, optionally only among `allowed` ids."""
-        index = self.load()
+        index = self.current()
         if index.ntotal == 0 or k <= 0 or (allowed is not None and allowed.size == 0):
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         faiss = _faiss()
