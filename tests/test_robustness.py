@@ -211,6 +211,10 @@ BAD_RUNS = [
     ["report", "--since", "not-a-date"],
     ["eval", "--no-such-flag"],
     ["kernel", "install", "--prefix", "/proc/pilang-cannot-write-here"],
+    ["demo", "--make", "/proc/pilang-cannot-write-here"],
+    ["--workspace", "{garbage}", "-e", "(stats)"],
+    ["--workspace", "{broken}", "-e", "(stats)"],
+    ["--workspace", "{broken}", "ingest", "{garbage}"],
     ["{garbage}"],
     ["-e", "(car 5)"],
     ["-e", "(ingest \"{garbage}\")"],
@@ -222,7 +226,10 @@ BAD_RUNS = [
 def test_no_traceback_on_bad_input_anywhere(argv: list[str], tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.json"
     garbage.write_bytes(b'{"guild": {}, "channel": [1, 2], "messages": {"\xff": ')
-    args = [a.format(missing=tmp_path / "none.json", garbage=garbage) for a in argv]
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "workspace.db").write_bytes(b"not a database, a text file someone saved here" * 50)
+    args = [a.format(missing=tmp_path / "none.json", garbage=garbage, broken=broken) for a in argv]
     env = {**os.environ, "PILANG_WORKSPACE": str(tmp_path / "ws")}
     done = subprocess.run([sys.executable, "-m", "pilang", *args], capture_output=True, text=True, timeout=300,
                           env=env, check=False)
@@ -230,3 +237,34 @@ def test_no_traceback_on_bad_input_anywhere(argv: list[str], tmp_path: Path) -> 
     assert "Traceback" not in output and output.strip(), output[-3000:]
     if done.returncode == 0:  # a run that went on says what it could not take
         assert any(w in output.lower() for w in ("error", "skipped", "no dated messages")), output[-2000:]
+
+
+LINES = [{"id": f"r{i}", "review": f"the new season is {'great' if i % 2 else 'a grind'} #{i}",
+          "date": f"2025-04-{1 + i % 28:02d} 10:00", "user": f"u{i % 7}"} for i in range(30)]
+
+
+@pytest.mark.parametrize("kind", ["jsonl", "csv"])
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(0, 29), swap=st.sampled_from(SWAPS[:-1]), field=st.sampled_from(["id", "review", "date", "user"]))
+def test_a_mapped_file_with_one_bad_row_keeps_the_rest(kind: str, n: int, swap: Any, field: str,
+                                                       tmp_path_factory: pytest.TempPathFactory) -> None:
+    from pilang_engine.ingestion.formats.mapped import mapped, parse_map
+    rows = copy.deepcopy(LINES)
+    rows[n][field] = swap
+    path = tmp_path_factory.mktemp("mapped") / f"reviews.{kind}"
+    if kind == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        import csv
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(LINES[0]))
+            w.writeheader()
+            w.writerows({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in r.items()} for r in rows)
+    form = mapped(kind, parse_map("text=review,time=date,id=id,author=user,source=steam"))
+    try:
+        records = list(form.parse(path))
+    except F.FormatError as exc:
+        assert str(path) in str(exc) or "times like" in str(exc)
+        return
+    kept = {r.external_id for r in records if isinstance(r, F.Message)}
+    assert {f"r{i}" for i in range(30) if i != n} <= kept | ({str(swap)} if field == "id" else set())

@@ -145,9 +145,14 @@ class Workspace:
             self.path.mkdir(parents=True, exist_ok=True)
         # another process writing (a second ingest) makes a writer wait its turn, not fail
         conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS)
-        conn.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise WorkspaceError(f"{db_path} is not a readable SQLite database ({exc}); use another --workspace"
+                                 " directory") from None
         self.db = sqlite_utils.Database(conn)
         self._migrate(upto)
         self._salt = bytes.fromhex(self.get_meta("salt"))
