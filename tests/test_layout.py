@@ -54,7 +54,7 @@ def test_engine_modules_live_in_concept_folders() -> None:
     assert flat == []
     folders = {p.name for p in (ROOT / "engine").iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert folders == {"workspace", "ingestion", "personas", "predictions", "media", "analytics", "spectral",
-                       "learning", "data", "evaluation"}
+                       "learning", "data", "evaluation", "connectors"}
 
 
 def test_store_and_vectors_do_not_import_each_other_at_load_time() -> None:

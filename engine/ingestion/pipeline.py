@@ -207,12 +207,16 @@ def finish(ws: Workspace, groups: set[tuple[str, str]], report: Report, embed: b
         report.stage_seconds["personas"] = time.perf_counter() - t
 
 
-def store_batch(ws: Workspace, batch: list[F.Record], form: F.Format, path: Path, ref: int | None,
-           report: Report, groups: set[tuple[str, str]]) -> int:
-    """Write one batch in one transaction: everything in it is stored, or nothing."""
+def store_batch(ws: Workspace, batch: list[F.Record], form: F.Format, path: Path | str, ref: int | None,
+                report: Report, groups: set[tuple[str, str]], also: Any = None) -> int:
+    """Write one batch in one transaction: everything in it is stored, or nothing. `path` is a file, or
+    a live source's key (`steam:appreviews/730`); `also()` runs inside the same transaction (a
+    connector's cursor is committed with exactly the rows it covers)."""
     with ws.transaction():
         if ref is None:
-            ref = ws.source_id(form.kind, str(path.resolve()), form.name)
+            ref = ws.source_id(form.kind, path if isinstance(path, str) else str(path.resolve()), form.name)
+        if also is not None:
+            also()
         by_type: dict[type, list[Any]] = {}
         for rec in batch:
             if isinstance(rec, F.Skip):

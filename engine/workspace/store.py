@@ -122,8 +122,18 @@ def _v10(db: sqlite_utils.Database) -> None:
     db["pending_groups"].create({"kind": str, "value": str}, pk=("kind", "value"))
 
 
+def _v11(db: sqlite_utils.Database) -> None:
+    """Live sources (connectors): their options (never a secret, only the names of the environment
+    variables that hold them), their cursor state, and how the last sync went; and the watcher's
+    findings already alerted."""
+    db["connectors"].create({"name": str, "kind": str, "options": str, "state": str, "registered": str,
+                             "last_sync": str, "last_error": str}, pk="name")
+    db["alerts"].create({"key": str, "time": str, "text": str, "delivered": int}, pk="key")
+
+
 # The schema's history: opening a workspace applies the steps it has not had yet, in order.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
+                                                              _v11]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -18,30 +18,33 @@ from . import (
 
 
 def parse(path: Path) -> Iterator[Record]:
-    def review(r: dict[str, Any], where: str) -> Record:
-        text = r.get("review")
-        if text is not None and not isinstance(text, str):
-            return Skip("review is not text", where)
-        text = clean_text(text, where)
-        if isinstance(text, Skip):
-            return text
-        author = r.get("author")
-        author = author if isinstance(author, dict) else {}
-        created = r.get("timestamp_created")
-        if created is not None and (not isinstance(created, (int, float)) or isinstance(created, bool)):
-            return Skip("timestamp_created is not a number", where)
-        steamid = author.get("steamid")
-        return Message(
-            source="steam", external_id=str(r["recommendationid"]), text=text,
-            author=None if steamid is None or isinstance(steamid, (dict, list)) else str(steamid), platform="steam",
-            time=created,
-            meta={"voted_up": r.get("voted_up") if isinstance(r.get("voted_up"), bool) else None,
-                  "language": r.get("language"), "votes_up": r.get("votes_up"), "votes_funny": r.get("votes_funny"),
-                  "playtime_at_review": author.get("playtime_at_review"),
-                  "steam_purchase": r.get("steam_purchase"), "received_for_free": r.get("received_for_free")},
-            author_attrs={k: author.get(k) for k in ("num_games_owned", "num_reviews", "playtime_forever",
-                                                     "playtime_last_two_weeks", "last_played")})
-    yield from guarded(json_entries(path, "reviews", "recommendationid", "review"), review)
+    yield from guarded(json_entries(path, "reviews", "recommendationid", "review"), review_record)
+
+
+def review_record(r: dict[str, Any], where: str) -> Record:
+    """One appreviews review as a record (the live connector stores its pages through this too)."""
+    text = r.get("review")
+    if text is not None and not isinstance(text, str):
+        return Skip("review is not text", where)
+    text = clean_text(text, where)
+    if isinstance(text, Skip):
+        return text
+    author = r.get("author")
+    author = author if isinstance(author, dict) else {}
+    created = r.get("timestamp_created")
+    if created is not None and (not isinstance(created, (int, float)) or isinstance(created, bool)):
+        return Skip("timestamp_created is not a number", where)
+    steamid = author.get("steamid")
+    return Message(
+        source="steam", external_id=str(r["recommendationid"]), text=text,
+        author=None if steamid is None or isinstance(steamid, (dict, list)) else str(steamid), platform="steam",
+        time=created,
+        meta={"voted_up": r.get("voted_up") if isinstance(r.get("voted_up"), bool) else None,
+              "language": r.get("language"), "votes_up": r.get("votes_up"), "votes_funny": r.get("votes_funny"),
+              "playtime_at_review": author.get("playtime_at_review"),
+              "steam_purchase": r.get("steam_purchase"), "received_for_free": r.get("received_for_free")},
+        author_attrs={k: author.get(k) for k in ("num_games_owned", "num_reviews", "playtime_forever",
+                                                 "playtime_last_two_weeks", "last_played")})
 
 
 register(Format("steam-reviews", "steam",
