@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
                "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; "
                "pilang kernel install [--user|--sys-prefix|--prefix P]; pilang train gnn|fno [--task T];"
-               " pilang eval; pilang report [--since P] [--out FILE]; pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
+               " pilang eval; pilang report [--since P] [--out FILE]; pilang sync [steam|discord|zendesk] [...]; pilang watch [--once]; pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
@@ -253,8 +253,97 @@ def report(argv: Sequence[str], before: argparse.Namespace) -> int:
     return 0
 
 
+def sync(argv: Sequence[str], before: argparse.Namespace) -> int:
+    """`pilang sync [steam|discord|zendesk] [options]`: pull what is new from a live source (registering
+    it), or from every registered source."""
+    parser = argparse.ArgumentParser(prog="pilang sync", parents=[common_options()],
+                                     description="Pull what is new from live sources into the workspace. With a kind,"
+                                                 " registers that source; with none, syncs every registered one.")
+    parser.add_argument("kind", nargs="?", choices=["steam", "discord", "zendesk"])
+    parser.add_argument("--app", help="steam: the store's app id")
+    parser.add_argument("--language", help="steam: english, all (default) ...")
+    parser.add_argument("--channel", help="discord: a channel id")
+    parser.add_argument("--guild", help="discord: a guild id (every text channel)")
+    parser.add_argument("--token-env", help="the environment variable holding the token (DISCORD_TOKEN, ZENDESK_TOKEN)")
+    parser.add_argument("--subdomain", help="zendesk: the S in S.zendesk.com")
+    parser.add_argument("--email-env", help="zendesk: the environment variable holding the agent's e-mail")
+    parser.add_argument("--api-base", help="the API's base URL (a proxy, or a test server)")
+    args = parse(parser, argv, before)
+    from pilang_engine.connectors import sync as run
+    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+    options = {k: getattr(args, k) for k in ("app", "language", "channel", "guild", "token_env", "subdomain",
+                                             "email_env", "api_base")}
+    try:
+        report = run(Workspace(args.workspace or default_path(), create=args.kind is not None), args.kind,
+                     options if args.kind else None)
+    except WorkspaceError as exc:
+        print(f"pilang sync: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: every page stored is kept with its cursor; run the same command again to go on",
+              file=sys.stderr)
+        return 130
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print(report.render().replace("ingested", "synced", 1).replace(" file(s)", " source(s)", 1))
+    return 1 if report.errors else 0
+
+
+def _every(text: str) -> float:
+    """15m, 1h, 90s, or seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    try:
+        return float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--every takes 15m, 1h, 90s ...; got {text!r}") from None
+
+
+def watch(argv: Sequence[str], before: argparse.Namespace) -> int:
+    """`pilang watch [--every 15m] [--once] [--webhook URL | --webhook-env VAR] [--format slack|discord]`."""
+    parser = argparse.ArgumentParser(prog="pilang watch", parents=[common_options()],
+                                     description="Sync every registered source, look for unusual days and topics pulling"
+                                                 " sentiment down in what arrived, and alert each new finding once.")
+    parser.add_argument("--every", type=_every, default=900.0, help="time between rounds (default 15m)")
+    parser.add_argument("--once", action="store_true", help="one round, then exit (for cron or a systemd timer)")
+    parser.add_argument("--webhook", help="a Slack- or Discord-compatible incoming webhook URL (prefer --webhook-env)")
+    parser.add_argument("--webhook-env", help="the environment variable holding the webhook URL")
+    parser.add_argument("--format", choices=["slack", "discord"], default="slack", help="the webhook's payload")
+    args = parse(parser, argv, before)
+    import os
+    import time as clock
+
+    from pilang_engine.connectors.watch import watch_once
+    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+    url = args.webhook or (os.environ.get(args.webhook_env) if args.webhook_env else None)
+    if args.webhook_env and not url:
+        print(f"pilang watch: the environment variable {args.webhook_env} is not set", file=sys.stderr)
+        return 1
+    status = 0
+    try:
+        ws = Workspace(args.workspace or default_path(), create=False)
+        while True:
+            done = watch_once(ws, url, args.format)
+            for error in done["errors"]:
+                print(f"pilang watch: {error}", file=sys.stderr)
+            status = 1 if done["errors"] else 0
+            if args.json:
+                print_json(done)
+            else:
+                print(f"; watch {clock.strftime('%Y-%m-%d %H:%M')}: synced {done['synced']} new messages,"
+                      f" {done['findings']} finding(s), {done['alerted']} alerted", file=sys.stderr)
+            if args.once:
+                return status
+            clock.sleep(args.every)
+    except WorkspaceError as exc:
+        print(f"pilang watch: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return status
+
+
 SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate,
-               "report": report}
+               "report": report, "sync": sync, "watch": watch}
 
 
 DEFINITIONS = {"define", "defmacro", "defn", "set!", "load"}

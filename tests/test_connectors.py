@@ -306,3 +306,28 @@ def test_zendesk_incremental_export_resumes_from_its_cursor(httpserver: Any, tmp
     (row,) = ws.db.execute("SELECT source, external_id, thread, json_extract(meta, '$.status') FROM messages"
                            " WHERE external_id LIKE '%:91'").fetchall()
     assert row == ("tickets", "zendesk-studio:91", "ticket:zendesk-studio:91", "open")
+
+
+# ---- the watcher ------------------------------------------------------------------------------
+
+def test_watch_alerts_each_finding_once_through_a_webhook_that_fails_twice(httpserver: Any, demo_copy: Any) -> None:
+    ws_path = demo_copy("watch")
+    delivered: list[dict[str, Any]] = []
+    failures = [500, 503]
+
+    def hook(request: Request) -> Response:
+        if failures:
+            return Response("down", status=failures.pop(0))
+        delivered.append(json.loads(request.data))
+        return Response("ok")
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(hook)
+    url = httpserver.url_for("/hook")
+    env = {**os.environ, "PILANG_WORKSPACE": str(ws_path), "HOOK": url}
+    runs = [subprocess.run([sys.executable, "-m", "pilang", "watch", "--once", "--webhook-env", "HOOK", "--json"],
+                           env=env, capture_output=True, text=True, timeout=600) for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
+    first, second = (json.loads(r.stdout) for r in runs)
+    assert first["findings"] >= 1 and first["alerted"] == first["findings"] == len(delivered)
+    assert second["alerted"] == 0 and len(delivered) == first["alerted"]  # each finding alerted exactly once
+    assert all(set(d) == {"text"} and d["text"].startswith("pilang: ") and "http" not in d["text"] for d in delivered)
+    assert "Traceback" not in runs[0].stderr + runs[1].stderr

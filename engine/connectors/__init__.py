@@ -77,7 +77,10 @@ def register(ws: Workspace, kind: str, options: dict[str, Any]) -> Source:
         if any(word in key.lower() for word in SECRET_WORDS) and not key.endswith("_env"):
             raise WorkspaceError(f"option {key!r} would store a secret; name the environment variable that holds"
                                  f" it instead ({key}_env)")
-    name = known[kind][2](options)
+    try:
+        name = known[kind][2](options)
+    except ConnectorError as exc:
+        raise WorkspaceError(str(exc)) from None
     row = ws.db.execute("SELECT state FROM connectors WHERE name = ?", [name]).fetchone()
     with ws.transaction():
         ws.db.execute("INSERT INTO connectors(name, kind, options, state, registered) VALUES (?, ?, ?, ?, ?)"

@@ -62,6 +62,25 @@ def search(s: Any, text: str, *, k: int = 10, source: Any = None, since: Any = N
     return table(rows, ["score", "source", "time", "author", "text", "id"], f"search: {text!r}")
 
 
+@session_primitive("sync")
+def sync(s: Any, kind: Any = None, **options: Any) -> dict[Any, Any]:
+    """Pull what is new from a live source: `(sync 'steam :app "230410")`, `(sync 'discord :channel
+    "123")` (token from $DISCORD_TOKEN), `(sync 'zendesk :subdomain "studio")`; `(sync)` syncs every
+    registered source. Returns the report, as ingest does."""
+    from pilang_engine.connectors import sync as run
+    opts = {k.replace("-", "_"): to_python(v) for k, v in options.items()}
+    report = s.engine.guard(run)(s.engine.workspace(), None if kind is None else getattr(kind, "name", str(kind)),
+                                 opts if kind is not None else None)
+    return to_pilang(report.as_dict())
+
+
+@session_primitive("live-sources")
+def live_sources(s: Any) -> Table:
+    """The registered live sources: name, kind, options (never a secret), last sync, last error."""
+    from pilang_engine.connectors import sources as listed
+    return table(listed(s.engine.workspace()), ["name", "kind", "options", "last_sync", "last_error"])
+
+
 @session_primitive("sources")
 def sources(s: Any) -> Table:
     """The files ingested into the workspace, with their kind, format and row counts."""

@@ -1,0 +1,110 @@
+"""The watcher: sync every registered source, then look at what arrived with the anomaly detector and
+the drivers analytic, and post each new finding once to a Slack- or Discord-compatible incoming
+webhook (`{"text": ...}` / `{"content": ...}`): the one-sentence answer, the counts, a quote or two,
+no links. Findings are remembered in the workspace (`alerts`): alerted once, and a delivery that
+failed (after retries) is tried again on the next run, never lost silently."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..analytics.series import day_of
+from ..workspace.store import Workspace, now_iso
+from . import sync
+from .http import BACKOFF
+
+POST_TRIES = 4
+LAST_SEEN = "watch:last-message-id"  # meta: the newest message id the watcher has looked at
+
+
+def _quote(text: str, n: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def findings(ws: Workspace, first_id: int) -> list[dict[str, Any]]:
+    """New findings about the messages with id >= first_id: unusual days among the days they fall on,
+    and topics pulling sentiment down beyond chance."""
+    from ..analytics.drivers import drivers
+    from ..analytics.reports import anomalies
+    row = ws.db.execute("SELECT min(time) FROM messages WHERE id >= ? AND time IS NOT NULL", [first_id]).fetchone()
+    if row[0] is None:
+        return []
+    first_day = day_of(row[0])
+    found: list[dict[str, Any]] = []
+    for a in anomalies(ws, {}).get("evidence", {}).get("anomalies", []):
+        if a["day"] >= first_day:
+            quotes = [_quote(m["text"]) for m in a.get("messages", [])[:2] if isinstance(m, dict) and m.get("text")]
+            found.append({"key": f"anomaly:{a['day']}:{a['driver']}:{a['direction']}",
+                          "text": f"Unusual day {a['day']}: {a['driver']} {a['direction']} (z {a['z']:+.1f});"
+                                  f" {a['volume']} messages, mean sentiment {a['sentiment']}",
+                          "quotes": quotes})
+    d = drivers(ws, {})
+    for r in d.get("evidence", {}).get("drivers", []):
+        if r.get("significant") and r.get("contribution", 0) < 0:
+            period = d["evidence"]["scope"].get("since") or ""
+            found.append({"key": f"driver:{r['label']}:{period[:10]}", "text": d["answer"],
+                          "quotes": [_quote(q["text"]) for q in (r.get("quotes") or [])[:2] if q.get("text")]})
+    return found
+
+
+def message(finding: dict[str, Any], style: str) -> dict[str, Any]:
+    body = "pilang: " + finding["text"] + "".join(f"\n> {q}" for q in finding["quotes"])
+    return {"content": body[:2000]} if style == "discord" else {"text": body}
+
+
+def post(url: str, payload: dict[str, Any], sleep: Callable[[float], None] = time.sleep) -> str | None:
+    """Deliver to a webhook, retrying 5xx, 429 and network failures; None when delivered, else why not."""
+    import httpx
+    why = None
+    for attempt in range(POST_TRIES):
+        try:
+            response = httpx.post(url, json=payload, timeout=15)
+            if response.status_code < 300:
+                return None
+            why = f"HTTP {response.status_code}"
+            if response.status_code < 500 and response.status_code != 429:
+                return why  # refused: retrying will not help
+        except httpx.HTTPError as exc:
+            why = type(exc).__name__
+        sleep(BACKOFF * 2 ** attempt)
+    return f"{why} after {POST_TRIES} tries"
+
+
+def watch_once(ws: Workspace, webhook: str | None = None, style: str = "slack",
+               say: Callable[[str], None] = print) -> dict[str, Any]:
+    """One round: sync, find, alert. Returns what happened (synced, findings, alerted, errors)."""
+    errors: list[str] = []
+    registered = ws.db.execute("SELECT count(*) FROM connectors").fetchone()[0]
+    taken = 0
+    if registered:
+        report = sync(ws, None)
+        errors += report.errors  # a failing source is reported; the others went on
+        taken = report.taken["messages"]
+    first_id = int(ws.get_meta(LAST_SEEN) or 0) + 1
+    newest = ws.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
+    new = findings(ws, first_id) if newest >= first_id else []
+    pending = [dict(key=k, text=t, quotes=[]) for k, t in ws.db.execute(
+        "SELECT key, text FROM alerts WHERE delivered = 0")]  # failed before: tried again
+    alerted = 0
+    for f in new + pending:
+        done = ws.db.execute("SELECT delivered FROM alerts WHERE key = ?", [f["key"]]).fetchone()
+        if done and done[0] == 1:
+            continue
+        if webhook:
+            failure = post(webhook, message(f, style))
+        else:
+            say(message(f, style)["text" if style != "discord" else "content"])
+            failure = None
+        with ws.transaction():
+            ws.db.execute("INSERT INTO alerts(key, time, text, delivered) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE"
+                          " SET delivered = excluded.delivered, time = excluded.time",
+                          [f["key"], now_iso(), f["text"], 0 if failure else 1])
+        if failure:
+            errors.append(f"alert {f['key']} not delivered ({failure}); it is tried again next run")
+        else:
+            alerted += 1
+    with ws.transaction():
+        ws.set_meta(LAST_SEEN, str(newest))
+    return {"synced": taken, "findings": len(new), "alerted": alerted, "errors": errors}
