@@ -212,6 +212,13 @@ BAD_RUNS = [
     ["eval", "--no-such-flag"],
     ["kernel", "install", "--prefix", "/proc/pilang-cannot-write-here"],
     ["demo", "--make", "/proc/pilang-cannot-write-here"],
+    ["sync"],
+    ["sync", "steam"],
+    ["sync", "steam", "--app", "10", "--api-base", "http://127.0.0.1:9"],
+    ["sync", "discord", "--channel", "1", "--api-base", "http://127.0.0.1:9"],
+    ["watch", "--once"],
+    ["watch", "--once", "--webhook-env", "NO_SUCH_VARIABLE"],
+    ["watch", "--every", "soon"],
     ["--workspace", "{garbage}", "-e", "(stats)"],
     ["--workspace", "{broken}", "-e", "(stats)"],
     ["--workspace", "{broken}", "ingest", "{garbage}"],
@@ -230,7 +237,7 @@ def test_no_traceback_on_bad_input_anywhere(argv: list[str], tmp_path: Path) -> 
     broken.mkdir()
     (broken / "workspace.db").write_bytes(b"not a database, a text file someone saved here" * 50)
     args = [a.format(missing=tmp_path / "none.json", garbage=garbage, broken=broken) for a in argv]
-    env = {**os.environ, "PILANG_WORKSPACE": str(tmp_path / "ws")}
+    env = {**os.environ, "PILANG_WORKSPACE": str(tmp_path / "ws"), "PILANG_HTTP_BACKOFF": "0.01"}
     done = subprocess.run([sys.executable, "-m", "pilang", *args], capture_output=True, text=True, timeout=300,
                           env=env, check=False)
     output = done.stdout + done.stderr
