@@ -22,10 +22,15 @@ from werkzeug import Request, Response
 
 pytest.importorskip("pytest_httpserver")
 
-os.environ["PILANG_HTTP_BACKOFF"] = "0.01"  # the fakes' retries wait 10 ms, not seconds
-os.environ["PILANG_STEAM_PACE"] = "0"
-os.environ["PILANG_PROGRESS"] = "off"
 TOKEN = "test-token-do-not-store-SECRET"
+
+
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fakes' retries wait 10 ms, not seconds; no pacing; no bars (for these tests only)."""
+    monkeypatch.setenv("PILANG_HTTP_BACKOFF", "0.01")
+    monkeypatch.setenv("PILANG_STEAM_PACE", "0")
+    monkeypatch.setenv("PILANG_PROGRESS", "off")
 
 
 def rows(ws: Workspace) -> list[tuple]:

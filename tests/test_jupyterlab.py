@@ -46,7 +46,7 @@ def lab(demo_copy: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
                       metadata={"kernelspec": {"name": "pilang", "display_name": "pilang", "language": "pilang"}})
     nbformat.write(nb, home / "nb" / "check.ipynb")
     port = free_port()
-    env = {**os.environ, "JUPYTER_PATH": str(home / "jp" / "share" / "jupyter"), "JUPYTER_CONFIG_DIR": str(home / "cfg"),
+    env = {**{k: v for k, v in os.environ.items() if k != "PILANG_PROGRESS"}, "JUPYTER_PATH": str(home / "jp" / "share" / "jupyter"), "JUPYTER_CONFIG_DIR": str(home / "cfg"),
            "JUPYTER_RUNTIME_DIR": str(home / "rt")}
     log = (home / "lab.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",

@@ -126,6 +126,7 @@ def test_progress_in_a_notebook_is_a_stream_line_on_stdout(monkeypatch: Any, cap
 
 def test_a_front_end_reporter_gets_every_bar(monkeypatch: Any) -> None:
     from pilang_engine.workspace import progress
+    monkeypatch.delenv("PILANG_PROGRESS", raising=False)
     seen: list[Any] = []
 
     class Bar:

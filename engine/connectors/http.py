@@ -11,8 +11,14 @@ from typing import Any
 
 MAX_RETRIES = 5  # 5xx, timeouts and dropped connections, per request
 MAX_WAITS = 30  # rate-limit waits per request before giving up
-BACKOFF = float(os.environ.get("PILANG_HTTP_BACKOFF", "1.0"))  # seconds before the first retry (doubles)
-TIMEOUT = float(os.environ.get("PILANG_HTTP_TIMEOUT", "30"))  # seconds a request may take
+def backoff() -> float:
+    """Seconds before the first retry (doubling after): $PILANG_HTTP_BACKOFF, else 1."""
+    return float(os.environ.get("PILANG_HTTP_BACKOFF", "1.0"))
+
+
+def timeout() -> float:
+    """Seconds a request may take: $PILANG_HTTP_TIMEOUT, else 30."""
+    return float(os.environ.get("PILANG_HTTP_TIMEOUT", "30"))
 LONGEST_WAIT = 300.0  # a rate-limit wait longer than this fails the request rather than hang the run
 
 
@@ -23,11 +29,11 @@ class ConnectorError(Exception):
 class Client:
     """One API: a base URL, headers (auth), and at least `pace` seconds between requests."""
 
-    def __init__(self, base: str, headers: dict[str, str] | None = None, pace: float = 0.0, timeout: float = TIMEOUT,
+    def __init__(self, base: str, headers: dict[str, str] | None = None, pace: float = 0.0,
                  on_wait: Callable[[str], None] | None = None, auth: Any = None) -> None:
         import httpx
         self.base = base.rstrip("/")
-        self.http = httpx.Client(headers={"User-Agent": "pilang-sync", **(headers or {})}, timeout=timeout,
+        self.http = httpx.Client(headers={"User-Agent": "pilang-sync", **(headers or {})}, timeout=timeout(),
                                  auth=auth, follow_redirects=True)
         self.pace, self.last = pace, 0.0
         self.on_wait = on_wait or (lambda message: None)
@@ -60,7 +66,7 @@ class Client:
                 if failures > MAX_RETRIES:
                     raise ConnectorError(f"{url}: {type(exc).__name__} after {MAX_RETRIES} retries") from None
                 self.retries += 1
-                self._sleep(BACKOFF * 2 ** (failures - 1), f"{type(exc).__name__} on {path}")
+                self._sleep(backoff() * 2 ** (failures - 1), f"{type(exc).__name__} on {path}")
                 continue
             if response.status_code == 429:
                 waits += 1
@@ -75,7 +81,7 @@ class Client:
                 if failures > MAX_RETRIES:
                     raise ConnectorError(f"{url}: HTTP {response.status_code} after {MAX_RETRIES} retries")
                 self.retries += 1
-                self._sleep(BACKOFF * 2 ** (failures - 1), f"HTTP {response.status_code} on {path}")
+                self._sleep(backoff() * 2 ** (failures - 1), f"HTTP {response.status_code} on {path}")
                 continue
             if response.status_code in (401, 403):
                 raise ConnectorError(f"{url}: HTTP {response.status_code}: the credentials were refused"
@@ -92,7 +98,7 @@ class Client:
                 if failures > MAX_RETRIES:
                     raise ConnectorError(f"{url}: the response is not JSON") from None
                 self.retries += 1
-                self._sleep(BACKOFF * 2 ** (failures - 1), f"a broken page on {path}")
+                self._sleep(backoff() * 2 ** (failures - 1), f"a broken page on {path}")
 
 
 def retry_after(response: Any) -> float:
@@ -111,7 +117,7 @@ def retry_after(response: Any) -> float:
                 return float(value)
             except ValueError:
                 continue
-    return BACKOFF
+    return backoff()
 
 
 def _is_global(response: Any) -> bool:

@@ -13,7 +13,7 @@ from .http import Client, ConnectorError
 
 KIND = "steam"
 API = "https://store.steampowered.com"
-PACE = float(os.environ.get("PILANG_STEAM_PACE", "1.5"))  # seconds between requests: Steam's limit is unpublished
+PACE = 1.5  # seconds between requests ($PILANG_STEAM_PACE): Steam's limit is unpublished
 FORM = F.Format("steam-appreviews-api", "steam", lambda p, h: False, lambda p: iter(()), "Steam appreviews API")
 
 
@@ -25,7 +25,7 @@ def name_of(options: dict[str, Any]) -> str:
 
 def sync(ws: Any, source: Any, out: Any) -> None:
     o = source.options
-    client = Client(o.get("api_base") or API, pace=PACE, on_wait=out.note)
+    client = Client(o.get("api_base") or API, pace=float(os.environ.get("PILANG_STEAM_PACE", PACE)), on_wait=out.note)
     try:
         state = dict(source.state)
         if state.get("resume"):  # a pass a previous run did not finish: from where it stopped

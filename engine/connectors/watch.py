@@ -12,7 +12,7 @@ from typing import Any
 from ..analytics.series import day_of
 from ..workspace.store import Workspace, now_iso
 from . import sync
-from .http import BACKOFF
+from .http import backoff
 
 POST_TRIES = 4
 LAST_SEEN = "watch:last-message-id"  # meta: the newest message id the watcher has looked at
@@ -68,7 +68,7 @@ def post(url: str, payload: dict[str, Any], sleep: Callable[[float], None] = tim
                 return why  # refused: retrying will not help
         except httpx.HTTPError as exc:
             why = type(exc).__name__
-        sleep(BACKOFF * 2 ** attempt)
+        sleep(backoff() * 2 ** attempt)
     return f"{why} after {POST_TRIES} tries"
 
 
