@@ -148,21 +148,21 @@ def table_name(ws: Workspace, path: Path, report: Report) -> str:
     known = ws.get_meta(f"table-of:{where}")
     if known:
         return known
-    import hashlib
-    for name in (path.stem, f"{path.stem}-{path.parent.name}", f"{path.stem}-{hashlib.sha1(where.encode()).hexdigest()[:8]}"):
-        holder = ws.get_meta(f"table-path:{name}")
-        if holder is None and ws.db.execute("SELECT 1 FROM player_facts WHERE source = ? UNION ALL SELECT 1 FROM telemetry"
-                                            " WHERE source = ? LIMIT 1", [name, name]).fetchone():
-            # a table from before names were recorded: this file's if this file was ingested then
-            seen = ws.db.execute("SELECT 1 FROM sources WHERE path = ?", [where]).fetchone()
-            holder = where if seen else "(another file, ingested earlier)"
-        if holder is None or holder == where:
-            with ws.transaction():
+    with ws.transaction():  # under the write lock: two processes naming two players.csv at once
+        for name in (path.stem, f"{path.stem}-{path.parent.name}",
+                     f"{path.stem}-{hashlib.sha1(where.encode()).hexdigest()[:8]}"):
+            holder = ws.get_meta(f"table-path:{name}")
+            if holder is None and ws.db.execute("SELECT 1 FROM player_facts WHERE source = ? UNION ALL SELECT 1 FROM"
+                                                " telemetry WHERE source = ? LIMIT 1", [name, name]).fetchone():
+                # a table from before names were recorded: this file's if this file was ingested then
+                seen = ws.db.execute("SELECT 1 FROM sources WHERE path = ?", [where]).fetchone()
+                holder = where if seen else "(another file, ingested earlier)"
+            if holder is None or holder == where:
                 ws.set_meta(f"table-of:{where}", name)
                 ws.set_meta(f"table-path:{name}", where)
-            if name != path.stem:
-                report.notes[f"{path} is table {name} ({path.stem} is another file)"] += 1
-            return name
+                if name != path.stem:
+                    report.notes[f"{path} is table {name} ({path.stem} is another file)"] += 1
+                return name
     raise F.FormatError(f"{path}: no free table name")
 
 
