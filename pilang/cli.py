@@ -323,7 +323,8 @@ def watch(argv: Sequence[str], before: argparse.Namespace) -> int:
     try:
         ws = Workspace(args.workspace or default_path(), create=False)
         while True:
-            done = watch_once(ws, url, args.format)
+            # without a webhook findings print: on stderr under --json, whose stdout is one JSON object a round
+            done = watch_once(ws, url, args.format, say=(lambda text: print(text, file=sys.stderr)) if args.json else print)
             for error in done["errors"]:
                 print(f"pilang watch: {error}", file=sys.stderr)
             status = 1 if done["errors"] else 0
