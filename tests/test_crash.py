@@ -21,9 +21,10 @@ from pilang.session import Session
 
 ROOT = Path(__file__).parent.parent
 DEMO = ROOT / "examples" / "demo"
-# part of the demo: a chat channel, reviews, tickets, patch notes and 5,189 telemetry events (six batches)
-FILES = [DEMO / "discord" / "help.json", DEMO / "steam_reviews.json", DEMO / "tickets.csv", DEMO / "patches.json",
-         DEMO / "telemetry.csv"]
+# a chat thread with replies and mentions (its edges are owed until the end of the run), then part of the
+# demo: reviews, tickets, patch notes and 5,189 telemetry events; nine batches in all
+FILES = [Path(__file__).parent / "data" / "discord_sample.json", DEMO / "steam_reviews.json", DEMO / "tickets.csv",
+         DEMO / "patches.json", DEMO / "telemetry.csv"]
 INGEST = [sys.executable, "-m", "pilang", "ingest", *map(str, FILES)]
 
 
