@@ -10,9 +10,9 @@ import warnings
 from typing import Any
 
 from ipykernel.kernelbase import Kernel
+from pilang_engine.workspace.progress import set_reporter
 
 from pilang import __version__
-from pilang_engine.workspace.progress import set_reporter
 from pilang.errors import PilangError
 from pilang.printer import write_string
 from pilang.repl import HELP, _word_length, completeness, completions, documentation

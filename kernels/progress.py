@@ -44,8 +44,7 @@ class WidgetBar:
         self.text = w.Label(value=self._caption())
         self.box = w.HBox([self.bar, self.text])
         if is_step or not total:
-            self.bar.value = 1.0  # a full striped bar: working, no count to show
-            self.bar.bar_style = "info"
+            self.bar.value = 1.0  # a full bar in the working colour: no count to show
         show(self.box._repr_mimebundle_())
 
     def _caption(self) -> str:

@@ -119,10 +119,15 @@ def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
         print("interrupted: every finished batch is kept; run the same command again to complete it",
               file=sys.stderr)
         return 130
-    if args.json:
+    return print_report(report, args.json)
+
+
+def print_report(report: Any, as_json: bool, done: str = "ingested", what: str = "file(s)") -> int:
+    """An ingest or sync report, as JSON or text; the exit status (1 when a file or source failed)."""
+    if as_json:
         print_json(report.as_dict())
     else:
-        print(report.render())
+        print(report.render(done, what))
     return 1 if report.errors else 0
 
 
@@ -283,11 +288,7 @@ def sync(argv: Sequence[str], before: argparse.Namespace) -> int:
         print("interrupted: every page stored is kept with its cursor; run the same command again to go on",
               file=sys.stderr)
         return 130
-    if args.json:
-        print_json(report.as_dict())
-    else:
-        print(report.render().replace("ingested", "synced", 1).replace(" file(s)", " source(s)", 1))
-    return 1 if report.errors else 0
+    return print_report(report, args.json, "synced", "source(s)")
 
 
 def _every(text: str) -> float:

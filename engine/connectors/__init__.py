@@ -54,10 +54,6 @@ class Out:
             self.said.add(text)
             self.report.notes[f"{self.source.name}: {text}"] += 1
 
-    def known(self, source: str, ids: list[str]) -> set[str]:
-        return {r[0] for r in self.ws.rows_in("SELECT external_id FROM messages WHERE source = ? AND external_id IN"
-                                              " ({marks})", ids, [source])} if ids else set()
-
 
 Connector = Callable[[Workspace, Source, Out], None]
 

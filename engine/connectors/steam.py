@@ -9,6 +9,7 @@ from typing import Any
 
 from ..ingestion import formats as F
 from ..ingestion.formats.steam import review_record
+from ..ingestion.pipeline import existing_ids
 from .http import Client, ConnectorError
 
 KIND = "steam"
@@ -47,7 +48,7 @@ def _pass(client: Client, out: Any, o: dict[str, Any], state: dict[str, Any], cu
         reviews = [r for r in data.get("reviews") or [] if isinstance(r, dict)]
         nxt = data.get("cursor")
         ids = [str(r.get("recommendationid")) for r in reviews]
-        if not reviews or not (set(ids) - out.known("steam", ids)):
+        if not reviews or not (set(ids) - existing_ids(out.ws, "messages", "steam", ids)):
             out.write([], {**state, "resume": None})  # caught up
             return
         records = list(F.guarded(((r, f"steam app {o['app']} review {r.get('recommendationid')}")

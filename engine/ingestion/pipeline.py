@@ -52,10 +52,10 @@ class Report:
                 "indexed": self.indexed, "edges": self.edges, "personas": self.personas, "seconds": round(self.seconds, 2),
                 "windows": self.windows}
 
-    def render(self) -> str:
-        """The human summary printed at the end of `pilang ingest`."""
+    def render(self, done: str = "ingested", what: str = "file(s)") -> str:
+        """The human summary printed at the end of `pilang ingest` (and, as "synced ... source(s)", of sync)."""
         taken = ", ".join(f"{n:,} {kind}" for kind, n in sorted(self.taken.items())) or "nothing new"
-        lines = [f"ingested {len(self.files)} file(s) in {self.seconds:.1f} s: took {taken}"]
+        lines = [f"{done} {len(self.files)} {what} in {self.seconds:.1f} s: took {taken}"]
         for reason, n in self.skipped.most_common():
             lines.append(f"  skipped {n:,}: {reason} (first: {self.examples[reason]})")
         for note, n in self.notes.items():
@@ -232,7 +232,8 @@ def store_batch(ws: Workspace, batch: list[F.Record], form: F.Format, path: Path
     return ref
 
 
-def _existing(ws: Workspace, table: str, source: str, ids: list[str]) -> set[str]:
+def existing_ids(ws: Workspace, table: str, source: str, ids: list[str]) -> set[str]:
+    """Which of `ids` the table already holds for `source`."""
     return {r[0] for r in ws.rows_in(f"SELECT external_id FROM {table} WHERE source = ? AND external_id IN ({{marks}})",
                                      ids, [source])}
 
@@ -244,7 +245,7 @@ def _new_only(ws: Workspace, table: str, recs: list[Any], report: Report) -> lis
     for r in recs:
         by_source.setdefault(r.source, []).append(r)
     for source, group in by_source.items():
-        known = _existing(ws, table, source, [r.external_id for r in group])
+        known = existing_ids(ws, table, source, [r.external_id for r in group])
         for r in group:
             if r.external_id in known or (source, r.external_id) in seen:
                 report.skip("already in the workspace", f"{source} {r.external_id}")

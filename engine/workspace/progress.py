@@ -41,6 +41,11 @@ def wanted() -> bool:
     return _reporter is not None or mode == "notebook" or sys.stderr.isatty()
 
 
+def _showing(show: bool | None) -> bool:
+    """A caller's explicit choice, else `wanted()`."""
+    return wanted() if show is None else show
+
+
 def _stream() -> Any:
     return sys.stdout if os.environ.get(NOTEBOOK) == "notebook" else sys.stderr
 
@@ -82,7 +87,7 @@ def _open(label: str, total: int | None, unit: str, is_step: bool = False) -> Ba
 def track(items: Iterable[Any], label: str, total: int | None = None, unit: str = "rows",
           show: bool | None = None) -> Iterator[Any]:
     """Iterate `items`, counting them on a bar (total from len() when it has one)."""
-    if not (wanted() if show is None else show):
+    if not _showing(show):
         yield from items
         return
     if total is None and hasattr(items, "__len__"):
@@ -107,7 +112,7 @@ class _Silent:
 @contextlib.contextmanager
 def counting(label: str, total: int, unit: str = "rows", show: bool | None = None) -> Iterator[Bar]:
     """A bar of `total` units that the caller advances by update(n) (a chunk of texts at a time)."""
-    bar = _open(label, total, unit) if (wanted() if show is None else show) else _Silent()
+    bar = _open(label, total, unit) if _showing(show) else _Silent()
     try:
         yield bar
     finally:
@@ -120,7 +125,7 @@ def step(label: str, show: bool | None = None) -> Iterator[Callable[[str], None]
     when done. Yields a function that sets the closing note ("18 topics"). A step inside a step is
     silent: the outer label already says what the wait is for."""
     global _steps
-    if _steps or not (wanted() if show is None else show):
+    if _steps or not _showing(show):
         yield lambda note: None
         return
     bar = _open(label, None, "", True)

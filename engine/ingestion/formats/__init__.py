@@ -346,8 +346,10 @@ def _csv_rows(path: Path, reader: Any, required: list[str]) -> Iterator[tuple[in
         yield line, dict(zip(header, row))
 
 
-def clean_text(text: str | None, where: str) -> str | Skip:
-    """The text to keep, or a Skip for an empty one."""
+def clean_text(text: Any, where: str, field: str = "text") -> str | Skip:
+    """The text to keep, or a Skip for an empty one or for a `field` that is not text at all."""
+    if text is not None and not isinstance(text, str):
+        return Skip(f"{field} is not text", where)
     if text is None or not text.strip():
         return Skip("empty text", where)
     return text

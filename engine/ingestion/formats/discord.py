@@ -39,10 +39,7 @@ def message_record(m: dict[str, Any], where: str, thread: str | None, name: Any)
     and calls this too, so a sync and an export of the same messages store the same rows)."""
     if m.get("type") not in ("Default", "Reply", None):
         return Skip(f"system message ({m.get('type')})", where)
-    content = m.get("content")
-    if content is not None and not isinstance(content, str):
-        return Skip("content is not text", where)
-    content = clean_text(content, where)
+    content = clean_text(m.get("content"), where, "content")
     if isinstance(content, Skip):
         return content
     author = m.get("author")

@@ -23,10 +23,7 @@ def parse(path: Path) -> Iterator[Record]:
 
 def review_record(r: dict[str, Any], where: str) -> Record:
     """One appreviews review as a record (the live connector stores its pages through this too)."""
-    text = r.get("review")
-    if text is not None and not isinstance(text, str):
-        return Skip("review is not text", where)
-    text = clean_text(text, where)
+    text = clean_text(r.get("review"), where, "review")
     if isinstance(text, Skip):
         return text
     author = r.get("author")

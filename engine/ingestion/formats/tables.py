@@ -17,6 +17,7 @@ from . import (
     Skip,
     clean_text,
     csv_rows,
+    guarded,
     head,
     parse_time,
     register,
@@ -170,11 +171,15 @@ def _event(source: str, where: str, r: dict[str, Any]) -> Event | Skip:
 
 
 def parse_events_csv(path: Path) -> Iterator[Record]:
-    for row in csv_rows(path, EVENT_COLUMNS):
-        yield row if isinstance(row, Skip) else _event_or_skip(path.stem, f"{path}:{row[0]}", row[1])
+    rows = (row if isinstance(row, Skip) else (row[1], f"{path}:{row[0]}") for row in csv_rows(path, EVENT_COLUMNS))
+    yield from guarded(rows, lambda r, where: _event(path.stem, where, r))
 
 
 def parse_events_jsonl(path: Path) -> Iterator[Record]:
+    yield from guarded(_event_lines(path), lambda r, where: _event(path.stem, where, r))
+
+
+def _event_lines(path: Path) -> Iterator[tuple[dict[str, Any], str] | Skip]:
     with open(path, "rb") as f:
         for n, raw in enumerate(f, 1):
             where = f"{path}:{n}"
@@ -188,14 +193,7 @@ def parse_events_jsonl(path: Path) -> Iterator[Record]:
             if not isinstance(r, dict) or any(c not in r for c in ("player", "time", "event")):
                 yield Skip("event line lacks player, time or event", where)
                 continue
-            yield _event_or_skip(path.stem, where, r)
-
-
-def _event_or_skip(source: str, where: str, r: dict[str, Any]) -> Event | Skip:
-    try:
-        return _event(source, where, r)
-    except (TypeError, ValueError, OverflowError) as exc:
-        return Skip("malformed event (a field of the wrong type)", f"{where}: {exc}")
+            yield r, where
 
 
 register(Format("dota-chat", "dota-chat",
