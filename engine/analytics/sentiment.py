@@ -66,8 +66,7 @@ class SentimentModel:
             self.model = LogisticRegression(max_iter=2000, class_weight="balanced", C=2.0).fit(X, y)
             self.kind, self.n_train = "logistic regression on the Steam recommend flag", len(rows)
         else:
-            from ..workspace.embed import embedder
-            enc = embedder(ws.embed_model)
+            enc = ws.embedder()
             self.pos = enc.encode(ANCHORS["positive"]).mean(axis=0)
             self.neg = enc.encode(ANCHORS["negative"]).mean(axis=0)
 

@@ -317,12 +317,21 @@ def _duplicates(model: Any, C: np.ndarray) -> list[list[int]]:
     return [g for g in groups.values() if len(g) > 1]
 
 
+def _backend(encoder: Any) -> Any:
+    """The workspace's embedder as a BERTopic backend (BERTopic would otherwise load a model by name)."""
+    from bertopic.backend import BaseEmbedder
+
+    class Backend(BaseEmbedder):
+        def embed(self, documents: Any, verbose: bool = False) -> np.ndarray:
+            return encoder.encode(list(documents))
+    return Backend()
+
+
 def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size: int | None) -> TopicFit:
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
 
-    from ..workspace.embed import embedder
     X = message_vectors(ws, ids.tolist())
     X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)
     sentiment = model_for(ws).scores_of(X).astype(np.float32)
@@ -334,7 +343,7 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
     present = language.languages_present(codes)
     vectorizer = _vectorizer(language.stop_words(present), sdocs)
     size = int(min_topic_size or max(MIN_TOPIC_SIZE, len(sample) // MESSAGES_PER_MIN_SIZE))
-    model = BERTopic(embedding_model=embedder(ws.embed_model).model(),
+    model = BERTopic(embedding_model=_backend(ws.embedder()),
                      umap_model=_reducer(Xs),
                      hdbscan_model=HDBSCAN(min_cluster_size=size, min_samples=max(5, size // 4), metric="euclidean",
                                            cluster_selection_method="eom", prediction_data=True),
@@ -384,7 +393,7 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
         renumber[keep] = np.arange(len(keep))
         assigned = renumber[assigned]  # -1 stays -1 (the last slot)
         topics, C = [topics[t] for t in keep], C[keep]
-    _central_labels(topics, C, embedder(ws.embed_model), main)
+    _central_labels(topics, C, ws.embedder(), main)
     _distinct_labels(topics)
     return TopicFit(key=key, contents=contents, ids=ids, assigned=assigned, closeness=closeness, sentiment=sentiment,
                     topics=topics, info={"min_topic_size": size, "asked_min_topic_size": min_topic_size, "fit_on": len(sample), "messages": n,

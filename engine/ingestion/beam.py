@@ -43,12 +43,11 @@ def _dofns() -> tuple[type, type]:
     class Embed(beam.DoFn):
         """Embeds the batch's texts with the workspace's model (loaded once per worker)."""
 
-        def __init__(self, model: str) -> None:
-            self.model = model
+        def __init__(self, workspace: str) -> None:
+            self.workspace = workspace
 
         def setup(self) -> None:
-            from ..workspace.embed import embedder
-            self.encoder = embedder(self.model)
+            self.encoder = Workspace(self.workspace).embedder()
 
         def process(self, element: tuple[str, list[Any]]) -> Iterator[tuple[str, list[Any], list[str], Any]]:
             from .pipeline import content_hash
@@ -72,7 +71,7 @@ def _dofns() -> tuple[type, type]:
             form = F.get(self.fmt) if self.fmt else F.detect(Path(path))
             report = Report()
             self.refs[path] = store_batch(self.ws, records, form, Path(path), self.refs.get(path), report, set())
-            save_vectors(self.ws, self.ws.embed_model, hashes, vectors)
+            save_vectors(self.ws, self.ws.embedder().key, hashes, vectors)
             for reason, n in report.skipped.items():  # the driver reads these back into its report
                 beam.metrics.Metrics.counter("skipped", reason).inc(n)
             yield path
@@ -106,7 +105,7 @@ def run(workspace: str | Path, paths: Iterable[str | Path], fmt: str | None = No
     (pipeline
      | "files" >> beam.Create(files)
      | "parse" >> beam.FlatMap(parse, fmt)
-     | "embed" >> beam.ParDo(Embed(ws.embed_model))
+     | "embed" >> beam.ParDo(Embed(str(workspace)))
      | "store" >> beam.ParDo(Sink(str(workspace), fmt)))
     result = pipeline.run()
     result.wait_until_finish()

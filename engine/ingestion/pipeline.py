@@ -321,8 +321,8 @@ WRITERS = {F.Message: _write_messages, F.Change: _write_changes, F.Event: _write
 def embed_pending(ws: Workspace, show: bool = False) -> int:
     """Embed every message and change text that has no vector for the workspace's model yet
     (new rows, rows left by an interrupted run, or all rows after a model switch)."""
-    from ..workspace.embed import embedder
-    model = ws.embed_model
+    enc = ws.embedder()
+    model = enc.key
     pending = ws.db.execute(
         "SELECT content_hash, min(text) FROM (SELECT content_hash, text FROM messages UNION ALL"
         " SELECT content_hash, text FROM changes) t"
@@ -330,7 +330,6 @@ def embed_pending(ws: Workspace, show: bool = False) -> int:
         " GROUP BY content_hash", [model]).fetchall()
     if not pending:
         return 0
-    enc = embedder(model)
     done = 0
     with counting("embedding", len(pending), "texts", show=show) as bar:
         for start in range(0, len(pending), EMBED_CHUNK):
@@ -342,6 +341,12 @@ def embed_pending(ws: Workspace, show: bool = False) -> int:
     return done
 
 
+def _restore(ws: Workspace, setting: tuple[str, str]) -> None:
+    with ws.transaction():
+        ws.set_meta("embed_model", setting[0])
+        ws.set_meta("embed_precision", setting[1])
+
+
 def save_vectors(ws: Workspace, model: str, hashes: list[str], vectors: Any) -> None:
     """Store embeddings by content hash, in one transaction."""
     with ws.transaction():
@@ -349,15 +354,35 @@ def save_vectors(ws: Workspace, model: str, hashes: list[str], vectors: Any) -> 
                                [(h, model, v.tobytes()) for h, v in zip(hashes, vectors)])
 
 
-def switch_model(ws: Workspace, name: str, show: bool = False) -> int:
-    """Make `name` the workspace's embedding model: embed what its cache lacks, rebuild the index.
-    Returns the number of texts embedded (0 when switching back to a model already cached)."""
+def switch_model(ws: Workspace, name: str | None = None, show: bool = False, precision: str | None = None,
+                 defer: bool = False) -> int:
+    """Make `name` in `precision` the workspace's embedder: embed what its cache lacks, rebuild the index.
+    Returns the number of texts embedded (0 when switching back to vectors already cached, or between
+    fp32 and bf16, whose vectors are interchangeable). With `defer`, int8 asked of a workspace with too few
+    texts to calibrate on is recorded, and the next ingest calibrates on its texts."""
     from ..workspace.embed import MODELS, ModelUnavailable
+    from ..workspace.runtime import PRECISIONS, PrecisionUnavailable, TooFewTexts
+    name = name or ws.embed_name
     if name not in MODELS:
         raise ModelUnavailable(f"unknown embedding model {name!r} (known: {', '.join(MODELS)})")
+    if precision is not None and precision not in PRECISIONS:
+        raise PrecisionUnavailable(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
     MODELS[name][0]()  # fail now, before the switch, if its package is missing
+    before = (ws.embed_name, ws.embed_precision)
     with ws.transaction():
         ws.set_meta("embed_model", name)
+        if precision is not None:
+            ws.set_meta("embed_precision", precision)
+    try:
+        ws.embedder().model()  # fail now (no int8 runtime, too few texts to calibrate on), not mid-ingest
+    except TooFewTexts:
+        if not defer:
+            _restore(ws, before)
+            raise
+        return 0
+    except ModelUnavailable:
+        _restore(ws, before)
+        raise
     embedded = embed_pending(ws, show)
     ws._index = None
     ws.vector_index().sync()

@@ -22,10 +22,9 @@ QUOTES = 3
 def evidence(ws: Workspace, name: str, question: str) -> dict[str, Any]:
     """Everything an answer may say: the persona, the relevant messages' sentiment, quotes, and the
     persona's measured shift after the past change closest to the question."""
-    from ..workspace.embed import embedder
     persona = personas.find(ws, name)
     allowed = personas.member_ids(ws, persona["id"])
-    q = embedder(ws.embed_model).encode([question])[0]
+    q = ws.embedder().encode([question])[0]
     scores, ids = ws.vector_index().search(q, RETRIEVE, allowed)
     keep = scores >= max(MIN_RELEVANCE, float(scores[0]) - 0.25) if len(scores) else np.zeros(0, bool)
     ids, scores = ids[keep], scores[keep]
@@ -96,9 +95,8 @@ def ask(ws: Workspace, name: str, question: str, phrase: bool = False) -> dict[s
     ev = evidence(ws, name, question)
     answer, how = extractive(ev), "extractive (quotes and counts from the retrieved messages)"
     if phrase:
-        from ..workspace.embed import embedder
         from .phrase import phrase_answer
-        model, enc = model_for(ws), embedder(ws.embed_model)
+        model, enc = model_for(ws), ws.embedder()
         worded, verdict = phrase_answer(ev, lambda text: float(model.scores_of(enc.encode([text]))[0]))
         ev["lm"] = verdict
         if worded:

@@ -297,7 +297,6 @@ def _describe(ws: Workspace, p: Players, members: np.ndarray, last_time: float |
 def fit(ws: Workspace, seed: int = 0) -> list[dict[str, Any]]:
     """Cluster the workspace's players into personas and store them (ids and names kept for clusters
     that match an earlier fit)."""
-    from ..workspace.embed import embedder
     p = players(ws)
     if len(p.authors) < MIN_PLAYERS:
         raise WorkspaceError(f"personas need at least {MIN_PLAYERS} players with messages; the workspace has"
@@ -316,7 +315,7 @@ def fit(ws: Workspace, seed: int = 0) -> list[dict[str, Any]]:
     described = [_describe(ws, p, np.where(labels == c)[0], last_time, rng) for c in range(k)]
     terms = distinctive_terms([d[3] if len(d[3]) <= 20000 else [d[3][i] for i in rng.choice(len(d[3]), 20000, replace=False)]
                                for d in described])
-    enc = embedder(ws.embed_model)
+    enc = ws.embedder()
     centroids = np.stack([d[0] for d in described])
     ids, names = _stable_ids(ws, centroids, name_personas(terms, centroids, enc.encode))
     stamp = now_iso()

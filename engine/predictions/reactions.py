@@ -48,14 +48,13 @@ class History:
 
 
 def _change_vectors(ws: Workspace, hashes: list[str]) -> np.ndarray:
-    from ..workspace.embed import embedder
     found = dict(ws.db.execute(f"SELECT hash, vector FROM vectors WHERE model = ? AND hash IN ({','.join('?' * len(hashes))})",
                                [ws.embed_model, *hashes]).fetchall()) if hashes else {}
     missing = [h for h in hashes if h not in found]
     if missing:  # normally embedded at ingest; an interrupted ingest may have left some
         texts = dict(ws.db.execute(f"SELECT content_hash, text FROM changes WHERE content_hash IN"
                                    f" ({','.join('?' * len(missing))})", missing).fetchall())
-        for h, v in zip(missing, embedder(ws.embed_model).encode([texts[h] for h in missing])):
+        for h, v in zip(missing, ws.embedder().encode([texts[h] for h in missing])):
             found[h] = v.tobytes()
     dim = ws.vector_index().dim()
     return np.stack([np.frombuffer(found[h], np.float32) for h in hashes]) if hashes else np.zeros((0, dim), np.float32)
@@ -235,7 +234,6 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
                      confidence: float = 0.95) -> dict[str, Any]:
     """Each group's predicted satisfaction, engagement and churn shifts after a proposed change, with
     intervals, the most similar past changes as evidence, and the backtest of the model."""
-    from ..workspace.embed import embedder
     if persona is not None and persona != COMMUNITY:
         from ..personas.clusters import ensure
         ensure(ws)
@@ -244,7 +242,7 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
         raise WorkspaceError(f"predictions learn from past dated changes; the workspace has {len(hist.changes)}"
                              " (ingest patch notes beside the community's messages)")
     text = change_text(change)
-    q = embedder(ws.embed_model).encode([text])[0]
+    q = ws.embedder().encode([text])[0]
     sims = hist.vectors @ q
     # the time-ordered backtest decides, per metric, whether similar changes beat "no change": for the
     # community on its own, for personas on the personas as known before each change

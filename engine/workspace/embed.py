@@ -12,8 +12,6 @@ from typing import Any
 
 import numpy as np
 
-BATCH = 64
-
 
 def cache_dir() -> Path:
     """Where unpacked model files are kept ($PILANG_CACHE, else the XDG cache)."""
@@ -74,45 +72,65 @@ class ModelUnavailable(Exception):
 
 
 class Embedder:
-    """One loaded sentence-transformers model; encodes to float32 unit vectors."""
+    """One packaged model in one precision; encodes to float32 unit vectors (loaded on first encode).
 
-    def __init__(self, name: str) -> None:
+    `precision` is what the workspace asked for (auto, fp32, bf16, int8); `runs_as` is what it is computed in
+    here, and `runtime` by what (openvino, torch, cuda). `key` names its vectors in the cache."""
+
+    def __init__(self, name: str, precision: str = "auto", calibration: str | None = None,
+                 texts: Callable[[], list[str]] | None = None) -> None:
+        from . import runtime
         if name not in MODELS:
             raise ModelUnavailable(f"unknown embedding model {name!r} (known: {', '.join(MODELS)})")
-        self.name = name
+        self.name, self.precision, self.calibration, self._texts = name, precision, calibration, texts
         self.dim = MODELS[name][1]
-        self._model: Any = None
+        self.runtime = runtime.choose_runtime()
+        self.runs_as = runtime.resolve(precision, self.runtime)
+        self.key = runtime.vectors_key(name, self.runs_as, calibration)
+        self._runner: Any = None
         self._lock = threading.Lock()
 
+    def describe(self) -> dict[str, str]:
+        return {"model": self.name, "precision": self.precision, "runs-as": self.runs_as, "runtime": self.runtime,
+                "vectors": self.key}
+
     def model(self) -> Any:
+        """The loaded runner (its encode() is this embedder's)."""
         with self._lock:
-            if self._model is None:
+            if self._runner is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                import transformers
-                from sentence_transformers import SentenceTransformer
-                transformers.logging.set_verbosity_error()
-                transformers.logging.disable_progress_bar()
+                from . import runtime
                 from .progress import step
-                with step(f"loading the embedder {self.name}"):
-                    self._model = SentenceTransformer(str(MODELS[self.name][0]()), device="cpu")
-        return self._model
+                folder = MODELS[self.name][0]()
+                with step(f"loading the embedder {self.name} ({self.runs_as}, {self.runtime})"):
+                    if self.runtime != "openvino":
+                        import transformers
+                        transformers.logging.set_verbosity_error()
+                        transformers.logging.disable_progress_bar()
+                    self._runner = runtime.runner(self.name, folder, self.runs_as, self.runtime, self.dim,
+                                                  self.calibration, self._texts)
+        return self._runner
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length embeddings of `texts`, shape (n, dim)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vecs = self.model().encode(texts, batch_size=BATCH, normalize_embeddings=True,
-                                   convert_to_numpy=True, show_progress_bar=False)
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        return np.ascontiguousarray(self.model().encode(list(texts)), dtype=np.float32)
 
 
-_EMBEDDERS: dict[str, Embedder] = {}
+_EMBEDDERS: dict[tuple[str, str, str | None, str], Embedder] = {}
+_EMBEDDERS_LOCK = threading.Lock()
 
 
-def embedder(name: str) -> Embedder:
-    """The process-wide embedder for a model (loaded once, on first encode)."""
-    if name not in _EMBEDDERS:
-        _EMBEDDERS[name] = Embedder(name)
-    return _EMBEDDERS[name]
+def embedder(name: str, precision: str = "auto", calibration: str | None = None,
+             texts: Callable[[], list[str]] | None = None) -> Embedder:
+    """The process-wide embedder for a model in a precision (loaded once, on first encode). An int8 embedder
+    is one calibration's: `texts` gives that sample when the quantised model must be built."""
+    from .runtime import choose_runtime
+    with _EMBEDDERS_LOCK:
+        key = (name, precision, calibration, choose_runtime())
+        if key not in _EMBEDDERS:
+            _EMBEDDERS[key] = Embedder(name, precision, calibration, texts)
+        return _EMBEDDERS[key]

@@ -30,7 +30,6 @@ def iso(ts: float | None) -> str | None:
 def search(ws: Workspace, text: str, k: int = 10, source: str | None = None, since: Any = None,
            until: Any = None) -> list[dict[str, Any]]:
     """The k messages closest in meaning to `text`, best first, each with its score and evidence."""
-    from .embed import embedder
     where, params = [], []
     if source is not None:
         where.append("source = ?")
@@ -45,7 +44,7 @@ def search(ws: Workspace, text: str, k: int = 10, source: str | None = None, sin
     if where:
         allowed = np.array([r[0] for r in ws.db.execute(f"SELECT id FROM messages WHERE {' AND '.join(where)}",
                                                         params)], dtype=np.int64)
-    query = embedder(ws.embed_model).encode([text])[0]
+    query = ws.embedder().encode([text])[0]
     scores, ids = ws.vector_index().search(query, k, allowed)
     rows = ws.messages_by_id([int(i) for i in ids])
     out = []

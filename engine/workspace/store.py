@@ -299,6 +299,7 @@ class Workspace:
                 "telemetry-events": self.count("telemetry"),
                 "players-in-tables": self.db.execute("SELECT count(DISTINCT player) FROM player_facts").fetchone()[0],
                 "graph-edges": self.count("edges"), "model": self.embed_model,
+                "precision": self.embed_precision, "runs-as": self.runs_as(),
                 "vectors": self.count("vectors", "WHERE model = ?", [self.embed_model]),
                 "index": {"kind": index.kind, "size": size}}
 
@@ -341,8 +342,69 @@ class Workspace:
         raise WorkspaceError(f"unknown period {name!r} (known: last-week, last-month, last-patch, all)")
 
     @property
-    def embed_model(self) -> str:
+    def embed_name(self) -> str:
+        """The workspace's embedding model (all-MiniLM-L6-v2, all-mpnet-base-v2)."""
         return self.get_meta("embed_model") or DEFAULT_MODEL
+
+    @property
+    def embed_precision(self) -> str:
+        """The precision the workspace asks its embedder for: auto (the default), fp32, bf16 or int8."""
+        return self.get_meta("embed_precision") or "auto"
+
+    @property
+    def embed_model(self) -> str:
+        """The key of the workspace's vectors: the model's name (fp32, bf16 and fp16 vectors are
+        interchangeable), or name/int8-CALIBRATION for int8, a model of its own."""
+        from .runtime import vectors_key
+        if self.embed_precision != "int8":
+            return self.embed_name
+        return vectors_key(self.embed_name, "int8", (self.calibration() or {}).get("id"))
+
+    def runs_as(self) -> str:
+        """What the embedder computes in here, and on what: "bf16 on openvino", "fp32 on torch"."""
+        from .embed import ModelUnavailable
+        try:
+            enc = self.embedder()
+        except ModelUnavailable as exc:
+            return f"unavailable: {exc}"
+        return f"{enc.runs_as} on {enc.runtime}"
+
+    def calibration(self) -> dict[str, Any] | None:
+        """The int8 calibration sample of the workspace's model ({"id", "hashes"}), once drawn."""
+        raw = self.get_meta(f"calibration:{self.embed_name}")
+        return json.loads(raw) if raw else None
+
+    def embedder(self) -> Any:
+        """The workspace's embedder (engine.workspace.embed.Embedder) in its precision. For int8 the first
+        call draws the calibration sample from the workspace's own texts and records it, so the same
+        sample (and the same vectors) serve every later run."""
+        from .embed import embedder
+        from .runtime import (
+            CALIBRATION_TEXTS,
+            MIN_CALIBRATION,
+            TooFewTexts,
+            calibration_id,
+        )
+        if self.embed_precision != "int8":
+            return embedder(self.embed_name, self.embed_precision)
+        cal = self.calibration()
+        if cal is None:
+            hashes = [r[0] for r in self.db.execute(
+                "SELECT content_hash FROM messages GROUP BY content_hash ORDER BY content_hash LIMIT ?",
+                [CALIBRATION_TEXTS])]
+            if len(hashes) < MIN_CALIBRATION:
+                raise TooFewTexts(f"int8 is calibrated on {MIN_CALIBRATION}+ of the workspace's own texts"
+                                           f" and it has {len(hashes)}: ingest first, or use fp32")
+            cal = {"id": calibration_id(hashes), "hashes": hashes}
+            with self.transaction():
+                self.set_meta(f"calibration:{self.embed_name}", json.dumps(cal))
+        hashes = cal["hashes"]
+
+        def texts() -> list[str]:
+            found = dict(self.rows_in("SELECT content_hash, min(text) FROM messages WHERE content_hash IN ({marks})"
+                                      " GROUP BY content_hash", hashes))
+            return [found[h] for h in hashes if h in found]
+        return embedder(self.embed_name, "int8", cal["id"], texts)
 
     def vector_index(self) -> Any:
         """The workspace's faiss index (engine.vectors.VectorIndex), loaded on first use."""

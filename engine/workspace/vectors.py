@@ -77,7 +77,7 @@ class VectorIndex:
 
     def dim(self) -> int:
         from .embed import MODELS
-        return MODELS[self.ws.embed_model][1]
+        return MODELS[self.ws.embed_name][1]
 
     def ids(self) -> np.ndarray:
         return _faiss().vector_to_array(self.load().id_map).astype(np.int64)

@@ -94,11 +94,15 @@ def stats(s: Any) -> dict[Any, Any]:
 
 
 @session_primitive("set-embedding-model")
-def set_embedding_model(s: Any, name: Any) -> dict[Any, Any]:
-    """Switch the workspace's embedding model (all-MiniLM-L6-v2 or all-mpnet-base-v2): re-embeds."""
+def set_embedding_model(s: Any, name: Any = None, *, precision: Any = None) -> dict[Any, Any]:
+    """Switch the workspace's embedding model (all-MiniLM-L6-v2 or all-mpnet-base-v2) and/or its precision
+    (`:precision "int8"`; auto, fp32, bf16, int8): embeds what the cache lacks for the new choice."""
     from pilang_engine.ingestion.pipeline import switch_model
-    embedded = s.engine.guard(switch_model)(s.engine.workspace(), to_python(name))
-    return to_pilang({"model": to_python(name), "embedded": embedded})
+    ws = s.engine.workspace()
+    name, precision = to_python(name), to_python(precision)
+    embedded = s.engine.guard(switch_model)(ws, name, precision=None if precision is None else str(precision))
+    return to_pilang({"model": ws.embed_name, "precision": ws.embed_precision, "runs-as": ws.runs_as(),
+                      "vectors": ws.embed_model, "embedded": embedded})
 
 
 @session_primitive("routing")
