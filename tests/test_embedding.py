@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from pilang_engine.workspace import runtime
 from pilang_engine.workspace.embed import MODELS
 
@@ -168,9 +167,10 @@ def test_cli_ingest_with_precision_records_it(tmp_path: Path) -> None:
 
 
 def test_set_embedding_model_takes_a_precision(demo_copy) -> None:
+    from pilang_engine.workspace.store import Workspace
+
     from pilang.bridge import to_python
     from pilang.session import Session
-    from pilang_engine.workspace.store import Workspace
     path = demo_copy("precision-prim")
     session = Session(workspace=path)
     got = to_python(session.eval_text('(set-embedding-model :precision "fp32")'))
