@@ -38,7 +38,10 @@ def test_directrunner_builds_the_same_workspace(shared_data: Any, tmp_path: Path
         sorted(b.db.execute(f"SELECT {COLUMNS} FROM messages").fetchall())
     va, vb = (dict(ws.db.execute("SELECT hash, vector FROM vectors").fetchall()) for ws in (a, b))
     assert va.keys() == vb.keys()
-    assert max(float(np.abs(np.frombuffer(va[h], np.float32) - np.frombuffer(vb[h], np.float32)).max()) for h in va) < 1e-4
+    cos = min(float(np.frombuffer(va[h], np.float32) @ np.frombuffer(vb[h], np.float32)) for h in va)
+    # the same text batched with others: the same vector in fp32; in bf16 the batch moves its last digits
+    # (within the 0.999 that makes bf16 and fp32 vectors interchangeable, tests/test_embedding.py)
+    assert cos >= (0.999 if a.runs_as().startswith("bf16") else 0.99999), cos
     assert sorted(a.db.execute("SELECT src, dst, kind, grp, weight FROM edges").fetchall()) == \
         sorted(b.db.execute("SELECT src, dst, kind, grp, weight FROM edges").fetchall())
     again = run(b_path, paths)  # idempotent like the in-process ingest, and says why it took nothing
