@@ -86,7 +86,8 @@ def paths(calibration: list[str]) -> list[tuple[str, str, Callable[[], Any]]]:
         out.append(("openvino fp32", "fp32", lambda: runtime.runner(MODEL, folder, "fp32", "openvino", dim)))
         if bf16:
             out.append(("openvino bf16", "bf16", lambda: runtime.runner(MODEL, folder, "bf16", "openvino", dim)))
-        cal = runtime.calibration_id([str(hash(t)) for t in calibration])
+        from pilang_engine.ingestion.pipeline import content_hash
+        cal = runtime.calibration_id([content_hash(t) for t in calibration])  # stable: the model is built once
         out.append(("openvino int8 (static, calibrated)", "int8",
                     lambda: runtime.runner(MODEL, folder, "int8", "openvino", dim, cal, lambda: calibration)))
     return out

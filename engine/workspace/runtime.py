@@ -102,11 +102,15 @@ def choose_runtime() -> str:
     return "openvino" if openvino() is not None else "torch"
 
 
+def check_precision(precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise PrecisionUnavailable(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+
+
 def resolve(precision: str, runtime: str) -> str:
     """The precision the vectors are computed in: auto is the fastest that meets the fidelity targets (bf16
     where native, else fp32; fp16 on a GPU); bf16 asked on a CPU without it runs as fp32 (the same vectors)."""
-    if precision not in PRECISIONS:
-        raise PrecisionUnavailable(f"unknown precision {precision!r} (known: {', '.join(PRECISIONS)})")
+    check_precision(precision)
     if runtime == "cuda":
         return "int8" if precision == "int8" else "fp16"
     if precision == "int8":
