@@ -1,7 +1,6 @@
 """PilangKernel: an ipykernel wrapper kernel over one pilang Session."""
 from __future__ import annotations
 
-import base64
 import os
 import re
 import sys
@@ -14,7 +13,7 @@ from pilang_engine.workspace.progress import set_reporter
 
 from pilang import __version__
 from pilang.errors import PilangError
-from pilang.printer import write_string
+from pilang.render import mime_bundle
 from pilang.repl import HELP, _word_length, completeness, completions, documentation
 from pilang.session import Session
 
@@ -23,21 +22,6 @@ from . import progress as widgets
 # tqdm's notebook bars need ipywidgets; without them tqdm warns in red on every fresh kernel's first
 # engine call. The text bars it falls back to are what pilang wants, so the warning is noise.
 warnings.filterwarnings("ignore", message="IProgress not found")
-
-
-def mime_bundle(value: Any) -> dict[str, Any]:
-    """text/plain always; text/html for tables, results, maps (as small tables) and HTML values;
-    image/png for plots."""
-    data: dict[str, Any] = {"text/plain": write_string(value)}
-    if hasattr(value, "to_html"):
-        data["text/html"] = value.to_html()
-    elif isinstance(value, dict) and value:
-        from pilang.render import value_html
-        data["text/html"] = value_html(value)
-    png = value.to_png() if hasattr(value, "to_png") else None
-    if png:
-        data["image/png"] = base64.b64encode(png).decode("ascii")
-    return data
 
 
 class PilangKernel(Kernel):
@@ -53,11 +37,16 @@ class PilangKernel(Kernel):
     def __init__(self, **kwargs: Any) -> None:
         os.environ.setdefault("PILANG_PROGRESS", "notebook")  # ingest shows its progress in the cell
         super().__init__(**kwargs)
-        self.pil = Session(workspace=os.environ.get("PILANG_WORKSPACE") or None)
+        server = os.environ.get("PILANG_SERVER")
+        if server:  # a team server evaluates; values come back rendered, prints with them
+            from pilang.server.client import RemoteSession
+            self.pil: Any = RemoteSession(server, os.environ.get("PILANG_TOKEN"), mime=True)
+        else:
+            self.pil = Session(workspace=os.environ.get("PILANG_WORKSPACE") or None)
         self.pil.show = self._display
         self.pil.before_eval.append(self._attach_output)
         self.pil.env["clear-output"] = self._clear_output_primitive()
-        if widgets.available():  # progress as a widget; else the engine's stream line on stdout
+        if widgets.available() and not server:  # progress as a widget; else the engine's stream line on stdout
             widgets.enable_comms(self)
             set_reporter(widgets.reporter(self._send_display))
         self.history: list[tuple[int, int, str, str | None]] = []  # (session, line, input, output)
@@ -180,7 +169,7 @@ class PilangKernel(Kernel):
         return {"status": "ok", "history": out}
 
     async def do_shutdown(self, restart: bool) -> dict[str, Any]:
-        self.pil.engine.close()
+        self.pil.close()
         return {"status": "ok", "restart": restart}
 
 

@@ -20,6 +20,8 @@ def common_options() -> argparse.ArgumentParser:
     common.add_argument("--debug", action="store_true", default=None, help="show Python tracebacks for errors")
     common.add_argument("--json", action="store_true", default=None,
                         help="print each top-level value as one JSON document a line (see README: JSON output)")
+    common.add_argument("--server", metavar="URL", help="evaluate on a team server (pilang serve) instead of locally;"
+                                                        " the token is read from $PILANG_TOKEN")
     return common
 
 
@@ -29,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
                "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; "
                "pilang kernel install [--user|--sys-prefix|--prefix P]; pilang train gnn|fno [--task T];"
-               " pilang eval; pilang report [--since P] [--out FILE]; pilang sync [steam|discord|zendesk] [...]; pilang watch [--once]; pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
+               " pilang eval; pilang report [--since P] [--out FILE]; pilang sync [steam|discord|zendesk] [...]; pilang watch [--once]; pilang serve [--host H] [--port P]; pilang token add|revoke|list [NAME]; pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
@@ -42,9 +44,9 @@ def leading_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]
     """The common options written before anything else (`pilang --workspace D train fno`), and the rest."""
     i = 0
     while i < len(argv):
-        if argv[i] in ("--debug", "--json") or argv[i].startswith("--workspace="):
+        if argv[i] in ("--debug", "--json") or argv[i].startswith(("--workspace=", "--server=")):
             i += 1
-        elif argv[i] == "--workspace":
+        elif argv[i] in ("--workspace", "--server"):
             i += 2
         else:
             break
@@ -53,7 +55,12 @@ def leading_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str], before: argparse.Namespace) -> argparse.Namespace:
     """A subcommand's arguments, with the common options given before the subcommand as defaults."""
-    parser.set_defaults(**{k: v for k, v in vars(before).items() if v is not None})
+    defaults = {k: v for k, v in vars(before).items() if v is not None}
+    parser.set_defaults(**defaults)
+    for action in parser._actions:  # a subcommand's own parsers (pilang token add): theirs would win
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.set_defaults(**defaults)
     return parser.parse_args(argv)
 
 
@@ -173,8 +180,9 @@ def demo(argv: Sequence[str], before: argparse.Namespace) -> int:
 
 
 def kernel(argv: Sequence[str], before: argparse.Namespace) -> int:
-    """`pilang kernel install [--user|--sys-prefix|--prefix P] [--workspace DIR]`: register the Jupyter
-    kernel (with --workspace, its notebooks open that workspace)."""
+    """`pilang kernel install [--user|--sys-prefix|--prefix P] [--workspace DIR | --server URL]`: register the
+    Jupyter kernel (with --workspace, its notebooks open that workspace; with --server, they evaluate on
+    that team server)."""
     parser = argparse.ArgumentParser(prog="pilang kernel", description="The pilang Jupyter kernel.")
     sub = parser.add_subparsers(dest="action", required=True)
     inst = sub.add_parser("install", help="install the kernel spec (kernel.json uses this Python)",
@@ -186,8 +194,13 @@ def kernel(argv: Sequence[str], before: argparse.Namespace) -> int:
     args = parse(parser, argv, before)
     from pilang_kernel.install import install
     prefix = sys.prefix if args.sys_prefix else args.prefix
-    where_to = install(user=args.user, prefix=prefix, workspace=args.workspace)
-    print(f"installed the pilang kernel in {where_to}" + (f" (workspace {args.workspace})" if args.workspace else ""))
+    if args.server and args.workspace:
+        print("pilang kernel install: --server and --workspace exclude each other (a server has its workspace)",
+              file=sys.stderr)
+        return 2
+    where_to = install(user=args.user, prefix=prefix, workspace=args.workspace, server=args.server)
+    print(f"installed the pilang kernel in {where_to}" + (f" (workspace {args.workspace})" if args.workspace else "")
+          + (f" (server {args.server}; the token is read from PILANG_TOKEN where Jupyter runs)" if args.server else ""))
     return 0
 
 
@@ -351,8 +364,87 @@ def watch(argv: Sequence[str], before: argparse.Namespace) -> int:
         return status
 
 
+def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
+    """`pilang serve [--host H] [--port P] [--workspace DIR]`: the team server over one workspace."""
+    parser = argparse.ArgumentParser(prog="pilang serve", parents=[common_options()],
+                                     description="Serve one workspace to a team over HTTP (see README: the team"
+                                                 " server). Every request needs a token from `pilang token add`.")
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1; put a"
+                                                            " reverse proxy with TLS in front for a network)")
+    parser.add_argument("--port", type=int, default=8484)
+    parser.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS",
+                        help="an evaluation running longer is interrupted (default 30)")
+    parser.add_argument("--max-request", type=int, default=1 << 20, metavar="BYTES",
+                        help="the largest request body taken (default 1 MiB)")
+    parser.add_argument("--idle", type=float, default=3600.0, metavar="SECONDS",
+                        help="a developer's session unused this long is closed, and replayed when used again")
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    args = parse(parser, argv, before)
+    from pilang_engine.workspace.access import tokens
+    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+
+    from .server.app import serve as run
+    from .server.sessions import Limits
+    path = Path(args.workspace or default_path())
+    try:
+        ws = Workspace(path, create=False)
+        live = [t for t in tokens(ws) if not t["revoked"]]
+        ws.close()
+    except WorkspaceError as exc:
+        print(f"pilang serve: {exc}", file=sys.stderr)
+        return 1
+    if not live:
+        print(f"pilang serve: no tokens yet, so nobody could use the server; make one first: pilang --workspace"
+              f" {path} token add NAME --role admin", file=sys.stderr)
+        return 1
+    run(path, args.host, args.port, Limits(seconds=args.time_limit, request_bytes=args.max_request,
+                                          idle_seconds=args.idle), args.log_level)
+    return 0
+
+
+def token(argv: Sequence[str], before: argparse.Namespace) -> int:
+    """`pilang token add NAME [--role analyst|admin]`, `pilang token revoke NAME`, `pilang token list`."""
+    parser = argparse.ArgumentParser(prog="pilang token", description="The team server's access tokens.")
+    sub = parser.add_subparsers(dest="action", required=True)
+    add = sub.add_parser("add", parents=[common_options()],
+                         help="make a token for NAME (the developer's name); printed once, on its last line")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["analyst", "admin"], default="analyst",
+                     help="analyst (default): query, rate, define; admin: also ingest, sync, train, change routing")
+    rev = sub.add_parser("revoke", parents=[common_options()], help="revoke NAME's token (at once)")
+    rev.add_argument("name")
+    sub.add_parser("list", parents=[common_options()], help="every token's name, role and state (never the token)")
+    args = parse(parser, argv, before)
+    from pilang_engine.workspace import access
+    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+    try:
+        ws = Workspace(args.workspace or default_path(), create=args.action == "add")
+        if args.action == "add":
+            secret = access.add_token(ws, args.name, args.role)
+            print(f"a token for {args.name} ({args.role}); it is shown this once, only its hash is kept:")
+            print(secret)
+        elif args.action == "revoke":
+            if not access.revoke(ws, args.name):
+                print(f"pilang token: {args.name} has no live token", file=sys.stderr)
+                return 1
+            print(f"revoked {args.name}'s token")
+        elif args.json:
+            for row in access.tokens(ws):
+                print_json(row)
+        else:
+            rows = access.tokens(ws)
+            for r in rows:
+                print(f"{r['name']:<20} {r['role']:<8} made {r['created']}" + (f", revoked {r['revoked']}" if r["revoked"] else ""))
+            if not rows:
+                print("no tokens (pilang token add NAME makes one)")
+    except WorkspaceError as exc:
+        print(f"pilang token: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate,
-               "report": report, "sync": sync, "watch": watch}
+               "report": report, "sync": sync, "watch": watch, "serve": serve, "token": token}
 
 
 DEFINITIONS = {"define", "defmacro", "defn", "set!", "load"}
@@ -405,8 +497,14 @@ def _main(argv: list[str]) -> int:
     from .session import Session
     out = sys.stdout
     try:
-        session = Session(workspace=args.workspace)
-        session.env["*argv*"] = list(args.args or [])
+        if args.server:
+            import os
+
+            from .server.client import RemoteSession
+            session: Any = RemoteSession(args.server, os.environ.get("PILANG_TOKEN"))
+        else:
+            session = Session(workspace=args.workspace)
+            session.env["*argv*"] = list(args.args or [])
         if args.json:  # stdout carries only JSON lines: what the program prints goes to stderr
             sys.stdout = sys.stderr
         if args.eval:
@@ -422,8 +520,14 @@ def _main(argv: list[str]) -> int:
             if value is not None and head not in DEFINITIONS:
                 out.write(json_line(value))
                 out.flush()
+        if args.file and args.server:
+            session.load(args.file, each if args.json else None, argv=list(args.args or []))
+            return 0
         if args.file:
             session.load(args.file, each if args.json else None)
+            return 0
+        if args.json and args.server:
+            session.evaluate(sys.stdin.read(), "<stdin>", each=each)
             return 0
         if args.json:  # forms from stdin, as a script
             from .reader import read

@@ -232,6 +232,9 @@ class Compiler:
             UNQUOTE: self.c_misplaced, UNQUOTE_SPLICING: self.c_misplaced,
         }
         self.unit = Unit("<input>")
+        # over the team server: names no pilang program should reach (the compiled code's helpers, whose
+        # names begin with a space, and Python's dunder names) are refused, for reading and for defining
+        self.sandboxed = False
 
     # ---- entry points -------------------------------------------------------------------
 
@@ -355,7 +358,14 @@ class Compiler:
             raise PilangError("syntax", f"{sym.name} is a special form, not a value", span)
         if type(self.env.get(sym.name)) is Macro:
             raise PilangError("syntax", f"{sym.name} is a macro, not a value", span)
+        self.check_reachable(sym, span)
         return _loc(self.global_ref(sym), span)
+
+    def check_reachable(self, sym: Symbol, span: Span) -> None:
+        """Refuse, when sandboxed, a global name that is the implementation's, not the language's."""
+        if self.sandboxed and sym.interned and (sym.name.startswith((" ", "__")) or not sym.name):
+            raise PilangError("permission", f"the name {sym.name!r} belongs to the implementation, not to pilang,"
+                              " and is not reachable over the server", span)
 
     def global_ref(self, sym: Symbol) -> ast.expr:
         if not sym.interned or sym.name in PY_RESERVED:
@@ -644,6 +654,7 @@ class Compiler:
         return self.finish(stmts, _loc(self.unit.const(name), span), ctx, span)
 
     def check_redefine(self, name: Symbol, span: Span) -> None:
+        self.check_reachable(name, span)
         if name in self.specials:
             raise PilangError("syntax", f"cannot define {name.name}: it is a special form", span)
         if name.name in INLINE:

@@ -4,20 +4,31 @@ from __future__ import annotations
 import itertools
 import re
 import sys
+from contextvars import ContextVar
 from types import TracebackType
 from typing import Any
 
 from .datum import Span
 
-KINDS = ("syntax", "unbound", "type", "arity", "value", "recursion", "engine", "user", "io")
+KINDS = ("syntax", "unbound", "type", "arity", "value", "recursion", "engine", "user", "io", "permission",
+         "timeout")
 
 # Source texts by file name, so errors can show the offending line (REPL inputs included).
 SOURCES: dict[str, str] = {}
+# A server gives each developer a table of their own (their "<repl-1>" is not another's): the one set
+# here, for the context an evaluation runs in, replaces SOURCES.
+OWN_SOURCES: ContextVar[dict[str, str] | None] = ContextVar("pilang_sources", default=None)
+
+
+def sources() -> dict[str, str]:
+    """The source table errors are quoted from, in this context."""
+    own = OWN_SOURCES.get()
+    return SOURCES if own is None else own
 
 
 def remember_source(file: str, text: str) -> None:
     """Keep `text` so errors in `file` can quote it."""
-    SOURCES[file] = text
+    sources()[file] = text
 
 
 class PilangError(Exception):
@@ -60,9 +71,10 @@ class PilangError(Exception):
 
 def caret_lines(span: Span | None) -> list[str]:
     """The source line of `span` and a line of carets under it (nothing if the text is unknown)."""
-    if span is None or span.file not in SOURCES:
+    table = sources()
+    if span is None or span.file not in table:
         return []
-    text_lines = SOURCES[span.file].split("\n")
+    text_lines = table[span.file].split("\n")
     if not 1 <= span.line <= len(text_lines):
         return []
     line = text_lines[span.line - 1].rstrip("\r")

@@ -13,7 +13,7 @@ import textwrap
 from typing import Any
 
 from .datum import Keyword
-from .printer import display_string
+from .printer import display_string, write_string
 
 K = Keyword
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -205,6 +205,8 @@ def value_lines(v: Any, width: int | None = None, depth: int = 0) -> list[str]:
     """A value for a person at a terminal: a map too long for one line as an aligned key/value table
     (nested maps indented under their key, lists of maps as tables), anything else as written."""
     from .printer import write_string
+    if hasattr(type(v), "__pilang_lines__"):  # a value a server rendered
+        return v.__pilang_lines__()
     width = width or _width()
     written = write_string(v)
     if len(written) <= width or depth > 2:
@@ -236,3 +238,19 @@ def value_lines(v: Any, width: int | None = None, depth: int = 0) -> list[str]:
             lines[-1] = f"({len(v)} rows, the first {MAX_ROWS} shown)"
         return [line[:width - 1] + "…" if len(line) > width else line for line in lines]
     return textwrap.wrap(written, width) or [written]
+
+
+def mime_bundle(value: Any) -> dict[str, Any]:
+    """text/plain always; text/html for tables, results, maps (as small tables) and HTML values;
+    image/png for plots."""
+    if hasattr(type(value), "__pilang_mime__"):  # a value a server rendered
+        return value.__pilang_mime__()
+    data: dict[str, Any] = {"text/plain": write_string(value)}
+    if hasattr(value, "to_html"):
+        data["text/html"] = value.to_html()
+    elif isinstance(value, dict) and value:
+        data["text/html"] = value_html(value)
+    png = value.to_png() if hasattr(value, "to_png") else None
+    if png:
+        data["image/png"] = base64.b64encode(png).decode("ascii")
+    return data

@@ -68,6 +68,8 @@ def is_complete(text: str) -> bool:
 
 def documentation(session: Session, name: str) -> str:
     """The help text for a name: special form, macro, procedure or primitive."""
+    if getattr(session, "remote", False):  # a team server's session: it knows its names
+        return session.documentation(name)
     if name in SPECIAL_DOCS:
         return f"special form {name}\n  {SPECIAL_DOCS[name]}"
     if name not in session.env or name.startswith(" "):
@@ -85,6 +87,8 @@ def documentation(session: Session, name: str) -> str:
 
 def completions(session: Session, text_before: str) -> list[tuple[str, str]]:
     """(candidate, one-line description) for the word being typed, in context."""
+    if getattr(session, "remote", False):
+        return session.completions(text_before)
     start = len(text_before) - _word_length(text_before)
     word = text_before[start:]
     before = text_before[:start].rstrip()
@@ -123,6 +127,9 @@ def run_command(session: Session, line: str, out: TextIO) -> bool:
             print(err.render(), file=sys.stderr)
     elif cmd == "voice":
         _eval_print(session, f"(voice-query {json.dumps(arg)})", "<voice>", out, pretty=True)
+    elif cmd == "workspace" and getattr(session, "remote", False):
+        out.write(f"workspace: the one the server at {session.url} works on\n" if not arg else
+                  ",workspace: a server works on its one workspace (run pilang locally to open another)\n")
     elif cmd == "workspace":
         if arg:
             _eval_print(session, f"(open-workspace {json.dumps(arg)})", "<workspace>", out, pretty=True)
@@ -252,6 +259,9 @@ def repl(session: Session, prompt: Any = None, out: TextIO = sys.stdout) -> int:
     """The interactive loop: errors print with their caret and every definition survives."""
     prompt = prompt or make_prompt(session)
     out.write("pilang — ,help for commands, Ctrl-D to leave\n")
+    if getattr(session, "remote", False):
+        me = session.whoami()
+        out.write(f"connected to {session.url} as {me['developer']} ({me['role']})\n")
     n = 0
     while True:
         try:

@@ -23,11 +23,17 @@ from .runtime import EvalThread, Macro, TailCall, bounce
 class Session:
     """The state a user works in: definitions persist across evaluations, errors lose nothing."""
 
-    def __init__(self, prelude: bool = True, workspace: str | Path | None = None) -> None:
+    def __init__(self, prelude: bool = True, workspace: str | Path | None = None, developer: str | None = None,
+                 sandbox: Callable[[Session], None] | None = None) -> None:
+        """`developer` names who works here for the learner (default $PILANG_DEVELOPER, else the OS user);
+        `sandbox(session)`, when given, restricts what the session's code may reach (the team server's
+        policy) before any library code is loaded, so nothing defined later holds an unrestricted primitive."""
         self.env: dict[str, Any] = {"__builtins__": {}}
         self.env.update(PRIMITIVES)
         self.engine = EngineLink(workspace)
         self.learner = Learner(self)
+        if developer:
+            self.learner.developer = developer
         bind_session(self.env, self)
         self.engine.on_open.append(self.learner.load_learned)
         self.show: Callable[[Any], None] = _print_value  # a notebook front end replaces this
@@ -41,6 +47,8 @@ class Session:
         self.compiler = C.Compiler(self.env, {name: self.env[name] for name in C.INLINE})
         self.thread = EvalThread()
         self._inputs = count(1)
+        if sandbox is not None:
+            sandbox(self)
         if prelude:
             for name in ("prelude.pil", "query.pil"):
                 self.load(stdlib_dir() / name)
@@ -87,10 +95,18 @@ class Session:
         except Exception as exc:  # the learner must never cost the user an evaluation
             print(f"; the learner could not record this form: {exc}", file=sys.stderr)
 
-    def eval_here(self, source: str) -> None:
+    def eval_here(self, source: str, file: str = "<learned>") -> None:
         """Evaluate source text on the current (evaluation) thread, unrecorded: learned definitions."""
-        for form, span in read(source, "<learned>"):
+        for form, span in read(source, file):
             self._eval_toplevel(form, span)
+
+    def replay(self, source: str, file: str) -> None:
+        """Evaluate a definition made earlier (a server session starting again), unrecorded."""
+        self.run(lambda: self.eval_here(source, file))
+
+    def close(self) -> None:
+        """Close the workspace, if this session opened it."""
+        self.engine.close()
 
     def _eval_toplevel(self, form: Any, span: Span) -> Any:
         # a name nobody defined may be a learned macro: installed ones load when the workspace opens, an

@@ -30,6 +30,8 @@ def json_value(x: Any) -> Any:
         return x if math.isfinite(x) else None
     if type(x) in (Symbol, Keyword):
         return x.name
+    if hasattr(type(x), "__pilang_json__"):  # a value a server sent
+        return x.__pilang_json__()
     if isinstance(x, Result):
         d = x.data
         return {"answer": json_value(d.get(Keyword("answer"))), "handler": json_value(d.get(Keyword("handler"))),

@@ -131,9 +131,17 @@ def _v11(db: sqlite_utils.Database) -> None:
     db["alerts"].create({"key": str, "time": str, "text": str, "delivered": int}, pk="key")
 
 
+def _v12(db: sqlite_utils.Database) -> None:
+    """The team server: its access tokens (only a hash of each is kept) and every developer's own
+    global environment, as the definitions they made, in order (replayed when their session starts)."""
+    db["tokens"].create({"name": str, "role": str, "hash": str, "created": str, "revoked": str}, pk="name")
+    db["environments"].create({"developer": str, "seq": int, "source": str, "file": str, "time": str},
+                              pk=("developer", "seq"))
+
+
 # The schema's history: opening a workspace applies the steps it has not had yet, in order.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
-                                                              _v11]
+                                                              _v11, _v12]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

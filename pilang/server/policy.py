@@ -1,0 +1,157 @@
+"""What pilang code may do over the team server, by role. Locally a program may read and write any file
+the user can, open any workspace and reach the compiled code's helpers; over the server it may not:
+
+- files are read and written only inside the server's workspace directory (a relative path starts
+  there): `load`, `ingest`, `ingest-images`, `transcribe`, `voice->query`, `voice-query`, `report`;
+- `open-workspace` is refused (the server works on its one workspace);
+- the implementation's names (the compiled code's helpers, Python's dunder names) cannot be read or
+  defined, so no program reaches Python itself (the global environment has no Python builtins);
+- an analyst queries, rates and defines; ingesting, syncing, training and changing routing are an
+  admin's (`ADMIN_ONLY`).
+
+No primitive starts a process or opens a network connection except `sync` (an admin's), so nothing more
+is needed for those. What a program prints is captured per request (see sessions.py), never the
+server's own output."""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import compiler as C
+from ..datum import Keyword
+from ..errors import PilangError
+from ..reader import read_file
+
+# primitive -> what it does, for the message an analyst gets
+ADMIN_ONLY = {
+    "ingest": "ingests data", "ingest-images": "ingests images", "sync": "syncs live sources",
+    "train": "trains a model", "set-route!": "changes routing",
+    "undo-learning": "undoes a learned rewrite (of routing or macros)", "freeze-learning": "stops the learner",
+    "unfreeze-learning": "restarts the learner", "set-embedding-model": "re-embeds the workspace",
+}
+REFUSED = {"open-workspace": "the server works on its one workspace (run pilang locally to open another)"}
+ALL = "all"
+# primitive -> (positional arguments that are paths: ALL or a set of indices, keyword arguments that are
+# paths, defaults for path keywords the caller left out, so they too land inside the workspace)
+PATHS: dict[str, tuple[Any, tuple[str, ...], dict[str, str]]] = {
+    "ingest": (ALL, (), {}),
+    "ingest-images": (ALL, ("checkpoint", "config"), {}),
+    "transcribe": ({0}, (), {}),
+    "voice->query": ({0}, (), {}),
+    "voice-query": ({0}, (), {}),
+    "report": (set(), ("out",), {"out": "report.html"}),
+}
+
+
+class Sandbox:
+    """Applied to a Session before its library loads (Session(sandbox=...))."""
+
+    def __init__(self, root: str | Path, role: str, developer: str) -> None:
+        self.root = Path(root).resolve()
+        self.role, self.developer = role, developer
+
+    def __call__(self, session: Any) -> None:
+        env = session.env
+        session.compiler.sandboxed = True
+        for name, why in REFUSED.items():
+            env[name] = _replace(env[name], _refuse(name, why))
+        for name, (positions, keywords, defaults) in PATHS.items():
+            env[name] = _replace(env[name], self._paths(env[name], name, positions, keywords, defaults))
+        if self.role != "admin":
+            for name, what in ADMIN_ONLY.items():
+                env[name] = _replace(env[name], _admins(name, f"{name} {what}, which only an admin does over the"
+                                                              f" server, and {self.developer}'s token has the"
+                                                              f" {self.role} role"))
+            env["personas"] = _replace(env["personas"], self._no_refit(env["personas"]))
+            env["install-routes!"] = _replace(env["install-routes!"], self._library_routes(env["install-routes!"]))
+        env[C.HELPER_LOAD] = self._load(session)
+
+    def seal(self, session: Any) -> None:
+        """After the library has loaded: the default routes it installs (on a fresh workspace's first
+        query) are the only ones an analyst's session may add."""
+        from ..bridge import to_python
+        self.library_routes = {tuple(to_python(r)) for r in session.env.get("default-routes") or ()}
+
+    def _library_routes(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def install(routes: Any) -> Any:
+            from ..bridge import to_python
+            asked = {tuple(to_python(r)) for r in routes or ()}
+            if not asked <= getattr(self, "library_routes", set()):
+                raise PilangError("permission", f"install-routes! with routes of your own changes routing, which only"
+                                  f" an admin does over the server, and {self.developer}'s token has the {self.role}"
+                                  " role (the library's default routes install themselves)")
+            return fn(routes)
+        return install
+
+    def inside(self, path: Any, who: str) -> str:
+        """`path` (relative to the workspace directory) as an absolute path inside it, else a permission
+        error. Links are followed first, so none leads out."""
+        if type(path) is not str:
+            return path  # the primitive says what it takes
+        target = Path(path)
+        full = (target if target.is_absolute() else self.root / target).resolve()
+        if full != self.root and self.root not in full.parents:
+            raise PilangError("permission", f"{who}: {path!r} is outside the workspace; over the server, files are"
+                              " read and written only inside the workspace directory (a relative path starts there)")
+        return str(full)
+
+    def _paths(self, fn: Callable[..., Any], who: str, positions: Any, keywords: tuple[str, ...],
+               defaults: dict[str, str]) -> Callable[..., Any]:
+        def checked(*args: Any) -> Any:
+            out, given, i = [], set(), 0
+            while i < len(args):
+                a = args[i]
+                if type(a) is Keyword and i + 1 < len(args):
+                    value = args[i + 1]
+                    given.add(a.name)
+                    out += [a, self.inside(value, who) if a.name in keywords else value]
+                    i += 2
+                    continue
+                out.append(self.inside(a, who) if positions == ALL or i in positions else a)
+                i += 1
+            for key, default in defaults.items():
+                if key not in given:
+                    out += [Keyword(key), self.inside(default, who)]
+            return fn(*out)
+        return checked
+
+    def _no_refit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def personas(*args: Any) -> Any:
+            for k, v in zip(args, args[1:]):
+                if type(k) is Keyword and k.name == "refit" and v not in (False, None):
+                    raise PilangError("permission", f"(personas :refit #t) refits the personas, which is an admin's to"
+                                      f" do: {self.developer}'s token has the {self.role} role")
+            return fn(*args)
+        return personas
+
+    def _load(self, session: Any) -> Callable[[Any, str], None]:
+        def load(path: Any, from_file: str) -> None:
+            if type(path) is not str:
+                raise PilangError("type", "load needs a file name string")
+            base = Path(from_file).parent if not from_file.startswith("<") else self.root
+            target = self.inside(str(base / path), "load")
+            for form, span in read_file(target):
+                session._eval_toplevel(form, span)
+        return load
+
+
+def _refuse(name: str, why: str) -> Callable[..., Any]:
+    def refused(*args: Any) -> Any:
+        raise PilangError("permission", f"{name} is not allowed over the server: {why}")
+    return refused
+
+
+def _admins(name: str, why: str) -> Callable[..., Any]:
+    def refused(*args: Any) -> Any:
+        raise PilangError("permission", why)
+    return refused
+
+
+def _replace(original: Callable[..., Any], new: Callable[..., Any]) -> Callable[..., Any]:
+    """`new` in the original primitive's place, with its name, signature and documentation (so ,help
+    and completion read the same), marked as a primitive."""
+    wrapped = functools.wraps(original)(new)
+    wrapped.__pilang_primitive__ = True
+    return wrapped
