@@ -11,7 +11,7 @@ from typing import Any
 from .datum import Span
 
 KINDS = ("syntax", "unbound", "type", "arity", "value", "recursion", "engine", "user", "io", "permission",
-         "timeout")
+         "timeout", "interrupted")
 
 # Source texts by file name, so errors can show the offending line (REPL inputs included).
 SOURCES: dict[str, str] = {}

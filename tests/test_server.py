@@ -379,6 +379,38 @@ def test_the_repl_completes_from_the_server(served: dict[str, Any]) -> None:
     s.close()
 
 
+def test_the_interactive_repl_on_a_server_completes_helps_and_interrupts(served: dict[str, Any],
+                                                                        tmp_path: Path) -> None:
+    import pexpect
+    env = dict(os.environ, PILANG_HISTORY=str(tmp_path / "history"), TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1",
+               PILANG_TOKEN=served["tokens"]["ben"])
+    child = pexpect.spawn(sys.executable, ["-m", "pilang", "--server", served["url"]], env=env, encoding="utf-8",
+                          timeout=60, dimensions=(40, 160))
+    child.expect("connected to .* as ben \\(analyst\\)")
+    child.expect("pilang>")
+    child.send("(define ben-zebra-count 3)\r")
+    child.expect("ben-zebra-count\r\n")  # the value, after the echoed input
+    child.expect("pilang>")
+    child.send("(+ 1 ben-zebr\t")  # completed from the server's environment for ben
+    child.expect("a-count")  # the completion arrived (over HTTP) and was inserted
+    child.send(")\r")
+    child.expect(r"\D4\r\n")
+    child.send(",help car\r")
+    child.expect("First element of a non-empty list")
+    child.send("(car 7)\r")
+    child.expect("type error: car needs a non-empty list")
+    child.send("(define (spin) (spin)) (spin)\r")
+    time.sleep(1.5)
+    started = time.monotonic()
+    child.sendintr()  # Ctrl-C interrupts the evaluation on the server, not the REPL
+    child.expect("interrupted")
+    assert time.monotonic() - started < 5
+    child.send("(* ben-zebra-count 14)\r")
+    child.expect(r"\D42\r\n")
+    child.send(",quit\r")
+    child.expect(pexpect.EOF)
+
+
 def test_a_kernel_installed_for_a_server_evaluates_there(served: dict[str, Any], tmp_path: Path) -> None:
     from jupyter_client.manager import start_new_kernel
     done = subprocess.run([sys.executable, "-m", "pilang", "kernel", "install", "--prefix", str(tmp_path),
@@ -414,6 +446,18 @@ def test_a_kernel_installed_for_a_server_evaluates_there(served: dict[str, Any],
         assert any("image/png" in m["content"].get("data", {}) for m in outputs if m["msg_type"] == "display_data")
         reply = kc.complete("(string-up", 10, reply=True, timeout=60)
         assert reply["content"]["matches"] == ["string-upcase"]
+        msg_id = kc.execute("(define (spin) (spin)) (spin)")  # interrupting the kernel interrupts the server
+        time.sleep(1.5)
+        started = time.monotonic()
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=20)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=20)
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "interrupted"
+        assert time.monotonic() - started < 5
+        outputs.clear()
+        kc.execute_interactive("(+ 40 2)", timeout=60, output_hook=outputs.append)
+        assert [m["content"]["data"]["text/plain"] for m in outputs if m["msg_type"] == "execute_result"] == ["42"]
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

@@ -125,3 +125,29 @@ def test_the_kernel_from_the_wheel_answers_kernel_info(user: dict[str, Any]) -> 
     spec = json.loads((user["prefix"] / "share" / "jupyter" / "kernels" / "pilang" / "kernel.json").read_text())
     assert spec["argv"][0] == str(user["python"]) or Path(spec["argv"][0]).resolve() == user["python"].resolve()
     assert shutil.which("pilang", path=str(user["prefix"] / "bin"))
+
+
+def test_the_team_server_from_the_wheel(user: dict[str, Any]) -> None:
+    import socket
+    import time
+    run(user, "--workspace", "team-ws", "ingest", str(ROOT / "tests" / "data" / "discord_sample.json"))
+    token = run(user, "--workspace", "team-ws", "token", "add", "wren").stdout.strip().splitlines()[-1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([str(user["pilang"]), "serve", "--workspace", "team-ws", "--port", str(port)],
+                              cwd=user["cwd"], env=user["env"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        env = {**user["env"], "PILANG_TOKEN": token}
+        for _ in range(240):
+            done = subprocess.run([str(user["pilang"]), "--server", f"http://127.0.0.1:{port}", "-e",
+                                   "(get (stats) :messages)"], cwd=user["cwd"], env=env, capture_output=True,
+                                  text=True, timeout=120)
+            if done.returncode == 0 or "cannot reach" not in done.stderr:
+                break
+            time.sleep(0.25)
+        assert done.returncode == 0, done.stderr
+        assert int(done.stdout) > 0
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -29,7 +29,7 @@ def params(ws: Workspace) -> dict[str, float]:
 
 
 def set_params(ws: Workspace, values: dict[str, float]) -> None:
-    with ws.transaction():
+    with ws.transaction(data=False):
         ws.set_meta("learning_params", dumps(values))
 
 
@@ -39,7 +39,7 @@ def frozen(ws: Workspace) -> bool:
 
 
 def freeze(ws: Workspace, on: bool) -> None:
-    with ws.transaction():
+    with ws.transaction(data=False):
         ws.set_meta("learning_frozen", "1" if on else "0")
     log(ws, "-", "freeze" if on else "unfreeze", "learning", "asked by the developer", {"kind": "none"}, [])
 
@@ -70,7 +70,7 @@ def undo(ws: Workspace, entry: int) -> str:
     if row[1]:
         return f"entry {entry} was already undone"
     step = json.loads(row[0])
-    with ws.transaction():
+    with ws.transaction(data=False):
         if step["kind"] == "route":
             if step["handler"] is None:
                 ws.db.execute("DELETE FROM routes WHERE type = ? AND target = ?", [step["type"], step["target"]])

@@ -43,7 +43,7 @@ def update(ws: Workspace, type_: str, target: str, handler: str, rating: int, fe
     rate = params(ws)["l1_rate"]
     reward = (rating - 1) / 4
     a, b, n = posterior(ws, type_, target, handler)
-    with ws.transaction():
+    with ws.transaction(data=False):
         ws.db.execute("INSERT OR REPLACE INTO handler_scores(type, target, handler, alpha, beta, n) VALUES (?, ?, ?, ?, ?, ?)",
                       [type_, target, handler, a + rate * reward, b + rate * (1 - reward), n + 1])
     current = ws.db.execute("SELECT handler, origin FROM routes WHERE type = ? AND target = ?",
@@ -60,7 +60,7 @@ def update(ws: Workspace, type_: str, target: str, handler: str, rating: int, fe
         return None
     reason = (f"mean rating {1 + 4 * means[best][0]:.2f} over {means[best][1]} ratings vs"
               f" {1 + 4 * means.get(routed, (0.5, 0))[0]:.2f} for {routed}")
-    with ws.transaction():
+    with ws.transaction(data=False):
         ws.db.execute("INSERT OR REPLACE INTO routes(type, target, handler, origin, updated) VALUES (?, ?, ?, ?, ?)",
                       [type_, target, best, f"learned (L1): {reason}", now_iso()])
     log(ws, "L1", "route", f"({type_} {target}) -> {best}", reason,

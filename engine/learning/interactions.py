@@ -22,7 +22,7 @@ def record(ws: Workspace, session: str, developer: str, text: str, form: Any, ex
                          " FROM interactions i WHERE i.session = ? AND i.kind = 'query' AND i.time >= ?"
                          " ORDER BY i.id DESC LIMIT 1", [session, now - window]).fetchone()
     clarifies = prev[0] if kind == "query" and prev and (prev[1] or (prev[3] is not None and prev[3] <= 2)) else None
-    with ws.transaction():
+    with ws.transaction(data=False):
         cur = ws.db.execute(
             "INSERT INTO interactions(session, developer, time, text, expansion, handler, summary, latency_ms, error,"
             " kind, qtype, qtarget, form, clarifies, learned_used) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -60,7 +60,7 @@ def rate(ws: Workspace, session: str, rating: int, comment: str | None = None, i
     row = ws.db.execute("SELECT qtype, qtarget, handler, learned_used FROM interactions WHERE id = ?", [target]).fetchone()
     if row is None:
         raise WorkspaceError(f"no interaction {target}")
-    with ws.transaction():
+    with ws.transaction(data=False):
         cur = ws.db.execute("INSERT INTO feedback(interaction, rating, comment, time) VALUES (?, ?, ?, ?)",
                             [target, rating, comment, time.time()])
     feedback = int(cur.lastrowid)

@@ -53,7 +53,7 @@ def tick(ws: Workspace) -> str | None:
     last = int(ws.get_meta("meta_at") or 0)
     if total - last < EVERY:
         return None
-    with ws.transaction():
+    with ws.transaction(data=False):
         ws.set_meta("meta_at", str(total))
     rows = ws.db.execute("SELECT id, level, subject, feedback FROM learning_log WHERE level IN ('L1', 'L2', 'L3')"
                          " AND undone = 0 ORDER BY id DESC LIMIT 30").fetchall()

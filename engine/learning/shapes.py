@@ -142,7 +142,7 @@ def offer_macro(ws: Workspace, developer: str, interaction: int, form: Any) -> d
         return None
     reason = f"{best[0]} query forms of this shape from {developer}, generalised by anti-unification"
     stamp = now_iso()
-    with ws.transaction():
+    with ws.transaction(data=False):
         ws.db.execute("INSERT INTO learned(name, kind, developer, definition, status, reason, uses, created, updated)"
                       " VALUES (?, 'macro', ?, ?, 'offered', ?, 0, ?, ?)", [name, developer, definition, reason, stamp, stamp])
     log(ws, "L2", "offer macro", name, reason, {"kind": "learned", "name": name, "developer": developer, "status": None},
@@ -204,7 +204,7 @@ def learn_alias(ws: Workspace, developer: str, failed: dict[str, Any], fixed: di
     if exists and exists[0] in ("installed", "promoted"):
         return None
     reason = f"interaction {failed['id']} failed ({failed['error'][:80]}); {fixed['id']} said {new[1]} instead"
-    with ws.transaction():
+    with ws.transaction(data=False):
         ws.db.execute("INSERT OR REPLACE INTO learned(name, kind, developer, definition, status, reason, uses, created, updated)"
                       " VALUES (?, 'alias', ?, ?, 'installed', ?, 0, ?, ?)", [name, developer, new[1], reason, stamp, stamp])
     log(ws, "L2", "alias", f"{name} -> {new[1]}", reason,
@@ -249,7 +249,7 @@ def accept(ws: Workspace, developer: str, name: str, how: str = "accepted by") -
     if row is None:
         from ..workspace.store import WorkspaceError
         raise WorkspaceError(f"no learned macro {name!r} for {developer}; see (learned-macros)")
-    with ws.transaction():
+    with ws.transaction(data=False):
         ws.db.execute("UPDATE learned SET status = 'installed', updated = ? WHERE name = ? AND developer = ?",
                       [now_iso(), name, developer])
     log(ws, "L2", "install macro", name, f"{how} {developer}",
@@ -264,7 +264,7 @@ def forget(ws: Workspace, developer: str, name: str) -> str:
     if row is None:
         from ..workspace.store import WorkspaceError
         raise WorkspaceError(f"nothing learned is called {name!r}; see (learned-macros)")
-    with ws.transaction():
+    with ws.transaction(data=False):
         ws.db.execute("UPDATE learned SET status = 'forgotten', updated = ? WHERE name = ? AND developer = ?",
                       [now_iso(), name, row[0]])
     log(ws, "-", "forget", f"{row[2]} {name}", f"asked by {developer}",
@@ -296,7 +296,7 @@ def promote(ws: Workspace, names: list[str], feedback: int) -> list[str]:
         reason = (f"{len(devs)} developers ({', '.join(devs)}) learned it; mean rating {rating[0]:.2f} over"
                   f" {rating[1]} uses")
         stamp = now_iso()
-        with ws.transaction():
+        with ws.transaction(data=False):
             ws.db.execute("INSERT OR REPLACE INTO learned(name, kind, developer, definition, status, reason, uses, created, updated)"
                           " VALUES (?, ?, ?, ?, 'promoted', ?, 0, ?, ?)", [name, rows[0][2], TEAM, definition, reason, stamp, stamp])
         log(ws, "L3", "promote", name, reason, {"kind": "learned", "name": name, "developer": TEAM, "status": None},

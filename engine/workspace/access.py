@@ -29,7 +29,7 @@ def add_token(ws: Workspace, name: str, role: str = "analyst") -> str:
     if role not in ROLES:
         raise WorkspaceError(f"a token's role is one of {', '.join(ROLES)}; got {role!r}")
     token = PREFIX + secrets.token_urlsafe(32)
-    with ws.transaction():
+    with ws.transaction(data=False):
         ws.db.execute("INSERT INTO tokens(name, role, hash, created, revoked) VALUES (?, ?, ?, ?, NULL)"
                       " ON CONFLICT(name) DO UPDATE SET role = excluded.role, hash = excluded.hash,"
                       " created = excluded.created, revoked = NULL", [name, role, _digest(token), now_iso()])
@@ -38,7 +38,7 @@ def add_token(ws: Workspace, name: str, role: str = "analyst") -> str:
 
 def revoke(ws: Workspace, name: str) -> bool:
     """Revoke `name`'s token; False when it has no live token."""
-    with ws.transaction():
+    with ws.transaction(data=False):
         cur = ws.db.execute("UPDATE tokens SET revoked = ? WHERE name = ? AND revoked IS NULL", [now_iso(), name])
     return cur.rowcount > 0
 

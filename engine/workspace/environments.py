@@ -8,7 +8,7 @@ from .store import Workspace, now_iso
 
 def save(ws: Workspace, developer: str, source: str, file: str) -> None:
     """Append one definition to `developer`'s environment."""
-    with ws.transaction():
+    with ws.transaction(data=False):
         seq = ws.db.execute("SELECT coalesce(max(seq), 0) + 1 FROM environments WHERE developer = ?",
                             [developer]).fetchone()[0]
         ws.db.execute("INSERT INTO environments(developer, seq, source, file, time) VALUES (?, ?, ?, ?, ?)",
@@ -23,5 +23,5 @@ def definitions(ws: Workspace, developer: str) -> list[tuple[str, str]]:
 
 def clear(ws: Workspace, developer: str) -> int:
     """Forget `developer`'s environment; how many definitions it held."""
-    with ws.transaction():
+    with ws.transaction(data=False):
         return ws.db.execute("DELETE FROM environments WHERE developer = ?", [developer]).rowcount

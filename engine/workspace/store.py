@@ -179,6 +179,7 @@ class Workspace:
         self._sentiment: Any = None  # (key, model), see engine.analytics.sentiment.model_for
         self._derived: dict[str, Any] = {}  # other caches keyed by what they were computed from
         self._seen_version = self._data_version()
+        self._seen_generation = self._generation()
 
     # ---- other processes ----------------------------------------------------------------
 
@@ -186,13 +187,26 @@ class Workspace:
         """SQLite's counter of commits by other connections (this one's own commits leave it)."""
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
+    def _generation(self) -> str | None:
+        """The data's generation: bumped by every transaction that changes data (not by the learner's
+        bookkeeping, tokens or saved definitions), see `transaction(data=...)`."""
+        try:
+            return self.get_meta("generation")
+        except sqlite3.OperationalError:  # a workspace still being made
+            return None
+
     def refresh(self) -> bool:
         """Drop every in-memory cache (index, graph, sentiment model, change history, grids, fits) when
-        another process (or connection) committed since the last look; True when it did."""
+        another process (or connection) changed the data since the last look; True when it did. A
+        commit that only recorded learning (another developer's query on the team server) keeps them."""
         version = self._data_version()
         if version == self._seen_version:
             return False
         self._seen_version = version
+        generation = self._generation()
+        if generation == self._seen_generation:
+            return False
+        self._seen_generation = generation
         self._index = None
         self._sentiment = None
         self.invalidate()
@@ -241,12 +255,17 @@ class Workspace:
                         [key, value])
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All writes inside commit together or not at all (an interrupted batch leaves no trace)."""
+    def transaction(self, data: bool = True) -> Iterator[None]:
+        """All writes inside commit together or not at all (an interrupted batch leaves no trace).
+        `data=False` for writes no cache is computed from (the learner's records, tokens, saved
+        definitions): other connections then keep their caches (see `refresh`)."""
         conn = self.db.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            if data:
+                conn.execute("INSERT INTO meta(key, value) VALUES ('generation', '1') ON CONFLICT(key)"
+                             " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -120,7 +120,7 @@ class Desk:
         self.lock = threading.Lock()  # one evaluation at a time, as at a REPL
         self.last_used = time.monotonic()
         self.shown: list[Any] | None = None
-        self.running = False
+        self.running, self.stopped_by = False, None
         with self.context():
             sandbox = Sandbox(root, role, name)
             self.session = Session(workspace=root, developer=name, sandbox=sandbox)
@@ -207,23 +207,27 @@ class Desk:
     def _limited(self, fn: Any) -> Any:
         """fn() on the session, interrupted (like Ctrl-C) past the time limit: a timeout error."""
         limit = self.limits.seconds
-        self.running = True
-        timer = threading.Timer(limit, self.interrupt)
+        self.running, self.stopped_by = True, None
+        timer = threading.Timer(limit, self.interrupt, kwargs={"by": "limit"})
         timer.daemon = True
         timer.start()
         try:
             return fn()
         except KeyboardInterrupt:
+            if self.stopped_by == "client":
+                raise PilangError("interrupted", "the evaluation was interrupted; definitions made before it are"
+                                  " kept") from None
             raise PilangError("timeout", f"the evaluation ran past the server's limit of {limit:g} s and was"
                               " interrupted; definitions made before it are kept") from None
         finally:
             self.running = False
             timer.cancel()
 
-    def interrupt(self) -> bool:
+    def interrupt(self, by: str = "client") -> bool:
         """Interrupt the evaluation running now (a client's Ctrl-C, or the time limit); False if none."""
         if not self.running:
             return False
+        self.stopped_by = by
         self.session.thread.interrupt()
         return True
 

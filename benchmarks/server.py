@@ -1,0 +1,223 @@
+"""The team server under load: N concurrent clients (16; 4 with --quick) on loopback, each its own
+developer, run a mix of search, persona-inquiry, analytics, prediction and rate for 60 s (8 s quick)
+while an admin ingests a new batch of messages every few seconds. Printed: requests/s, p50/p95/p99
+latency per kind, errors (target: none), rows lost (target: none: every ingested message is in the
+workspace at the end), and the same mix through one local Session in this process for comparison
+(its requests/s is the baseline the server's ratio is against). Each client runs every kind once
+before the clock starts (a session's first query fits what it needs), so the figures are steady state."""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+QUESTION = "How would they react to increased difficulty?"
+
+
+def mix(persona: str) -> list[tuple[str, str]]:
+    """(kind, pilang source) in the order a client cycles through them; rate is the API's endpoint."""
+    return [
+        ("search", '(length (search "matchmaking queue takes forever" :k 5))'),
+        ("persona-inquiry", f'(get (query (type persona-inquiry) (target {persona}) (parameters (question "{QUESTION}"))) :answer)'),
+        ("analytics", "(get (query (type analytics) (target sentiment)) :answer)"),
+        ("prediction", "(get (query (type prediction) (target player-churn) (parameters (change nerf-weapon-damage))) :answer)"),
+        ("rate", ""),
+        ("search", '(length (search "the new patch broke my build" :k 5))'),
+        ("analytics", "(get (query (type analytics) (target volume)) :answer)"),
+    ]
+
+
+def export(path: Path, n: int, first_id: int) -> Path:
+    doc = {"guild": {"id": "7", "name": "load"}, "channel": {"id": "c77", "name": "feedback"},
+           "messages": [{"id": str(first_id + i), "type": "Default",
+                         "timestamp": f"2025-05-{1 + i % 28:02d}T{i % 24:02d}:{i % 60:02d}:00+00:00",
+                         "content": f"wave {first_id} message {i}: the {'queue' if i % 3 else 'loot'} feels"
+                                    f" {'slow' if i % 2 else 'fair'} since the patch",
+                         "author": {"id": f"load{i % 50}", "name": f"loader{i % 50}"}} for i in range(n)]}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def percentiles(xs: list[float]) -> str:
+    if not xs:
+        return "-"
+    p50, p95, p99 = np.percentile(np.array(xs) * 1000, [50, 95, 99])
+    return f"{p50:7.0f} {p95:7.0f} {p99:7.0f}"
+
+
+def run(quick: bool = False) -> None:
+    import httpx
+    from pilang_engine.data.simulate import write_demo
+    from pilang_engine.ingestion.pipeline import ingest
+    from pilang_engine.personas import clusters as personas
+    from pilang_engine.workspace.access import add_token
+    from pilang_engine.workspace.store import Workspace
+
+    from pilang.session import Session
+
+    clients, seconds = (4, 8.0) if quick else (16, 60.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        write_demo(tmp_path / "demo")
+        ws = Workspace(tmp_path / "ws")
+        ingest(ws, [tmp_path / "demo"], progress=False)
+        personas.fit(ws)
+        persona = ws.db.execute("SELECT name FROM personas ORDER BY name").fetchone()[0]
+        tokens = {f"dev{i:02d}": add_token(ws, f"dev{i:02d}") for i in range(clients)}
+        admin = add_token(ws, "ops", "admin")
+        base = ws.count("messages")
+        ws.close()
+        (tmp_path / "ws" / "inbox").mkdir()
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        url = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen([sys.executable, "-m", "pilang", "serve", "--workspace", str(tmp_path / "ws"),
+                                   "--port", str(port), "--time-limit", "120", "--log-level", "warning"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            for _ in range(480):
+                try:
+                    if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.25)
+            results = load(url, tokens, admin, persona, seconds, tmp_path / "ws" / "inbox", base)
+        finally:
+            server.terminate()
+            _, err = server.communicate(timeout=60)
+        if any(token in err for token in [admin, *tokens.values()]):
+            print("!! a token appeared in the server's log")
+        if results["errors"]:
+            print("the server's log ends:\n" + "\n".join(err.splitlines()[-15:]))
+        # the same mix through one local session, in this process, on the workspace as the load left it
+        local = local_mix(Session(workspace=tmp_path / "ws"), persona, seconds / 2)
+
+    report(results, local, clients, seconds)
+
+
+def load(url: str, tokens: dict[str, str], admin: str, persona: str, seconds: float, inbox: Path,
+         base: int) -> dict[str, Any]:
+    import httpx
+    latencies: dict[str, list[float]] = {}
+    errors: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(len(tokens) + 2)
+    stop = threading.Event()
+
+    def one(http: httpx.Client, kind: str, code: str) -> None:
+        t = time.perf_counter()
+        try:
+            if kind == "rate":
+                r = http.post("/v1/rate", json={"rating": 4})
+                ok = r.status_code == 200
+                why = r.text[:200]
+            else:
+                r = http.post("/v1/eval", json={"code": code, "file": f"<{kind}>"})
+                body = r.json() if r.status_code == 200 else {}
+                ok = r.status_code == 200 and body.get("ok")
+                why = (body.get("error") or {}).get("text", r.text)[:200]
+        except httpx.HTTPError as exc:
+            ok, why = False, str(exc)
+        took = time.perf_counter() - t
+        with lock:
+            if ok:
+                latencies.setdefault(kind, []).append(took)
+            else:
+                errors.append(f"{kind}: {why}")
+
+    def client(token: str, measured: list[int]) -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=300) as http:
+            try:
+                for kind, code in mix(persona):  # warm-up: not measured
+                    http.post("/v1/eval", json={"code": code or "1"})
+            except httpx.HTTPError as exc:
+                with lock:
+                    errors.append(f"warm-up: {exc!r}")
+            start.wait()
+            for kind, code in itertools.cycle(mix(persona)):
+                if stop.is_set():
+                    break
+                one(http, kind, code)
+                measured[0] += 1
+
+    ingested = {"files": 0, "taken": 0, "seconds": []}
+
+    def writer() -> None:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=300) as http:
+            start.wait()
+            wave = 0
+            while not stop.is_set():
+                name = f"wave{wave}.json"
+                export(inbox / name, 500, 10_000_000 + wave * 1000)
+                t = time.perf_counter()
+                r = http.post("/v1/eval", json={"code": f'(get (ingest "inbox/{name}") :taken)'}).json()
+                ingested["seconds"].append(time.perf_counter() - t)
+                if r.get("ok"):
+                    ingested["files"] += 1
+                    ingested["taken"] += 500
+                else:
+                    errors.append(f"ingest: {(r.get('error') or {}).get('text', r)}"[:200])
+                wave += 1
+                stop.wait(3.0)
+
+    counts = [[0] for _ in tokens]
+    threads = [threading.Thread(target=client, args=(tok, counts[i])) for i, tok in enumerate(tokens.values())]
+    threads.append(threading.Thread(target=writer))
+    for t in threads:
+        t.start()
+    start.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - began
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=300) as http:
+        final = http.post("/v1/eval", json={"code": "(get (stats) :messages)"}).json()["values"][0]
+    return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "requests": sum(c[0] for c in counts),
+            "ingested": ingested, "lost": base + ingested["taken"] - final}
+
+
+def local_mix(session: Any, persona: str, seconds: float) -> dict[str, Any]:
+    """The mix through one in-process session, one request at a time (no HTTP, no concurrency)."""
+    latencies: dict[str, list[float]] = {}
+    for kind, code in mix(persona):  # warm-up, as the clients had
+        session.eval_text(code or "(rate 4)")
+    n, began = 0, time.perf_counter()
+    for kind, code in itertools.cycle(mix(persona)):
+        if time.perf_counter() - began > seconds:
+            break
+        t = time.perf_counter()
+        session.eval_text(code or "(rate 4)")
+        latencies.setdefault(kind, []).append(time.perf_counter() - t)
+        n += 1
+    return {"latencies": latencies, "requests": n, "elapsed": time.perf_counter() - began}
+
+
+def report(results: dict[str, Any], local: dict[str, Any], clients: int, seconds: float) -> None:
+    rps = results["requests"] / results["elapsed"]
+    local_rps = local["requests"] / local["elapsed"]
+    ing = results["ingested"]
+    print(f"server: {clients} clients for {seconds:.0f} s on {os.cpu_count()} cores: {results['requests']:,} requests,"
+          f" {rps:.1f} requests/s; local session (one at a time, baseline): {local_rps:.1f} requests/s;"
+          f" ratio {rps / local_rps:.2f}")
+    print(f"writes while reading: {ing['files']} ingests of 500 messages (median {np.median(ing['seconds'] or [0]):.1f} s"
+          f" each); rows lost: {results['lost']} (target 0); errors: {len(results['errors'])} (target 0)")
+    for e in results["errors"][:5]:
+        print(f"  error: {e}")
+    print(f"{'kind':<16} {'n':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}   {'local n':>7} {'p50 ms':>7} {'p95 ms':>7}"
+          f" {'p99 ms':>7}")
+    for kind in ("search", "persona-inquiry", "analytics", "prediction", "rate"):
+        s, lo = results["latencies"].get(kind, []), local["latencies"].get(kind, [])
+        print(f"{kind:<16} {len(s):>6} {percentiles(s)}   {len(lo):>7} {percentiles(lo)}")
