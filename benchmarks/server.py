@@ -92,6 +92,7 @@ def run(quick: bool = False) -> None:
                         break
                 except httpx.HTTPError:
                     time.sleep(0.25)
+            reads = load(url, tokens, admin, persona, seconds / 2, tmp_path / "ws" / "inbox", base, writes=False)
             results = load(url, tokens, admin, persona, seconds, tmp_path / "ws" / "inbox", base)
         finally:
             server.terminate()
@@ -103,11 +104,11 @@ def run(quick: bool = False) -> None:
         # the same mix through one local session, in this process, on the workspace as the load left it
         local = local_mix(Session(workspace=tmp_path / "ws"), persona, seconds / 2)
 
-    report(results, local, clients, seconds)
+    report(results, local, clients, seconds, reads)
 
 
 def load(url: str, tokens: dict[str, str], admin: str, persona: str, seconds: float, inbox: Path,
-         base: int) -> dict[str, Any]:
+         base: int, writes: bool = True) -> dict[str, Any]:
     import httpx
     latencies: dict[str, list[float]] = {}
     errors: list[str] = []
@@ -156,8 +157,8 @@ def load(url: str, tokens: dict[str, str], admin: str, persona: str, seconds: fl
     def writer() -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=300) as http:
             start.wait()
-            wave = 0
-            while not stop.is_set():
+            wave = len(list(inbox.glob("wave*.json")))
+            while writes and not stop.is_set():
                 name = f"wave{wave}.json"
                 export(inbox / name, 500, 10_000_000 + wave * 1000)
                 t = time.perf_counter()
@@ -205,10 +206,15 @@ def local_mix(session: Any, persona: str, seconds: float) -> dict[str, Any]:
     return {"latencies": latencies, "requests": n, "elapsed": time.perf_counter() - began}
 
 
-def report(results: dict[str, Any], local: dict[str, Any], clients: int, seconds: float) -> None:
+def report(results: dict[str, Any], local: dict[str, Any], clients: int, seconds: float,
+           reads: dict[str, Any]) -> None:
     rps = results["requests"] / results["elapsed"]
     local_rps = local["requests"] / local["elapsed"]
     ing = results["ingested"]
+    reads_rps = reads["requests"] / reads["elapsed"]
+    print(f"server, reads only: {clients} clients for {seconds / 2:.0f} s: {reads_rps:.1f} requests/s, errors:"
+          f" {len(reads['errors'])}; p50 ms " + ", ".join(f"{k} {np.median(v) * 1000:.0f}"
+                                                        for k, v in sorted(reads["latencies"].items())))
     print(f"server: {clients} clients for {seconds:.0f} s on {os.cpu_count()} cores: {results['requests']:,} requests,"
           f" {rps:.1f} requests/s; local session (one at a time, baseline): {local_rps:.1f} requests/s;"
           f" ratio {rps / local_rps:.2f}")
