@@ -56,13 +56,13 @@ def percentiles(xs: list[float]) -> str:
 
 
 def run(quick: bool = False) -> None:
-    import httpx
     from pilang_engine.data.simulate import write_demo
     from pilang_engine.ingestion.pipeline import ingest
     from pilang_engine.personas import clusters as personas
     from pilang_engine.workspace.access import add_token
     from pilang_engine.workspace.store import Workspace
 
+    from pilang.server.client import wait_for
     from pilang.session import Session
 
     clients, seconds = (4, 8.0) if quick else (16, 60.0)
@@ -86,12 +86,8 @@ def run(quick: bool = False) -> None:
                                    "--port", str(port), "--time-limit", "120", "--log-level", "warning"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            for _ in range(480):
-                try:
-                    if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.25)
+            if not wait_for(url, 120):
+                raise RuntimeError("the server did not start")
             reads = load(url, tokens, admin, persona, seconds / 2, tmp_path / "ws" / "inbox", base, writes=False)
             results = load(url, tokens, admin, persona, seconds, tmp_path / "ws" / "inbox", base)
         finally:

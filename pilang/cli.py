@@ -497,6 +497,10 @@ def _main(argv: list[str]) -> int:
     from .session import Session
     out = sys.stdout
     try:
+        if args.server and args.workspace:
+            print("pilang: --workspace names a local workspace; with --server the server's own is used",
+                  file=sys.stderr)
+            return 2
         if args.server:
             import os
 

@@ -91,3 +91,22 @@ def test_two_ingests_at_once_lose_nothing_and_double_nothing(tmp_path: Path) -> 
                 "indexed": ws.vector_index().current().ntotal}  # what a query searches
     assert contents(shared) == contents(alone)
     assert shared.db.execute("SELECT count(*) - count(DISTINCT source || external_id) FROM messages").fetchone()[0] == 0
+
+
+def test_a_commit_that_only_records_learning_keeps_another_connections_caches(tmp_path: Path) -> None:
+    from pilang_engine.learning.interactions import record
+    ws_path = tmp_path / "ws"
+    first = discord_file(tmp_path / "first.json", ["the matchmaking queue takes forever", "loot drops feel fair"], 100)
+    ingest(Workspace(ws_path), [first], progress=False)
+    reader, writer = Workspace(ws_path), Workspace(ws_path)
+    index = reader.vector_index()
+    reader._derived["marker"] = 1
+    # another developer's query, recorded on the team server: no data changed
+    record(writer, "s1", "bob", "(search \"x\")", ["L", ["S", "search"], ["T", "x"]], "(search \"x\")", None, "",
+           1.0, None, "query", None, None, [])
+    assert not reader.refresh()
+    assert reader.vector_index() is index and reader._derived == {"marker": 1}
+    later = discord_file(tmp_path / "later.json", ["the zebra teleporter glitches me through walls"], 500)
+    ingest(writer, [later], progress=False)  # data did change: every cache goes
+    assert reader.refresh()
+    assert reader.vector_index() is not index and "marker" not in reader._derived

@@ -316,14 +316,8 @@ def served(demo_copy: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     proc = subprocess.Popen([sys.executable, "-m", "pilang", "serve", "--workspace", str(path), "--port", str(port),
                              "--time-limit", "20"], stdout=log.open("w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    import httpx
-    for _ in range(240):
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.25)
-    else:
+    from pilang.server.client import wait_for
+    if not wait_for(url, 120):
         proc.kill()
         raise AssertionError(log.read_text())
     yield {"url": url, "tokens": tokens, "path": path, "log": log}

@@ -12,6 +12,22 @@ from typing import Any
 from ..errors import PilangError
 
 
+def wait_for(url: str, seconds: float = 60.0) -> bool:
+    """Whether the server at `url` answers /v1/health within `seconds` (a server just started)."""
+    import time
+
+    import httpx
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url.rstrip('/')}/v1/health", timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    return False
+
+
 class RemoteError(PilangError):
     """An error the server reported: rendered as the server rendered it (caret and pilang stack)."""
 
