@@ -147,6 +147,23 @@ def test_even_an_admin_reads_only_inside_the_workspace(client: TestClient, team:
         link.unlink()
 
 
+@pytest.mark.parametrize("code", ['(load "workspace.db")', '(report :out "workspace.db")', '(load "index.json")',
+                                  '(report :out "models/x.html")', '(transcribe "workspace.db-wal")', '(load ".")'])
+def test_the_workspaces_own_store_is_neither_read_nor_written(client: TestClient, team: dict[str, Any],
+                                                              code: str) -> None:
+    before = (team["path"] / "workspace.db").stat().st_size
+    error = error_of(call(client, team, "root", code))
+    assert error["kind"] == "permission" and "own store" in error["message"]
+    assert (team["path"] / "workspace.db").stat().st_size >= before
+
+
+def test_a_report_is_written_inside_the_workspace(team: dict[str, Any]) -> None:
+    with TestClient(create_app(team["path"], Limits(seconds=300))) as patient:  # a report takes seconds
+        out = call(patient, team, "alice", '(get (report :out "inbox/weekly.html" :since "all") :report)')
+    assert out["ok"], out["error"]
+    assert (team["path"] / "inbox" / "weekly.html").read_text().startswith("<!")
+
+
 def test_load_inside_the_workspace_works(client: TestClient, team: dict[str, Any]) -> None:
     out = call(client, team, "alice", '(load "inbox/helpers.pil") (shout "gg")')
     assert out["values"] == ["GG"]
@@ -228,6 +245,25 @@ def test_definitions_survive_a_restart_of_the_server(team: dict[str, Any], clien
         assert out["values"] == [[2, ["begin", ["f"], ["f"]], 12]]
         listed = fresh.get("/v1/environment", headers={"Authorization": f"Bearer {team['tokens']['alice']}"}).json()
         assert any("defmacro twice" in d["source"] for d in listed["definitions"])
+
+
+def test_a_restart_does_not_ingest_or_train_again(team: dict[str, Any], client: TestClient) -> None:
+    out = call(client, team, "root", '(define taken (get (ingest "inbox/more.json") :taken)) (define (helper) 1)')
+    assert out["ok"], out["error"]
+    def last_ingested() -> list[Any]:
+        ws = Workspace(team["path"])
+        rows = ws.db.execute("SELECT path, last_ingested FROM sources ORDER BY id").fetchall()
+        ws.close()
+        return rows
+    before = last_ingested()
+    time.sleep(1.1)  # a second ingest would stamp a later second
+    with TestClient(create_app(team["path"], LIMITS)) as fresh:
+        out = call(fresh, team, "root", "(helper)")
+        assert out["values"] == [1]
+        assert "not replayed" in out["stderr"] and "ingest" in out["stderr"]
+        assert error_of(call(fresh, team, "root", "taken"))["kind"] == "unbound"
+        assert call(fresh, team, "root", "2")["stderr"] == ""  # said once
+    assert last_ingested() == before
 
 
 def test_forgetting_the_environment_starts_afresh(client: TestClient, team: dict[str, Any]) -> None:

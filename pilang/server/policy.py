@@ -2,7 +2,8 @@
 the user can, open any workspace and reach the compiled code's helpers; over the server it may not:
 
 - files are read and written only inside the server's workspace directory (a relative path starts
-  there): `load`, `ingest`, `ingest-images`, `transcribe`, `voice->query`, `voice-query`, `report`;
+  there), and never the workspace's own store (its database, indexes, models, caches): `load`,
+  `ingest`, `ingest-images`, `transcribe`, `voice->query`, `voice-query`, `report`;
 - `open-workspace` is refused (the server works on its one workspace);
 - the implementation's names (the compiled code's helpers, Python's dunder names) cannot be read or
   defined, so no program reaches Python itself (the global environment has no Python builtins);
@@ -33,6 +34,8 @@ ADMIN_ONLY = {
 }
 REFUSED = {"open-workspace": "the server works on its one workspace (run pilang locally to open another)"}
 ALL = "all"
+# what the workspace directory itself holds (its database, indexes, trained models, caches)
+OWN_FILES = {"index.faiss", "index.json", "images.faiss", "images.json", "models", "cache"}
 # primitive -> (positional arguments that are paths: ALL or a set of indices, keyword arguments that are
 # paths, defaults for path keywords the caller left out, so they too land inside the workspace)
 PATHS: dict[str, tuple[Any, tuple[str, ...], dict[str, str]]] = {
@@ -51,6 +54,7 @@ class Sandbox:
     def __init__(self, root: str | Path, role: str, developer: str) -> None:
         self.root = Path(root).resolve()
         self.role, self.developer = role, developer
+        self.replaying = False  # set while a session replays its saved definitions
 
     def __call__(self, session: Any) -> None:
         env = session.env
@@ -66,7 +70,19 @@ class Sandbox:
                                                               f" {self.role} role"))
             env["personas"] = _replace(env["personas"], self._no_refit(env["personas"]))
             env["install-routes!"] = _replace(env["install-routes!"], self._library_routes(env["install-routes!"]))
+        for name in (*ADMIN_ONLY, "report"):
+            env[name] = _replace(env[name], self._not_replayed(env[name], name))
         env[C.HELPER_LOAD] = self._load(session)
+
+    def _not_replayed(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+        """A definition replayed when a session starts again must not ingest, train or write a report
+        again (`(define model (train 'gnn))`): it is skipped instead, and the developer told."""
+        def once(*args: Any) -> Any:
+            if self.replaying:
+                raise PilangError("permission", f"{name} is not run again when a session restarts, so a definition"
+                                  " that calls it is not replayed")
+            return fn(*args)
+        return once
 
     def seal(self, session: Any) -> None:
         """After the library has loaded: the default routes it installs (on a fresh workspace's first
@@ -95,6 +111,10 @@ class Sandbox:
         if full != self.root and self.root not in full.parents:
             raise PilangError("permission", f"{who}: {path!r} is outside the workspace; over the server, files are"
                               " read and written only inside the workspace directory (a relative path starts there)")
+        first = full.relative_to(self.root).parts[:1]
+        if not first or first[0] in OWN_FILES or first[0].startswith(("workspace.db", ".")):
+            raise PilangError("permission", f"{who}: {path!r} is the workspace's own store, which code over the server"
+                              " neither reads nor writes; use a folder of your own inside it (e.g. inbox/)")
         return str(full)
 
     def _paths(self, fn: Callable[..., Any], who: str, positions: Any, keywords: tuple[str, ...],

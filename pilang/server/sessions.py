@@ -122,11 +122,12 @@ class Desk:
         self.shown: list[Any] | None = None
         self.running, self.stopped_by = False, None
         with self.context():
-            sandbox = Sandbox(root, role, name)
-            self.session = Session(workspace=root, developer=name, sandbox=sandbox)
-            sandbox.seal(self.session)
+            self.sandbox = Sandbox(root, role, name)
+            self.session = Session(workspace=root, developer=name, sandbox=self.sandbox)
+            self.sandbox.seal(self.session)
             self.session.show = self._show
             self.replayed, self.replay_errors = self._replay()
+        self.untold = list(self.replay_errors)  # said in the next response's stderr
 
     @contextmanager
     def context(self, captured: Captured | None = None) -> Any:
@@ -152,12 +153,16 @@ class Desk:
         on the server's log."""
         from pilang_engine.workspace.environments import definitions
         done, errors = 0, []
-        for source, file in self.session.run(lambda: definitions(self.workspace(), self.name)):
-            try:
-                self.session.replay(source, file)
-                done += 1
-            except (PilangError, KeyboardInterrupt) as err:
-                errors.append(f"{file}: {getattr(err, 'message', err)}")
+        self.sandbox.replaying = True
+        try:
+            for source, file in self.session.run(lambda: definitions(self.workspace(), self.name)):
+                try:
+                    self.session.replay(source, file)
+                    done += 1
+                except (PilangError, KeyboardInterrupt) as err:
+                    errors.append(f"{file}: {' '.join(source.split())[:80]}: {getattr(err, 'message', err)}")
+        finally:
+            self.sandbox.replaying = False
         for e in errors:
             print(f"pilang serve: {self.name}: a definition did not replay: {e}", file=sys.stderr)
         return done, errors
@@ -179,6 +184,10 @@ class Desk:
             try:
                 self.last_used = time.monotonic()
                 self.shown = []
+                for note in self.untold:
+                    captured.write("stderr", f"; your session started again, and this definition was not replayed:"
+                                             f" {note}\n")
+                self.untold = []
                 try:
                     forms = read(code, file)
                     spans = {id(f): s for f, s in forms}
@@ -188,7 +197,8 @@ class Desk:
                     def each(form: Any, value: Any) -> None:  # on the evaluation thread, after each form
                         if defines(form):
                             save(self.workspace(), self.name, span_text(code, spans[id(form)]), file)
-                        elif value is not None:
+                        head = getattr(getattr(form, "car", None), "name", None)
+                        if value is not None and head not in DEFINITIONS:  # as `pilang --json` prints
                             values.append(json_value(value))
                     last = self._limited(lambda: self.session.eval_forms(forms, each))
                     if last is not None:
