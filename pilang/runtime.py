@@ -90,6 +90,9 @@ class EvalThread:
                 fn, box, done = self.jobs.get()
             except KeyboardInterrupt:  # an interrupt that arrived after its job had finished
                 continue
+            if fn is None:  # stop(): the session is closed
+                done.set()
+                return
             try:
                 box.append((True, fn()))
             except BaseException as exc:  # handed to the caller's thread, never lost
@@ -97,10 +100,18 @@ class EvalThread:
             finally:
                 done.set()
 
+    def stop(self) -> None:
+        """End the thread once the job it runs (if any) is done; later runs are refused."""
+        if self.thread.is_alive():
+            self.jobs.put((None, [], threading.Event()))  # type: ignore[arg-type]
+        self.stopped = True
+
     def run(self, fn: Callable[[], Any]) -> Any:
         """Run `fn` on the evaluation thread; Ctrl-C in the caller interrupts `fn` there."""
         if threading.current_thread() is self.thread:
             return fn()
+        if getattr(self, "stopped", False):
+            raise RuntimeError("this session is closed")
         box: list[Any] = []
         done = threading.Event()
         # run in a copy of the caller's context, so context variables (e.g. a notebook kernel's

@@ -105,8 +105,9 @@ class Session:
         self.run(lambda: self.eval_here(source, file))
 
     def close(self) -> None:
-        """Close the workspace, if this session opened it."""
+        """Close the workspace (if this session opened it) and end the evaluation thread."""
         self.engine.close()
+        self.thread.stop()
 
     def _eval_toplevel(self, form: Any, span: Span) -> Any:
         # a name nobody defined may be a learned macro: installed ones load when the workspace opens, an

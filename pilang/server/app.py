@@ -243,6 +243,8 @@ def _call(d: Desk, name: str, *args: Any) -> Any:
     from .sessions import error_doc
     try:
         return d.call(name, *args)
+    except Busy as exc:
+        raise HTTPException(409, str(exc)) from None
     except PilangError as err:
         status = 403 if err.kind == "permission" else 422
         raise HTTPException(status, error_doc(err)) from None

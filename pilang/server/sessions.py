@@ -83,6 +83,12 @@ class Router(io.TextIOBase):
     def isatty(self) -> bool:
         return False
 
+    def fileno(self) -> int:
+        return self.real.fileno()
+
+    def __getattr__(self, name: str) -> Any:  # buffer, errors ...: the real stream's
+        return getattr(self.real, name)
+
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return "utf-8"
@@ -179,8 +185,7 @@ class Desk:
         started = time.perf_counter()
         out: dict[str, Any] = {"ok": True, "values": values, "value": None, "error": None}
         with self.context(captured):
-            if not self.lock.acquire(timeout=self.limits.seconds):
-                raise Busy(f"{self.name}'s previous request is still running (over {self.limits.seconds:g} s)")
+            self._acquire()
             try:
                 self.last_used = time.monotonic()
                 self.shown = []
@@ -245,15 +250,26 @@ class Desk:
         """A primitive of this session, as JSON, unrecorded (the API's read endpoints)."""
         from ..tojson import json_value
         with self.context(Captured(self.limits.output_bytes)):
-            with self.lock:
+            self._acquire()
+            try:
                 self.last_used = time.monotonic()
                 return json_value(self._limited(lambda: self.session.run(lambda: self.session.env[name](*args))))
+            finally:
+                self.lock.release()
+
+    def _acquire(self) -> None:
+        """This developer's turn, waiting up to the time limit for an earlier request to end."""
+        if not self.lock.acquire(timeout=self.limits.seconds):
+            raise Busy(f"{self.name}'s previous request is still running (over {self.limits.seconds:g} s)")
 
     def forget(self) -> int:
         """Forget this developer's definitions (the next session starts from the library alone)."""
         from pilang_engine.workspace.environments import clear
-        with self.lock:
+        self._acquire()
+        try:
             return self.session.run(lambda: clear(self.workspace(), self.name))
+        finally:
+            self.lock.release()
 
     def close(self) -> None:
         self.session.close()
