@@ -266,6 +266,18 @@ def test_a_restart_does_not_ingest_or_train_again(team: dict[str, Any], client: 
     assert last_ingested() == before
 
 
+def test_a_session_idle_past_its_limit_is_closed_and_replayed_when_used_again(team: dict[str, Any]) -> None:
+    app = create_app(team["path"], Limits(seconds=3.0, idle_seconds=0.5))
+    with TestClient(app) as c:
+        call(c, team, "bob", "(define idle-kept 11)")
+        first = app.state.pool.desks["bob"]
+        time.sleep(1.0)
+        assert call(c, team, "alice", "1")["values"] == [1]  # any request sweeps the idle sessions
+        assert "bob" not in app.state.pool.desks
+        assert call(c, team, "bob", "idle-kept")["values"] == [11]
+        assert app.state.pool.desks["bob"] is not first and not first.session.thread.thread.is_alive()
+
+
 def test_forgetting_the_environment_starts_afresh(client: TestClient, team: dict[str, Any]) -> None:
     call(client, team, "bob", "(define scratch 1)")
     headers = {"Authorization": f"Bearer {team['tokens']['bob']}"}
