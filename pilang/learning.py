@@ -89,6 +89,9 @@ class Learner:
         self.rng = random.Random()
         self.aliases_used: list[str] = []
         self.loaded = False
+        # the candidate handlers ratings are folded among; None: whatever `handler-candidates` is bound
+        # to now (a local user may rebind it); the team server fixes the library's
+        self.fixed_candidates: Any = None
 
     def workspace(self) -> Any | None:
         """The workspace if this session has opened it (recording never opens one)."""
@@ -155,7 +158,8 @@ class Learner:
     def candidates(self) -> dict[tuple[str, str], list[str]]:
         """The query evaluator's candidate handlers per (type, target), from `handler-candidates`."""
         out: dict[tuple[str, str], list[str]] = {}
-        for entry in self.session.env.get("handler-candidates") or ():
+        entries = self.fixed_candidates if self.fixed_candidates is not None else self.session.env.get("handler-candidates")
+        for entry in entries or ():
             key, *handlers = list(entry)
             type_, target = list(key)
             out[(type_.name, target.name)] = [h.name for h in handlers]

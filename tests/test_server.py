@@ -124,6 +124,13 @@ def test_an_admin_ingests_a_file_inside_the_workspace(client: TestClient, team: 
     assert call(client, team, "alice", "(get (stats) :messages)")["values"][0] == before + 30
 
 
+def test_ratings_route_only_among_the_librarys_handlers(client: TestClient, team: dict[str, Any]) -> None:
+    call(client, team, "alice", "(define (my-handler q p) 'mine)"
+                                " (define handler-candidates '(((analytics volume) my-handler)))")
+    candidates = client.app.state.pool.desks["alice"].session.learner.candidates()
+    assert candidates and all("my-handler" not in hs for hs in candidates.values())
+
+
 # ---- what code may not do over the wire -------------------------------------------------------
 
 @pytest.mark.parametrize("code", ['(load "/etc/hostname")', '(load "../../outside.pil")',

@@ -86,9 +86,13 @@ class Sandbox:
 
     def seal(self, session: Any) -> None:
         """After the library has loaded: the default routes it installs (on a fresh workspace's first
-        query) are the only ones an analyst's session may add."""
+        query) are the only ones an analyst's session may add, and its candidate handlers the only
+        ones the learner may route to."""
         from ..bridge import to_python
         self.library_routes = {tuple(to_python(r)) for r in session.env.get("default-routes") or ()}
+        # ratings move routes only among the library's candidate handlers: a developer's own rebinding of
+        # handler-candidates (their handler, defined only for them) never becomes the team's route
+        session.learner.fixed_candidates = session.env.get("handler-candidates") or ()
 
     def _library_routes(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def install(routes: Any) -> Any:
