@@ -13,7 +13,7 @@ from typing import Any
 
 from .datum import Keyword, Pair, Symbol, from_iter, is_list
 from .printer import display_string, write_string
-from .result import Result
+from .result import Result, newest
 from .table import Table
 
 # Forms that talk to the learner are not themselves interactions to learn from.
@@ -127,7 +127,7 @@ class Learner:
         expansion = self.session.expand_1(form)[0] if head else form
         # the answer this form produced, even when it printed it rather than returned it
         result = value if isinstance(value, Result) else (
-            Result.last if Result.last is not None and Result.last.created >= started else None)
+            newest() if newest() is not None and newest().created >= started else None)
         is_query = qtype is not None or result is not None or isinstance(value, Table) or (
             head is not None and self.session.env.get(head) is not None and head.startswith("my-"))
         handler = result.data.get(Keyword("handler")) if result is not None else None

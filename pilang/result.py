@@ -1,19 +1,27 @@
 """Query results: answer, evidence, handler, model and held-out score; text, HTML and a PNG plot."""
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
+
+# the newest answer made on each thread: every session evaluates on a thread of its own, so on a team
+# server one developer's answer is never attributed to another's form
+_NEWEST = threading.local()
+
+
+def newest() -> Result | None:
+    """The newest Result made on this thread (the learner attributes it to the form that made it)."""
+    return getattr(_NEWEST, "result", None)
 
 
 class Result:
     """What a query returns. `(get r :answer)`, `(get r :evidence)` ... read it like a map."""
 
-    last: Result | None = None  # the newest answer (the learner attributes it to the form that made it)
-
     def __init__(self, data: dict[Any, Any], series: dict[str, list[Any]] | None = None,
                  table: Any = None) -> None:
         self.created = time.perf_counter()
-        Result.last = self
+        _NEWEST.result = self
         self.data = data
         self.series = series
         self.table = table  # rows side by side (comparisons, per-group predictions), shown under the answer
