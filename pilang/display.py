@@ -30,33 +30,31 @@ class Plot:
         self.series, self.x, self.title, self.kind = series, x, title, kind
 
     def to_png(self) -> bytes:
-        import matplotlib
-        matplotlib.use("Agg")
         import matplotlib.dates as mdates
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
-        fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
-        try:
-            dates = _as_dates(self.x)
-            for name, ys in self.series.items():
-                xs = dates or self.x or list(range(len(ys)))
-                (ax.bar if self.kind == "bar" else ax.plot)(xs, ys, label=name)
-            if dates:  # dates as dates: a few readable ticks, not one rotated label per day
-                locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
-                ax.xaxis.set_major_locator(locator)
-                ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-            elif self.x is None or all(isinstance(v, (int, float)) for v in self.x):
-                ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))  # no fractional ticks
-            else:
-                fig.autofmt_xdate()
-            ax.set_title(self.title)
-            if len(self.series) > 1:
-                ax.legend()
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png", bbox_inches="tight")
-            return buf.getvalue()
-        finally:
-            plt.close(fig)
+        # a Figure of its own, not pyplot's: pyplot's figure registry is global, and sessions on a team
+        # server plot from threads of their own at once
+        fig = Figure(figsize=(7, 3.2), dpi=100)
+        ax = fig.subplots()
+        dates = _as_dates(self.x)
+        for name, ys in self.series.items():
+            xs = dates or self.x or list(range(len(ys)))
+            (ax.bar if self.kind == "bar" else ax.plot)(xs, ys, label=name)
+        if dates:  # dates as dates: a few readable ticks, not one rotated label per day
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        elif self.x is None or all(isinstance(v, (int, float)) for v in self.x):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))  # no fractional ticks
+        else:
+            fig.autofmt_xdate()
+        ax.set_title(self.title)
+        if len(self.series) > 1:
+            ax.legend()
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+        return buf.getvalue()
 
     def __pilang_repr__(self) -> str:
         sizes = ", ".join(f"{k} ({len(v)} points)" for k, v in self.series.items())
