@@ -110,3 +110,19 @@ def test_a_commit_that_only_records_learning_keeps_another_connections_caches(tm
     ingest(writer, [later], progress=False)  # data did change: every cache goes
     assert reader.refresh()
     assert reader.vector_index() is not index and "marker" not in reader._derived
+
+
+def test_workspaces_in_one_process_share_the_saved_index_and_copy_it_before_adding(tmp_path: Path) -> None:
+    ws_path = tmp_path / "ws"
+    first = discord_file(tmp_path / "first.json", ["the matchmaking queue takes forever", "loot drops feel fair"], 100)
+    ingest(Workspace(ws_path), [first], progress=False)
+    a, b = Workspace(ws_path), Workspace(ws_path)  # two developers' sessions on a team server
+    shared = a.vector_index().current()
+    assert b.vector_index().current() is shared and shared.ntotal == 2  # one copy in memory
+    later = discord_file(tmp_path / "later.json", ["the zebra teleporter glitches me through walls"], 500)
+    ingest(a, [later], progress=False)  # a adds a vector: to a copy of its own, then saves
+    assert shared.ntotal == 2 and b.vector_index().current() is shared  # b's view is untouched until it looks
+    assert b.refresh()
+    fresh = b.vector_index().current()
+    assert fresh is not shared and fresh.ntotal == 3
+    assert Workspace(ws_path).vector_index().current() is fresh  # the new save is the shared copy now

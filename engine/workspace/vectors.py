@@ -3,6 +3,7 @@ message row ids. Persisted beside the database and brought in line with it by `s
 from __future__ import annotations
 
 import json
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,6 +15,13 @@ if TYPE_CHECKING:  # the store opens its index lazily (Workspace.vector_index): 
 
 FLAT_LIMIT = 100_000
 HNSW_M, HNSW_EF_SEARCH, HNSW_EF_CONSTRUCTION = 32, 128, 80
+
+# Indexes read from disk, shared by every Workspace of this process that reads the same saved file (the
+# team server's sessions: one copy in memory, not one per developer). Keyed by the file's identity, so a
+# newer save is a new entry; searching never changes an index, and a session that must add vectors
+# copies it first (`_own`).
+_LOADED: dict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = {}
+_LOADED_LOCK = threading.Lock()
 
 
 def _faiss() -> Any:
@@ -31,6 +39,7 @@ class VectorIndex:
         self.index: Any = None
         self.meta: dict[str, Any] = {}
         self.checked = False  # compared with the database since loading
+        self.shared = False  # self.index is the process-wide copy of the saved file (never changed in place)
 
     @property
     def kind(self) -> str:
@@ -54,11 +63,35 @@ class VectorIndex:
         if self.index is None:
             model, dim = self.ws.embed_model, self.dim()
             if self.file.exists() and self.meta_file.exists():
-                meta = json.loads(self.meta_file.read_text())
-                if meta.get("model") == model and meta.get("dim") == dim:
-                    self.index, self.meta = _faiss().read_index(str(self.file)), meta
+                self._read(model, dim)
             if self.index is None:
                 self.index = self._new(dim, 0)
+        return self.index
+
+    def _read(self, model: str, dim: int) -> None:
+        """The saved index, from the process-wide copy when another Workspace already read this file."""
+        try:
+            st = self.file.stat()
+        except FileNotFoundError:
+            return
+        key = (str(self.file.resolve()), st.st_ino, st.st_mtime_ns, st.st_size, model, dim)
+        with _LOADED_LOCK:
+            hit = _LOADED.get(key)
+        if hit is None:
+            meta = json.loads(self.meta_file.read_text())
+            if meta.get("model") != model or meta.get("dim") != dim:
+                return
+            hit = (_faiss().read_index(str(self.file)), meta)
+            with _LOADED_LOCK:  # older saves of this file are no longer read: let them go
+                for old in [k for k in _LOADED if k[0] == key[0]]:
+                    del _LOADED[old]
+                _LOADED[key] = hit
+        self.index, self.meta, self.shared = hit[0], dict(hit[1]), True
+
+    def _own(self) -> Any:
+        """self.index, copied first if it is the shared one (about to be added to)."""
+        if self.shared:
+            self.index, self.shared = _faiss().clone_index(self.index), False
         return self.index
 
     def current(self) -> Any:
@@ -95,8 +128,11 @@ class VectorIndex:
         wants_hnsw = embedded.size >= FLAT_LIMIT
         if stale or wants_hnsw != (self.kind == "hnsw"):
             index = self.index = self._new(self.dim(), embedded.size)
+            self.shared = False
             present = np.zeros(0, dtype=np.int64)
         missing = np.setdiff1d(embedded, present, assume_unique=True)
+        if missing.size:
+            index = self._own()
         for start in range(0, missing.size, 20_000):
             chunk = [int(i) for i in missing[start:start + 20_000]]
             marks = ",".join("?" * len(chunk))
