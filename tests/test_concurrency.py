@@ -126,3 +126,11 @@ def test_workspaces_in_one_process_share_the_saved_index_and_copy_it_before_addi
     fresh = b.vector_index().current()
     assert fresh is not shared and fresh.ntotal == 3
     assert Workspace(ws_path).vector_index().current() is fresh  # the new save is the shared copy now
+    import gc
+
+    from pilang_engine.workspace import vectors
+    a.close()
+    b.close()
+    del a, b, shared, fresh
+    gc.collect()
+    assert not [k for k in vectors._LOADED.keys() if k[0] == str((ws_path / "index.faiss").resolve())]  # freed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,8 +20,9 @@ HNSW_M, HNSW_EF_SEARCH, HNSW_EF_CONSTRUCTION = 32, 128, 80
 # Indexes read from disk, shared by every Workspace of this process that reads the same saved file (the
 # team server's sessions: one copy in memory, not one per developer). Keyed by the file's identity, so a
 # newer save is a new entry; searching never changes an index, and a session that must add vectors
-# copies it first (`_own`).
-_LOADED: dict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = {}
+# copies it first (`_own`). Held weakly: an index nobody uses any more is freed.
+_LOADED: weakref.WeakValueDictionary[tuple[Any, ...], Any] = weakref.WeakValueDictionary()
+_LOADED_META: dict[tuple[Any, ...], dict[str, Any]] = {}
 _LOADED_LOCK = threading.Lock()
 
 
@@ -76,17 +78,17 @@ class VectorIndex:
             return
         key = (str(self.file.resolve()), st.st_ino, st.st_mtime_ns, st.st_size, model, dim)
         with _LOADED_LOCK:
-            hit = _LOADED.get(key)
-        if hit is None:
+            index, meta = _LOADED.get(key), _LOADED_META.get(key)
+        if index is None or meta is None:
             meta = json.loads(self.meta_file.read_text())
             if meta.get("model") != model or meta.get("dim") != dim:
                 return
-            hit = (_faiss().read_index(str(self.file)), meta)
-            with _LOADED_LOCK:  # older saves of this file are no longer read: let them go
-                for old in [k for k in _LOADED if k[0] == key[0]]:
-                    del _LOADED[old]
-                _LOADED[key] = hit
-        self.index, self.meta, self.shared = hit[0], dict(hit[1]), True
+            index = _faiss().read_index(str(self.file))
+            with _LOADED_LOCK:  # older saves of this file are no longer read
+                for old in [k for k in _LOADED_META if k[0] == key[0] or k not in _LOADED]:
+                    _LOADED_META.pop(old, None)
+                _LOADED[key], _LOADED_META[key] = index, meta
+        self.index, self.meta, self.shared = index, dict(meta), True
 
     def _own(self) -> Any:
         """self.index, copied first if it is the shared one (about to be added to)."""
