@@ -371,20 +371,21 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
                                                  " server). Every request needs a token from `pilang token add`.")
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1; put a"
                                                             " reverse proxy with TLS in front for a network)")
+    from .server.sessions import Limits
     parser.add_argument("--port", type=int, default=8484)
-    parser.add_argument("--time-limit", type=float, default=30.0, metavar="SECONDS",
-                        help="an evaluation running longer is interrupted (default 30)")
-    parser.add_argument("--max-request", type=int, default=1 << 20, metavar="BYTES",
-                        help="the largest request body taken (default 1 MiB)")
-    parser.add_argument("--idle", type=float, default=3600.0, metavar="SECONDS",
-                        help="a developer's session unused this long is closed, and replayed when used again")
+    parser.add_argument("--time-limit", type=float, default=Limits.seconds, metavar="SECONDS",
+                        help=f"an evaluation running longer is interrupted (default {Limits.seconds:g})")
+    parser.add_argument("--max-request", type=int, default=Limits.request_bytes, metavar="BYTES",
+                        help=f"the largest request body taken (default {Limits.request_bytes:,})")
+    parser.add_argument("--idle", type=float, default=Limits.idle_seconds, metavar="SECONDS",
+                        help="a developer's session unused this long is closed, and replayed when used again"
+                             f" (default {Limits.idle_seconds:g})")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     args = parse(parser, argv, before)
     from pilang_engine.workspace.access import tokens
     from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
 
     from .server.app import serve as run
-    from .server.sessions import Limits
     path = Path(args.workspace or default_path())
     try:
         ws = Workspace(path, create=False)
@@ -404,18 +405,18 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
 
 def token(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang token add NAME [--role analyst|admin]`, `pilang token revoke NAME`, `pilang token list`."""
+    from pilang_engine.workspace import access
     parser = argparse.ArgumentParser(prog="pilang token", description="The team server's access tokens.")
     sub = parser.add_subparsers(dest="action", required=True)
     add = sub.add_parser("add", parents=[common_options()],
                          help="make a token for NAME (the developer's name); printed once, on its last line")
     add.add_argument("name")
-    add.add_argument("--role", choices=["analyst", "admin"], default="analyst",
+    add.add_argument("--role", choices=access.ROLES, default="analyst",
                      help="analyst (default): query, rate, define; admin: also ingest, sync, train, change routing")
     rev = sub.add_parser("revoke", parents=[common_options()], help="revoke NAME's token (at once)")
     rev.add_argument("name")
     sub.add_parser("list", parents=[common_options()], help="every token's name, role and state (never the token)")
     args = parse(parser, argv, before)
-    from pilang_engine.workspace import access
     from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
     try:
         ws = Workspace(args.workspace or default_path(), create=args.action == "add")
@@ -446,8 +447,6 @@ def token(argv: Sequence[str], before: argparse.Namespace) -> int:
 SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate,
                "report": report, "sync": sync, "watch": watch, "serve": serve, "token": token}
 
-
-DEFINITIONS = {"define", "defmacro", "defn", "set!", "load"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -495,6 +494,7 @@ def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from .printer import write_string
     from .session import Session
+    from .tojson import is_json_line
     out = sys.stdout
     try:
         if args.server and args.workspace:
@@ -505,7 +505,7 @@ def _main(argv: list[str]) -> int:
             import os
 
             from .server.client import RemoteSession
-            session: Any = RemoteSession(args.server, os.environ.get("PILANG_TOKEN"))
+            session: Any = RemoteSession(args.server, os.environ.get("PILANG_TOKEN"), argv=list(args.args or []))
         else:
             session = Session(workspace=args.workspace)
             session.env["*argv*"] = list(args.args or [])
@@ -520,22 +520,14 @@ def _main(argv: list[str]) -> int:
                     print(write_string(value))
             return 0
         def each(form: Any, value: Any) -> None:  # --json: a line for each top-level value
-            head = getattr(getattr(form, "car", None), "name", None)
-            if value is not None and head not in DEFINITIONS:
+            if is_json_line(form, value):
                 out.write(json_line(value))
                 out.flush()
-        if args.file and args.server:
-            session.load(args.file, each if args.json else None, argv=list(args.args or []))
-            return 0
         if args.file:
             session.load(args.file, each if args.json else None)
             return 0
-        if args.json and args.server:
-            session.evaluate(sys.stdin.read(), "<stdin>", each=each)
-            return 0
         if args.json:  # forms from stdin, as a script
-            from .reader import read
-            session.eval_forms(read(sys.stdin.read(), "<stdin>"), each)
+            session.eval_text(sys.stdin.read(), "<stdin>", each)
             return 0
         from .repl import pipe_repl, repl
         return repl(session) if sys.stdin.isatty() and sys.stdout.isatty() else pipe_repl(session)

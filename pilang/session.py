@@ -123,9 +123,10 @@ class Session:
             return value
         return bounce(self.compiler.compile_toplevel(form, span)())
 
-    def eval_text(self, text: str, file: str | None = None) -> Any:
-        """Read and evaluate all forms of `text` (named `file` in errors, else <input-N>)."""
-        return self.eval_forms(read(text, file or f"<input-{next(self._inputs)}>"))
+    def eval_text(self, text: str, file: str | None = None, each: Callable[[Any, Any], None] | None = None) -> Any:
+        """Read and evaluate all forms of `text` (named `file` in errors, else <input-N>); `each(form,
+        value)` after each top-level form."""
+        return self.eval_forms(read(text, file or f"<input-{next(self._inputs)}>"), each)
 
     def eval_datum(self, datum: Any, span: Span | None = None) -> Any:
         """Evaluate one datum (as `eval` does)."""
@@ -137,15 +138,20 @@ class Session:
         self.eval_forms(read_file(path), each)
 
     def _load_from(self, path: Any, from_file: str) -> None:
-        """`(load "x.pil")`: a relative path is relative to the file that says it."""
+        """`(load "x.pil")`: evaluate the file `load_target` names."""
         if type(path) is not str:
             raise PilangError("type", "load needs a file name string")
+        for form, span in read_file(self.load_target(path, from_file)):
+            self._eval_toplevel(form, span)
+        return None
+
+    def load_target(self, path: str, from_file: str) -> Path:
+        """The file `(load path)` in `from_file` reads: a relative path is relative to the file that says
+        it (a sandbox narrows this further)."""
         target = Path(path)
         if not target.is_absolute() and not from_file.startswith("<"):
             target = Path(from_file).parent / target
-        for form, span in read_file(target):
-            self._eval_toplevel(form, span)
-        return None
+        return target
 
     def _set_global(self, name: str, value: Any) -> None:
         if name not in self.env:

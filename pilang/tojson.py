@@ -15,6 +15,13 @@ from .datum import Keyword, Pair, Symbol
 from .printer import write_string
 
 RESULT_KEYS = ("answer", "handler", "model", "held_out", "evidence", "rows")
+# top-level forms whose value `pilang --json` prints no line for (nil is the other case)
+DEFINITIONS = frozenset({"define", "defmacro", "defn", "set!", "load"})
+
+
+def is_json_line(form: Any, value: Any) -> bool:
+    """Whether `pilang --json` prints a line for this top-level form's value: not nil, not a definition."""
+    return value is not None and getattr(getattr(form, "car", None), "name", None) not in DEFINITIONS
 
 
 def json_value(x: Any) -> Any:

@@ -78,6 +78,7 @@ class Identity:
 def create_app(workspace: str | Path, limits: Limits | None = None) -> FastAPI:
     """The app over the workspace at `workspace` (which must exist)."""
     from pilang_engine.workspace.access import identify
+    from pilang_engine.workspace.environments import clear, definitions
     from pilang_engine.workspace.store import Workspace
 
     root = Path(workspace).resolve()
@@ -96,7 +97,7 @@ def create_app(workspace: str | Path, limits: Limits | None = None) -> FastAPI:
                   description="pilang over one shared workspace: each developer (a bearer token's name) has their own"
                               " global environment; analysts query, rate and define, admins also ingest, sync, train"
                               " and change routing.")
-    app.state.pool, app.state.limits = pool, limits
+    app.state.pool = pool
 
     app.add_middleware(SizeLimit, limit=limits.request_bytes)
 
@@ -161,17 +162,18 @@ def create_app(workspace: str | Path, limits: Limits | None = None) -> FastAPI:
         return {"name": name, "found": not text.endswith("is not defined"), "text": text}
 
     @app.get(f"/{API}/environment", tags=["language"])
-    def environment(d: Desk = Depends(desk)) -> dict[str, Any]:
+    def environment(me: Identity = Depends(who)) -> dict[str, Any]:
         """The definitions that make up the developer's global environment, in order."""
-        from pilang_engine.workspace.environments import definitions
-        rows = d.session.run(lambda: definitions(d.workspace(), d.name))
-        return {"developer": d.name, "definitions": [{"source": s, "file": f} for s, f in rows]}
+        with auth_lock:  # stored rows: no session is needed (or made) to list them
+            rows = definitions(auth_ws, me.name)
+        return {"developer": me.name, "definitions": [{"source": s, "file": f} for s, f in rows]}
 
     @app.delete(f"/{API}/environment", tags=["language"])
     def reset(me: Identity = Depends(who)) -> dict[str, Any]:
         """Forget the developer's definitions; their next request starts a fresh session."""
-        forgot = pool.desk(me.name, me.role).forget()
         pool.drop(me.name)
+        with auth_lock:
+            forgot = clear(auth_ws, me.name)
         return {"developer": me.name, "forgot": forgot}
 
     @app.post(f"/{API}/rate", tags=["learning"])

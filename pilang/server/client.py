@@ -58,16 +58,15 @@ class RemoteValue:
         return self.doc.get("mime") or {"text/plain": self.doc["text"]}
 
 
-class Values(list):
-    """The JSON values of a script's top-level forms (what `pilang --json FILE` prints, one a line)."""
-
-
 class RemoteSession:
     """pilang evaluated by a team server at `url`, as the developer whose token this is."""
 
     remote = True
 
-    def __init__(self, url: str, token: str | None, mime: bool = False, timeout: float | None = None) -> None:
+    def __init__(self, url: str, token: str | None, mime: bool = False, timeout: float | None = None,
+                 argv: list[str] | None = None) -> None:
+        """`argv`: a script's arguments, the server session's *argv* from the first evaluation on (as a
+        local session's are from its start)."""
         import httpx
         self.token_given = bool(token)
         self.url = url.rstrip("/")
@@ -78,6 +77,7 @@ class RemoteSession:
         self.before_eval: list[Callable[[], None]] = []
         self.env: dict[str, Any] = {}  # nothing local: a front end's extra primitives have no effect here
         self._inputs = count(1)
+        self._argv = argv
 
     # ---- transport ----------------------------------------------------------------------------
 
@@ -114,10 +114,10 @@ class RemoteSession:
 
     # ---- what a Session offers ------------------------------------------------------------------
 
-    def evaluate(self, text: str, file: str | None, argv: list[str] | None = None,
-                 each: Callable[[Any, Any], None] | None = None) -> dict[str, Any]:
+    def evaluate(self, text: str, file: str | None, each: Callable[[Any, Any], None] | None = None) -> dict[str, Any]:
         """Evaluate on the server; print what the program printed and show what it showed, give each
         top-level value to `each(None, value)` (--json), then raise the error if there was one."""
+        argv, self._argv = self._argv, None
         out = self.request("POST", "eval", json={"code": text, "file": file or f"<input-{next(self._inputs)}>",
                                                  "argv": argv, "mime": self.mime})
         for hook in self.before_eval:  # a front end's: e.g. the kernel sends prints to the cell being run
@@ -134,20 +134,20 @@ class RemoteSession:
             raise RemoteError(out["error"])
         return out
 
-    def eval_text(self, text: str, file: str | None = None) -> RemoteValue | None:
+    def eval_text(self, text: str, file: str | None = None,
+                  each: Callable[[Any, Any], None] | None = None) -> RemoteValue | None:
         """The last form's value (None for nil), as Session.eval_text gives it."""
-        out = self.evaluate(text, file)
+        out = self.evaluate(text, file, each)
         return None if out["value"] is None else RemoteValue(out["value"])
 
-    def load(self, path: str | Path, each: Callable[[Any, Any], None] | None = None,
-             argv: list[str] | None = None) -> Values:
+    def load(self, path: str | Path, each: Callable[[Any, Any], None] | None = None) -> None:
         """Evaluate a local file on the server; `each(None, value)` for every top-level value (--json)."""
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise PilangError("io", f"{path}: {exc.strerror or exc}") from None
-        return Values(self.evaluate(text, str(path), argv, each)["values"])
+        self.evaluate(text, str(path), each)
 
     def completions(self, before: str) -> list[tuple[str, str]]:
         out = self.request("POST", "complete", json={"code": before})

@@ -20,10 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import compiler as C
 from ..datum import Keyword
 from ..errors import PilangError
-from ..reader import read_file
 
 # primitive -> what it does, for the message an analyst gets
 ADMIN_ONLY = {
@@ -60,19 +58,19 @@ class Sandbox:
         env = session.env
         session.compiler.sandboxed = True
         for name, why in REFUSED.items():
-            env[name] = _replace(env[name], _refuse(name, why))
+            env[name] = _replace(env[name], _refused(f"{name} is not allowed over the server: {why}"))
         for name, (positions, keywords, defaults) in PATHS.items():
             env[name] = _replace(env[name], self._paths(env[name], name, positions, keywords, defaults))
         if self.role != "admin":
             for name, what in ADMIN_ONLY.items():
-                env[name] = _replace(env[name], _admins(name, f"{name} {what}, which only an admin does over the"
-                                                              f" server, and {self.developer}'s token has the"
-                                                              f" {self.role} role"))
+                env[name] = _replace(env[name], _refused(f"{name} {what}, which only an admin does over the server,"
+                                                         f" and {self.developer}'s token has the {self.role} role"))
             env["personas"] = _replace(env["personas"], self._no_refit(env["personas"]))
             env["install-routes!"] = _replace(env["install-routes!"], self._library_routes(env["install-routes!"]))
         for name in (*ADMIN_ONLY, "report"):
             env[name] = _replace(env[name], self._not_replayed(env[name], name))
-        env[C.HELPER_LOAD] = self._load(session)
+        within = session.load_target
+        session.load_target = lambda path, from_file: Path(self.inside(str(within(path, from_file)), "load"))
 
     def _not_replayed(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
         """A definition replayed when a session starts again must not ingest, train or write a report
@@ -150,26 +148,11 @@ class Sandbox:
             return fn(*args)
         return personas
 
-    def _load(self, session: Any) -> Callable[[Any, str], None]:
-        def load(path: Any, from_file: str) -> None:
-            if type(path) is not str:
-                raise PilangError("type", "load needs a file name string")
-            base = Path(from_file).parent if not from_file.startswith("<") else self.root
-            target = self.inside(str(base / path), "load")
-            for form, span in read_file(target):
-                session._eval_toplevel(form, span)
-        return load
 
-
-def _refuse(name: str, why: str) -> Callable[..., Any]:
+def _refused(message: str) -> Callable[..., Any]:
+    """A primitive that only says why it is refused."""
     def refused(*args: Any) -> Any:
-        raise PilangError("permission", f"{name} is not allowed over the server: {why}")
-    return refused
-
-
-def _admins(name: str, why: str) -> Callable[..., Any]:
-    def refused(*args: Any) -> Any:
-        raise PilangError("permission", why)
+        raise PilangError("permission", message)
     return refused
 
 

@@ -19,9 +19,8 @@ from ..datum import Pair, Span, Symbol
 from ..errors import OWN_SOURCES, PilangError, caret_lines
 from ..reader import read
 from ..session import Session
+from ..tojson import DEFINITIONS, is_json_line, json_value
 from .policy import Sandbox
-
-DEFINITIONS = {"define", "defmacro", "defn", "set!", "load"}
 
 
 @dataclass
@@ -112,9 +111,8 @@ class Sources(OrderedDict):
     def __setitem__(self, key: str, value: str) -> None:
         super().__setitem__(key, value)
         self.move_to_end(key)
-        while len(self) > self.LIMIT:
-            oldest = next(k for k in self if k.startswith("<")) if any(k.startswith("<") for k in self) else next(iter(self))
-            del self[oldest]
+        while len(self) > self.LIMIT:  # the oldest input ("<repl-3>") goes first, a file only when none is left
+            del self[next((k for k in self if k.startswith("<")), next(iter(self)))]
 
 
 class Desk:
@@ -132,8 +130,7 @@ class Desk:
             self.session = Session(workspace=root, developer=name, sandbox=self.sandbox)
             self.sandbox.seal(self.session)
             self.session.show = self._show
-            self.replayed, self.replay_errors = self._replay()
-        self.untold = list(self.replay_errors)  # said in the next response's stderr
+            self.untold = self._replay()  # said in the next response's stderr
 
     @contextmanager
     def context(self, captured: Captured | None = None) -> Any:
@@ -154,31 +151,28 @@ class Desk:
     def workspace(self) -> Any:
         return self.session.engine.workspace()
 
-    def _replay(self) -> tuple[int, list[str]]:
+    def _replay(self) -> list[str]:
         """Evaluate every definition this developer made, in order; one that fails now is skipped, said
-        on the server's log."""
+        on the server's log; what was skipped."""
         from pilang_engine.workspace.environments import definitions
-        done, errors = 0, []
+        errors = []
         self.sandbox.replaying = True
         try:
             for source, file in self.session.run(lambda: definitions(self.workspace(), self.name)):
                 try:
                     self.session.replay(source, file)
-                    done += 1
                 except (PilangError, KeyboardInterrupt) as err:
                     errors.append(f"{file}: {' '.join(source.split())[:80]}: {getattr(err, 'message', err)}")
         finally:
             self.sandbox.replaying = False
         for e in errors:
             print(f"pilang serve: {self.name}: a definition did not replay: {e}", file=sys.stderr)
-        return done, errors
+        return errors
 
     def evaluate(self, code: str, file: str, argv: list[str] | None = None, mime: bool = False) -> dict[str, Any]:
         """Evaluate `code` as one input named `file`: its top-level values (as --json gives them, not
         definitions or nil), the last value rendered, what it printed and showed, or the error."""
         from pilang_engine.workspace.environments import save
-
-        from ..tojson import json_value
         route_output()  # again: a host (a test runner) may have put its own streams in place since
         captured = Captured(self.limits.output_bytes)
         values: list[Any] = []
@@ -202,8 +196,7 @@ class Desk:
                     def each(form: Any, value: Any) -> None:  # on the evaluation thread, after each form
                         if defines(form):
                             save(self.workspace(), self.name, span_text(code, spans[id(form)]), file)
-                        head = getattr(getattr(form, "car", None), "name", None)
-                        if value is not None and head not in DEFINITIONS:  # as `pilang --json` prints
+                        if is_json_line(form, value):
                             values.append(json_value(value))
                     last = self._limited(lambda: self.session.eval_forms(forms, each))
                     if last is not None:
@@ -248,7 +241,6 @@ class Desk:
 
     def call(self, name: str, *args: Any) -> Any:
         """A primitive of this session, as JSON, unrecorded (the API's read endpoints)."""
-        from ..tojson import json_value
         with self.context(Captured(self.limits.output_bytes)):
             self._acquire()
             try:
@@ -261,15 +253,6 @@ class Desk:
         """This developer's turn, waiting up to the time limit for an earlier request to end."""
         if not self.lock.acquire(timeout=self.limits.seconds):
             raise Busy(f"{self.name}'s previous request is still running (over {self.limits.seconds:g} s)")
-
-    def forget(self) -> int:
-        """Forget this developer's definitions (the next session starts from the library alone)."""
-        from pilang_engine.workspace.environments import clear
-        self._acquire()
-        try:
-            return self.session.run(lambda: clear(self.workspace(), self.name))
-        finally:
-            self.lock.release()
 
     def close(self) -> None:
         self.session.close()
@@ -302,7 +285,6 @@ def rendered(value: Any, mime: bool = False) -> dict[str, Any]:
     MIME bundle (text/plain, text/html, image/png)."""
     from ..printer import write_string
     from ..render import mime_bundle, value_lines
-    from ..tojson import json_value
     doc = {"json": json_value(value), "text": write_string(value), "pretty": "\n".join(value_lines(value))}
     if mime:
         doc["mime"] = mime_bundle(value)
