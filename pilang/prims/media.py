@@ -23,13 +23,13 @@ def _heard(s: Any, path: Any) -> dict[str, Any]:
         raise PilangError("io", str(exc)) from None
 
 
-@session_primitive("transcribe")
+@session_primitive("transcribe", paths={"path": "read"})
 def transcribe(s: Any, path: Any) -> dict[Any, Any]:
     """What an audio file says (Whisper tiny.en, offline): {:text :segments :language :duration}."""
     return to_pilang(_heard(s, path))
 
 
-@session_primitive("voice->query")
+@session_primitive("voice->query", paths={"path": "read"})
 def voice_to_query(s: Any, path: Any) -> list[Any]:
     """[transcript query-source rule]: the query a spoken question asks, not yet run."""
     from pilang_engine.media.voice import to_query
@@ -38,7 +38,7 @@ def voice_to_query(s: Any, path: Any) -> list[Any]:
     return [text, query, rule]
 
 
-@session_primitive("voice-query")
+@session_primitive("voice-query", paths={"path": "read"})
 def voice_query(s: Any, path: Any) -> Any:
     """Transcribe a spoken question, show the transcript and the query made of it, and run it."""
     text, query, rule = voice_to_query(s, path)
@@ -49,7 +49,7 @@ def voice_query(s: Any, path: Any) -> Any:
     return value
 
 
-@session_primitive("ingest-images")
+@session_primitive("ingest-images", paths={"paths": "read", "checkpoint": "read", "config": "read"})
 def ingest_images(s: Any, *paths: Any, checkpoint: Any = None, model: Any = None, config: Any = None) -> dict[Any, Any]:
     """Embed image files (or folders) with an open_clip model from a local checkpoint file."""
     from pilang_engine.media.images import ingest_images as run

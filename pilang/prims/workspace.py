@@ -12,7 +12,7 @@ from ..registry import primitive, session_primitive
 from ..table import Table
 
 
-@session_primitive("ingest")
+@session_primitive("ingest", paths={"paths": "read"})
 def ingest(s: Any, *paths: Any, format: Any = None, windows: Any = None, map: Any = None,
            time_format: Any = None) -> dict[Any, Any]:
     """Ingest files or folders into the workspace; returns the report (taken, skipped, errors).
@@ -26,7 +26,7 @@ def ingest(s: Any, *paths: Any, format: Any = None, windows: Any = None, map: An
     return to_pilang(report.as_dict())
 
 
-@session_primitive("open-workspace")
+@session_primitive("open-workspace", paths={"path": "write"})
 def open_workspace(s: Any, path: Any) -> dict[Any, Any]:
     """Switch this session to the workspace at path (made there if new); returns its counts."""
     from pathlib import Path
@@ -38,7 +38,7 @@ def open_workspace(s: Any, path: Any) -> dict[Any, Any]:
     return to_pilang(s.engine.workspace().stats())
 
 
-@session_primitive("report")
+@session_primitive("report", paths={"out": "write"})
 def report(s: Any, *, since: Any = "last-week", until: Any = None, out: Any = "report.html",
            format: Any = None) -> dict[Any, Any]:
     """Write a report to share (self-contained HTML, or Markdown with :format 'md) for a period:
