@@ -169,7 +169,7 @@ DOT_REST = S("&")
 # Helpers that compiled code finds in the global environment, under names no pilang symbol reads as.
 HELPER_TC, HELPER_BOUNCE, HELPER_PAIR, HELPER_LIST = " TailCall", " bounce", " Pair", " list"
 HELPER_ITEMS, HELPER_SETG, HELPER_ENV, HELPER_ERR, HELPER_LOAD = " items", " set-global", " env", " caught", " load"
-HELPER_EXC, HELPER_MACRO = " Exception", " macro"
+HELPER_EXC, HELPER_MACRO, HELPER_MUL = " Exception", " macro", " mul"
 
 
 def _binop(op: ast.operator, unit_value: int | None) -> Callable[[list[ast.expr]], ast.expr | None]:
@@ -189,6 +189,19 @@ def _binop(op: ast.operator, unit_value: int | None) -> Callable[[list[ast.expr]
     return build
 
 
+def _product(args: list[ast.expr]) -> ast.expr:
+    """`*` as calls of the bounded product (pilang/bounds.py): a big-integer product cannot be stopped
+    once started, so its size is checked first."""
+    if not args:
+        return _const(1)
+    if len(args) == 1:
+        return ast.UnaryOp(ast.UAdd(), args[0])
+    e = args[0]
+    for a in args[1:]:
+        e = _call(HELPER_MUL, e, a)
+    return e
+
+
 def _compare(op: Callable[[], ast.cmpop]) -> Callable[[list[ast.expr]], ast.expr | None]:
     def build(args: list[ast.expr]) -> ast.expr | None:
         if len(args) < 2:
@@ -204,7 +217,7 @@ def _fixed(n: int, make: Callable[..., ast.expr]) -> Callable[[list[ast.expr]], 
 # Core primitives compiled to Python operators. None from a builder means "call it normally"
 # (e.g. wrong argument count, so the primitive itself reports the arity error).
 INLINE: dict[str, Callable[[list[ast.expr]], ast.expr | None]] = {
-    "+": _binop(ast.Add(), 0), "-": _binop(ast.Sub(), None), "*": _binop(ast.Mult(), 1),
+    "+": _binop(ast.Add(), 0), "-": _binop(ast.Sub(), None), "*": _product,
     "/": _binop(ast.Div(), None),
     "<": _compare(ast.Lt), ">": _compare(ast.Gt), "<=": _compare(ast.LtE), ">=": _compare(ast.GtE),
     "=": _compare(ast.Eq),

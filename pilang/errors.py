@@ -11,7 +11,7 @@ from typing import Any
 from .datum import Span
 
 KINDS = ("syntax", "unbound", "type", "arity", "value", "recursion", "engine", "user", "io", "permission",
-         "timeout", "interrupted")
+         "timeout", "interrupted", "limit", "memory")
 
 # Source texts by file name, so errors can show the offending line (REPL inputs included).
 SOURCES: dict[str, str] = {}
@@ -171,6 +171,9 @@ def _translate(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, AttributeError) and (m := _ATTR.search(msg)):
         t = type_name(m.group("t"))
         return "type", f"{m.group('attr')} needs a non-empty list, got {t}" + (" (the empty list)" if t == "nil" else "")
+    if isinstance(exc, MemoryError):
+        return "memory", ("out of memory: the evaluation asked for more memory than it may use (on a team server,"
+                          " pilang serve --memory sets a session's share); definitions made before it are kept")
     if isinstance(exc, ZeroDivisionError):
         return "value", "division by zero"
     if isinstance(exc, (ValueError, KeyError, IndexError, OverflowError)):

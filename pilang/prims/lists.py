@@ -5,6 +5,7 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .. import bounds
 from ..datum import Pair, from_iter, is_list
 from ..errors import PilangError, expect, type_name
 from ..registry import primitive
@@ -206,7 +207,9 @@ def fold_right(f: Callable[..., Any], init: Any, xs: Any) -> Any:
 @primitive("range")
 def p_range(a: int, b: Any = None, step: int = 1) -> Any:
     """(range n) is 0..n-1, (range a b [step]) is a..b-1, as a list."""
-    return from_iter(range(a) if b is None else range(a, b, step))
+    r = range(a) if b is None else range(a, b, step)
+    bounds.length(len(r), "range")
+    return from_iter(r)
 
 
 @primitive("last")
@@ -298,7 +301,7 @@ def vector(*xs: Any) -> list[Any]:
 @primitive("make-vector")
 def make_vector(n: int, fill: Any = 0) -> list[Any]:
     """A vector of n copies of fill."""
-    return [fill] * n
+    return [fill] * bounds.length(n, "make-vector")
 
 
 @primitive("vector-ref")

@@ -7,6 +7,7 @@ from functools import reduce
 from itertools import pairwise
 from typing import Any
 
+from .. import bounds
 from ..errors import expect
 from ..registry import primitive
 
@@ -33,8 +34,8 @@ def sub(x: Any, *xs: Any) -> Any:
 def mul(*xs: Any) -> Any:
     """Product of the arguments (1 for none)."""
     if len(xs) == 2:
-        return xs[0] * xs[1]
-    return reduce(operator.mul, xs) if xs else 1
+        return bounds.mul(xs[0], xs[1])
+    return reduce(bounds.mul, xs) if xs else 1
 
 
 @primitive("/")
@@ -120,7 +121,7 @@ def p_max(x: Any, *xs: Any) -> Any:
 @primitive("expt")
 def expt(a: Any, b: Any) -> Any:
     """a to the power b."""
-    return a ** b
+    return bounds.power(a, b)
 
 
 @primitive("sqrt")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import bounds
 from ..datum import Keyword, Symbol, from_iter, gensym
 from ..errors import expect
 from ..printer import display_string, write_string
@@ -16,13 +17,13 @@ def _str(x: Any, who: str) -> str:
 @primitive("str")
 def p_str(*xs: Any) -> str:
     """Concatenate the display forms of the arguments."""
-    return "".join(display_string(x) for x in xs)
+    return _joined([display_string(x) for x in xs], "", "str")
 
 
 @primitive("string-append")
 def string_append(*xs: str) -> str:
     """Concatenate strings."""
-    return "".join(_str(x, "string-append") for x in xs)
+    return _joined([_str(x, "string-append") for x in xs], "", "string-append")
 
 
 @primitive("string-length")
@@ -65,7 +66,7 @@ def split(s: str, sep: Any = None) -> Any:
 def join(xs: Any, sep: str = "") -> str:
     """Join the display forms of the elements with sep."""
     from .lists import items
-    return sep.join(display_string(x) for x in items(xs))
+    return _joined([display_string(x) for x in items(xs)], _str(sep, "string-join"), "string-join")
 
 
 @primitive("string-contains?")
@@ -83,7 +84,15 @@ def starts_with(s: str, prefix: str) -> bool:
 @primitive("string-replace")
 def replace(s: str, old: str, new: str) -> str:
     """Copy of s with every occurrence of old replaced by new."""
-    return _str(s, "string-replace").replace(old, new)
+    s, old, new = _str(s, "string-replace"), _str(old, "string-replace"), _str(new, "string-replace")
+    if len(new) > len(old):  # the copy grows by the difference at each occurrence (or between every character)
+        bounds.joined(len(s) + (s.count(old) if old else len(s) + 1) * (len(new) - len(old)), "string-replace")
+    return s.replace(old, new)
+
+
+def _joined(parts: list[str], sep: str, who: str) -> str:
+    bounds.joined(sum(map(len, parts)) + len(sep) * max(len(parts) - 1, 0), who)
+    return sep.join(parts)
 
 
 @primitive("string?")
