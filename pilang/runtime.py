@@ -1,6 +1,7 @@
 """What compiled pilang code needs at run time: tail calls, procedure calls, the evaluation thread."""
 from __future__ import annotations
 
+import builtins
 import contextvars
 import ctypes
 import functools
@@ -65,15 +66,34 @@ class Macro:
         return f"#<macro {self.name}>"
 
 
+_real_import = builtins.__import__
+_EVAL_THREADS: dict[int, EvalThread] = {}  # thread ident -> its EvalThread
+
+
+def _guarded_import(*args: Any, **kwargs: Any) -> Any:
+    """builtins.__import__ on an evaluation thread: an interrupt never lands inside an import (a module
+    left half-initialised, `partially initialized module 'torch'`, fails for the rest of the process)."""
+    thread = _EVAL_THREADS.get(threading.get_ident())
+    if thread is None:
+        return _real_import(*args, **kwargs)
+    return thread.importing(_real_import, args, kwargs)
+
+
 class EvalThread:
     """One long-lived thread with a large stack that runs every evaluation of a session.
 
     Deep recursion then ends in a pilang error instead of overflowing the C stack, and engine
-    objects bound to a thread (SQLite connections) always see the same one.
+    objects bound to a thread (SQLite connections) always see the same one. An interrupt (Ctrl-C, a
+    time limit) is raised inside the evaluation, except during an import: it waits for the import to end.
     """
 
     def __init__(self) -> None:
         self.jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] = queue.SimpleQueue()
+        self._guard = threading.Lock()
+        self._imports = 0  # imports running on the thread now (nested)
+        self._sent = False  # an interrupt was handed to the thread and may not have been raised yet
+        self._held = False  # an interrupt waits for the running import to end
+        self._busy = False  # a job runs (an interrupt is for a job, never for the idle thread)
         old = threading.stack_size()
         threading.stack_size(STACK_BYTES)
         try:
@@ -81,6 +101,8 @@ class EvalThread:
             self.thread.start()
         finally:
             threading.stack_size(old)
+        _EVAL_THREADS[self.thread.ident] = self
+        builtins.__import__ = _guarded_import
         if sys.getrecursionlimit() < MAX_DEPTH:
             sys.setrecursionlimit(MAX_DEPTH)
 
@@ -88,17 +110,36 @@ class EvalThread:
         while True:
             try:
                 fn, box, done = self.jobs.get()
-            except KeyboardInterrupt:  # an interrupt that arrived after its job had finished
+            except KeyboardInterrupt:  # (none is sent while no job runs; kept for safety)
                 continue
             if fn is None:  # stop(): the session is closed
+                _EVAL_THREADS.pop(threading.get_ident(), None)
                 done.set()
                 return
+            with self._guard:  # interrupts are delivered only while a job runs
+                self._sent = self._held = False
+                self._busy = True
             try:
-                box.append((True, fn()))
+                outcome = (True, fn())
             except BaseException as exc:  # handed to the caller's thread, never lost
-                box.append((False, exc))
-            finally:
-                done.set()
+                outcome = (False, exc)
+            while True:  # an interrupt sent as the job ended is withdrawn, never raised outside it
+                try:
+                    self._idle()
+                    break
+                except KeyboardInterrupt:
+                    continue
+            box.append(outcome)
+            done.set()
+            del fn, box, done, outcome  # nothing of the job (an error's frames above all) outlives it here
+
+    def _idle(self) -> None:
+        with self._guard:
+            self._busy = False
+            if self._sent:
+                _async_raise(self.thread.ident, None)
+                self._sent = False
+            self._held = False
 
     def stop(self) -> None:
         """End the thread once the job it runs (if any) is done; later runs are refused."""
@@ -130,6 +171,36 @@ class EvalThread:
         raise value.with_traceback(value.__traceback__)
 
     def interrupt(self) -> None:
-        """Raise KeyboardInterrupt inside whatever the evaluation thread is running."""
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread.ident),
-                                                   ctypes.py_object(KeyboardInterrupt))
+        """Raise KeyboardInterrupt inside whatever the evaluation thread is running (once an import
+        running there has ended)."""
+        with self._guard:
+            if not self._busy:
+                return
+            if self._imports:
+                self._held = True
+                return
+            self._sent = True
+            _async_raise(self.thread.ident, KeyboardInterrupt)
+
+    def importing(self, do: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run an import on this (the evaluation) thread with interrupts held until it ends."""
+        with self._guard:
+            self._imports += 1
+            if self._sent:  # handed over but maybe not raised yet: take it back, raise it after the import
+                _async_raise(self.thread.ident, None)
+                self._sent, self._held = False, True
+        try:
+            return do(*args, **kwargs)
+        finally:
+            with self._guard:
+                self._imports -= 1
+                due = not self._imports and self._held
+                if due:
+                    self._held = False
+            if due:
+                raise KeyboardInterrupt
+
+
+def _async_raise(ident: int, exc: type[BaseException] | None) -> None:
+    """Raise `exc` in the thread `ident` at its next bytecode boundary (None: withdraw one not yet raised)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident), ctypes.py_object(exc) if exc else None)
