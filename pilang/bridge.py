@@ -118,9 +118,11 @@ class EngineLink:
         def run(*args: Any, **kwargs: Any) -> Any:
             from pilang_engine.ingestion.formats import FormatError
             from pilang_engine.workspace.embed import ModelUnavailable
-            from pilang_engine.workspace.store import WorkspaceError
+            from pilang_engine.workspace.store import NotAllowed, WorkspaceError
             try:
                 return fn(*args, **kwargs)
+            except NotAllowed as exc:
+                raise PilangError("permission", str(exc)) from None
             except (ModelUnavailable, FormatError, WorkspaceError) as exc:
                 raise PilangError("engine", str(exc)) from None
         run.__doc__, run.__name__ = fn.__doc__, fn.__name__

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pilang_engine import learning
 from pilang_engine.learning import bandit, interactions, meta, shapes
-from pilang_engine.workspace.store import Workspace
+from pilang_engine.workspace.store import NotAllowed, Workspace, WorkspaceError
 
 from pilang.datum import Keyword
 from pilang.errors import PilangError
@@ -69,14 +69,24 @@ def test_a_printed_query_is_still_the_query_rated(demo: Path, tmp_path: Path, mo
                          " ON f.interaction = i.id").fetchall() == [("query", "analytics", "volume", "analytics-handler")]
 
 
+PERSONA_CANDIDATES = {("persona-inquiry", "*"): ["persona-handler", "persona-lm-handler"]}
+
+
+def rated(ws: Workspace, developer: str, handler: str, rating: int) -> dict[str, Any]:
+    """One persona question by `developer`, answered by `handler`, rated by them."""
+    out = interactions.record(ws, f"{developer}-s", developer, "(q)", ["L", ["S", "q"]], "", handler, "", 1.0, None,
+                              "query", "persona-inquiry", "competitive-players", [])
+    return interactions.rate(ws, f"{developer}-s", rating, interaction=out["id"], candidates=PERSONA_CANDIDATES,
+                             developer=developer)
+
+
 def test_l1_routes_by_ratings_and_the_rewrite_is_logged_and_undoable(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
     ws.set_route("persona-inquiry", "*", "persona-handler", "default")
-    candidates = ["persona-handler", "persona-lm-handler"]
-    for i in range(6):
-        bandit.update(ws, "persona-inquiry", "*", "persona-handler", 2, i, candidates)
-        change = bandit.update(ws, "persona-inquiry", "*", "persona-lm-handler", 5, i, candidates)
-    assert change is None or "persona-lm-handler" in change
+    candidates = PERSONA_CANDIDATES[("persona-inquiry", "*")]
+    for _ in range(6):  # one developer on their own workspace: their ratings are the team's
+        rated(ws, "ana", "persona-handler", 2)
+        rated(ws, "ana", "persona-lm-handler", 5)
     route = next(r for r in ws.routes() if r["type"] == "persona-inquiry")
     assert route["handler"] == "persona-lm-handler" and route["origin"].startswith("learned (L1)")
     rng = random.Random(0)
@@ -85,6 +95,36 @@ def test_l1_routes_by_ratings_and_the_rewrite_is_logged_and_undoable(tmp_path: P
     entry = next(e for e in learning.entries(ws) if e["level"] == "L1")
     learning.undo(ws, entry["id"])
     assert next(r for r in ws.routes() if r["type"] == "persona-inquiry")["handler"] == "persona-handler"
+
+
+def test_on_a_team_one_developer_cannot_move_a_route_but_two_who_agree_can(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    ws.set_route("persona-inquiry", "*", "persona-handler", "default")
+    rated(ws, "bo", "persona-handler", 4)  # a second developer uses the workspace: routes are a team's now
+
+    def route() -> str:
+        return next(r for r in ws.routes() if r["type"] == "persona-inquiry")["handler"]
+    for _ in range(12):  # one analyst, voting over and over
+        rated(ws, "mal", "persona-handler", 1)
+        rated(ws, "mal", "persona-lm-handler", 5)
+    assert route() == "persona-handler"
+    for _ in range(3):  # a second developer agrees: each developer is one voice, and two agree
+        rated(ws, "bo", "persona-lm-handler", 5)
+    assert route() == "persona-lm-handler"
+    entry = next(e for e in learning.entries(ws) if e["level"] == "L1")
+    assert "by 2 developer(s)" in entry["reason"]
+
+
+def test_an_interaction_is_rated_once_and_only_by_its_developer(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "ws")
+    out = interactions.record(ws, "bo-s", "bo", "(q)", ["L", ["S", "q"]], "", "h", "", 1.0, None, "query",
+                              "analytics", "volume", [])
+    with pytest.raises(NotAllowed, match="bo's"):
+        interactions.rate(ws, "mal-s", 5, interaction=out["id"], developer="mal")
+    interactions.rate(ws, "bo-s", 4, interaction=out["id"], developer="bo")
+    with pytest.raises(WorkspaceError, match="already rated"):
+        interactions.rate(ws, "bo-s", 5, interaction=out["id"], developer="bo")
+    assert ws.db.execute("SELECT rating FROM feedback").fetchall() == [(4,)]
 
 
 def test_anti_unification() -> None:

@@ -58,8 +58,17 @@ def update(ws: Workspace, type_: str, target: str, handler: str, rating: int, fe
     best = max(means, key=lambda h: means[h][0])
     if best == routed or means[best][1] < MIN_RATINGS or (routed in means and means[best][0] < means[routed][0] + MARGIN):
         return None
-    reason = (f"mean rating {1 + 4 * means[best][0]:.2f} over {means[best][1]} ratings vs"
-              f" {1 + 4 * means.get(routed, (0.5, 0))[0]:.2f} for {routed}")
+    # the routing table is the team's: on a workspace several developers use, a route moves only when
+    # enough of them agree, each developer's ratings counting as one voice
+    voices = {h: by_developer(ws, type_, target, h) for h in (best, routed) if h}
+    need = developers_needed(ws)
+    if len(voices[best]) < need:
+        return None
+    balanced = {h: (sum(v.values()) / len(v) if v else 0.5) for h, v in voices.items()}
+    if routed and balanced[best] < balanced[routed] + MARGIN:
+        return None
+    reason = (f"mean rating {1 + 4 * means[best][0]:.2f} over {means[best][1]} ratings by {len(voices[best])}"
+              f" developer(s) vs {1 + 4 * means.get(routed, (0.5, 0))[0]:.2f} for {routed}")
     with ws.transaction(data=False):
         ws.db.execute("INSERT OR REPLACE INTO routes(type, target, handler, origin, updated) VALUES (?, ?, ?, ?, ?)",
                       [type_, target, best, f"learned (L1): {reason}", now_iso()])
@@ -67,6 +76,24 @@ def update(ws: Workspace, type_: str, target: str, handler: str, rating: int, fe
         {"kind": "route", "type": type_, "target": target, "handler": routed,
          "origin": current[1] if current else None}, [feedback])
     return f"route ({type_} {target}) -> {best}: {reason}"
+
+
+def by_developer(ws: Workspace, type_: str, target: str, handler: str) -> dict[str, float]:
+    """Each developer's mean reward (0..1) from their ratings of `handler` answering this route."""
+    rows = ws.db.execute(
+        "SELECT i.developer, avg((f.rating - 1) / 4.0) FROM feedback f JOIN interactions i ON i.id = f.interaction"
+        " WHERE i.qtype = ? AND i.handler = ? AND (i.qtarget = ? OR ? = '*') GROUP BY i.developer",
+        [type_, handler, target, target]).fetchall()
+    return {d: float(m) for d, m in rows}
+
+
+def developers_needed(ws: Workspace) -> int:
+    """How many developers must agree before a route moves: the team size the promotion parameter asks
+    for (2), or 1 on a workspace only one developer has used and nobody serves to a team."""
+    team = ws.db.execute("SELECT count(DISTINCT developer) FROM interactions").fetchone()[0]
+    if "tokens" in ws.db.table_names():
+        team = max(team, ws.db.execute("SELECT count(*) FROM tokens WHERE revoked IS NULL").fetchone()[0])
+    return max(1, min(int(params(ws)["promote_developers"]), team))
 
 
 def scores(ws: Workspace) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from ..workspace.store import Workspace, WorkspaceError, dumps
+from ..workspace.store import NotAllowed, Workspace, WorkspaceError, dumps
 from . import TEAM, bandit, meta, params, shapes
 
 
@@ -52,20 +52,29 @@ def last_rateable(ws: Workspace, session: str) -> int:
 
 
 def rate(ws: Workspace, session: str, rating: int, comment: str | None = None, interaction: int | None = None,
-         candidates: dict[tuple[str, str], list[str]] | None = None) -> dict[str, Any]:
-    """Record a 1-5 rating of an interaction (the session's last query by default) and learn from it."""
+         candidates: dict[tuple[str, str], list[str]] | None = None, developer: str | None = None) -> dict[str, Any]:
+    """Record a 1-5 rating of an interaction (the session's last query by default) and learn from it.
+    An interaction is rated once, and (given `developer`, as every session gives it) only by the
+    developer who made it: one person cannot outvote the team by rating the same answer again and
+    again, or another developer's answers."""
     if not isinstance(rating, int) or not 1 <= rating <= 5:
         raise WorkspaceError(f"a rating is a whole number from 1 to 5, got {rating!r}")
     target = interaction if interaction is not None else last_rateable(ws, session)
-    row = ws.db.execute("SELECT qtype, qtarget, handler, learned_used FROM interactions WHERE id = ?", [target]).fetchone()
+    row = ws.db.execute("SELECT qtype, qtarget, handler, learned_used, developer FROM interactions WHERE id = ?",
+                        [target]).fetchone()
     if row is None:
         raise WorkspaceError(f"no interaction {target}")
+    if developer is not None and row[4] != developer:
+        raise NotAllowed(f"interaction {target} is {row[4]}'s: a developer rates only their own queries")
+    earlier = ws.db.execute("SELECT rating FROM feedback WHERE interaction = ? ORDER BY id LIMIT 1", [target]).fetchone()
+    if earlier is not None:
+        raise WorkspaceError(f"interaction {target} is already rated ({earlier[0]}); an interaction is rated once")
     with ws.transaction(data=False):
         cur = ws.db.execute("INSERT INTO feedback(interaction, rating, comment, time) VALUES (?, ?, ?, ?)",
                             [target, rating, comment, time.time()])
     feedback = int(cur.lastrowid)
     out: dict[str, Any] = {"interaction": target, "rating": rating, "feedback": feedback, "learned": []}
-    qtype, qtarget, handler, used = row
+    qtype, qtarget, handler, used, _ = row
     levels = params(ws)["levels"]
     if qtype and handler and levels >= 1:
         # posteriors are kept per route: (type, target) when it has its own candidates, else (type, *)

@@ -257,13 +257,17 @@ def accept(ws: Workspace, developer: str, name: str, how: str = "accepted by") -
     return row[0]
 
 
-def forget(ws: Workspace, developer: str, name: str) -> str:
-    """Withdraw a learned macro or alias (the developer's, else the team's); logged and undoable."""
+def forget(ws: Workspace, developer: str, name: str, team: bool = True) -> str:
+    """Withdraw a learned macro or alias (the developer's, else the team's when `team` allows it: an
+    analyst on a team server withdraws only their own); logged and undoable."""
+    from ..workspace.store import NotAllowed, WorkspaceError
     row = ws.db.execute("SELECT developer, status, kind FROM learned WHERE name = ? AND developer IN (?, ?)"
                         " AND status != 'forgotten' ORDER BY developer = ? DESC", [name, developer, TEAM, developer]).fetchone()
     if row is None:
-        from ..workspace.store import WorkspaceError
         raise WorkspaceError(f"nothing learned is called {name!r}; see (learned-macros)")
+    if row[0] == TEAM and not team:
+        raise NotAllowed(f"{name} is the team's {row[2]} (learned from several developers), which only an admin"
+                              f" withdraws; {developer} may forget only their own")
     with ws.transaction(data=False):
         ws.db.execute("UPDATE learned SET status = 'forgotten', updated = ? WHERE name = ? AND developer = ?",
                       [now_iso(), name, row[0]])

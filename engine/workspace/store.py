@@ -25,6 +25,10 @@ class WorkspaceError(Exception):
     """A workspace that cannot be opened or used, with the reason in words."""
 
 
+class NotAllowed(WorkspaceError):
+    """What the caller asked is someone else's to do (the team's learned items are an admin's)."""
+
+
 def _v1(db: sqlite_utils.Database) -> None:
     """Sources, pseudonymous authors, messages, changes (patch notes)."""
     db["sources"].create({"id": int, "kind": str, "path": str, "format": str, "first_ingested": str,

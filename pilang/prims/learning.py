@@ -16,14 +16,16 @@ from ..table import Table
 
 @session_primitive("rate")
 def rate(s: Any, *args: Any) -> Any:
-    """(rate 4), (rate 4 "too vague"), (rate ID 2): rate the last query (or interaction ID) 1-5."""
+    """(rate 4), (rate 4 "too vague"), (rate ID 2): rate your last query (or your interaction ID) 1-5,
+    once."""
     from pilang_engine.learning.interactions import rate as run
     ints = [a for a in args if isinstance(a, int) and not isinstance(a, bool)]
     comment = next((a for a in args if isinstance(a, str)), None)
     if not ints or len(ints) > 2:
         raise PilangError("arity", "rate takes a rating 1-5, optionally after an interaction id: (rate 4) (rate 17 2)")
     target, rating = (ints[0], ints[1]) if len(ints) == 2 else (None, ints[0])
-    out = s.engine.guard(run)(s.engine.workspace(), s.learner.id, rating, comment, target, s.learner.candidates())
+    out = s.engine.guard(run)(s.engine.workspace(), s.learner.id, rating, comment, target, s.learner.candidates(),
+                              developer=s.learner.developer)
     return {Keyword(k): v for k, v in out.items()}
 
 
@@ -38,9 +40,11 @@ def accept(s: Any, name: Any) -> Symbol:
 
 @session_primitive("forget")
 def forget(s: Any, name: Any) -> str:
-    """Withdraw a learned macro or alias (yours, else the team's); (learning-log) shows it, undoable."""
+    """Withdraw a learned macro or alias (yours, else the team's: on a team server only an admin
+    withdraws the team's); (learning-log) shows it, undoable."""
     from pilang_engine.learning.shapes import forget as run
-    text = s.engine.guard(run)(s.engine.workspace(), s.learner.developer, getattr(name, "name", name))
+    text = s.engine.guard(run)(s.engine.workspace(), s.learner.developer, getattr(name, "name", name),
+                               team=s.role == "admin")
     value = s.env.get(getattr(name, "name", name))
     if getattr(value, "name", None) == getattr(name, "name", name) and hasattr(value, "proc"):
         del s.env[getattr(name, "name", name)]
