@@ -12,7 +12,15 @@ from typing import Any
 
 from ..workspace.store import Workspace
 from . import formats as F
-from .pipeline import BATCH, Report, expand, finish, save_vectors, store_batch
+from .pipeline import (
+    BATCH,
+    Report,
+    expand,
+    finish,
+    ingesting,
+    save_vectors,
+    store_batch,
+)
 
 FILE_ERRORS = "file-errors"  # metric namespace: one counter per unreadable file, named by its message
 COUNTED = {"messages": "messages", "changes": "changes", "events": "telemetry", "player rows": "player_facts"}
@@ -96,6 +104,12 @@ def run(workspace: str | Path, paths: Iterable[str | Path], fmt: str | None = No
         root.setLevel(level)
     started = time.perf_counter()
     ws = Workspace(workspace)
+    with ingesting(ws):  # a search meanwhile leaves the rows this run is storing to it
+        return _run(beam, MetricsFilter, PipelineOptions, ws, workspace, paths, fmt, options, started)
+
+
+def _run(beam: Any, MetricsFilter: Any, PipelineOptions: Any, ws: Workspace, workspace: str | Path,  # noqa: N803
+         paths: Iterable[str | Path], fmt: str | None, options: list[str] | None, started: float) -> Report:
     files = [str(p) for p in expand(paths)]
     before = {k: ws.count(t) for k, t in COUNTED.items()}
     vectors_before = ws.count("vectors")

@@ -3,11 +3,13 @@
 an interrupted run leaves the workspace consistent and a re-run completes it."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +94,12 @@ def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, p
     (so a column counted after a label's day is never a feature for it); a `<table>.windows.json`
     beside the table file does the same. `mapping` (`text=review,time=review_date,...`) reads a CSV or
     JSONL of messages through a column map (see formats/mapped.py), `time_format` its times."""
+    with ingesting(ws):
+        return _ingest(ws, paths, fmt, progress, embed, windows, mapping, time_format)
+
+
+def _ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None, progress: bool | None, embed: bool,
+            windows: dict[str, Any] | None, mapping: Any, time_format: str | None) -> Report:
     show = progress_wanted() if progress is None else progress
     report = Report()
     started = time.perf_counter()
@@ -316,6 +324,39 @@ def _write_facts(ws: Workspace, recs: list[F.PlayerFacts], ref: int, report: Rep
 
 WRITERS = {F.Message: _write_messages, F.Change: _write_changes, F.Event: _write_events,
            F.PlayerFacts: _write_facts}
+
+
+@contextmanager
+def ingesting(ws: Workspace, only: bool = False) -> Iterator[bool]:
+    """Mark this process as ingesting into `ws` while the block runs (an advisory lock the kernel drops
+    when the process ends, killed or not). `only`: just when no other process ingests now; yields
+    whether the mark was taken."""
+    ws.path.mkdir(parents=True, exist_ok=True)
+    with open(ws.path / ".ingesting", "a") as mark:
+        if only:
+            try:
+                fcntl.flock(mark, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                yield False
+                return
+        fcntl.flock(mark, fcntl.LOCK_SH)  # ingests run side by side; a catch-up waits for none of them
+        try:
+            yield True
+        finally:
+            fcntl.flock(mark, fcntl.LOCK_UN)
+
+
+def catch_up(ws: Workspace) -> int:
+    """Embed what an ingest that was killed left without a vector, when no ingest is running now (a
+    running one embeds its own rows); how many texts were embedded. The index's first use calls this,
+    so a killed ingest's messages are found by the next search, without a re-run."""
+    missing = ws.db.execute(
+        "SELECT 1 FROM messages m WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.hash = m.content_hash"
+        " AND v.model = ?) LIMIT 1", [ws.embed_model]).fetchone()
+    if not missing:
+        return 0
+    with ingesting(ws, only=True) as alone:
+        return embed_pending(ws) if alone else 0
 
 
 def embed_pending(ws: Workspace, show: bool = False) -> int:

@@ -98,12 +98,15 @@ class VectorIndex:
 
     def current(self) -> Any:
         """The index, brought up to date first when the saved one lacks vectors the database has (saved
-        by a process that had not seen every vector: two ingests at once, or one killed mid-way)."""
+        by a process that had not seen every vector: two ingests at once, or one killed mid-way), and
+        when messages have no vector yet because the ingest that stored them was killed."""
         index = self.load()
         if not self.checked:
-            self.checked = True
-            if index.ntotal != self.embedded_count():
+            from ..ingestion.pipeline import catch_up
+            embedded = catch_up(self.ws)  # rows a killed ingest left without vectors (none while one runs)
+            if embedded or index.ntotal != self.embedded_count():
                 self.sync()
+            self.checked = True
         return self.index
 
     def embedded_count(self) -> int:
