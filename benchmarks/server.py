@@ -4,7 +4,12 @@ while an admin ingests a new batch of messages every few seconds. Printed: reque
 latency per kind, errors (target: none), rows lost (target: none: every ingested message is in the
 workspace at the end), and the same mix through one local Session in this process for comparison
 (its requests/s is the baseline the server's ratio is against). Each client runs every kind once
-before the clock starts (a session's first query fits what it needs), so the figures are steady state."""
+before the clock starts (a session's first query fits what it needs), so the figures are steady state.
+
+Then, on a server with a 10 s time limit, N-1 normal clients run the mix twice, alone and beside an
+adversary (one developer sending a definition that never stops when interrupted, a huge power, an
+endless loop and a huge value, over and over): the normal clients' p95, slowest request and errors in
+each (target: no error and no request past the time limit while the adversary runs)."""
 from __future__ import annotations
 
 import itertools
@@ -55,6 +60,15 @@ def percentiles(xs: list[float]) -> str:
     return f"{p50:7.0f} {p95:7.0f} {p99:7.0f}"
 
 
+ATTACKS = [
+    "(define (f) (try (f) (finally (f)))) (f)",  # never stops when interrupted: its session is ended
+    "(> (expt 7 16000000) 0)",  # a power that, once started, nothing could stop
+    "(define (spin) (spin)) (spin)",  # runs to the time limit
+    '(make-vector 3000000 "abcdefgh")',  # a value too large to send
+]
+ADVERSARY_LIMIT = 10.0
+
+
 def run(quick: bool = False) -> None:
     from pilang_engine.data.simulate import write_demo
     from pilang_engine.ingestion.pipeline import ingest
@@ -62,7 +76,6 @@ def run(quick: bool = False) -> None:
     from pilang_engine.workspace.access import add_token
     from pilang_engine.workspace.store import Workspace
 
-    from pilang.server.client import wait_for
     from pilang.session import Session
 
     clients, seconds = (4, 8.0) if quick else (16, 60.0)
@@ -75,41 +88,63 @@ def run(quick: bool = False) -> None:
         persona = ws.db.execute("SELECT name FROM personas ORDER BY name").fetchone()[0]
         tokens = {f"dev{i:02d}": add_token(ws, f"dev{i:02d}") for i in range(clients)}
         admin = add_token(ws, "ops", "admin")
+        mallory = add_token(ws, "mallory")
         base = ws.count("messages")
         ws.close()
         (tmp_path / "ws" / "inbox").mkdir()
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([sys.executable, "-m", "pilang", "serve", "--workspace", str(tmp_path / "ws"),
-                                   "--port", str(port), "--time-limit", "120", "--log-level", "warning"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        url, server = start(tmp_path / "ws", 120.0)
         try:
-            if not wait_for(url, 120):
-                raise RuntimeError("the server did not start")
             reads = load(url, tokens, admin, persona, seconds / 2, tmp_path / "ws" / "inbox", base, writes=False)
             results = load(url, tokens, admin, persona, seconds, tmp_path / "ws" / "inbox", base)
         finally:
-            server.terminate()
-            _, err = server.communicate(timeout=60)
+            err = stop(server)
         if any(token in err for token in [admin, *tokens.values()]):
             print("!! a token appeared in the server's log")
         if results["errors"]:
             print("the server's log ends:\n" + "\n".join(err.splitlines()[-15:]))
+        normal = dict(list(tokens.items())[:clients - 1])
+        url, server = start(tmp_path / "ws", ADVERSARY_LIMIT)
+        try:
+            calm = load(url, normal, admin, persona, seconds / 2, tmp_path / "ws" / "inbox", 0, writes=False)
+            attacked = load(url, normal, admin, persona, seconds / 2, tmp_path / "ws" / "inbox", 0, writes=False,
+                            adversary=mallory)
+        finally:
+            stop(server)
         # the same mix through one local session, in this process, on the workspace as the load left it
         local = local_mix(Session(workspace=tmp_path / "ws"), persona, seconds / 2)
 
     report(results, local, clients, seconds, reads)
+    report_adversary(calm, attacked, clients - 1, seconds / 2)
+
+
+def start(workspace: Path, limit: float) -> tuple[str, subprocess.Popen]:
+    from pilang.server.client import wait_for
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "pilang", "serve", "--workspace", str(workspace), "--port",
+                               str(port), "--time-limit", str(limit), "--grace", "3", "--log-level", "warning"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if not wait_for(url, 240):
+        server.kill()
+        raise RuntimeError("the server did not start")
+    return url, server
+
+
+def stop(server: subprocess.Popen) -> str:
+    """Stop the server (SIGTERM); its log."""
+    server.terminate()
+    return server.communicate(timeout=60)[1]
 
 
 def load(url: str, tokens: dict[str, str], admin: str, persona: str, seconds: float, inbox: Path,
-         base: int, writes: bool = True) -> dict[str, Any]:
+         base: int, writes: bool = True, adversary: str | None = None) -> dict[str, Any]:
     import httpx
     latencies: dict[str, list[float]] = {}
     errors: list[str] = []
     lock = threading.Lock()
-    start = threading.Barrier(len(tokens) + 2)
+    start = threading.Barrier(len(tokens) + 2 + (1 if adversary else 0))
     stop = threading.Event()
 
     def one(http: httpx.Client, kind: str, code: str) -> None:
@@ -149,6 +184,21 @@ def load(url: str, tokens: dict[str, str], admin: str, persona: str, seconds: fl
                 measured[0] += 1
 
     ingested = {"files": 0, "taken": 0, "seconds": []}
+    attacks: list[tuple[str, float]] = []
+
+    def attacker() -> None:  # one developer's requests, each of them an attack, back to back
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {adversary}"}, timeout=300) as http:
+            start.wait()
+            for code in itertools.cycle(ATTACKS):
+                if stop.is_set():
+                    break
+                t = time.perf_counter()
+                try:
+                    r = http.post("/v1/eval", json={"code": code})
+                    outcome = str(r.status_code) + ("" if r.status_code != 200 else f" {(r.json().get('error') or {}).get('kind')}")
+                except httpx.HTTPError as exc:
+                    outcome = type(exc).__name__
+                attacks.append((outcome, time.perf_counter() - t))
 
     def writer() -> None:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=300) as http:
@@ -171,6 +221,8 @@ def load(url: str, tokens: dict[str, str], admin: str, persona: str, seconds: fl
     counts = [[0] for _ in tokens]
     threads = [threading.Thread(target=client, args=(tok, counts[i])) for i, tok in enumerate(tokens.values())]
     threads.append(threading.Thread(target=writer))
+    if adversary:
+        threads.append(threading.Thread(target=attacker))
     for t in threads:
         t.start()
     start.wait()
@@ -183,7 +235,7 @@ def load(url: str, tokens: dict[str, str], admin: str, persona: str, seconds: fl
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=300) as http:
         final = http.post("/v1/eval", json={"code": "(get (stats) :messages)"}).json()["values"][0]
     return {"latencies": latencies, "errors": errors, "elapsed": elapsed, "requests": sum(c[0] for c in counts),
-            "ingested": ingested, "lost": base + ingested["taken"] - final}
+            "ingested": ingested, "lost": (base + ingested["taken"] - final) if writes else 0, "attacks": attacks}
 
 
 def local_mix(session: Any, persona: str, seconds: float) -> dict[str, Any]:
@@ -223,3 +275,26 @@ def report(results: dict[str, Any], local: dict[str, Any], clients: int, seconds
     for kind in ("search", "persona-inquiry", "analytics", "prediction", "rate"):
         s, lo = results["latencies"].get(kind, []), local["latencies"].get(kind, [])
         print(f"{kind:<16} {len(s):>6} {percentiles(s)}   {len(lo):>7} {percentiles(lo)}")
+
+
+def report_adversary(calm: dict[str, Any], attacked: dict[str, Any], clients: int, seconds: float) -> None:
+    def whole(r: dict[str, Any]) -> list[float]:
+        return [x for v in r["latencies"].values() for x in v]
+    print(f"adversary: {clients} normal clients for {seconds:.0f} s each, alone and beside one developer attacking"
+          f" (time limit {ADVERSARY_LIMIT:g} s)")
+    print(f"{'':22s} {'requests':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}")
+    for label, r in (("normal clients alone", calm), ("beside the adversary", attacked)):
+        xs = whole(r)
+        print(f"{label:22s} {len(xs):>8} {percentiles(xs)} {max(xs, default=0) * 1000:7.0f} {len(r['errors']):>6}")
+        for e in r["errors"][:3]:
+            print(f"  error: {e}")
+    slowest = max(whole(attacked), default=0)
+    ratio = np.percentile(np.array(whole(attacked)), 95) / np.percentile(np.array(whole(calm)), 95) if whole(calm) else 0
+    print(f"p95 beside the adversary / alone: {ratio:.2f}; slowest normal request {slowest:.1f} s"
+          f" ({'within' if slowest <= ADVERSARY_LIMIT else 'PAST'} the time limit); errors {len(attacked['errors'])}"
+          " (target 0)")
+    outcomes: dict[str, list[float]] = {}
+    for outcome, took in attacked["attacks"]:
+        outcomes.setdefault(outcome, []).append(took)
+    print("the adversary's requests: " + ", ".join(f"{k}: {len(v)} (median {np.median(v):.1f} s)"
+                                                   for k, v in sorted(outcomes.items())))

@@ -380,6 +380,23 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--idle", type=float, default=Limits.idle_seconds, metavar="SECONDS",
                         help="a developer's session unused this long is closed, and replayed when used again"
                              f" (default {Limits.idle_seconds:g})")
+    parser.add_argument("--grace", type=float, default=Limits.grace, metavar="SECONDS",
+                        help="an evaluation still running this long after its time limit ends its developer's session"
+                             f" (their definitions are replayed on their next request; default {Limits.grace:g})")
+    parser.add_argument("--memory", type=float, default=Limits.memory_bytes / (1 << 30), metavar="GIB",
+                        help="the data one developer's session may hold, in GiB (past it an allocation is a memory"
+                             f" error; 0: no limit; default {Limits.memory_bytes / (1 << 30):g})")
+    parser.add_argument("--sessions", type=int, default=Limits.sessions, metavar="N",
+                        help="developers' sessions (processes) alive at once; the least recently used idle one"
+                             f" makes room (default {Limits.sessions})")
+    parser.add_argument("--per-developer", type=int, default=Limits.per_developer, metavar="N",
+                        help=f"requests one developer may have running or waiting (default {Limits.per_developer})")
+    parser.add_argument("--read-timeout", type=float, default=Limits.read_seconds, metavar="SECONDS",
+                        help="a request's headers and body must arrive within this, or the connection is closed"
+                             f" (default {Limits.read_seconds:g})")
+    parser.add_argument("--import", dest="imports", action="append", default=[], metavar="DIR",
+                        help="a folder code over the server may read files from (ingest, load), besides the"
+                             " workspace's inbox/ (repeatable)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     args = parse(parser, argv, before)
     from pilang_engine.workspace.access import tokens
@@ -398,8 +415,14 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
         print(f"pilang serve: no tokens yet, so nobody could use the server; make one first: pilang --workspace"
               f" {path} token add NAME --role admin", file=sys.stderr)
         return 1
-    run(path, args.host, args.port, Limits(seconds=args.time_limit, request_bytes=args.max_request,
-                                          idle_seconds=args.idle), args.log_level)
+    missing = [d for d in args.imports if not Path(d).is_dir()]
+    if missing:
+        print(f"pilang serve: --import {missing[0]}: no such folder", file=sys.stderr)
+        return 1
+    limits = Limits(seconds=args.time_limit, request_bytes=args.max_request, idle_seconds=args.idle, grace=args.grace,
+                    memory_bytes=int(args.memory * (1 << 30)), sessions=args.sessions,
+                    per_developer=args.per_developer, read_seconds=args.read_timeout)
+    run(path, args.host, args.port, limits, args.log_level, tuple(args.imports))
     return 0
 
 

@@ -8,11 +8,15 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
+from . import (
+    bounds,
+    prims,  # noqa: F401  (registers every primitive)
+)
 from . import compiler as C
-from . import prims  # noqa: F401  (registers every primitive)
 from .bridge import EngineLink
 from .datum import Pair, Span, Symbol, from_iter
 from .errors import PilangError, from_exception
+from .files import Files, path_text
 from .learning import Learner
 from .reader import read, read_file
 from .registry import PRIMITIVES, bind_session
@@ -31,6 +35,8 @@ class Session:
         self.env: dict[str, Any] = {"__builtins__": {}}
         self.env.update(PRIMITIVES)
         self.engine = EngineLink(workspace)
+        self.files = Files()  # which files code may read and write (a sandbox narrows it)
+        self.role = "admin"  # what the learner lets this session change (a server session's token says)
         self.learner = Learner(self)
         if developer:
             self.learner.developer = developer
@@ -42,7 +48,7 @@ class Session:
             C.HELPER_TC: TailCall, C.HELPER_BOUNCE: bounce, C.HELPER_PAIR: Pair,
             C.HELPER_LIST: from_iter, C.HELPER_ITEMS: _splice_items, C.HELPER_SETG: self._set_global,
             C.HELPER_ENV: self.env, C.HELPER_ERR: from_exception, C.HELPER_LOAD: self._load_from,
-            C.HELPER_EXC: Exception, C.HELPER_MACRO: Macro,
+            C.HELPER_EXC: Exception, C.HELPER_MACRO: Macro, C.HELPER_MUL: bounds.mul,
         })
         self.compiler = C.Compiler(self.env, {name: self.env[name] for name in C.INLINE})
         self.thread = EvalThread()
@@ -139,19 +145,12 @@ class Session:
 
     def _load_from(self, path: Any, from_file: str) -> None:
         """`(load "x.pil")`: evaluate the file `load_target` names."""
-        if type(path) is not str:
-            raise PilangError("type", "load needs a file name string")
-        for form, span in read_file(self.load_target(path, from_file)):
+        name = path_text(path, "load")  # a symbol or keyword names a file too, as for every primitive
+        if not isinstance(name, str):
+            raise PilangError("type", "load needs one file name")
+        for form, span in read_file(self.files.load_target(name, from_file)):
             self._eval_toplevel(form, span)
         return None
-
-    def load_target(self, path: str, from_file: str) -> Path:
-        """The file `(load path)` in `from_file` reads: a relative path is relative to the file that says
-        it (a sandbox narrows this further)."""
-        target = Path(path)
-        if not target.is_absolute() and not from_file.startswith("<"):
-            target = Path(from_file).parent / target
-        return target
 
     def _set_global(self, name: str, value: Any) -> None:
         if name not in self.env:

@@ -96,3 +96,22 @@ def test_a_model_save_killed_half_way_leaves_no_broken_model(demo_copy: Any) -> 
     opened.close()
     answers(ws)
     assert not ingest(Workspace(ws), [DEMO / "tickets.csv"], progress=False).errors  # and it takes more work
+
+
+def test_the_next_search_finds_what_a_killed_ingest_stored_without_a_rerun(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    env = {**os.environ, "PILANG_WORKSPACE": str(ws), "PILANG_PROGRESS": "off", "PILANG_KILL_AT": "batch:3"}
+    assert subprocess.run(INGEST, env=env, capture_output=True, timeout=600).returncode == -signal.SIGKILL
+    opened = Workspace(ws)
+    stored = opened.count("messages")
+    unembedded = opened.db.execute("SELECT count(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM vectors v"
+                                   " WHERE v.hash = m.content_hash)").fetchone()[0]
+    opened.close()
+    assert stored > 0 and unembedded > 0  # two whole batches kept, never embedded
+    s = Session(workspace=str(ws))
+    found = s.eval_text(f'(search "the queue" :k {stored})', "<crash>")
+    assert len(list(found)) == stored  # every stored message is searchable, no re-run needed
+    s.engine.close()
+    opened = Workspace(ws)
+    assert opened.vector_index().load().ntotal == stored  # and the index was saved so
+    opened.close()

@@ -73,6 +73,27 @@ def test_ctrl_c_interrupts_an_infinite_loop_within_a_second(tmp_path: Path) -> N
     quit_repl(child)
 
 
+def test_an_interrupt_waits_for_an_import_to_end_and_leaves_the_module_whole(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from pilang.session import Session
+    (tmp_path / "slow_heavy_module.py").write_text("import time\nfor _ in range(20):\n    time.sleep(0.05)\nREADY = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    s = Session(prelude=False)
+    threading.Timer(0.2, s.thread.interrupt).start()  # Ctrl-C (or a time limit) in the middle of a first import
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        s.thread.run(lambda: __import__("slow_heavy_module"))
+    assert time.monotonic() - started >= 0.9  # raised once the import had ended, not inside it
+    import slow_heavy_module  # whole, not "partially initialized"
+    assert slow_heavy_module.READY == 1
+    assert s.thread.run(lambda: 42) == 42  # nothing of the interrupt is left for the next job
+    s.thread.interrupt()  # an interrupt while nothing runs is for nobody
+    assert s.thread.run(lambda: sum(range(100_000))) == 4999950000
+    s.close()
+
+
 def test_history_persists_across_sessions(tmp_path: Path) -> None:
     history = tmp_path / "history"
     child = spawn(history)

@@ -5,17 +5,23 @@ token's name is the developer the learner learns for, and their own global envir
 versioned under /v1 and described at /openapi.json (and /docs)."""
 from __future__ import annotations
 
+import json
+import sys
 import threading
+import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from .. import __version__
-from .sessions import Busy, Desk, Limits, Pool, route_output
+from .sessions import Busy, Limits
+from .workers import READY, Ended, Full, Pool, warm_up
 
 API = "v1"
 
@@ -75,33 +81,53 @@ class Identity:
         self.name, self.role = name, role
 
 
-def create_app(workspace: str | Path, limits: Limits | None = None) -> FastAPI:
-    """The app over the workspace at `workspace` (which must exist)."""
+def create_app(workspace: str | Path, limits: Limits | None = None, imports: tuple[str | Path, ...] = ()) -> FastAPI:
+    """The app over the workspace at `workspace` (which must exist). `imports`: folders (besides the
+    workspace's inbox/) that code over the server may read files from, an admin's ingest above all."""
     from pilang_engine.workspace.access import identify
     from pilang_engine.workspace.environments import clear, definitions
     from pilang_engine.workspace.store import Workspace
+
+    from .policy import INBOX, outputs_of
 
     root = Path(workspace).resolve()
     limits = limits or Limits()
     auth_ws = Workspace(root, create=False)
     auth_lock = threading.Lock()
-    pool = Pool(root, limits)
-    route_output()
+    pool = Pool(root, limits, tuple(Path(p).resolve() for p in imports))
+    warm_up()  # the fork server imports the engine's libraries while the server starts
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
+        import anyio.to_thread
+        # a thread per request in flight: every developer's share, and room for the rest
+        anyio.to_thread.current_default_thread_limiter().total_tokens = max(
+            40, limits.sessions * limits.per_developer + 16)
         yield
         pool.close()
         auth_ws.close()
 
     app = FastAPI(title="pilang team server", lifespan=lifespan, version=__version__,
                   description="pilang over one shared workspace: each developer (a bearer token's name) has their own"
-                              " global environment; analysts query, rate and define, admins also ingest, sync, train"
-                              " and change routing.")
+                              " global environment, in a process of their own; analysts query, rate and define,"
+                              " admins also ingest, sync, train and change routing.")
     app.state.pool = pool
 
     app.add_middleware(SizeLimit, limit=limits.request_bytes)
+    app.add_middleware(AccessLog)
 
-    def who(request: Request) -> Identity:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _plain(exc.errors())}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def fault(request: Request, exc: Exception) -> JSONResponse:  # a fault of ours: said, never a bare 500
+        print(f"pilang serve: {request.method} {request.url.path}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return JSONResponse({"detail": {"kind": "engine", "message": f"the server failed: {type(exc).__name__}: {exc}",
+                                        "text": f"engine error: the server failed: {type(exc).__name__}"}},
+                            status_code=500)
+
+    async def who(request: Request) -> Identity:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -115,51 +141,64 @@ def create_app(workspace: str | Path, limits: Limits | None = None) -> FastAPI:
                                 headers={"WWW-Authenticate": "Bearer"})
         return Identity(*found)
 
-    def desk(me: Identity = Depends(who)) -> Desk:
-        return pool.desk(me.name, me.role)
+    async def admitted(me: Identity = Depends(who)) -> Any:
+        """The developer, with a place among their requests in flight (at most limits.per_developer)."""
+        if not pool.admit(me.name):
+            raise HTTPException(429, f"{me.name} already has {limits.per_developer} requests running or waiting; one"
+                                     " must end first (POST /v1/interrupt stops the running one)",
+                                headers={"Retry-After": str(max(1, int(limits.seconds)))})
+        try:
+            yield me
+        finally:
+            pool.release(me.name)
+
+    def run(me: Identity, op: str, *args: Any) -> tuple[str, Any]:
+        try:
+            return pool.run(me.name, me.role, op, *args)
+        except Busy as exc:
+            raise HTTPException(409, str(exc)) from None
+        except Full as exc:
+            raise HTTPException(503, str(exc), headers={"Retry-After": "5"}) from None
 
     @app.get(f"/{API}/health", tags=["server"])
-    def health() -> dict[str, Any]:
-        """Whether the server is up (no token needed)."""
-        return {"ok": True, "version": __version__, "api": API}
+    async def health() -> dict[str, Any]:
+        """Whether the server is up (no token needed; it never waits for a session), and whether it is
+        ready to start sessions at once (false for the first seconds, while it loads the engine's libraries)."""
+        return {"ok": True, "version": __version__, "api": API, "ready": READY.is_set()}
 
     @app.get(f"/{API}/whoami", tags=["server"])
-    def whoami(me: Identity = Depends(who)) -> dict[str, Any]:
+    async def whoami(me: Identity = Depends(who)) -> dict[str, Any]:
         """The developer and role the token stands for."""
         return {"developer": me.name, "role": me.role}
 
     @app.post(f"/{API}/eval", response_model=EvalResponse, response_model_by_alias=True, tags=["language"])
-    def evaluate(body: EvalRequest, d: Desk = Depends(desk)) -> Any:
+    def evaluate(body: EvalRequest, me: Identity = Depends(admitted)) -> Any:
         """Evaluate pilang source in the developer's own global environment. A pilang error is a
         completed evaluation (ok false, the error beside whatever values came before it); an evaluation
         past the time limit is interrupted, with error kind "timeout"."""
+        started = time.perf_counter()
         try:
-            return d.evaluate(body.code, body.file or f"<input-{next(counter)}>", body.argv, body.mime)
-        except Busy as exc:
-            raise HTTPException(409, str(exc)) from None
+            _, doc = run(me, "eval", body.code, body.file or f"<input-{next(counter)}>", body.argv, body.mime)
+        except Ended as ended:  # the session did not stop, or died: the error, as any other
+            return _ended(ended, me, started)
+        return Response(doc, media_type="application/json")
 
     counter = iter(range(1, 1 << 62))
 
     @app.post(f"/{API}/interrupt", tags=["language"])
-    def interrupt(d: Desk = Depends(desk)) -> dict[str, Any]:
+    async def interrupt(me: Identity = Depends(who)) -> dict[str, Any]:
         """Interrupt the developer's running evaluation (a client's Ctrl-C)."""
-        return {"interrupted": d.interrupt()}
+        return {"interrupted": pool.interrupt(me.name)}
 
     @app.post(f"/{API}/complete", tags=["language"])
-    def complete(body: CompleteRequest, d: Desk = Depends(desk)) -> dict[str, Any]:
+    def complete(body: CompleteRequest, me: Identity = Depends(admitted)) -> Any:
         """Completions for the word before the cursor, each with a one-line description."""
-        from ..repl import _word_length, completions
-        before = body.code[:body.cursor] if body.cursor is not None else body.code
-        found = d.session.run(lambda: completions(d.session, before))
-        return {"matches": [{"text": n, "meta": m} for n, m in found], "start": len(before) - _word_length(before),
-                "end": len(before)}
+        return _answer(run, me, "complete", body.code, body.cursor)
 
     @app.get(f"/{API}/doc", tags=["language"])
-    def doc(name: str, d: Desk = Depends(desk)) -> dict[str, Any]:
+    def doc(name: str, me: Identity = Depends(admitted)) -> Any:
         """The documentation of a name (as ,help shows it)."""
-        from ..repl import documentation
-        text = d.session.run(lambda: documentation(d.session, name))
-        return {"name": name, "found": not text.endswith("is not defined"), "text": text}
+        return _answer(run, me, "doc", name)
 
     @app.get(f"/{API}/environment", tags=["language"])
     def environment(me: Identity = Depends(who)) -> dict[str, Any]:
@@ -176,38 +215,90 @@ def create_app(workspace: str | Path, limits: Limits | None = None) -> FastAPI:
             forgot = clear(auth_ws, me.name)
         return {"developer": me.name, "forgot": forgot}
 
+    @app.get(f"/{API}/files", tags=["workspace"])
+    def files(me: Identity = Depends(who)) -> dict[str, Any]:
+        """What the developer's code wrote (reports): their output folder, and the import folders' names."""
+        folder = outputs_of(root, me.name)
+        found = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+        return {"developer": me.name, "outputs": [{"name": str(p.relative_to(folder)), "bytes": p.stat().st_size}
+                                                  for p in found],
+                "imports": [str(p) for p in pool.imports] or [str(root / INBOX)]}
+
+    @app.get(f"/{API}/files/{{name:path}}", tags=["workspace"])
+    def download(name: str, me: Identity = Depends(who)) -> Any:
+        """One file of the developer's output folder (a report they wrote)."""
+        folder = outputs_of(root, me.name)
+        target = (folder / name).resolve()
+        if folder not in target.parents or not target.is_file():
+            raise HTTPException(404, f"{name!r} is not a file in your output folder (GET /v1/files lists them)")
+        return FileResponse(target)
+
     @app.post(f"/{API}/rate", tags=["learning"])
-    def rate(body: RateRequest, d: Desk = Depends(desk)) -> Any:
-        """Rate the developer's last query (or an interaction) 1-5: the learner's feedback."""
+    def rate(body: RateRequest, me: Identity = Depends(admitted)) -> Any:
+        """Rate the developer's last query (or an interaction of theirs) 1-5: the learner's feedback.
+        One rating per interaction, by the developer who made it."""
         args = ([body.interaction] if body.interaction is not None else []) + [body.rating]
-        return _call(d, "rate", *args, *([body.comment] if body.comment else []))
+        return _call(run, me, "rate", *args, *([body.comment] if body.comment else []))
 
     @app.get(f"/{API}/routing", tags=["learning"])
-    def routing(d: Desk = Depends(desk)) -> Any:
+    def routing(me: Identity = Depends(admitted)) -> Any:
         """The routing table: which handler answers each (type, target)."""
-        return _call(d, "routing")
+        return _call(run, me, "routing")
 
     @app.get(f"/{API}/macros", tags=["learning"])
-    def macros(d: Desk = Depends(desk)) -> Any:
+    def macros(me: Identity = Depends(admitted)) -> Any:
         """Learned macros the developer may use (their own and the team's)."""
-        return _call(d, "learned-macros")
+        return _call(run, me, "learned-macros")
 
     @app.get(f"/{API}/learning-log", tags=["learning"])
-    def learning_log(limit: int = 30, d: Desk = Depends(desk)) -> Any:
+    def learning_log(limit: int = 30, me: Identity = Depends(admitted)) -> Any:
         """The learner's rewrites, newest first, with what undoes each."""
-        return _call(d, "learning-log", limit)
+        return _call(run, me, "learning-log", limit)
 
     @app.get(f"/{API}/sources", tags=["workspace"])
-    def sources(d: Desk = Depends(desk)) -> Any:
+    def sources(me: Identity = Depends(admitted)) -> Any:
         """What the workspace holds, by source."""
-        return _call(d, "sources")
+        return _call(run, me, "sources")
 
     @app.get(f"/{API}/stats", tags=["workspace"])
-    def stats(d: Desk = Depends(desk)) -> Any:
+    def stats(me: Identity = Depends(admitted)) -> Any:
         """The workspace's counts (as (stats) gives them)."""
-        return _call(d, "stats")
+        return _call(run, me, "stats")
 
     return app
+
+
+def _ended(ended: Ended, me: Identity, started: float) -> Response:
+    """The response of an evaluation whose session was ended (or died) during it: an error like any other."""
+    from .sessions import encode
+    text = f"{ended.kind} error: {ended.message}"
+    return Response(encode({"ok": False, "values": [], "value": None, "shown": [], "stdout": "", "stderr": "",
+                            "error": {"kind": ended.kind, "message": ended.message, "file": None, "line": None,
+                                      "column": None, "end_line": None, "end_column": None, "caret": "",
+                                      "text": text},
+                            "developer": me.name, "seconds": round(time.perf_counter() - started, 4)}),
+                    media_type="application/json")
+
+
+def _answer(run: Any, me: Identity, op: str, *args: Any) -> Any:
+    """A worker's answer to a read request, or the HTTP error it calls for."""
+    try:
+        status, payload = run(me, op, *args)
+    except Ended as ended:
+        raise HTTPException(503, {"kind": ended.kind, "message": ended.message,
+                                  "text": f"{ended.kind} error: {ended.message}"}) from None
+    if status != "ok":
+        raise HTTPException(403 if payload.get("kind") == "permission" else 422, payload)
+    return Response(payload, media_type="application/json") if isinstance(payload, bytes) else payload
+
+
+def _call(run: Any, me: Identity, name: str, *args: Any) -> Any:
+    return _answer(run, me, "call", name, args)
+
+
+def _plain(x: Any) -> Any:
+    """Validation errors as JSON (their inputs may hold anything a client sent)."""
+    return json.loads(json.dumps(x, default=str, ensure_ascii=True))
 
 
 class SizeLimit:
@@ -240,20 +331,51 @@ class SizeLimit:
         return f"the request is {size:,} bytes or more; the server takes at most {self.limit:,} (pilang serve --max-request)"
 
 
-def _call(d: Desk, name: str, *args: Any) -> Any:
-    from ..errors import PilangError
-    from .sessions import error_doc
-    try:
-        return d.call(name, *args)
-    except Busy as exc:
-        raise HTTPException(409, str(exc)) from None
-    except PilangError as err:
-        status = 403 if err.kind == "permission" else 422
-        raise HTTPException(status, error_doc(err)) from None
+class AccessLog:
+    """The server's access log: method, path (never its query string, where a careless client may put a
+    token), status and time, one line a request on stderr."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started, status = time.perf_counter(), [0]
+
+        async def sent(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            client = scope.get("client") or ("-", 0)
+            print(f"pilang serve: {client[0]}:{client[1]} {scope['method']} {scope['path']} {status[0]}"
+                  f" {(time.perf_counter() - started) * 1000:.0f} ms", file=sys.stderr)
 
 
 def serve(workspace: str | Path, host: str = "127.0.0.1", port: int = 8484, limits: Limits | None = None,
-          log_level: str = "info") -> None:
-    """Run the server until interrupted."""
-    import uvicorn
-    uvicorn.run(create_app(workspace, limits), host=host, port=port, log_level=log_level)
+          log_level: str = "info", imports: tuple[str | Path, ...] = ()) -> None:
+    """Run the server until interrupted (SIGINT or SIGTERM: every session is ended at once, and the
+    server is gone within a few seconds)."""
+    from .connections import TimedProtocol
+    limits = limits or Limits()
+    app = create_app(workspace, limits, imports)
+    TimedProtocol.read_seconds = limits.read_seconds
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, http=TimedProtocol,
+                            timeout_keep_alive=5, timeout_graceful_shutdown=3, limit_concurrency=1000)
+    Server(config, app.state.pool).run()
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, ending every session as soon as it is told to stop (a request waiting on a
+    session that would never end then ends with it)."""
+
+    def __init__(self, config: uvicorn.Config, pool: Pool) -> None:
+        super().__init__(config)
+        self.pool = pool
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        threading.Thread(target=self.pool.close, args=(0.5,), daemon=True).start()

@@ -12,17 +12,19 @@ from typing import Any
 from ..errors import PilangError
 
 
-def wait_for(url: str, seconds: float = 60.0) -> bool:
-    """Whether the server at `url` answers /v1/health within `seconds` (a server just started)."""
+def wait_for(url: str, seconds: float = 60.0, ready: bool = True) -> bool:
+    """Whether the server at `url` answers /v1/health within `seconds` (a server just started), and,
+    with `ready`, says it is ready to start sessions at once."""
     import time
 
     import httpx
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url.rstrip('/')}/v1/health", timeout=1).status_code == 200:
+            r = httpx.get(f"{url.rstrip('/')}/v1/health", timeout=1)
+            if r.status_code == 200 and (not ready or r.json().get("ready", True)):
                 return True
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.25)
     return False

@@ -1,14 +1,16 @@
 """What pilang code may do over the team server, by role. Locally a program may read and write any file
 the user can, open any workspace and reach the compiled code's helpers; over the server it may not:
 
-- files are read and written only inside the server's workspace directory (a relative path starts
-  there), and never the workspace's own store (its database, indexes, models, caches): `load`,
-  `ingest`, `ingest-images`, `transcribe`, `voice->query`, `voice-query`, `report`;
+- files (every primitive argument declared as a path, and `load`; see pilang/files.py) are read only
+  from the server's import folders (the workspace's `inbox/`, and each `pilang serve --import DIR`) and
+  the developer's own output folder, and written only into that output folder
+  (`<workspace>/outputs/<developer>/`); never the workspace's own store (its database, indexes,
+  models, caches), whatever the path is written as;
 - `open-workspace` is refused (the server works on its one workspace);
 - the implementation's names (the compiled code's helpers, Python's dunder names) cannot be read or
   defined, so no program reaches Python itself (the global environment has no Python builtins);
 - an analyst queries, rates and defines; ingesting, syncing, training and changing routing are an
-  admin's (`ADMIN_ONLY`).
+  admin's (`ADMIN_ONLY`), and so is forgetting what the team learned.
 
 No primitive starts a process or opens a network connection except `sync` (an admin's), so nothing more
 is needed for those. What a program prints is captured per request (see sessions.py), never the
@@ -16,12 +18,13 @@ server's own output."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..datum import Keyword
 from ..errors import PilangError
+from ..files import WRITE, Files
 
 # primitive -> what it does, for the message an analyst gets
 ADMIN_ONLY = {
@@ -31,27 +34,70 @@ ADMIN_ONLY = {
     "unfreeze-learning": "restarts the learner", "set-embedding-model": "re-embeds the workspace",
 }
 REFUSED = {"open-workspace": "the server works on its one workspace (run pilang locally to open another)"}
-ALL = "all"
 # what the workspace directory itself holds (its database, indexes, trained models, caches)
 OWN_FILES = {"index.faiss", "index.json", "images.faiss", "images.json", "models", "cache"}
-# primitive -> (positional arguments that are paths: ALL or a set of indices, keyword arguments that are
-# paths, defaults for path keywords the caller left out, so they too land inside the workspace)
-PATHS: dict[str, tuple[Any, tuple[str, ...], dict[str, str]]] = {
-    "ingest": (ALL, (), {}),
-    "ingest-images": (ALL, ("checkpoint", "config"), {}),
-    "transcribe": ({0}, (), {}),
-    "voice->query": ({0}, (), {}),
-    "voice-query": ({0}, (), {}),
-    "report": (set(), ("out",), {"out": "report.html"}),
-}
+INBOX, OUTPUTS = "inbox", "outputs"
+
+
+def outputs_of(root: Path, developer: str) -> Path:
+    """The folder a developer's code writes into (token names are letters, digits and . _ @ -, never
+    starting with a dot, so this is always a child of outputs/)."""
+    folder = (root / OUTPUTS / developer).resolve()
+    assert folder.parent == (root / OUTPUTS).resolve(), developer
+    return folder
+
+
+class ServerFiles(Files):
+    """Reads from the import folders and the developer's output folder; writes into that folder only."""
+
+    def __init__(self, root: Path, developer: str, imports: Sequence[Path] = ()) -> None:
+        self.root = root.resolve()
+        self.outputs = outputs_of(self.root, developer)
+        self.imports = [Path(p).resolve() for p in ([self.root / INBOX, *imports])]
+
+    def allow(self, path: str, mode: str, who: str) -> str:
+        target = Path(path)
+        if mode == WRITE:  # a name in the developer's output folder
+            full = (target if target.is_absolute() else self.outputs / target).resolve()
+            if not _within(full, self.outputs) or full == self.outputs:
+                raise PilangError("permission", f"{who}: {path!r} is outside your output folder; over the server, files"
+                                  f" are written only there ({self._shown(self.outputs)}/): give a name such as"
+                                  " \"weekly.html\"")
+            self._not_own(full, path, who)
+            full.parent.mkdir(parents=True, exist_ok=True)
+            return str(full)
+        full = (target if target.is_absolute() else self.root / target).resolve()  # links followed first
+        self._not_own(full, path, who)
+        if not any(_within(full, folder) for folder in (*self.imports, self.outputs)):
+            shown = ", ".join(f"{self._shown(f)}/" for f in self.imports)
+            raise PilangError("permission", f"{who}: {path!r} is outside the workspace's import folders; over the"
+                              f" server, files are read only from {shown} (an admin adds more with pilang serve"
+                              f" --import DIR) and from your output folder {self._shown(self.outputs)}/")
+        return str(full)
+
+    def _not_own(self, full: Path, path: str, who: str) -> None:
+        if not _within(full, self.root):
+            return
+        first = full.relative_to(self.root).parts[:1]
+        if not first or first[0] in OWN_FILES or first[0].startswith(("workspace.db", ".")):
+            raise PilangError("permission", f"{who}: {path!r} is the workspace's own store, which code over the server"
+                              " neither reads nor writes")
+
+    def _shown(self, folder: Path) -> str:
+        return str(folder.relative_to(self.root)) if _within(folder, self.root) else str(folder)
+
+
+def _within(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
 
 
 class Sandbox:
     """Applied to a Session before its library loads (Session(sandbox=...))."""
 
-    def __init__(self, root: str | Path, role: str, developer: str) -> None:
+    def __init__(self, root: str | Path, role: str, developer: str, imports: Sequence[Path] = ()) -> None:
         self.root = Path(root).resolve()
         self.role, self.developer = role, developer
+        self.files = ServerFiles(self.root, developer, imports)
         self.replaying = False  # set while a session replays its saved definitions
 
     def __call__(self, session: Any) -> None:
@@ -59,8 +105,7 @@ class Sandbox:
         session.compiler.sandboxed = True
         for name, why in REFUSED.items():
             env[name] = _replace(env[name], _refused(f"{name} is not allowed over the server: {why}"))
-        for name, (positions, keywords, defaults) in PATHS.items():
-            env[name] = _replace(env[name], self._paths(env[name], name, positions, keywords, defaults))
+        session.files, session.role = self.files, self.role
         if self.role != "admin":
             for name, what in ADMIN_ONLY.items():
                 env[name] = _replace(env[name], _refused(f"{name} {what}, which only an admin does over the server,"
@@ -69,8 +114,6 @@ class Sandbox:
             env["install-routes!"] = _replace(env["install-routes!"], self._library_routes(env["install-routes!"]))
         for name in (*ADMIN_ONLY, "report"):
             env[name] = _replace(env[name], self._not_replayed(env[name], name))
-        within = session.load_target
-        session.load_target = lambda path, from_file: Path(self.inside(str(within(path, from_file)), "load"))
 
     def _not_replayed(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
         """A definition replayed when a session starts again must not ingest, train or write a report
@@ -102,42 +145,6 @@ class Sandbox:
                                   " role (the library's default routes install themselves)")
             return fn(routes)
         return install
-
-    def inside(self, path: Any, who: str) -> str:
-        """`path` (relative to the workspace directory) as an absolute path inside it, else a permission
-        error. Links are followed first, so none leads out."""
-        if type(path) is not str:
-            return path  # the primitive says what it takes
-        target = Path(path)
-        full = (target if target.is_absolute() else self.root / target).resolve()
-        if full != self.root and self.root not in full.parents:
-            raise PilangError("permission", f"{who}: {path!r} is outside the workspace; over the server, files are"
-                              " read and written only inside the workspace directory (a relative path starts there)")
-        first = full.relative_to(self.root).parts[:1]
-        if not first or first[0] in OWN_FILES or first[0].startswith(("workspace.db", ".")):
-            raise PilangError("permission", f"{who}: {path!r} is the workspace's own store, which code over the server"
-                              " neither reads nor writes; use a folder of your own inside it (e.g. inbox/)")
-        return str(full)
-
-    def _paths(self, fn: Callable[..., Any], who: str, positions: Any, keywords: tuple[str, ...],
-               defaults: dict[str, str]) -> Callable[..., Any]:
-        def checked(*args: Any) -> Any:
-            out, given, i = [], set(), 0
-            while i < len(args):
-                a = args[i]
-                if type(a) is Keyword and i + 1 < len(args):
-                    value = args[i + 1]
-                    given.add(a.name)
-                    out += [a, self.inside(value, who) if a.name in keywords else value]
-                    i += 2
-                    continue
-                out.append(self.inside(a, who) if positions == ALL or i in positions else a)
-                i += 1
-            for key, default in defaults.items():
-                if key not in given:
-                    out += [Keyword(key), self.inside(default, who)]
-            return fn(*out)
-        return checked
 
     def _no_refit(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def personas(*args: Any) -> Any:

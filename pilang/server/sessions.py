@@ -1,10 +1,14 @@
 """The team server's sessions: one pilang Session per developer (their own global environment, kept
-as their definitions in the workspace and replayed when the session starts again), requests evaluated
-with a time limit (interrupted like Ctrl-C, definitions kept) and their output captured per request.
-Nothing here speaks HTTP (app.py does)."""
+as their definitions in the workspace and replayed when the session starts again), each in a worker
+process of its own (workers.py), requests evaluated with a time limit (interrupted like Ctrl-C, again
+and again until the evaluation ends; definitions kept), their output captured per request and their
+results rendered inside the same limit and cut at a size. Nothing here speaks HTTP (app.py does)."""
 from __future__ import annotations
 
+import gc
 import io
+import json
+import re
 import sys
 import threading
 import time
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..datum import Pair, Span, Symbol
+from ..datum import Keyword, Pair, Span, Symbol
 from ..errors import OWN_SOURCES, PilangError, caret_lines
 from ..reader import read
 from ..session import Session
@@ -25,10 +29,19 @@ from .policy import Sandbox
 
 @dataclass
 class Limits:
-    seconds: float = 30.0  # an evaluation running longer is interrupted
+    seconds: float = 30.0  # an evaluation running longer is interrupted (and again every 0.25 s after)
+    grace: float = 5.0  # an evaluation that has not stopped this long after its limit ends its session
     request_bytes: int = 1 << 20  # a request body larger is refused (413)
-    output_bytes: int = 1 << 20  # what a request prints beyond this is cut, with a note
+    output_bytes: int = 1 << 20  # what a request prints beyond this is cut, with a note; so are its values
     idle_seconds: float = 3600.0  # a session unused this long is closed (and replayed when used again)
+    memory_bytes: int = 4 << 30  # a session's process may hold this much data (RLIMIT_DATA); 0: no limit
+    sessions: int = 32  # sessions (worker processes) alive at once; the least recently used idle one makes room
+    per_developer: int = 2  # requests one developer may have in flight (running or waiting); more get 429
+    read_seconds: float = 15.0  # a request's headers and body must arrive within this (slow clients are cut off)
+
+    def deadline(self) -> float:
+        """How long a request may take before its session is ended."""
+        return self.seconds + self.grace
 
 
 # ---- output, per request -------------------------------------------------------------------------
@@ -116,21 +129,20 @@ class Sources(OrderedDict):
 
 
 class Desk:
-    """One developer's session on the server."""
+    """One developer's session, inside the worker process that serves them (one request at a time)."""
 
-    def __init__(self, root: Path, name: str, role: str, limits: Limits) -> None:
+    def __init__(self, root: Path, name: str, role: str, limits: Limits, imports: tuple[Path, ...] = ()) -> None:
         self.name, self.role, self.limits = name, role, limits
         self.sources: Sources = Sources()
-        self.lock = threading.Lock()  # one evaluation at a time, as at a REPL
-        self.last_used = time.monotonic()
         self.shown: list[Any] | None = None
+        self.budget: Budget | None = None
+        self._mime = False
         self.running, self.stopped_by = False, None
         with self.context():
-            self.sandbox = Sandbox(root, role, name)
+            self.sandbox = Sandbox(root, role, name, imports)
             self.session = Session(workspace=root, developer=name, sandbox=self.sandbox)
             self.sandbox.seal(self.session)
             self.session.show = self._show
-            self.untold = self._replay()  # said in the next response's stderr
 
     @contextmanager
     def context(self, captured: Captured | None = None) -> Any:
@@ -144,81 +156,84 @@ class Desk:
             for t in reversed(tokens):
                 t.var.reset(t)
 
-    def _show(self, value: Any) -> None:
-        if self.shown is not None:
-            self.shown.append(value)
+    def _show(self, value: Any) -> None:  # on the evaluation thread: rendered now, within the limit
+        if self.shown is not None and self.budget is not None:
+            self.shown.append(self.budget.rendered(value, self._mime, "a value shown with (show x)"))
 
     def workspace(self) -> Any:
         return self.session.engine.workspace()
 
-    def _replay(self) -> list[str]:
-        """Evaluate every definition this developer made, in order; one that fails now is skipped, said
-        on the server's log; what was skipped."""
-        from pilang_engine.workspace.environments import definitions
-        errors = []
+    def replay(self, source: str, file: str) -> str | None:
+        """Evaluate a definition this developer made before (their session starting again), under the
+        same time limit as any request; what went wrong, or None."""
         self.sandbox.replaying = True
         try:
-            for source, file in self.session.run(lambda: definitions(self.workspace(), self.name)):
-                try:
-                    self.session.replay(source, file)
-                except (PilangError, KeyboardInterrupt) as err:
-                    errors.append(f"{file}: {' '.join(source.split())[:80]}: {getattr(err, 'message', err)}")
+            with self.context(Captured(self.limits.output_bytes)):
+                self._limited(lambda: self.session.replay(source, file))
+            return None
+        except PilangError as err:
+            why = f"it ran past the server's limit of {self.limits.seconds:g} s" if err.kind == "timeout" else err.message
+            return f"{file}: {' '.join(source.split())[:80]}: {why}"
         finally:
             self.sandbox.replaying = False
-        for e in errors:
-            print(f"pilang serve: {self.name}: a definition did not replay: {e}", file=sys.stderr)
-        return errors
 
-    def evaluate(self, code: str, file: str, argv: list[str] | None = None, mime: bool = False) -> dict[str, Any]:
+    def evaluate(self, code: str, file: str, argv: list[str] | None = None, mime: bool = False,
+                 notes: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
         """Evaluate `code` as one input named `file`: its top-level values (as --json gives them, not
-        definitions or nil), the last value rendered, what it printed and showed, or the error."""
+        definitions or nil), the last value rendered, what it printed and showed, or the error. Reading,
+        evaluating and rendering all run within the time limit, and the values within the size limit."""
         from pilang_engine.workspace.environments import save
         route_output()  # again: a host (a test runner) may have put its own streams in place since
         captured = Captured(self.limits.output_bytes)
         values: list[Any] = []
         started = time.perf_counter()
-        out: dict[str, Any] = {"ok": True, "values": values, "value": None, "error": None}
+        out: dict[str, Any] = {"ok": True, "values": values, "value": None, "shown": [], "error": None}
+        self.budget, self.shown, self._mime = Budget(self.limits.output_bytes), [], mime
         with self.context(captured):
-            self._acquire()
-            try:
-                self.last_used = time.monotonic()
-                self.shown = []
-                for note in self.untold:
-                    captured.write("stderr", f"; your session started again, and this definition was not replayed:"
-                                             f" {note}\n")
-                self.untold = []
-                try:
-                    forms = read(code, file)
-                    spans = {id(f): s for f, s in forms}
-                    if argv is not None:
-                        self.session.env["*argv*"] = list(argv)
+            for note in notes:
+                captured.write("stderr", f"; your session started again, and this definition was not replayed: {note}\n")
 
-                    def each(form: Any, value: Any) -> None:  # on the evaluation thread, after each form
-                        if defines(form):
-                            save(self.workspace(), self.name, span_text(code, spans[id(form)]), file)
-                        if is_json_line(form, value):
-                            values.append(json_value(value))
-                    last = self._limited(lambda: self.session.eval_forms(forms, each))
-                    if last is not None:
-                        out["value"] = rendered(last, mime)
-                except PilangError as err:
-                    out.update(ok=False, error=error_doc(err))
-                out["shown"] = [rendered(v, mime) for v in self.shown]
-            finally:
-                self.shown = None
-                self.last_used = time.monotonic()
-                self.lock.release()
+            def run() -> None:  # on the evaluation thread
+                forms = read(code, file)
+                spans = {id(f): s for f, s in forms}
+                if argv is not None:
+                    self.session.env["*argv*"] = list(argv)
+
+                def each(form: Any, value: Any) -> None:  # after each top-level form
+                    if defines(form):
+                        save(self.workspace(), self.name, span_text(code, spans[id(form)]), file)
+                    if is_json_line(form, value):
+                        values.append(self.budget.json(value, f"the value of form {len(values) + 1}"))
+                last = self.session.eval_forms(forms, each)
+                if last is not None:
+                    out["value"] = self.budget.rendered(last, mime, "the last value")
+            try:
+                self._limited(lambda: self.session.run(run))
+            except PilangError as err:
+                out.update(ok=False, error=error_doc(err))
+            if out["error"] and out["error"]["kind"] == "memory":  # what it held is garbage now: given back at once
+                gc.collect()
+            out["shown"] = self.shown
+            self.shown = self.budget = None
         out.update(stdout=captured.text("stdout"), stderr=captured.text("stderr"), developer=self.name,
                    seconds=round(time.perf_counter() - started, 4))
         return out
 
     def _limited(self, fn: Any) -> Any:
-        """fn() on the session, interrupted (like Ctrl-C) past the time limit: a timeout error."""
+        """fn() on the session, interrupted (like Ctrl-C) past the time limit, and again every 0.25 s
+        until it has stopped (a `catch` or `finally` that runs on is stopped too): a timeout error."""
         limit = self.limits.seconds
         self.running, self.stopped_by = True, None
-        timer = threading.Timer(limit, self.interrupt, kwargs={"by": "limit"})
-        timer.daemon = True
-        timer.start()
+        over = threading.Event()
+
+        def watch() -> None:
+            if over.wait(limit):
+                return
+            self.interrupt(by="limit")
+            while not over.wait(0.25):
+                self.session.thread.interrupt()
+        watcher = threading.Thread(target=watch, name="pilang-limit", daemon=True)
+        watcher.start()
         try:
             return fn()
         except KeyboardInterrupt:
@@ -229,33 +244,141 @@ class Desk:
                               " interrupted; definitions made before it are kept") from None
         finally:
             self.running = False
-            timer.cancel()
+            over.set()
 
     def interrupt(self, by: str = "client") -> bool:
         """Interrupt the evaluation running now (a client's Ctrl-C, or the time limit); False if none."""
         if not self.running:
             return False
-        self.stopped_by = by
+        self.stopped_by = self.stopped_by or by
         self.session.thread.interrupt()
         return True
 
     def call(self, name: str, *args: Any) -> Any:
-        """A primitive of this session, as JSON, unrecorded (the API's read endpoints)."""
+        """A primitive of this session, as JSON, unrecorded (the API's read endpoints), within the limits."""
+        budget = Budget(self.limits.output_bytes)
         with self.context(Captured(self.limits.output_bytes)):
-            self._acquire()
-            try:
-                self.last_used = time.monotonic()
-                return json_value(self._limited(lambda: self.session.run(lambda: self.session.env[name](*args))))
-            finally:
-                self.lock.release()
+            return self._limited(lambda: self.session.run(lambda: budget.json(self.session.env[name](*args),
+                                                                               f"what {name} returned")))
 
-    def _acquire(self) -> None:
-        """This developer's turn, waiting up to the time limit for an earlier request to end."""
-        if not self.lock.acquire(timeout=self.limits.seconds):
-            raise Busy(f"{self.name}'s previous request is still running (over {self.limits.seconds:g} s)")
+    def complete(self, code: str, cursor: int | None) -> dict[str, Any]:
+        from ..repl import _word_length, completions
+        before = code[:cursor] if cursor is not None else code
+        found = self._limited(lambda: self.session.run(lambda: completions(self.session, before)))
+        return {"matches": [{"text": n, "meta": m} for n, m in found], "start": len(before) - _word_length(before),
+                "end": len(before)}
+
+    def doc(self, name: str) -> dict[str, Any]:
+        from ..repl import documentation
+        text = self._limited(lambda: self.session.run(lambda: documentation(self.session, name)))
+        return {"name": name, "found": not text.endswith("is not defined"), "text": text}
 
     def close(self) -> None:
         self.session.close()
+
+
+# ---- results, within a size ------------------------------------------------------------------
+
+MAX_DEPTH = 500  # nesting deeper than this is not sent as JSON (a client's decoder refuses it)
+
+
+def footprint(x: Any, budget: int) -> int | None:
+    """About how many bytes `x` takes as JSON, counted without rendering it; None when that is over
+    `budget` or it nests deeper than MAX_DEPTH (a cycle is both). Stops as soon as it knows."""
+    from ..display import Html, Plot
+    from ..result import Result
+    from ..table import Table
+    size, todo = 0, [(x, 0)]
+    while todo:
+        v, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return None
+        t = type(v)
+        if v is None or t is bool:
+            size += 5
+        elif t is str:
+            size += len(v) + 2
+        elif t is int:
+            size += v.bit_length() // 3 + 2
+        elif t is float:
+            size += 24
+        elif t in (Symbol, Keyword):
+            size += len(v.name) + 2
+        elif t is Pair or isinstance(v, (list, tuple)):
+            size += 2
+            todo += [(e, depth + 1) for e in v]
+        elif isinstance(v, dict):
+            size += 2
+            for k, e in v.items():
+                todo += [(k, depth + 1), (e, depth + 1)]
+        elif isinstance(v, Result):
+            size += 80
+            todo += [(v.data, depth + 1), (v.table, depth + 1)]
+        elif isinstance(v, Table):
+            size += 2
+            todo += [(row, depth + 1) for row in v]
+        elif isinstance(v, Html):
+            size += len(v.source)
+        elif isinstance(v, Plot):
+            todo += [(v.series, depth + 1), (v.x, depth + 1)]
+        else:
+            size += 64
+        if size > budget:
+            return None
+    return size
+
+
+class Budget:
+    """What one request may send back as values (output_bytes in all): a value larger than what is
+    left, or nested deeper than MAX_DEPTH, is not rendered; it is a `limit` error instead (a value that
+    cannot be sent is not sent half, nor as null)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = self.left = limit
+
+    def _take(self, value: Any, what: str) -> None:
+        size = footprint(value, self.left)
+        if size is None:
+            raise PilangError("limit", f"{what} is too large to send: over the server's limit of {self.limit:,} bytes"
+                              f" for a response's values, or nested more than {MAX_DEPTH} deep; send a part of it"
+                              " (take, get, nth) or a summary (length, count)")
+        self.left -= size
+
+    def json(self, value: Any, what: str) -> Any:
+        self._take(value, what)
+        return json_value(value)
+
+    def rendered(self, value: Any, mime: bool, what: str) -> dict[str, Any]:
+        self._take(value, what)
+        doc = rendered(value, mime)
+        self.left -= len(doc["text"]) + len(doc["pretty"]) + sum(len(str(v)) for v in (doc.get("mime") or {}).values())
+        return doc
+
+
+SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encode(doc: dict[str, Any]) -> bytes:
+    """A response document as UTF-8 JSON. Text that is not Unicode (a lone surrogate such as "\\ud800")
+    cannot be sent: printed output keeps a replacement character in its place, and values holding one
+    are replaced by an error saying so."""
+    try:
+        return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    doc = dict(doc)
+    for key in ("stdout", "stderr"):
+        if isinstance(doc.get(key), str):
+            doc[key] = SURROGATE.sub("\ufffd", doc[key])
+    try:
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        doc.update(ok=False, values=[], value=None, shown=[], error={
+            "kind": "value", "message": "the result holds text that is not Unicode (a lone surrogate such as \\ud800),"
+            " which JSON cannot carry; it was not sent", "file": None, "line": None, "column": None, "end_line": None,
+            "end_column": None, "caret": "", "text": "value error: the result holds text that is not Unicode (a lone"
+            " surrogate such as \\ud800), which JSON cannot carry; it was not sent"})
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8", "replace")
 
 
 class Busy(Exception):
@@ -285,9 +408,8 @@ def rendered(value: Any, mime: bool = False) -> dict[str, Any]:
     MIME bundle (text/plain, text/html, image/png)."""
     from ..printer import write_string
     from ..render import mime_bundle, value_lines
-    doc = {"json": json_value(value), "text": write_string(value), "pretty": "\n".join(value_lines(value))}
-    if mime:
-        doc["mime"] = mime_bundle(value)
+    doc = {"json": json_value(value), "text": write_string(value), "pretty": "\n".join(value_lines(value)),
+           "mime": mime_bundle(value) if mime else None}
     return doc
 
 
@@ -298,51 +420,3 @@ def error_doc(err: PilangError) -> dict[str, Any]:
             "line": span.line if span else None, "column": span.col if span else None,
             "end_line": span.end_line if span else None, "end_column": span.end_col if span else None,
             "caret": "\n".join(caret_lines(span)), "text": err.render()}
-
-
-class Pool:
-    """Every developer's Desk, made on first use; one idle past the limit is closed."""
-
-    def __init__(self, root: Path, limits: Limits) -> None:
-        self.root, self.limits = root, limits
-        self.desks: dict[str, Desk] = {}
-        self.lock = threading.Lock()
-        self.making: dict[str, threading.Lock] = {}
-
-    def desk(self, name: str, role: str) -> Desk:
-        with self.lock:
-            self._sweep()
-            desk = self.desks.get(name)
-            if desk is not None and desk.role == role:
-                return desk
-            making = self.making.setdefault(name, threading.Lock())
-        with making:  # one developer's first requests at once make one session
-            with self.lock:
-                desk = self.desks.get(name)
-                if desk is not None and desk.role == role:
-                    return desk
-            if desk is not None:  # the token was given another role: a session under the new one
-                desk.close()
-            desk = Desk(self.root, name, role, self.limits)
-            with self.lock:
-                self.desks[name] = desk
-            return desk
-
-    def drop(self, name: str) -> None:
-        with self.lock:
-            desk = self.desks.pop(name, None)
-        if desk is not None:
-            desk.close()
-
-    def _sweep(self) -> None:
-        now = time.monotonic()
-        for name, desk in list(self.desks.items()):
-            if now - desk.last_used > self.limits.idle_seconds and not desk.lock.locked():
-                del self.desks[name]
-                desk.close()
-
-    def close(self) -> None:
-        with self.lock:
-            desks, self.desks = list(self.desks.values()), {}
-        for desk in desks:
-            desk.close()
