@@ -68,3 +68,21 @@ def test_store_and_vectors_do_not_import_each_other_at_load_time() -> None:
     ws = ROOT / "engine" / "workspace"
     assert "store" not in runtime_imports(ws / "vectors.py")
     assert "vectors" not in runtime_imports(ws / "store.py")
+
+
+def test_every_argument_that_names_a_file_goes_through_the_file_policy() -> None:
+    import inspect
+
+    from pilang.registry import PATHS, PRIMITIVES, SESSION_PRIMITIVES
+    fileish = {"path", "paths", "out", "file", "files", "checkpoint", "config", "dir", "folder", "directory"}
+    for name, fn in SESSION_PRIMITIVES.items():
+        named = {p for p in inspect.signature(fn).parameters if p in fileish}
+        assert named <= set(PATHS.get(name, {})), f"{name}: {named - set(PATHS.get(name, {}))} not declared as paths"
+    data_paths = {"get-in", "assoc-in"}  # a path into a map, not a file
+    for name, fn in PRIMITIVES.items():
+        inner = getattr(fn, "__wrapped__", fn)
+        try:
+            named = {p for p in inspect.signature(inner).parameters if p in fileish}
+        except (TypeError, ValueError):
+            continue
+        assert not named or name in data_paths, f"{name} takes a file but has no session to check it with"
