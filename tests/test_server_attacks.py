@@ -93,7 +93,7 @@ def server(demo_copy: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     shutil.copy(DEMO / "tickets.csv", outside / "tickets.csv")
     (outside / "x.pt").write_bytes(b"not a checkpoint")
     (outside / "x.pil").write_text("(define stolen 1)")
-    srv = Served(path, srv_dir / "serve.log", "--import", str(exports), "--memory", "3", "--sessions", "6")
+    srv = Served(path, srv_dir / "serve.log", "--import", str(exports), "--memory", "2", "--sessions", "6")
     srv.tokens = {name: add_token(ws, name, role) for name, role in
                   (("eve", "analyst"), ("mal", "analyst"), ("ana", "analyst"), ("ops", "admin"))}
     ws.close()
