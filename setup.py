@@ -19,5 +19,7 @@ def packages_under(name: str, folder: str) -> list[str]:
 setup(
     packages=[p for name, folder in FOLDERS.items() for p in packages_under(name, folder)],
     package_dir=FOLDERS,
-    package_data={"pilang._data.grammar": ["*.lark"], "pilang._data.stdlib": ["*.pil"], "pilang_kernel": ["*.png"]},
+    package_data={"pilang._data.grammar": ["*.lark"], "pilang._data.stdlib": ["*.pil"], "pilang_kernel": ["*.png"],
+                  # the packaged sentiment model (weights and card) and pilang's own small labelled sets
+                  "pilang_engine.analytics.models": ["*.npz", "*.json"], "pilang_engine.data": ["*.tsv"]},
 )

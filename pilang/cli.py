@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
                "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; "
                "pilang kernel install [--user|--sys-prefix|--prefix P]; pilang train gnn|fno [--task T];"
-               " pilang eval; pilang report [--since P] [--out FILE]; pilang sync [steam|discord|zendesk] [...]; pilang watch [--once]; pilang serve [--host H] [--port P]; pilang token add|revoke|list [NAME]; pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
+               " pilang eval; pilang report [--since P] [--out FILE]; pilang sync [steam|discord|zendesk] [...]; pilang watch [--once]; pilang serve [--host H] [--port P]; pilang token add|revoke|list [NAME]; pilang export messages [--format csv|jsonl] [--out F]; pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
@@ -467,8 +467,50 @@ def token(argv: Sequence[str], before: argparse.Namespace) -> int:
     return 0
 
 
+def export(argv: Sequence[str], before: argparse.Namespace) -> int:
+    """`pilang export messages [--format csv|jsonl] [--out F] [--since D] [--until D] [--source S]`."""
+    parser = argparse.ArgumentParser(prog="pilang export", parents=[common_options()],
+                                     description="Write every message with its language, sentiment (score, label,"
+                                                 " probabilities), toxicity, topic and persona, for BI tools.")
+    parser.add_argument("what", choices=["messages"])
+    parser.add_argument("--format", choices=["csv", "jsonl"], help="default: from --out's suffix, else csv")
+    parser.add_argument("--out", help="the file to write (default: standard output)")
+    parser.add_argument("--since", help="only messages from this date on")
+    parser.add_argument("--until", help="only messages before this date")
+    parser.add_argument("--source", help="only this source's messages (steam, discord, tickets ...)")
+    parser.add_argument("--no-topics", action="store_true", help="leave the topic columns out (no topic fit)")
+    args = parse(parser, argv, before)
+    from pilang_engine.analytics.export import export_messages
+    from pilang_engine.analytics.series import Scope
+    from pilang_engine.workspace.search import parse_date
+    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+    fmt = args.format or ("jsonl" if (args.out or "").endswith((".jsonl", ".json")) else "csv")
+    try:
+        ws = Workspace(args.workspace or default_path(), create=False)
+        scope = Scope(source=args.source, since=parse_date(args.since), until=parse_date(args.until))
+        if args.out:
+            with open(args.out, "w", newline="", encoding="utf-8") as f:
+                done = export_messages(ws, f, fmt, scope, topics=not args.no_topics)
+        else:
+            done = export_messages(ws, sys.stdout, fmt, scope, topics=not args.no_topics)
+    except (ValueError, WorkspaceError, OSError) as exc:
+        if args.debug:
+            raise
+        print(f"error: export: {exc}", file=sys.stderr)
+        return 1
+    summary = {"out": args.out, **done}
+    if args.json and args.out:
+        print_json(summary)
+    else:
+        notes = "".join(f"; {n}" for n in done["notes"])
+        print(f"exported {done['messages']:,} messages ({done['format']}, {done['unscored']:,} without a sentiment)"
+              f" to {args.out or 'stdout'} in {done['seconds']} s{notes}", file=sys.stderr if not args.out else
+              sys.stdout)
+    return 0
+
+
 SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate,
-               "report": report, "sync": sync, "watch": watch, "serve": serve, "token": token}
+               "report": report, "sync": sync, "watch": watch, "serve": serve, "token": token, "export": export}
 
 
 

@@ -3,10 +3,11 @@
 taken per language (stopwordsiso), and Chinese and Japanese segmented into words (rjieba)."""
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
-from functools import lru_cache
+from typing import Any
 
 URL = re.compile(r"(?:https?://|www\.)\S+|\b\S+\.(?:com|net|org|gg|io|ly|tv|be)(?:/\S*)?\b", re.IGNORECASE)
 MARKUP = re.compile(r"\[/?[a-z0-9*]+(?:=[^\]]*)?\]|<[^>\n]{1,200}>|&[a-z]+;|&#\d+;|[*_~`|>]{2,}", re.IGNORECASE)
@@ -56,12 +57,25 @@ def _segment(text: str) -> list[str]:
     return rjieba.cut(text)
 
 
-@lru_cache(maxsize=1)
-def _detector():
-    from lingua import IsoCode639_1, LanguageDetectorBuilder
-    codes = [getattr(IsoCode639_1, c.upper()) for c in LANGUAGES]
-    # the full models (the low-accuracy mode calls "the rifle nerf ruined sniper" Norwegian); unsure texts get None
-    return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_minimum_relative_distance(MIN_DISTANCE).build()
+_DETECTOR: dict[str, Any] = {}
+
+
+def _detector(preload: bool = False) -> Any:
+    """The detector, built once per process (or inherited from the process that forked this one)."""
+    if "detector" not in _DETECTOR:
+        from lingua import IsoCode639_1, LanguageDetectorBuilder
+        codes = [getattr(IsoCode639_1, c.upper()) for c in LANGUAGES]
+        # the full models (the low-accuracy mode calls "the rifle nerf ruined sniper" Norwegian); unsure texts: None
+        builder = LanguageDetectorBuilder.from_iso_codes_639_1(*codes).with_minimum_relative_distance(MIN_DISTANCE)
+        _DETECTOR.update(detector=(builder.with_preloaded_language_models() if preload else builder).build(),
+                         pid=os.getpid())
+    return _DETECTOR["detector"]
+
+
+def preload() -> None:
+    """Load every language model now (about 4 s), e.g. in the team server's fork server, so a worker's first
+    ingest does not wait for them."""
+    _detector(preload=True)
 
 
 def detect(texts: list[str]) -> list[str | None]:
@@ -69,7 +83,11 @@ def detect(texts: list[str]) -> list[str | None]:
     if not texts:
         return []
     long_enough = [i for i, t in enumerate(texts) if CJK.search(t) or len(TOKEN.findall(t)) >= MIN_WORDS_TO_DETECT]
-    found = _detector().detect_languages_in_parallel_of([texts[i] for i in long_enough])
+    detector = _detector()
+    if _DETECTOR["pid"] == os.getpid():
+        found = detector.detect_languages_in_parallel_of([texts[i] for i in long_enough])
+    else:  # built before a fork: its thread pool did not come along (a parallel call would hang), one at a time
+        found = [detector.detect_language_of(texts[i]) for i in long_enough]
     out: list[str | None] = [None] * len(texts)
     for i, lang in zip(long_enough, found):
         if lang is not None:

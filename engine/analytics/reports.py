@@ -8,7 +8,7 @@ import numpy as np
 
 from ..workspace.search import iso
 from ..workspace.store import Workspace, WorkspaceError
-from .sentiment import NEGATIVE, POSITIVE, message_vectors, model_for
+from .sentiment import message_vectors, model_for
 from .series import DAY, Scope, daily, messages
 
 
@@ -16,6 +16,8 @@ def _quotes(rows: list[tuple[int, float, str, str | None]], scores: np.ndarray |
             most_negative: bool = True) -> list[dict[str, Any]]:
     order = np.argsort(scores) if scores is not None and most_negative else range(min(n, len(rows)))
     out = []
+    if scores is not None:
+        order = [i for i in order if not np.isnan(scores[int(i)])]  # a message with no score is not quoted for it
     for i in list(order)[:n]:
         mid, t, text, author = rows[int(i)]
         q = {"id": mid, "time": iso(t), "author": author, "text": text[:240]}
@@ -47,25 +49,42 @@ def sentiment(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     model = model_for(ws)
     if not rows:
         return {"answer": "no dated messages in scope", "evidence": {"scope": scope.describe(), "messages": 0}}
-    scores = model.scores([r[0] for r in rows])
+    ids = [r[0] for r in rows]
+    scores, net = model.scores_and_net(ids)
+    scored = ~np.isnan(scores)
+    about = model.describe(sources_in(ws, scope))
+    if not scored.any():
+        return {"answer": f"none of the {len(rows):,} messages in scope has a sentiment score (no scored model"
+                          " covers their language, or they have no vector)",
+                "evidence": {"scope": scope.describe(), "messages": len(rows), "unscored": len(rows),
+                             "sentiment_model": about},
+                "model": about["model"], "held_out": model.score}
     days, counts, means = daily(np.array([r[1] for r in rows], dtype=float), scores)
     agg = params.get("aggregation") or "mean"
-    positive, negative = int((scores > POSITIVE).sum()), int((scores < NEGATIVE).sum())
-    center = float(np.median(scores) if agg == "median" else scores.mean())
+    positive, negative, neutral = int((net == 1).sum()), int((net == -1).sum()), int((net == 0).sum())
+    center = float(np.median(scores[scored]) if agg == "median" else scores[scored].mean())
     valid = ~np.isnan(means)
     worst = int(np.nanargmin(means)) if valid.any() else 0
-    answer = (f"{agg} sentiment {center:+.2f} over {len(rows):,} messages ({positive:,} positive, "
-              f"{negative:,} negative, {len(rows) - positive - negative:,} neutral); the lowest day was "
+    left = f"; {len(rows) - int(scored.sum()):,} with no score" if not scored.all() else ""
+    answer = (f"{agg} sentiment {center:+.2f} over {int(scored.sum()):,} messages ({positive:,} positive, "
+              f"{negative:,} negative, {neutral:,} neutral{left}); the lowest day was "
               f"{days[worst]} at {means[worst]:+.2f}")
     evidence: dict[str, Any] = {"scope": scope.describe(), "messages": len(rows), "positive": positive,
-                                "negative": negative, "lowest_day": {"day": days[worst], "mean": round(float(means[worst]), 3),
-                                                                     "messages": int(counts[worst])},
-                                "quotes": _quotes(rows, scores, 3)}
+                                "negative": negative, "neutral": neutral, "unscored": int((~scored).sum()),
+                                "lowest_day": {"day": days[worst], "mean": round(float(means[worst]), 3),
+                                               "messages": int(counts[worst])},
+                                "quotes": _quotes(rows, scores, 3), "sentiment_model": about}
     if agg == "distribution":
-        hist, edges = np.histogram(scores, bins=10, range=(-1, 1))
+        hist, edges = np.histogram(scores[scored], bins=10, range=(-1, 1))
         evidence["distribution"] = {f"{edges[i]:+.1f}..{edges[i + 1]:+.1f}": int(h) for i, h in enumerate(hist)}
     return {"answer": answer, "evidence": evidence, "series": {"x": days, "sentiment": means.tolist()},  # NaN (no messages) stays missing
-            "model": model.describe()["model"], "held_out": model.score}
+            "model": about["model"], "held_out": model.score}
+
+
+def sources_in(ws: Workspace, scope: Scope) -> list[str]:
+    """The sources of the messages in scope."""
+    cond, args = scope.where()
+    return [s for (s,) in ws.db.execute(f"SELECT DISTINCT source FROM messages WHERE {cond}", args)]
 
 
 def daily_features(ws: Workspace, scope: Scope) -> tuple[list[str], np.ndarray, list[list[int]], list, np.ndarray]:
@@ -75,7 +94,7 @@ def daily_features(ws: Workspace, scope: Scope) -> tuple[list[str], np.ndarray, 
     rows = messages(ws, scope)
     times = np.array([r[1] for r in rows], dtype=float)
     vecs = message_vectors(ws, [r[0] for r in rows])  # fetched once: for sentiment and for drift
-    scores = model_for(ws).scores_of(vecs)
+    scores = model_for(ws).scores([r[0] for r in rows])  # NaN: no score (left out of the day's mean)
     days, counts, means = daily(times, scores)
     start = np.floor(times.min() / DAY) if len(rows) else 0
     idx = (np.floor(times / DAY) - start).astype(int) if len(rows) else np.zeros(0, int)

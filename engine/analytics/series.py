@@ -78,8 +78,10 @@ def daily(times: np.ndarray, values: np.ndarray | None = None) -> tuple[list[str
     n = int(idx.max()) + 1
     counts = np.bincount(idx, minlength=n).astype(float)
     means = np.full(n, np.nan)
-    if values is not None:
-        sums = np.bincount(idx, weights=values, minlength=n)
-        means = np.divide(sums, counts, out=np.full(n, np.nan), where=counts > 0)
+    if values is not None:  # a value that is NaN (a message with no score) counts in the volume, not the mean
+        known = ~np.isnan(values)
+        sums = np.bincount(idx[known], weights=values[known], minlength=n)
+        scored = np.bincount(idx[known], minlength=n).astype(float)
+        means = np.divide(sums, scored, out=np.full(n, np.nan), where=scored > 0)
     days = [day_of((start + i) * DAY) for i in range(n)]
     return days, counts, means

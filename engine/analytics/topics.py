@@ -30,7 +30,7 @@ from .coherence import coherence
 from .sentiment import message_vectors, model_for
 from .series import Scope, day_of
 
-ALGORITHM = 5  # bump when the fit changes: cached fits of other versions are not reused
+ALGORITHM = 6  # bump when the fit changes: cached fits of other versions are not reused
 TOP_WORDS = 10
 MIN_MESSAGES = 50
 MIN_TOPIC_SIZE = 20
@@ -334,7 +334,7 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
 
     X = message_vectors(ws, ids.tolist())
     X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)
-    sentiment = model_for(ws).scores_of(X).astype(np.float32)
+    sentiment = model_for(ws).scores(ids.tolist()).astype(np.float32)  # NaN: no score
     n = len(ids)
     sample = np.sort(np.random.default_rng(SEED).choice(n, min(n, MAX_FIT), replace=False))
     texts = dict(ws.rows_in("SELECT id, text FROM messages WHERE id IN ({marks})", ids[sample].tolist()))

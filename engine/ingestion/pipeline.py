@@ -37,6 +37,7 @@ class Report:
     notes: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     embedded: int = 0
+    scored: int = 0  # distinct texts given a sentiment by the packaged model
     indexed: int = 0
     edges: int = 0
     personas: dict[str, Any] = field(default_factory=dict)
@@ -51,7 +52,7 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {"files": self.files, "taken": dict(self.taken), "skipped": dict(self.skipped),
                 "skip-examples": self.examples, "notes": dict(self.notes), "errors": self.errors, "embedded": self.embedded,
-                "indexed": self.indexed, "edges": self.edges, "personas": self.personas, "seconds": round(self.seconds, 2),
+                "scored": self.scored, "indexed": self.indexed, "edges": self.edges, "personas": self.personas, "seconds": round(self.seconds, 2),
                 "windows": self.windows}
 
     def render(self, done: str = "ingested", what: str = "file(s)") -> str:
@@ -64,6 +65,8 @@ class Report:
             lines.append(f"  {note}: {n:,}")
         lines.append(f"  embedded {self.embedded:,} new text(s), indexed {self.indexed:,} vector(s),"
                      f" {self.edges:,} graph edge(s) recomputed")
+        if self.scored:
+            lines.append(f"  sentiment of {self.scored:,} new text(s), by the packaged game-text model")
         if self.personas.get("personas") in ("refit", "assigned"):
             lines.append("  personas: " + ", ".join(f"{k} {v}" for k, v in self.personas.items()))
         lines += [f"  error: {e}" for e in self.errors]
@@ -211,8 +214,20 @@ def finish(ws: Workspace, groups: set[tuple[str, str]], report: Report, embed: b
         report.indexed = ws.vector_index().sync()
         report.stage_seconds["index"] = time.perf_counter() - t
         t = time.perf_counter()
+        report.scored = score_pending(ws)
+        report.stage_seconds["sentiment"] = time.perf_counter() - t
+        t = time.perf_counter()
         report.personas = refresh_personas(ws)  # only once personas were found: new players join them
         report.stage_seconds["personas"] = time.perf_counter() - t
+
+
+def score_pending(ws: Workspace) -> int:
+    """Sentiment (the packaged model's) of every stored text that has none yet."""
+    from ..analytics.sentiment import packaged, score_and_store
+    rows = ws.db.execute("SELECT m.id, m.text, m.meta, m.content_hash FROM messages m LEFT JOIN sentiment s"
+                         " ON s.hash = m.content_hash AND s.model = ? WHERE s.hash IS NULL",
+                         [packaged().version]).fetchall()
+    return score_and_store(ws, rows) if rows else 0
 
 
 def store_batch(ws: Workspace, batch: list[F.Record], form: F.Format, path: Path | str, ref: int | None,

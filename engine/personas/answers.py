@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..analytics.drivers import drivers
-from ..analytics.sentiment import NEGATIVE, POSITIVE, message_vectors, model_for
+from ..analytics.sentiment import message_vectors, model_for
 from ..workspace.search import iso
 from ..workspace.store import Workspace
 from . import clusters as personas
@@ -31,20 +31,22 @@ def evidence(ws: Workspace, name: str, question: str) -> dict[str, Any]:
     rows = ws.messages_by_id([int(i) for i in ids])
     ids = np.array([i for i in ids if int(i) in rows], dtype=np.int64)
     vecs = message_vectors(ws, ids.tolist())
-    sent = model_for(ws).scores_of(vecs)
+    model = model_for(ws)
+    sent, net = model.scores_and_net(ids.tolist())
     picked = personas.mmr(vecs, q, QUOTES) if len(ids) else []
     quotes = [{"id": int(ids[i]), "time": iso(rows[int(ids[i])]["time"]), "source": rows[int(ids[i])]["source"],
-               "relevance": round(float(scores[i]), 3), "sentiment": round(float(sent[i]), 3),
+               "relevance": round(float(scores[i]), 3), "sentiment": None if np.isnan(sent[i]) else round(float(sent[i]), 3),
                "text": " ".join(rows[int(ids[i])]["text"].split())[:240]} for i in picked]
     # message sentiment, not stance: "I love the new armour" is positive whatever it says of the question
-    sentiment = {"relevant_messages": int(len(ids)), "positive": int((sent > POSITIVE).sum()),
-                 "negative": int((sent < NEGATIVE).sum()),
-                 "neutral": int(((sent >= NEGATIVE) & (sent <= POSITIVE)).sum()),
-                 "mean_sentiment": round(float(sent.mean()), 3) if len(sent) else None,
+    scored = ~np.isnan(sent)
+    sentiment = {"relevant_messages": int(len(ids)), "positive": int((net == 1).sum()),
+                 "negative": int((net == -1).sum()), "neutral": int((net == 0).sum()),
+                 "unscored": int((~scored).sum()),
+                 "mean_sentiment": round(float(sent[scored].mean()), 3) if scored.any() else None,
                  "what": "sentiment of the messages closest to the question (not stance toward it)"}
     return {"persona": persona["name"], "persona_id": persona["id"], "players": persona["size"],
             "question": question, "sentiment": sentiment, "quotes": quotes, "past_change": _past_change(ws, persona, q),
-            "model": model_for(ws).describe()}
+            "model": model.describe(sorted({q["source"] for q in quotes}) or None)}
 
 
 def _past_change(ws: Workspace, persona: dict[str, Any], q: np.ndarray) -> dict[str, Any] | None:
@@ -96,8 +98,8 @@ def ask(ws: Workspace, name: str, question: str, phrase: bool = False) -> dict[s
     answer, how = extractive(ev), "extractive (quotes and counts from the retrieved messages)"
     if phrase:
         from .phrase import phrase_answer
-        model, enc = model_for(ws), ws.embedder()
-        worded, verdict = phrase_answer(ev, lambda text: float(model.scores_of(enc.encode([text]))[0]))
+        model = model_for(ws)
+        worded, verdict = phrase_answer(ev, lambda text: float(np.diff(model.scores_of_texts([text])[0, ::2])[0]))
         ev["lm"] = verdict
         if worded:
             answer, how = worded, f"worded by {verdict['model']} from the quotes, checked against them"

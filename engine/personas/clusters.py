@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analytics.sentiment import NEGATIVE, message_vectors, model_for
+from ..analytics.sentiment import message_vectors, model_for
 from ..workspace.progress import step
 from ..workspace.search import iso
 from ..workspace.store import Workspace, WorkspaceError, dumps, now_iso
@@ -91,15 +91,21 @@ def players(ws: Workspace, authors: list[str] | None = None, until: float | None
     # data clusters the same way in every workspace
     rows.sort(key=lambda r: (first[r[0]], r[1]))
     vecs = message_vectors(ws, [r[1] for r in rows])
-    sent = model_for(ws).scores_of(vecs)
+    model = model_for(ws)
+    ids = [r[1] for r in rows]
+    sent, net = model.scores_and_net(ids)
     names, starts = np.unique(np.array([r[0] for r in rows]), return_index=True)
     order = np.argsort(starts)
     names, starts = names[order], starts[order]
     counts = np.diff(np.append(starts, len(rows)))
     emb = np.add.reduceat(vecs, starts, axis=0)
     emb /= np.linalg.norm(emb, axis=1, keepdims=True) + 1e-9
-    mean_sent = np.add.reduceat(sent, starts) / counts
-    negative = np.add.reduceat((sent < NEGATIVE).astype(float), starts) / counts
+    # a player's mean over the messages that have a score (one with none counts as neutral, 0)
+    scored = np.add.reduceat((~np.isnan(sent)).astype(float), starts)
+    mean_sent = np.divide(np.add.reduceat(np.nan_to_num(sent), starts), scored, out=np.zeros(len(starts)),
+                          where=scored > 0)
+    negative = np.divide(np.add.reduceat((net == -1).astype(float), starts), scored, out=np.zeros(len(starts)),
+                         where=scored > 0)
     days = np.array([np.nan if r[2] is None else np.floor(r[2] / DAY) for r in rows])
     active = np.array([len(set(d[~np.isnan(d)].tolist())) for d in np.split(days, starts[1:])])
     behaviour = np.column_stack([np.log1p(counts), np.log1p(active), mean_sent, negative])

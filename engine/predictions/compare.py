@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analytics.sentiment import NEGATIVE, model_for
+from ..analytics.sentiment import model_for
 from ..personas import clusters as personas
 from ..workspace.search import iso, parse_date
 from ..workspace.store import Workspace
@@ -136,11 +136,15 @@ def compare_periods(ws: Workspace, group: str, first: tuple[Any, Any], second: t
         stop = until if until is not None else (times.max() + 1 if len(times) else 0)
         days = max(1, int(np.ceil((stop - start) / DAY)))
         daily = np.bincount(((times - start) // DAY).astype(int), minlength=days)[:days] if len(times) else np.zeros(days)
-        sides.append({"msgs": msgs, "scores": sent.scores([m[0] for m in msgs]), "daily": daily,
+        scores, net = sent.scores_and_net([m[0] for m in msgs])
+        scored = ~np.isnan(scores)  # a message with no score is in the volume, not in the sentiment tests
+        sides.append({"msgs": msgs, "who": np.array([m[1] or "" for m, k in zip(msgs, scored) if k]),
+                      "scores": scores[scored],
+                      "negative": (net[scored] == -1).astype(float), "daily": daily, "unscored": int((~scored).sum()),
                       "players": len({m[1] for m in msgs}), "range": [iso(since), iso(until)]})
     a, b = sides
-    na, nb = (a["scores"] < NEGATIVE).astype(float), (b["scores"] < NEGATIVE).astype(float)
-    who_a, who_b = (np.array([m[1] or "" for m in side["msgs"]]) for side in sides)
+    na, nb = a["negative"], b["negative"]
+    who_a, who_b = a["who"], b["who"]
     p_sent, _ = cluster_bootstrap(a["scores"], who_a, b["scores"], who_b)
     p_neg, _ = cluster_bootstrap(na, who_a, nb, who_b)
     rows = [_row("messages per day", a["daily"], b["daily"], _mwu(a["daily"], b["daily"]), "Mann-Whitney U over days"),
@@ -152,8 +156,8 @@ def compare_periods(ws: Workspace, group: str, first: tuple[Any, Any], second: t
     return {"answer": _summary(f"{group} in {a['range'][0] or 'start'}..{a['range'][1] or 'end'} (a) vs"
                                f" {b['range'][0] or 'start'}..{b['range'][1] or 'end'} (b)", rows[:-1]),
             "rows": rows, "columns": COLUMNS,
-            "evidence": {"a": {"range": a["range"], "messages": len(a["msgs"])},
-                         "b": {"range": b["range"], "messages": len(b["msgs"])},
+            "evidence": {"a": {"range": a["range"], "messages": len(a["msgs"]), "unscored": a["unscored"]},
+                         "b": {"range": b["range"], "messages": len(b["msgs"]), "unscored": b["unscored"]},
                          "alpha": round(1 - confidence, 4), "correction": "Holm"},
             "model": f"sentiment: {sent.describe()['model']}", "held_out": sent.score}
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..analytics.sentiment import NEGATIVE, POSITIVE, model_for
+from ..analytics.sentiment import model_for
 from ..workspace.search import iso
 from ..workspace.store import Workspace, WorkspaceError
 
@@ -74,8 +74,9 @@ def history(ws: Workspace) -> History:
         ws._derived["change-history"] = hist
         return hist
     times = np.array([m[1] for m in msgs])
-    scores = model_for(ws).scores([m[0] for m in msgs])
-    sent = (scores > POSITIVE).astype(float) - (scores < NEGATIVE)  # +1 positive, -1 negative, 0 neutral
+    net = model_for(ws).net([m[0] for m in msgs])  # +1 positive, -1 negative, 0 neutral (most probable class)
+    keep = ~np.isnan(net)  # a message with no score (its language has no scored model) says nothing here
+    msgs, times, sent = [m for m, k in zip(msgs, keep) if k], times[keep], net[keep]
     authors = np.array([m[2] or "" for m in msgs])
     persona = np.array([m[3] or "" for m in msgs])
     end = times.max()

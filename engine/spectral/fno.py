@@ -60,7 +60,8 @@ def _grids(ws: Workspace) -> list[Series]:
     if not rows:
         raise WorkspaceError("forecasting needs dated messages")
     vecs = message_vectors(ws, [r[0] for r in rows])
-    sent = model_for(ws).scores_of(vecs)
+    sent = model_for(ws).scores([r[0] for r in rows])
+    sent = np.where(np.isnan(sent), 0.0, sent)  # a message with no score enters the grid as neutral
     pcs = PCA(min(EMBED_PCS, vecs.shape[1]), random_state=0).fit(vecs[:: max(1, len(vecs) // 20000)]).transform(vecs)
     times = np.array([r[1] for r in rows])
     start = np.floor(times.min() / DAY)

@@ -143,9 +143,16 @@ def _v12(db: sqlite_utils.Database) -> None:
                               pk=("developer", "seq"))
 
 
+def _v13(db: sqlite_utils.Database) -> None:
+    """The packaged sentiment model's scores, one row per distinct text and model version: the message's
+    language and its three probabilities (NULL where no scored model covers the language or no vector)."""
+    db["sentiment"].create({"hash": str, "model": str, "language": str, "p_negative": float, "p_neutral": float,
+                            "p_positive": float}, pk=("hash", "model"))
+
+
 # The schema's history: opening a workspace applies the steps it has not had yet, in order.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
-                                                              _v11, _v12]
+                                                              _v11, _v12, _v13]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..bridge import as_result, to_python
+from ..bridge import as_result, to_pilang, to_python
 from ..errors import PilangError
 from ..registry import session_primitive
 from ..result import Result
@@ -40,3 +40,14 @@ def analyze(s: Any, target: Any, params: Any = None, handler: Any = None) -> Res
         raise PilangError("value", f"no analytic named {name} (known: {' '.join(ANALYTICS)})")
     args = {getattr(k, "name", k): to_python(v) for k, v in (params or {}).items()}
     return as_result(s.engine.guard(_analytic(name))(s.engine.workspace(), args), handler, f"analytics/{name}")
+
+
+@session_primitive("sentiment-of")
+def sentiment_of(s: Any, *texts: Any) -> Any:
+    """The packaged game-text sentiment model's reading of strings: a map of :score (-1..1), :label (negative
+    neutral positive), :probabilities, :language and :model per string; one string gives one map."""
+    from pilang_engine.analytics.sentiment import sentiment_of as read
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise PilangError("type", "sentiment-of takes one or more strings")
+    out = to_pilang(s.engine.guard(read)(list(texts)))
+    return out[0] if len(texts) == 1 else out

@@ -1,7 +1,8 @@
 """Imported once, by the team server's fork server: the language, and every library the engine imports
 lazily on first use. Each worker is forked from there, so a developer's first search, forecast or topic
 fit never waits for an import, and no interrupt (a time limit, a client's Ctrl-C) can land inside one.
-Their pages are shared by every worker until written. A library that is not installed is skipped."""
+Their pages are shared by every worker until written. A library that is not installed is skipped. The packaged
+sentiment and toxicity models and the language detector's models are loaded here too."""
 from __future__ import annotations
 
 import importlib
@@ -31,6 +32,15 @@ def _load() -> None:
             importlib.import_module(name)
         except Exception:  # an optional library missing or broken here: imported (or not) when used
             pass
+    # the packaged models every ingest and answer reads (numpy arrays: shared pages), and the language models
+    # (detection in a worker then runs one text at a time: the fork server's thread pool is not inherited)
+    try:
+        from pilang_engine.analytics import language, sentiment, toxicity
+        sentiment.packaged()
+        toxicity.packaged_toxicity()
+        language.preload()
+    except Exception:  # loaded on first use instead
+        pass
 
 
 _load()
