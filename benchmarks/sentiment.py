@@ -31,7 +31,8 @@ def table(report: dict) -> None:
         vs = m["vs_best_baseline"]
         extra = f", 3-class macro-F1 {m['macro_f1_3']:.3f}" if "macro_f1_3" in m else ""
         print(f"{name:58} {m['n']:>6}  {cells}   {m['negative_recall']:.3f} / {m['macro_f1']:.3f}{extra};"
-              f" {vs['verdict'].upper()} of the best baseline ({vs['baseline']}: {vs['difference']:+.3f},"
+              f" {dict(ahead='AHEAD of', tied='TIED with', behind='BEHIND')[vs['verdict']]} the best baseline"
+              f" ({vs['baseline']}: {vs['difference']:+.3f},"
               f" 95% paired bootstrap [{vs['interval'][0]:+.3f}, {vs['interval'][1]:+.3f}])")
 
 

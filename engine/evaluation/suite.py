@@ -20,8 +20,11 @@ COLUMNS = ["model", "task", "data", "split", "metric", "model_score", "baseline"
 
 
 def row(model: str, task: str, data: str, split: str, metric: str, score: float | None, baseline: str,
-        base: float | None, higher_is_better: bool = True, note: str | None = None) -> dict[str, Any]:
-    beats = None if score is None or base is None else (score > base if higher_is_better else score < base)
+        base: float | None, higher_is_better: bool = True, note: str | None = None,
+        beats: bool | None = None) -> dict[str, Any]:
+    """One row of the table; `beats` given where a test decides it (e.g. a paired bootstrap: a tie is not a win)."""
+    if beats is None:
+        beats = None if score is None or base is None else (score > base if higher_is_better else score < base)
     return {"model": model, "task": task, "data": data, "split": split, "metric": metric,
             "model_score": None if score is None else round(float(score), 4), "baseline": baseline,
             "baseline_score": None if base is None else round(float(base), 4), "beats_baseline": beats,
@@ -62,6 +65,12 @@ BASELINES = {"vader": "VADER", "tfidf_lr": "TF-IDF + logistic regression (same t
              "anchors": "anchor phrases (the old fallback)"}
 
 
+def _verdict(vs: dict[str, Any]) -> str:
+    words = {"ahead": "ahead of", "tied": "tied with", "behind": "behind"}[vs["verdict"]]
+    lo, hi = vs["interval"]
+    return f"{words} {vs['baseline']} ({vs['difference']:+.3f}, 95% paired bootstrap [{lo:+.3f}, {hi:+.3f}])"
+
+
 def sentiment_rows(lab: Lab) -> Iterator[dict[str, Any]]:
     """The packaged model on every held-out set beside the strongest of VADER, TF-IDF + logistic regression and
     the anchor phrases, in this run; then a workspace's own labels, out of fold."""
@@ -79,14 +88,13 @@ def sentiment_rows(lab: Lab) -> Iterator[dict[str, Any]]:
             continue
         best = max(BASELINES, key=lambda b: scores[b].get("balanced_accuracy", 0))
         others = ", ".join(f"{BASELINES[b].split(' (')[0]} {scores[b]['balanced_accuracy']:.3f}" for b in BASELINES)
+        vs = m["vs_best_baseline"]
         yield row("packaged game-text sentiment", "sentiment, positive vs negative", f"{name} ({m['n']:,} rows)",
                   SPLITS.get(name, "held out"), "balanced accuracy", m["balanced_accuracy"], BASELINES[best],
                   scores[best]["balanced_accuracy"],
                   note=f"negative recall {m['negative_recall']:.3f}, macro-F1 {m['macro_f1']:.3f}"
                        + (f", 3-class macro-F1 {m['macro_f1_3']:.3f}" if "macro_f1_3" in m else "")
-                       + f"; baselines: {others}; {m['vs_best_baseline']['verdict']} of {best}"
-                       f" ({m['vs_best_baseline']['difference']:+.3f}, 95% paired bootstrap"
-                       f" [{m['vs_best_baseline']['interval'][0]:+.3f}, {m['vs_best_baseline']['interval'][1]:+.3f}])")
+                       + f"; baselines: {others}; {_verdict(vs)}", beats=vs["verdict"] == "ahead")
     whole = packaged().card["held_out"].get("chat, whole set held out (a model trained without chat)")
     if whole:
         best = max(BASELINES, key=lambda b: whole[b].get("balanced_accuracy", 0))
@@ -94,7 +102,10 @@ def sentiment_rows(lab: Lab) -> Iterator[dict[str, Any]]:
                   f"Dota 2 chat, whole set ({whole['packaged']['n']:,} rows)", "held out whole",
                   "balanced accuracy", whole["packaged"]["balanced_accuracy"], BASELINES[best],
                   whole[best]["balanced_accuracy"], note="from the training run's card (sentiment.json): this model"
-                                                          " is not shipped; it shows how the model moves to chat unseen")
+                                                          " is not shipped; it shows how the model moves to chat unseen"
+                                                          + (f"; {_verdict(whole['packaged']['vs_best_baseline'])}"
+                                                             if "vs_best_baseline" in whole["packaged"] else ""),
+                  beats=whole["packaged"].get("vs_best_baseline", {}).get("verdict", "ahead") == "ahead")
     yield from workspace_sentiment_rows(lab)
     yield from toxicity_rows()
 
