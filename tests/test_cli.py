@@ -100,12 +100,18 @@ def test_console_script_is_installed() -> None:
 def test_ctrl_c_interrupts_a_running_script(tmp_path: Path) -> None:
     script = tmp_path / "forever.pil"
     script.write_text('(print "started")\n(define (spin) (spin))\n(spin)\n')
-    proc = subprocess.Popen(PILANG + [str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout.readline() == "started\n"
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
-    assert proc.returncode == 130 and "interrupted" in err
+    # a terminal's Ctrl-C: SIGINT as a shell's foreground job gets it (a background job, e.g. `pytest &`, starts
+    # with SIGINT ignored, and Python then never installs its handler)
+    proc = subprocess.Popen(PILANG + [str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert proc.stdout.readline() == "started\n"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 130 and "interrupted" in err
+    finally:
+        proc.kill()  # never left spinning
 
 
 def test_bench_quick_runs_and_prints_ratios() -> None:
