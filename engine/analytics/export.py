@@ -12,7 +12,7 @@ import numpy as np
 
 from ..workspace.search import iso
 from ..workspace.store import Workspace, WorkspaceError
-from .sentiment import _vectors_for_packaged, model_for, packaged_proba
+from .sentiment import _vectors_for_packaged, model_for
 from .sentiment_features import LABELS
 from .series import Scope
 from .toxicity import packaged_toxicity
@@ -59,8 +59,7 @@ def export_messages(ws: Workspace, out: TextIO, fmt: str = "csv", scope: Scope |
     written = unscored = 0
     for start in range(0, len(ids), BATCH):
         chunk = ids[start:start + BATCH].tolist()
-        P = model.proba(chunk)
-        _, langs = packaged_proba(ws, chunk)
+        P, langs = model.proba_and_languages(chunk)
         rows = {r[0]: r for r in ws.rows_in("SELECT id, source, time, author, text FROM messages WHERE id IN"
                                              " ({marks})", chunk)}
         texts = [rows[mid][4] or "" for mid in chunk]

@@ -93,7 +93,7 @@ def daily_features(ws: Workspace, scope: Scope) -> tuple[list[str], np.ndarray, 
     per-message sentiment."""
     rows = messages(ws, scope)
     times = np.array([r[1] for r in rows], dtype=float)
-    vecs = message_vectors(ws, [r[0] for r in rows])  # fetched once: for sentiment and for drift
+    vecs = message_vectors(ws, [r[0] for r in rows])  # for drift
     scores = model_for(ws).scores([r[0] for r in rows])  # NaN: no score (left out of the day's mean)
     days, counts, means = daily(times, scores)
     start = np.floor(times.min() / DAY) if len(rows) else 0

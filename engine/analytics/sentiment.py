@@ -9,6 +9,7 @@ did on that kind of source, or that it was never scored on that kind."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import threading
 from functools import lru_cache
@@ -74,7 +75,7 @@ class Packaged:
         from .sentiment_features import Features
         card = json.loads((folder / "sentiment.json").read_text())
         raw = (folder / "sentiment.npz").read_bytes()
-        with np.load(folder / "sentiment.npz") as z:
+        with np.load(io.BytesIO(raw)) as z:  # one read: the weights and the version hashed from them
             own = {lang: {k: z[f"lang_{lang}_{k}"] for k in ("idf", "coef", "intercept")}
                    for lang in card["languages"]["own"]}
             return cls(Features.load(z), own, set(card["languages"]["main"]), card,
@@ -272,9 +273,13 @@ class SentimentModel:
 
     def proba(self, ids: list[int]) -> np.ndarray:
         """P(negative), P(neutral), P(positive) of stored messages, by id (NaN rows: no score)."""
-        P, _ = packaged_proba(self.ws, ids)
+        return self.proba_and_languages(ids)[0]
+
+    def proba_and_languages(self, ids: list[int]) -> tuple[np.ndarray, list[str | None]]:
+        """`proba` and each message's language, from one lookup."""
+        P, langs = packaged_proba(self.ws, ids)
         if self.adapted is None or not len(ids):
-            return P
+            return P, langs
         sources = dict(self.ws.rows_in("SELECT id, source FROM messages WHERE id IN ({marks})", ids))
         steam = [k for k, i in enumerate(ids) if sources.get(i) == "steam" and not np.isnan(P[k, 0])]
         if steam:
@@ -283,7 +288,7 @@ class SentimentModel:
             p = np.array([self.oof.get(ids[k], q) for k, q in zip(steam, p)])  # labelled rows: out of fold
             neutral = P[steam, 1]
             P[steam] = np.stack([(1 - neutral) * (1 - p), neutral, (1 - neutral) * p], axis=1)
-        return P
+        return P, langs
 
     def scores(self, ids: list[int]) -> np.ndarray:
         """Sentiment in [-1, 1] of stored messages, by id: P(positive) - P(negative); NaN: no score."""
@@ -298,11 +303,6 @@ class SentimentModel:
     def net(self, ids: list[int]) -> np.ndarray:
         """Each message's label as +1 positive, 0 neutral, -1 negative (the most probable class); NaN: no score."""
         return net_of(self.proba(list(ids)))
-
-    def scores_of_texts(self, texts: list[str]) -> np.ndarray:
-        """Probabilities for any strings (not stored messages): the packaged model, as `sentiment_of` reads them."""
-        return np.array([[np.nan] * 3 if r["probabilities"] is None else list(r["probabilities"].values())
-                         for r in sentiment_of(list(texts))]).reshape(-1, 3)
 
     def describe(self, sources: list[str] | None = None) -> dict[str, Any]:
         """Which model scores, how well it did on each kind of source asked about (or the kinds it was
@@ -344,6 +344,12 @@ def sentiment_of(texts: list[str]) -> list[dict[str, Any]]:
                     "probabilities": {c: round(float(x), 4) for c, x in zip(LABELS, p)}, "language": lang,
                     "toxicity": toxicity, "model": model.version})
     return out
+
+
+def score_of(text: str) -> float:
+    """The packaged model's score in [-1, 1] of any string (NaN: a language it does not score)."""
+    score = sentiment_of([text])[0]["score"]
+    return float("nan") if score is None else float(score)
 
 
 def model_for(ws: Workspace) -> SentimentModel:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..analytics.drivers import drivers
-from ..analytics.sentiment import message_vectors, model_for
+from ..analytics.sentiment import message_vectors, model_for, score_of
 from ..workspace.search import iso
 from ..workspace.store import Workspace
 from . import clusters as personas
@@ -98,8 +98,7 @@ def ask(ws: Workspace, name: str, question: str, phrase: bool = False) -> dict[s
     answer, how = extractive(ev), "extractive (quotes and counts from the retrieved messages)"
     if phrase:
         from .phrase import phrase_answer
-        model = model_for(ws)
-        worded, verdict = phrase_answer(ev, lambda text: float(np.diff(model.scores_of_texts([text])[0, ::2])[0]))
+        worded, verdict = phrase_answer(ev, score_of)
         ev["lm"] = verdict
         if worded:
             answer, how = worded, f"worded by {verdict['model']} from the quotes, checked against them"
