@@ -237,10 +237,16 @@ def evaluate(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser = argparse.ArgumentParser(prog="pilang eval", parents=[common_options()],
                                      description="Score every model on the real data sets present ($PILANG_DATA or"
                                                  " ../shared/data), each beside its strongest simple baseline.")
+    parser.add_argument("--quick", action="store_true", help="smaller samples where a model allows (figures differ"
+                                                                 " from a full run)")
+    parser.add_argument("--only", metavar="KEYS", help="comma-separated model keys (churn, sequence-churn, sentiment,"
+                                                        " toxicity, topics, personas, forecast, fno, anomalies,"
+                                                        " change-impact, gnn)")
     args = parse(parser, argv, before)
     from pilang_engine.evaluation.suite import evaluate as run
     from pilang_engine.evaluation.suite import render
-    rows = run(lambda line: print(f"; {line}", file=sys.stderr))
+    only = set(args.only.split(",")) if args.only else None
+    rows = run(lambda line: print(f"; {line}", file=sys.stderr), quick=args.quick, only=only)
     if args.json:
         for r in rows:
             print_json(r)

@@ -58,7 +58,7 @@ def test_without_a_better_backtest_the_no_change_baseline_is_given(ws: Workspace
     for key, how in out["evidence"]["predicted_from"].items():
         side, metric = key.split(":")
         score = out["held_out"][side][metric]
-        assert (how == "similar changes") == (score["mae"] < score["no_change_mae"])
+        assert (how == "similar changes") == (score["versus_no_change"]["verdict"] == "ahead")
     sat = row["satisfaction"]
     assert sat["from"] == "no-change baseline" and sat["mean"] == 0 and sat["low"] < 0 < sat["high"]
     measured = nearest["measured"]["competitive-players"]["satisfaction"]
@@ -82,22 +82,24 @@ def test_similar_past_changes_predict_the_reaction(history_ws: Workspace) -> Non
     assert score["spearman"] > 0.3 and score["n"] >= 60  # the ranking of reactions is learned
     assert out["held_out"]["community"]["satisfaction"]["n"] <= 23  # one group: each change after the first
     sat = out["rows"][0]["satisfaction"]
-    # the MAE margin over "no change" is small here (0.22 vs 0.24) and moves with package versions: the
-    # answer uses similar changes exactly when they beat no change in this run's backtest
-    learned = score["mae"] < score["no_change_mae"]
-    assert sat["from"] == ("similar changes" if learned else "no-change baseline")
-    assert sat["low"] <= sat["mean"] <= sat["high"] and (sat["mean"] < 0 if learned else sat["mean"] == 0)
+    # 24 patches of five kinds: the ranking of reactions is learned (Spearman above), but the error gain over "no
+    # change" (MAE 0.235 vs 0.242) is within chance by a paired bootstrap over the predicted changes, so the
+    # no-change baseline answers. Strict: a better model turns this into "ahead" and this test must change with it
+    assert score["versus_no_change"]["verdict"] == "tied", score
+    assert sat["from"] == "no-change baseline" and sat["mean"] == 0 and sat["low"] < 0 < sat["high"]
     nearest = out["evidence"]["similar_changes"][0]
     assert nearest["similarity"] > 0.3 and nearest["measured"]["competitive-players"]["satisfaction"] < 0  # nerfs hurt
     cozy = predict.predict_reaction(history_ws, "New cosmetic skins and capes", "casual-players")
     assert cozy["evidence"]["similar_changes"][0]["measured"]["casual-players"]["satisfaction"] > 0  # cosmetics: +0.8
 
 
-def test_wider_confidence_gives_wider_intervals(ws: Workspace) -> None:
+def test_wider_confidence_gives_wider_intervals(history_ws: Workspace) -> None:
     def width(c: float) -> float:
-        v = predict.predict_reaction(ws, "increase enemy difficulty", None, c)["rows"][0]["engagement"]
+        v = predict.predict_reaction(history_ws, "Nerfed the damage of sniper rifles", "competitive-players",
+                                     c)["rows"][0]["satisfaction"]
         return v["high"] - v["low"]
-    assert width(0.5) <= width(0.95)
+    narrow, wide = width(0.5), width(0.95)
+    assert np.isfinite(wide) and 0 < narrow < wide  # 24 patches give enough residuals for a bounded 95% interval
 
 
 def test_conformal_intervals_come_from_crepes_and_are_unbounded_when_too_few() -> None:
@@ -154,10 +156,14 @@ def test_predictions_need_past_changes(tmp_path: Path) -> None:
 
 def test_telemetry_churn_beats_chance_on_held_out_players(ws: Workspace) -> None:
     out = churn.churn(ws)
-    assert out["model"].startswith("BehaviorLSTM")
     held = out["held_out"]
+    # the LSTM answers only when a paired bootstrap on the held-out windows puts it ahead of the logistic baseline
+    assert held["model_beats_baseline"] == (held["versus_baseline"]["verdict"] == "ahead")
+    assert out["model"].startswith("BehaviorLSTM" if held["model_beats_baseline"] else "logistic regression")
     assert held["split"].startswith("by time and player")
-    assert held["model"]["roc_auc"] > 0.7 and held["baseline_logistic_regression"]["roc_auc"] > 0.5
+    assert held["model"]["roc_auc"] > 0.7 and held["baseline_logistic_regression"]["roc_auc"] > 0.7
+    answering = held["model"] if held["model_beats_baseline"] else held["baseline_logistic_regression"]
+    assert answering["calibration_error"] < 0.1  # its risks are printed as probabilities
     low, high = held["model"]["roc_auc_interval"]
     assert low <= held["model"]["roc_auc"] <= high
     risks = [p["risk"] for p in out["evidence"]["at_risk"]]
@@ -213,12 +219,17 @@ def test_cookie_cats_churn_and_the_gate_effect(cookie_cats: Workspace) -> None:
     assert gate["interval"][0] > 0 and gate["significant"]
 
 
-def test_compare_personas_marks_significant_differences(ws: Workspace) -> None:
+def test_personas_are_tested_only_on_what_their_clustering_did_not_see(ws: Workspace) -> None:
     out = compare.compare_personas(ws, "casual-players", "competitive-players")
     rows = {r["metric"]: r for r in out["rows"]}
-    assert rows["mean sentiment per player"]["significant"] and rows["mean sentiment per player"]["difference"] > 0
-    assert all(r["p_value"] is not None for r in out["rows"])
-    assert all("over players" in r["test"] for r in out["rows"])  # players are the units, not messages
+    clustered = ["messages per player", "active days per player", "mean sentiment per player",
+                 "negative message share per player"]
+    for metric in clustered:  # shown, with no p-value: the personas were clustered on them
+        assert rows[metric]["p_value"] is None and rows[metric]["significant"] is None
+        assert rows[metric]["test"].startswith("descriptive")
+    tested = [r for r in out["rows"] if r["p_value"] is not None]
+    assert tested and all(r["metric"] not in clustered and "over players" in r["test"] for r in tested)
+    assert "without a test" in out["answer"] and out["evidence"]["not_tested"] == clustered
 
 
 def test_the_player_cluster_bootstrap_is_not_fooled_by_prolific_players() -> None:
@@ -322,3 +333,67 @@ def test_players_at_risk_come_from_out_of_fold_predictions(tmp_path: Path) -> No
     top = [r["player"] for r in out["evidence"]["at_risk"]]
     # a model scoring the rows it trained on memorises them: its top 10 would all be churners
     assert sum(not retained[p] for p in top) <= 6 and "out-of-fold" in out["evidence"]["at_risk_from"]
+
+
+def test_sequence_churn_risks_are_probabilities_not_class_weighted_scores() -> None:
+    # 12% churners; a class-weighted loss would centre the risks near 0.5 and count most players "likely"
+    rng = np.random.default_rng(0)
+    n = 4000
+    level = rng.gamma(2.0, 2.0, n)
+    X = rng.poisson(level[:, None] * np.ones((1, churn.HISTORY_DAYS))).astype(float)
+    true = 1 / (1 + np.exp(2.2 + 1.2 * (np.log1p(X[:, -7:].mean(axis=1)) - 1.5)))
+    y = (rng.random(n) < true).astype(int)
+    fit, held = np.arange(3000), np.arange(3000, n)
+    p = churn.BehaviorLSTM(max_epochs=15).fit(X[fit], y[fit], fit).predict_proba(X[held])
+    scores = churn.ranking_scores(y[held], p)
+    assert abs(scores["mean_predicted"] - scores["base_rate"]) < 0.04 and scores["calibration_error"] < 0.06
+    assert (p > 0.5).sum() <= 3 * max(int((true[held] > 0.5).sum()), 10)
+    assert "more likely than not" in churn.likely_count(p, scores)
+    uncalibrated = {**scores, "calibration_error": 0.2}  # then a count says what it is: above the base rate
+    assert "above the base rate" in churn.likely_count(p, uncalibrated)
+
+
+def test_leak_screening_never_sees_the_test_split() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.random((800, 3))
+    y = (rng.random(800) < 0.3 + 0.4 * X[:, 0]).astype(int)
+    train, test = np.arange(600), np.arange(600, 800)
+    names = ["a", "b", "c"]
+    screened = churn.single_feature_aucs(X, y, names, train, 0)
+    flipped = y.copy()
+    flipped[test] = 1 - flipped[test]  # the test labels, inverted: the screening must not move
+    assert churn.single_feature_aucs(X, flipped, names, train, 0) == screened
+
+
+def test_a_tie_with_the_baseline_keeps_the_baseline() -> None:
+    from pilang_engine.evaluation.verdict import auc_difference, loss_difference
+    rng = np.random.default_rng(0)
+    y = (rng.random(3000) < 0.2).astype(int)
+    signal = y + rng.normal(0, 1.5, 3000)
+    close = signal + rng.normal(0, 0.05, 3000)  # a point lead of a few thousandths, by chance
+    assert auc_difference(y, close, signal)["verdict"] == "tied"
+    assert auc_difference(y, y + rng.normal(0, 0.5, 3000), signal)["verdict"] == "ahead"
+    assert auc_difference(y, rng.random(3000), signal)["verdict"] == "behind"
+    assert loss_difference([1.0, 1.1, 0.9, 1.0] * 5, [2.0, 2.1, 1.9, 2.2] * 5)["verdict"] == "ahead"
+
+
+def test_the_same_table_in_two_workspaces_gives_the_same_figures(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, _ = player_table(tmp_path / "a")
+    second, _ = player_table(tmp_path / "b")
+    pseudonyms = [{r[0] for r in w.db.execute("SELECT player FROM player_facts")} for w in (first, second)]
+    assert not pseudonyms[0] & pseudonyms[1]  # salted per workspace
+    a, b = churn.churn(first), churn.churn(second)
+    assert a["answer"] == b["answer"] and a["held_out"] == b["held_out"]
+
+
+def test_churn_after_a_change_is_refused_where_players_write_once(tmp_path: Path) -> None:
+    write_demo(tmp_path / "demo")
+    space = Workspace(tmp_path / "ws")  # store reviews only: each reviewer writes once, silence means nothing
+    ingest(space, [tmp_path / "demo" / "steam_reviews.json", tmp_path / "demo" / "patches.json"], progress=False)
+    hist = predict.history(space)
+    assert np.isnan(hist.shifts["community"]["churn_risk"]).all()
+    out = predict.predict_reaction(space, "Nerfed the damage of sniper rifles")
+    assert all(r["churn_risk"] is None for r in out["rows"])
+    assert "churn risk not predicted" in out["answer"] and "community" in out["evidence"]["not_predicted"]

@@ -52,7 +52,8 @@ def test_gnn_on_the_demo_against_the_same_features_without_the_graph(ws: Workspa
     assert rec["name"] == "gnn:disengagement" and s["task"] == "disengagement"
     assert s["gnn"]["k"] in gnn.K_CHOICES and set(map(int, s["gnn"]["validation_auc_by_k"])) == set(gnn.K_CHOICES)
     assert s["gnn"]["roc_auc"] > 0.7 and s["non_graph_mlp"]["roc_auc"] > 0.7
-    assert s["split"].startswith("by time") and s["gnn_beats_baseline"] == (s["gnn"]["roc_auc"] > s["non_graph_mlp"]["roc_auc"])
+    # which model answers is decided by a paired bootstrap on the held-out players: a tie keeps the MLP
+    assert s["split"].startswith("by time") and s["gnn_beats_baseline"] == (s["versus_baseline"]["verdict"] == "ahead")
     assert s["edges"] > 0 and s["device"] in ("cpu", "cuda")
     assert len(rec["ntk"]["records"]) >= 2 and rec["ntk"]["records"][0]["epoch"] == 0
     assert (ws.path / "models" / rec["path"]).exists()
@@ -61,6 +62,28 @@ def test_gnn_on_the_demo_against_the_same_features_without_the_graph(ws: Workspa
     risks = [p["risk"] for p in out["evidence"]["at_risk"]]
     assert risks == sorted(risks, reverse=True) and out["held_out"]["gnn"] == s["gnn"]
     assert out["evidence"]["at_risk_from"].startswith("forecast")
+    assert out["model"].startswith("ChebConv" if s["gnn_beats_baseline"] else "MLP")
+    for model in ("gnn", "non_graph_mlp"):  # probabilities, scored as such on the held-out window
+        assert {"brier", "calibration_error", "base_rate"} <= set(s[model])
+
+
+def test_graph_risks_are_probabilities_not_class_weighted_scores() -> None:
+    # 12% positives; a class-weighted loss would centre the risks near 0.5
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    n = 3000
+    x = rng.normal(0, 1, (n, 6)).astype(np.float32)
+    y = (rng.random(n) < 1 / (1 + np.exp(2.3 - 1.0 * x[:, 0]))).astype(np.float32)
+    _, PlayerMLP = gnn.models()
+    model = PlayerMLP(6)
+    idx = rng.permutation(n)
+    train, val, held = (torch.from_numpy(np.sort(i)) for i in (idx[:1800], idx[1800:2400], idx[2400:]))
+    gnn.fit_one(model, (torch.from_numpy(x),), torch.from_numpy(y), train, val)
+    model.eval()
+    with torch.no_grad():
+        p = torch.sigmoid(model(torch.from_numpy(x))).numpy()[held.numpy()]
+    scores = gnn.ranking_scores(y[held.numpy()], p)
+    assert abs(scores["mean_predicted"] - scores["base_rate"]) < 0.04 and scores["calibration_error"] < 0.06
 
 
 def test_an_edge_made_after_the_cutoff_changes_no_feature(demo_copy: Any) -> None:
@@ -104,7 +127,9 @@ def test_fno_is_backtested_and_routed_by_what_it_won(ws: Workspace) -> None:
     assert set(s["wins"]) == set(fno.TARGETS)
     for target, won in s["wins"].items():
         c = s["community"][target]
-        assert won == (c["fno_mae"] < min(c["ets_mae"], c["seasonal_naive_mae"], c["no_change_mae"]))
+        # the FNO answers only where a paired bootstrap over the origins puts it ahead of the best baseline
+        assert won == (c["versus_best_baseline"]["verdict"] == "ahead")
+        assert c["best_baseline"] == min(("ets", "seasonal_naive", "no_change"), key=lambda k: c[f"{k}_mae"])
         assert c["origins"] >= 3
     route = next(r for r in ws.routes() if (r["type"], r["target"]) == ("analytics", "forecast"))
     assert route["handler"] == ("fno-forecast-handler" if any(s["wins"].values()) else "analytics-handler")
@@ -173,4 +198,34 @@ def test_gnn_learns_toxicity_from_condas_labels(conda: Workspace) -> None:
     rec = gnn.train(conda, "toxicity")
     s = rec["scores"]
     assert s["split"].startswith("by player") and len(s["held_out_players"]) == len(s["held_out_risk"])
-    assert s["gnn"]["roc_auc"] > 0.5 or s["non_graph_mlp"]["roc_auc"] > 0.5  # weak, but scored honestly
+    # the graph adds nothing measurable here (CONDA valid: GNN 0.59, MLP 0.64, tied by the paired bootstrap), so the
+    # MLP answers; whichever answers beats chance on the held-out players, with probabilities that are probabilities
+    assert s["gnn_beats_baseline"] == (s["versus_baseline"]["verdict"] == "ahead")
+    answering = s["gnn"] if s["gnn_beats_baseline"] else s["non_graph_mlp"]
+    assert answering["roc_auc"] > 0.58 and answering["calibration_error"] < 0.08
+    out = gnn.risk(conda, "toxicity")
+    assert out["model"].startswith("ChebConv" if s["gnn_beats_baseline"] else "MLP")
+    top = max(s["held_out_risk" if s["gnn_beats_baseline"] else "held_out_risk_mlp"])
+    assert abs(out["evidence"]["at_risk"][0]["risk"] - top) < 1e-3
+
+
+def test_fno_inputs_are_fitted_before_the_backtest(ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = {s.name: s for s in fno._grids(ws)}
+    n_days = len(before["community"].days)
+    first = fno.backtest_origins(n_days)[0]
+    start = np.floor(ws.db.execute("SELECT min(time) FROM messages").fetchone()[0] / fno.DAY)
+    late = {r[0] for r in ws.db.execute("SELECT id FROM messages WHERE time >= ?", [(start + first) * fno.DAY])}
+    real = fno.message_vectors
+    rng = np.random.default_rng(0)
+
+    def scrambled(w: Workspace, ids: list[int]) -> np.ndarray:  # the backtest's days say something else entirely
+        v = real(w, ids).copy()
+        rows = [i for i, m in enumerate(ids) if m in late]
+        v[rows] = rng.normal(0, 1, (len(rows), v.shape[1])).astype(np.float32)
+        return v
+    monkeypatch.setattr(fno, "message_vectors", scrambled)
+    after = {s.name: s for s in fno._grids(ws)}
+    assert set(after) == set(before) and not any(n.startswith("persona:") for n in after)
+    for name, s in before.items():  # the days before the backtest, and the normalisation, cannot move
+        assert np.allclose(after[name].values[:first], s.values[:first]), name
+        assert np.allclose(after[name].mean, s.mean) and np.allclose(after[name].std, s.std), name

@@ -63,7 +63,18 @@ def test_topics_are_readable_reproducible_and_cached(demo_ws: Workspace) -> None
         assert len({q["text"] for q in t["quotes"]}) == len(t["quotes"]) and all(q["time"] for q in t["quotes"])
     assert len({t["label"] for t in found}) == len(found)
     co = ev["coherence"]
-    assert -1 <= co["c_npmi"] <= 1 and 0 <= co["c_v"] <= 1 and 0 < co["diversity"] <= 1
+    # the topics' words go together far more than the same words dealt out to topics at random, on the same texts
+    from pilang_engine.analytics.topics import _tokens
+    ids = np.array([r[0] for r in demo_ws.db.execute("SELECT id FROM messages WHERE source = 'discord'")])
+    words = [[w["term"] for w in t["terms"]] for t in found]
+    dealt = np.random.default_rng(0).permutation([w for ws_ in words for w in ws_]).tolist()
+    shuffled, at = [], 0
+    for ws_ in words:
+        shuffled.append(dealt[at:at + len(ws_)])
+        at += len(ws_)
+    chance = coherence(shuffled, _tokens(demo_ws, ids, ["en"]))
+    assert co["c_npmi"] > chance["c_npmi"] + 0.05 and co["c_npmi"] > 0, (co, chance)
+    assert 0 < co["diversity"] <= 1
     assert "in-sample" in co["computed_on"] and "held_out" not in out
     assert ev["fit"]["how"] == "fitted" and ev["over_time"]
     t0 = time.perf_counter()
@@ -112,6 +123,19 @@ def test_change_point_finds_the_day_complaints_rose() -> None:
     cp = change_point(days, negative, start, 20 * DAY)
     assert cp is not None and abs(cp / DAY - 12) <= 1
     assert change_point(days, negative[::-1].copy(), start, 20 * DAY) is None  # complaints fell: no onset
+
+
+def test_a_constant_complaint_rate_gets_a_since_date_at_the_stated_rate_only() -> None:
+    from pilang_engine.analytics.drivers import CHANGE_ALPHA
+    rng = np.random.default_rng(0)
+    dated = 0
+    for _ in range(1000):  # 14 days, each with a Poisson number of messages, a third of them negative
+        per_day = rng.poisson(8, 14)
+        times = np.repeat(np.arange(14), per_day) * DAY + 3600
+        negative = (rng.random(per_day.sum()) < 1 / 3).astype(float)
+        dated += change_point(times, negative, 0.0, 14 * DAY) is not None
+    # a break accepted whenever the later mean is higher dated 144 of 300; the permutation test keeps its 5%
+    assert dated / 1000 <= CHANGE_ALPHA + 0.02
 
 
 def test_drivers_name_the_nerfed_theme_after_the_nerf(demo_ws: Workspace) -> None:

@@ -1,8 +1,9 @@
 """What moved the community's mood, since when, and after which change. For the period in scope against
 the period before it, each topic's volume, negative share and net sentiment in both; topics ranked by
 their part in the change of the community's net sentiment (the parts add up to the whole change), with a
-bootstrap over players (not messages) for how sure each part is; the day the topic's complaints changed
-(a change point, ruptures) and the dated change (patch note) just before it."""
+bootstrap over players (not messages) for how sure each part is; the day the topic's complaints rose
+(one least-squares break, claimed only when a permutation test passes at 5% false alarms per topic) and
+the dated change (patch note) just before it."""
 from __future__ import annotations
 
 from typing import Any
@@ -87,20 +88,46 @@ def _bootstrap(topic: np.ndarray, net: np.ndarray, clusters: np.ndarray, k: int,
     return out
 
 
-def change_point(times: np.ndarray, negative: np.ndarray, start: float, end: float) -> float | None:
-    """The day a topic's daily negative messages shifted up most clearly (one break, least squares on
-    daily counts by ruptures' binary segmentation), or None when the series is too short or fell."""
-    import ruptures
+CHANGE_ALPHA = 0.05  # a "since" date is claimed only when the rise passes a test at this false-alarm rate
+PERMUTATIONS = 999
+
+
+def _rise(x: np.ndarray, min_size: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of daily counts x: the largest least-squares gain of one break where the later mean is
+    higher (the l2 cost ruptures' binary segmentation minimises, restricted to rises), and its cut."""
+    n = x.shape[1]
+    k = np.arange(min_size, n - min_size + 1)
+    s = np.cumsum(x, axis=1)
+    left, right = s[:, k - 1] / k, (s[:, -1:] - s[:, k - 1]) / (n - k)
+    gain = k * (n - k) / n * np.clip(right - left, 0, None) ** 2
+    return gain.max(axis=1), k[gain.argmax(axis=1)]
+
+
+def change_point_test(times: np.ndarray, negative: np.ndarray, start: float, end: float,
+                      seed: int = 0) -> tuple[float | None, float | None]:
+    """(the day a topic's daily negative messages rose most clearly, its permutation p-value): the best single
+    break by least squares among rises, tested against the same days in random order (under a constant
+    rate every order is as likely). (None, None) when the series is too short or has no rise."""
     days = int(np.ceil((end - start) / DAY))
     if days < 6 or negative.sum() < 3:
-        return None
+        return None, None
     idx = np.clip(((times - start) // DAY).astype(int), 0, days - 1)
-    series = np.bincount(idx, weights=negative, minlength=days).reshape(-1, 1)
-    bkps = ruptures.Binseg(model="l2", min_size=2, jump=1).fit(series).predict(n_bkps=1)
-    cut = bkps[0] if bkps and bkps[0] < days else None
-    if cut is None or series[cut:].mean() <= series[:cut].mean():
-        return None
-    return start + cut * DAY
+    series = np.bincount(idx, weights=negative, minlength=days)[None]
+    stat, cut = _rise(series)
+    if stat[0] <= 0:
+        return None, None
+    shuffled = np.random.default_rng(seed).permuted(np.repeat(series, PERMUTATIONS, axis=0), axis=1)
+    null, _ = _rise(shuffled)
+    p = (1 + int((null >= stat[0] - 1e-12).sum())) / (PERMUTATIONS + 1)
+    return start + int(cut[0]) * DAY, p
+
+
+def change_point(times: np.ndarray, negative: np.ndarray, start: float, end: float,
+                 alpha: float = CHANGE_ALPHA) -> float | None:
+    """The day complaints rose, only when the rise passes the permutation test at `alpha`; else None
+    (no clear start)."""
+    when, p = change_point_test(times, negative, start, end)
+    return when if p is not None and p < alpha else None
 
 
 def nearest_change(ws: Workspace, when: float) -> dict[str, Any] | None:
@@ -131,7 +158,8 @@ def _row(r: dict[str, Any], level: bool) -> dict[str, Any]:
     return {"topic": r["label"], "messages": str(a["messages"]) if level else f"{b['messages']} → {a['messages']}",
             "negative": share(a) if level else f"{share(b)} → {share(a)}", "part": r["contribution"],
             "interval": f"{r['interval'][0]:+.3f} to {r['interval'][1]:+.3f}", "p_holm": r["p_adjusted"],
-            "since": r.get("since") or "", "after": (r.get("change") or {}).get("title", "")}
+            "since": r.get("since") or ("" if level or "since_p" not in r else "no clear start"),
+            "after": (r.get("change") or {}).get("title", "")}
 
 
 def _side(n: int, neg: int, net: float, days: float) -> dict[str, Any]:
@@ -200,8 +228,9 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
         r["since"] = None
         r["change"] = None
         if not level:
-            cp = change_point(times[members], neg[members].astype(float), vs, until)
-            if cp is not None:
+            cp, p_cp = change_point_test(times[members], neg[members].astype(float), vs, until)
+            r["since_p"] = None if p_cp is None else round(p_cp, 4)
+            if cp is not None and p_cp < CHANGE_ALPHA:  # a date (and a patch) only for a rise beyond chance
                 r["since"] = day_of(cp)
                 r["change"] = nearest_change(ws, cp)
         mood = members[late[members] & (neg[members] if r["contribution"] < 0 else net[members] > 0)]
@@ -223,7 +252,8 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                                         for r in complaints[:5]],
                          "table": table, "topics_fit": {**fit.info, "how": how}},
             "model": f"topic parts of net sentiment (topics: BERTopic, fit on {fit.info['fit_on']:,} messages);"
-                     " change points: ruptures binary segmentation"}
+                     f" change points: one least-squares break in daily complaints, dated only when a permutation"
+                     f" test ({PERMUTATIONS} orders) passes at {CHANGE_ALPHA:.0%} false alarms per topic"}
 
 
 def _sentence(down: list[dict[str, Any]], up: list[dict[str, Any]], community: dict[str, Any], level: bool) -> str:
@@ -246,6 +276,8 @@ def _sentence(down: list[dict[str, Any]], up: list[dict[str, Any]], community: d
         text += f"; {a['negative_share']:.0%} negative vs {b['negative_share']:.0%}"
     else:
         text += f", none before; {a['negative_share']:.0%} negative"
+    if not d.get("since") and "since_p" in d:
+        text += "; no clear start"
     if d.get("since"):
         text += f"; since {d['since']}"
         if d.get("change"):

@@ -164,32 +164,42 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     days, feats, _, _, _ = daily_features(ws, scope)
     y = feats[:, 0] if metric == "volume" else feats[:, 1]  # sentiment: NaN on days without messages
     observed = int((~np.isnan(y)).sum())
-    if observed < F.MIN_TRAIN + F.BACKTEST_HORIZON:
-        return {"answer": f"too few days ({observed}) to forecast and backtest;"
-                          f" need at least {F.MIN_TRAIN + F.BACKTEST_HORIZON}", "evidence": {"days": len(y)}}
-    bt = F.backtest(y, confidence=confidence)
-    chosen = F.best(bt["mae"])
+    if observed < F.MIN_TRAIN + horizon or not F.origins(len(y), horizon):
+        return {"answer": f"too few days ({observed}) to forecast {horizon} days and backtest that horizon;"
+                          f" need at least {F.MIN_TRAIN + horizon}", "evidence": {"days": len(y)}}
+    bt = F.backtest(y, horizon=horizon, confidence=confidence)  # the backtest covers the horizon asked for
+    pick = F.choose(bt)
+    chosen, failure = pick["chosen"], ""
     covered = bt["interval_coverage"] is not None and bt["interval_coverage"] >= confidence - F.COVERAGE_SLACK
+    mean = low = high = None
+    if chosen == "ets":
+        try:
+            mean, low, high = F.ets(y, horizon, confidence)
+        except F.FitFailed as exc:  # then a baseline answers, named as itself
+            chosen = pick["best_baseline"] or "no_change"
+            failure = f"; {exc}, so {F.NAMES[chosen]} answers"
     if chosen == "ets" and covered:
-        mean, low, high = F.ets(y, horizon, confidence)
         interval = (f"ETS's own {round(confidence * 100)}% prediction interval (get_prediction); it held"
                     f" {bt['interval_coverage']:.0%} of the backtest's days")
     else:  # a baseline won, or ETS's interval did not cover what it claims: the backtest's errors give the width
-        mean = F.CANDIDATES[chosen](y, horizon)
+        if chosen != "ets":
+            mean = F.CANDIDATES[chosen](y, horizon)
         half = float(np.quantile(bt["errors"][chosen], confidence))
         low, high = mean - half, mean + half
-        interval = (f"+/- the {round(confidence * 100)}th percentile of its own backtest errors"
+        interval = (f"+/- the {round(confidence * 100)}th percentile of its own {horizon}-day backtest errors"
                     " (each from a forecast fitted on earlier days only)"
                     + (f": ETS's own interval held only {bt['interval_coverage']:.0%} of the backtest's days"
                        f" (claimed {confidence:.0%})" if chosen == "ets" else ""))
     last = np.datetime64(days[-1])
     future = [str(last + np.timedelta64(i, "D")) for i in range(1, horizon + 1)]
-    errors = ", ".join(f"{F.NAMES[k]} {v}" for k, v in bt["mae"].items())
-    loses = "" if chosen == "ets" else f"; ETS did not beat {F.NAMES[chosen]}, which answers"
+    errors = ", ".join(f"{F.NAMES[k]} {v}" for k, v in pick["mae"].items())
+    loses = "" if chosen == "ets" or failure else f"; ETS did not beat {F.NAMES[chosen]}, which answers"
+    how = (f"chosen on the first {pick['selected_on']} origins, scored on the last {pick['scored_on']}" if pick["nested"]
+           else f"chosen and scored on the same {pick['scored_on']} origins (too few to hold some out: optimistic)")
     missing = int(np.isnan(y).sum())
     return {"answer": f"{metric} over the next {horizon} days: {mean[0]:.2f} tomorrow to {mean[-1]:.2f} on {future[-1]}"
                       f" ({int(confidence * 100)}% interval on the last day {low[-1]:.2f} .. {high[-1]:.2f}); backtest MAE"
-                      f" over {bt['origins']} origins: {errors}{loses}",
+                      f" ({how}): {errors}{loses}{failure}",
             "evidence": {"scope": scope.describe(), "history_days": len(y), "days_without_messages": missing,
                          "interval": interval,
                          "forecast": [{"day": d, "mean": round(float(m), 3), "low": round(float(lo), 3),
@@ -198,6 +208,8 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                        "forecast": [float("nan")] * len(y) + mean.tolist()},
             "model": F.NAMES[chosen] + (" (missing days interpolated for the fit)" if missing and chosen == "ets" else ""),
             "held_out": {"metric": f"MAE over the observed days of a rolling-origin backtest ({bt['origins']} origins,"
-                                   f" {bt['horizon']} days each, every model refitted on the days before its origin)",
-                         "mae": bt["mae"], "chosen": chosen,
+                                   f" {bt['horizon']} days each, every model refitted on the days before its origin;"
+                                   f" {how})",
+                         "mae": pick["mae"], "chosen": chosen, "nested": pick["nested"],
+                         "versus_baseline": pick["versus_baseline"], "failed_fits": bt["failed_fits"],
                          "ets_interval_coverage": bt["interval_coverage"], "interval_claimed": confidence}}

@@ -257,7 +257,7 @@ def _quiet(logger: str) -> Iterator[None]:
         log.setLevel(old)
 
 
-def _reducer(X: np.ndarray) -> Any:
+def _reducer(X: np.ndarray, seed: int = SEED) -> Any:
     """UMAP on neighbours found exactly by faiss (umap's own nearest-neighbour descent compiles for most of
     a minute in every new process); seeded, so the same messages give the same topics."""
     import faiss
@@ -265,9 +265,16 @@ def _reducer(X: np.ndarray) -> Any:
     X = np.ascontiguousarray(X, dtype=np.float32)
     index = faiss.IndexFlatIP(X.shape[1])
     index.add(X)
-    sims, neighbours = index.search(X, UMAP_NEIGHBOURS)
+    # one thread: faiss's OpenMP sums in an order that depends on how many threads it gets (other libraries'
+    # pools change that), and a last-bit difference reorders near-tied neighbours: other topics from the same data
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        sims, neighbours = index.search(X, UMAP_NEIGHBOURS)
+    finally:
+        faiss.omp_set_num_threads(threads)
     return UMAP(n_neighbors=UMAP_NEIGHBOURS, n_components=REDUCED_DIM, min_dist=0.0, metric="cosine",
-                random_state=SEED, n_epochs=UMAP_EPOCHS,
+                random_state=seed, n_epochs=UMAP_EPOCHS,
                 precomputed_knn=(neighbours, np.maximum(1 - sims, 0).astype(np.float32), None))
 
 
@@ -327,7 +334,8 @@ def _backend(encoder: Any) -> Any:
     return Backend()
 
 
-def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size: int | None) -> TopicFit:
+def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size: int | None,
+         seed: int = SEED) -> TopicFit:
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
@@ -336,7 +344,7 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
     X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)
     sentiment = model_for(ws).scores(ids.tolist()).astype(np.float32)  # NaN: no score
     n = len(ids)
-    sample = np.sort(np.random.default_rng(SEED).choice(n, min(n, MAX_FIT), replace=False))
+    sample = np.sort(np.random.default_rng(seed).choice(n, min(n, MAX_FIT), replace=False))
     texts = dict(ws.rows_in("SELECT id, text FROM messages WHERE id IN ({marks})", ids[sample].tolist()))
     sdocs, Xs = [language.clean(texts[i]) for i in ids[sample].tolist()], X[sample]  # only the fit reads words
     codes = language.detect(sdocs)
@@ -344,7 +352,7 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
     vectorizer = _vectorizer(language.stop_words(present), sdocs)
     size = int(min_topic_size or max(MIN_TOPIC_SIZE, len(sample) // MESSAGES_PER_MIN_SIZE))
     model = BERTopic(embedding_model=_backend(ws.embedder()),
-                     umap_model=_reducer(Xs),
+                     umap_model=_reducer(Xs, seed),
                      hdbscan_model=HDBSCAN(min_cluster_size=size, min_samples=max(5, size // 4), metric="euclidean",
                                            cluster_selection_method="eom", prediction_data=True),
                      vectorizer_model=vectorizer, ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
@@ -497,6 +505,45 @@ def scope_coherence(ws: Workspace, fit: TopicFit, ids: np.ndarray, tids: list[in
         fit.scoped[key] = coherence(words, tokens)
         _save(ws, fit)
     return fit.scoped[key]
+
+
+def _tokens(ws: Workspace, ids: np.ndarray, languages: list[str]) -> list[list[str]]:
+    """The messages' words as the fit's vectorizer reads them (n-grams included)."""
+    texts = [r[0] for r in ws.rows_in("SELECT text FROM messages WHERE id IN ({marks})", ids.tolist())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        analyzer = _vectorizer(language.stop_words(languages)).build_analyzer()
+        return [analyzer(language.clean(t)) for t in texts]
+
+
+def held_out_quality(ws: Workspace, train: np.ndarray, test: np.ndarray, other_seed: int = 7) -> dict[str, Any]:
+    """Topics fitted on `train` scored on `test` (texts the fit never read): NPMI coherence and diversity of
+    their words, the share of messages in no topic, and the agreement (ARI) of a fit with another seed on the
+    same messages; the same for TF-IDF + NMF with as many topics (its seeds: random initialisations)."""
+    from sklearn.decomposition import NMF
+    from sklearn.metrics import adjusted_rand_score
+    fit, _ = fit_for(ws, train)
+    other = _fit(ws, train, f"{fit.key}-seed-{other_seed}", fit.contents, None, seed=other_seed)
+    languages = fit.info["stop_word_languages"]
+    held = _tokens(ws, test, languages)
+    words = [[x["term"] for x in t["terms"]] for t in fit.topics]
+    ours = {**coherence(words, held), "topics": len(fit.topics), "outliers": float((fit.assigned < 0).mean()),
+            "seed_ari": float(adjusted_rand_score(fit.assigned, other.assigned))}
+    texts = [language.clean(r[0]) for r in ws.rows_in("SELECT text FROM messages WHERE id IN ({marks})", train.tolist())]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        vec = _vectorizer(language.stop_words(languages), texts)
+        X = vec.fit_transform(texts)
+        from sklearn.feature_extraction.text import TfidfTransformer
+        W = TfidfTransformer(sublinear_tf=True).fit_transform(X)
+        k = max(2, len(fit.topics))
+        fits = [NMF(k, init="random", random_state=r, max_iter=300).fit(W) for r in (0, 1)]
+    vocab = np.array(vec.get_feature_names_out())
+    nmf_words = [vocab[np.argsort(-row)[:TOP_WORDS]].tolist() for row in fits[0].components_]
+    assign = [f.transform(W).argmax(axis=1) for f in fits]
+    theirs = {**coherence(nmf_words, held), "topics": k, "outliers": 0.0,
+              "seed_ari": float(adjusted_rand_score(*assign))}
+    return {"topics": ours, "baseline": theirs, "train": len(train), "test": len(test)}
 
 
 def _over_time(times: np.ndarray, topics: np.ndarray, tids: list[int], bins: int = 20) -> list[dict[str, Any]]:

@@ -341,6 +341,42 @@ def fit(ws: Workspace, seed: int = 0) -> list[dict[str, Any]]:
     return stored(ws)
 
 
+def quality(ws: Workspace, seed: int = 0, null_runs: int = 3, quick: bool = False) -> dict[str, Any]:
+    """The personas' separation (silhouette) and stability (mean ARI of refits on 80% subsamples) beside the
+    same k on the same players' features with each column shuffled independently (the space keeps every
+    feature's spread and loses its structure): clusters that do no better than that found nothing."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+    info = fit_info(ws) if stored(ws) else {}
+    if not info:
+        fit(ws, seed)
+        info = fit_info(ws)
+    p = players(ws)
+    core = p.messages >= MIN_FIT_MESSAGES
+    if core.sum() < MIN_PLAYERS * 4:
+        core = np.ones(len(p.authors), bool)
+    X = _space(p)[core]
+    rng = np.random.default_rng(seed)
+    if quick and len(X) > 2000:
+        X = X[rng.choice(len(X), 2000, replace=False)]
+    k = info["k"]
+    chosen = next(c for c in info["candidates"] if c["k"] == k)
+    sample = rng.choice(len(X), min(len(X), SILHOUETTE_SAMPLE), replace=False)
+
+    def scores(Z: np.ndarray) -> tuple[float, float]:
+        labels = KMeans(k, n_init=3, random_state=seed).fit_predict(Z)
+        sil = float(silhouette_score(Z[sample], labels[sample]))
+        sub = rng.choice(len(Z), int(0.8 * len(Z)), replace=False)
+        again = KMeans(k, n_init=3, random_state=seed + 1).fit_predict(Z[sub])
+        return sil, float(adjusted_rand_score(labels[sub], again))
+    null = [scores(np.column_stack([rng.permutation(col) for col in X.T])) for _ in range(null_runs)]
+    return {"players": int(len(X)), "k": k, "silhouette": chosen["silhouette"],
+            "stability": chosen.get("stability", float("nan")),
+            "null_silhouette": round(float(np.mean([n[0] for n in null])), 4),
+            "null_silhouette_max": round(float(max(n[0] for n in null)), 4),
+            "null_stability": round(float(np.mean([n[1] for n in null])), 4), "null_runs": null_runs}
+
+
 def _stable_ids(ws: Workspace, centroids: np.ndarray, names: list[str]) -> tuple[list[str], list[str]]:
     """Ids (and names) of an earlier fit for the clusters that match it; new ids for the rest."""
     from scipy.optimize import linear_sum_assignment
@@ -411,7 +447,9 @@ def refresh(ws: Workspace) -> dict[str, Any]:
                                        " (SELECT author FROM persona_members)")]
     if not new:
         return {"personas": "unchanged"}
-    if info["players"] + len(new) >= REFIT_GROWTH * info["players"]:
+    # growth since the fit, counting the players assigned by earlier batches too: ten 10% batches refit
+    members = ws.db.execute("SELECT count(*) FROM persona_members").fetchone()[0]
+    if members + len(new) >= REFIT_GROWTH * info["players"]:
         return {"personas": "refit", "count": len(fit(ws))}
     rows = ws.db.execute("SELECT id, centroid FROM personas").fetchall()
     centroids = np.stack([np.frombuffer(r[1], np.float32) for r in rows])

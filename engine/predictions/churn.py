@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..evaluation.verdict import auc_difference, calibration, words
 from ..ingestion.pipeline import column_windows
 from ..workspace.progress import step
 from ..workspace.store import Workspace, WorkspaceError
@@ -19,6 +20,7 @@ LABELS = {"retention_7": True, "retained_7": True, "retained": True, "churned": 
 TOP_AT_RISK = 10
 HISTORY_DAYS, HORIZON_DAYS, STEP_DAYS = 21, 14, 3  # sequence window, what "churned" looks ahead, cutoff stride
 DAY = 86400.0
+CALIBRATED = 0.05  # held-out expected calibration error up to which probabilities are read as probabilities
 
 
 def _table(ws: Workspace, source: str | None) -> tuple[str, str, list[str], dict[str, list[Any]]]:
@@ -26,7 +28,9 @@ def _table(ws: Workspace, source: str | None) -> tuple[str, str, list[str], dict
     rows = ws.db.execute("SELECT source, key FROM player_facts GROUP BY source, key").fetchall()
     for src, key in sorted(rows, key=lambda r: (r[0] != source, r[0])):
         if key in LABELS and source in (None, src):
-            facts = ws.db.execute("SELECT player, key, value FROM player_facts WHERE source = ? ORDER BY player", [src])
+            # rows in the source's own order (as ingested), not by pseudonym: pseudonyms are salted per
+            # workspace, and a split over them would give each workspace other figures for the same file
+            facts = ws.db.execute("SELECT player, key, value FROM player_facts WHERE source = ? ORDER BY rowid", [src])
             table: dict[str, dict[str, Any]] = {}
             for player, k, v in facts:
                 table.setdefault(player, {})[k] = json.loads(v)
@@ -84,9 +88,21 @@ def _design(columns: dict[str, list[Any]], label: str, windows: dict[str, list[f
 
 
 def ranking_scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
-    """Held-out ROC-AUC and PR-AUC of risk scores p for labels y."""
+    """Held-out ROC-AUC and PR-AUC of risk probabilities p for labels y, and their calibration (Brier score,
+    expected calibration error): a probability printed as one must be one."""
     from sklearn.metrics import average_precision_score, roc_auc_score
-    return {"roc_auc": round(float(roc_auc_score(y, p)), 4), "pr_auc": round(float(average_precision_score(y, p)), 4)}
+    return {"roc_auc": round(float(roc_auc_score(y, p)), 4), "pr_auc": round(float(average_precision_score(y, p)), 4),
+            **calibration(y, p)}
+
+
+def likely_count(p: np.ndarray, held: dict[str, float]) -> str:
+    """How many players are more likely than not to churn, said so only when the held-out probabilities
+    are calibrated (calibration error within CALIBRATED); else how many are above the base rate."""
+    if held.get("calibration_error", 1.0) <= CALIBRATED:
+        return (f"{int((p > 0.5).sum())} of {len(p)} are more likely than not to churn (held-out calibration error"
+                f" {held['calibration_error']:.3f}); about {p.sum():.0f} are expected to")
+    return (f"{int((p > held['base_rate']).sum())} of {len(p)} are above the base rate of {held['base_rate']:.0%}"
+            f" (the probabilities are not calibrated: held-out calibration error {held['calibration_error']:.3f})")
 
 
 def player_split(y: np.ndarray, groups: np.ndarray, folds: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +140,7 @@ def ab_effect(groups: list[str], retained: np.ndarray, confidence: float) -> dic
             "p_value": round(float(p_value), 4), "significant": bool(p_value < 1 - confidence)}
 
 
-LEAK_AUC = 0.85  # a single feature this good on held-out players is reported as a possible leak
+LEAK_AUC = 0.85  # a single feature this good out of fold on the training players is a possible leak
 
 
 def _models(seed: int) -> tuple[Any, Any]:
@@ -143,19 +159,23 @@ def _score(X: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray, se
     model.fit(X[train], y[train])
     baseline.fit(X[train], y[train])
     p_model, p_base = model.predict_proba(X[test])[:, 1], baseline.predict_proba(X[test])[:, 1]
-    return {"model": model, "p_model": p_model, "ours": ranking_scores(y[test], p_model),
+    return {"model": model, "p_model": p_model, "p_base": p_base, "ours": ranking_scores(y[test], p_model),
             "theirs": ranking_scores(y[test], p_base)}
 
 
-def single_feature_aucs(X: np.ndarray, y: np.ndarray, names: list[str], train: np.ndarray, test: np.ndarray,
-                        seed: int) -> dict[str, float]:
-    """Each feature alone: a small boosted model fitted on the training players, its held-out ROC-AUC."""
+def single_feature_aucs(X: np.ndarray, y: np.ndarray, names: list[str], train: np.ndarray, seed: int,
+                        folds: int = 3) -> dict[str, float]:
+    """Each feature alone: a small boosted model's out-of-fold ROC-AUC within the training players only (the
+    test split never chooses which features the model keeps)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    cv = StratifiedKFold(folds, shuffle=True, random_state=seed)
     out = {}
     for j, name in enumerate(names):
-        m = HistGradientBoostingClassifier(max_iter=50, random_state=seed).fit(X[train][:, [j]], y[train])
-        out[name] = round(float(roc_auc_score(y[test], m.predict_proba(X[test][:, [j]])[:, 1])), 4)
+        p = cross_val_predict(HistGradientBoostingClassifier(max_iter=50, random_state=seed), X[train][:, [j]],
+                              y[train], cv=cv, method="predict_proba")[:, 1]
+        out[name] = round(float(roc_auc_score(y[train], p)), 4)
     return out
 
 
@@ -182,7 +202,7 @@ def table_churn(ws: Workspace, source: str | None = None, confidence: float = 0.
         raise WorkspaceError(f"player table {src!r} has no feature columns observed before {label}")
     train, test = train_test_split(np.arange(len(y)), test_size=0.25, random_state=seed, stratify=y)
     full = _score(X, y, train, test, seed)
-    alone = single_feature_aucs(X, y, names, train, test, seed)
+    alone = single_feature_aucs(X, y, names, train, seed)
     suspects = [n for n, auc in alone.items() if auc > LEAK_AUC]
     keep = [j for j, n in enumerate(names) if n not in suspects]
     without = _score(X[:, keep], y, train, test, seed) if suspects and keep else None
@@ -190,7 +210,8 @@ def table_churn(ws: Workspace, source: str | None = None, confidence: float = 0.
     Xu, used_names = X[:, keep] if without else X, [names[j] for j in keep] if without else names
     ours, theirs = used["ours"], used["theirs"]
     ours["roc_auc_interval"] = _auc_interval(y[test], used["p_model"], confidence, np.random.default_rng(seed))
-    beats = ours["roc_auc"] > theirs["roc_auc"]
+    versus = auc_difference(y[test], used["p_model"], used["p_base"], seed=seed)
+    beats = versus["verdict"] == "ahead"  # a tie keeps the baseline
     sub = test[:5000]
     imp = permutation_importance(used["model"], Xu[sub], y[sub], scoring="roc_auc", n_repeats=3, random_state=seed)
     importance = sorted(({"feature": n, "auc_drop": round(float(d), 4)} for n, d in zip(used_names, imp.importances_mean)),
@@ -203,22 +224,25 @@ def table_churn(ws: Workspace, source: str | None = None, confidence: float = 0.
     pct = round(confidence * 100)
     leak_note = ""
     if suspects:
-        leak_note = (f"; {', '.join(f'{n} alone scores {alone[n]:.3f}' for n in suspects)} on held-out players, a"
+        leak_note = (f"; {', '.join(f'{n} alone scores {alone[n]:.3f}' for n in suspects)} out of fold on the"
+                     " training players, a"
                      f" possible leak (declare its observation window): with it the model scores"
                      f" {full['ours']['roc_auc']:.3f}, the figures here are without it")
-    verdict = "beats" if beats else "does not beat"
-    held = {"split": f"{len(test):,} players (25%, stratified)", "model": ours, "baseline_logistic_regression": theirs,
-            "model_beats_baseline": beats, "single_feature_roc_auc": alone}
+    baseline_name = f"the logistic baseline ({theirs['roc_auc']:.3f})"
+    held = {"split": f"{len(test):,} players (25%, stratified; in the table's own row order)", "model": ours,
+            "baseline_logistic_regression": theirs, "model_beats_baseline": beats, "versus_baseline": versus,
+            "single_feature_roc_auc": alone, "single_feature_screened_on": "training players, 3-fold out of fold"}
     if without is not None:
         held["with_suspected_leaks"] = {"model": full["ours"], "baseline_logistic_regression": full["theirs"]}
     return {"answer": f"churn (not {label}) in {src}: {y.mean():.1%} of {len(y):,} players; held-out ROC-AUC"
                       f" {ours['roc_auc']:.3f} [{ours['roc_auc_interval'][0]:.3f}, {ours['roc_auc_interval'][1]:.3f}],"
-                      f" which {verdict} the logistic baseline's {theirs['roc_auc']:.3f}" + leak_note
+                      f" {words(versus, baseline_name)}" + leak_note
                       + (f"; {pct}% A/B effect {ab}" if ab else ""),
             "evidence": {"source": src, "label": f"churn = not {label}" if LABELS[label] else f"churn = {label}",
                          "players": len(y), "churned": int(y.sum()), "features": used_names,
                          "excluded": excluded + [{"column": origin[names.index(n)], "feature": n,
-                                                  "reason": f"alone it reaches held-out ROC-AUC {alone[n]:.3f}"
+                                                  "reason": f"alone it reaches ROC-AUC {alone[n]:.3f} out of fold on the"
+                                                            " training players"
                                                             f" (> {LEAK_AUC}): a possible leak"} for n in suspects],
                          "importance": importance, "ab_effects": effects,
                          "at_risk_from": f"out-of-fold predictions of the {'model' if beats else 'baseline'}"
@@ -308,27 +332,27 @@ class BehaviorLSTM:
         return self.head(h[-1]).squeeze(-1)
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> BehaviorLSTM:
-        """Train on 80% of the players; stop when the other 20%'s ROC-AUC stops improving."""
+        """Train on 80% of the players; stop when the other 20%'s log-loss stops improving (the risks are read as
+        probabilities: a ranking criterion such as ROC-AUC can stop while they are still near the initial 0.5)."""
         import copy
-
-        from sklearn.metrics import roc_auc_score
         torch = self.torch
         fit_rows, val_rows = player_split(y, groups, 5, self.seed)
         x, t = self._inputs(X[fit_rows]), torch.tensor(y[fit_rows], dtype=torch.float32)
-        x_val, y_val = self._inputs(X[val_rows]), y[val_rows]
+        x_val, t_val = self._inputs(X[val_rows]), torch.tensor(y[val_rows], dtype=torch.float32)
         params = list(self.lstm.parameters()) + list(self.head.parameters())
         opt = torch.optim.Adam(params, lr=0.01)
-        rate = max(float(t.mean()), 1e-6)
-        loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - rate) / rate))
-        best, best_state, waited = -1.0, None, 0
+        # unweighted: a class weight would move every probability towards 0.5 (a churn rate of 12% weighted
+        # to balance reads as 0.5), and the risks are printed as probabilities
+        loss_fn = torch.nn.BCEWithLogitsLoss()
+        best, best_state, waited = float("inf"), None, 0
         for epoch in range(self.max_epochs):
             for batch in torch.randperm(len(t)).split(512):
                 opt.zero_grad()
                 loss_fn(self._logits(x[batch]), t[batch]).backward()
                 opt.step()
             with torch.no_grad():
-                score = roc_auc_score(y_val, self._logits(x_val).numpy()) if 0 < y_val.sum() < len(y_val) else 0.0
-            if score > best:
+                score = float(loss_fn(self._logits(x_val), t_val))
+            if score < best - 1e-5:
                 best, waited, self.epochs = score, 0, epoch + 1
                 best_state = copy.deepcopy((self.lstm.state_dict(), self.head.state_dict()))
             else:
@@ -365,25 +389,36 @@ def sequence_churn(ws: Workspace, confidence: float = 0.95, seed: int = 0) -> di
     p_lstm, p_base = lstm.predict_proba(X[test]), base.predict_proba(summary_features(X[test]))[:, 1]
     ours, theirs = ranking_scores(y[test], p_lstm), ranking_scores(y[test], p_base)
     ours["roc_auc_interval"] = _auc_interval(y[test], p_lstm, confidence, np.random.default_rng(seed))
+    versus = auc_difference(y[test], p_lstm, p_base, seed=seed)
+    beats = versus["verdict"] == "ahead"  # a tie keeps the baseline
     now = M[:, -HISTORY_DAYS:]
     alive = np.where(now.sum(axis=1) > 0)[0]
-    risk = lstm.predict_proba(now[alive]) if len(alive) else np.zeros(0)
+    if not len(alive):
+        risk = np.zeros(0)
+    elif beats:
+        risk = lstm.predict_proba(now[alive])
+    else:
+        risk = base.predict_proba(summary_features(now[alive]))[:, 1]
+    held = ours if beats else theirs
+    baseline_name = f"the logistic baseline ({theirs['roc_auc']:.3f})"
     top = alive[np.argsort(-risk)[:TOP_AT_RISK]] if len(alive) else []
     by_player = dict(zip(alive.tolist(), risk.tolist()))
     return {"answer": f"churn (no activity in the next {HORIZON_DAYS} days) from {len(players):,} players' telemetry:"
                       f" held-out ROC-AUC {ours['roc_auc']:.3f} [{ours['roc_auc_interval'][0]:.3f},"
-                      f" {ours['roc_auc_interval'][1]:.3f}] vs logistic baseline {theirs['roc_auc']:.3f};"
-                      f" {int((risk > 0.5).sum())} of {len(alive)} active players are more likely than not to churn",
+                      f" {ours['roc_auc_interval'][1]:.3f}], {words(versus, baseline_name)}"
+                      f"{'' if beats else ', which answers'}; of the active players, {likely_count(risk, held)}",
             "evidence": {"players": len(players), "days": int(M.shape[1]), "windows": int(len(y)),
                          "churn_share": round(float(y.mean()), 3),
                          "at_risk": [{"player": players[i], "risk": round(by_player[i], 3),
                                       "active_days_in_window": int((M[i, -HISTORY_DAYS:] > 0).sum())} for i in top]},
-            "model": f"BehaviorLSTM (LSTM 32 units over {HISTORY_DAYS} days of activity, {lstm.epochs} epochs"
-                     " by early stopping on held-out training players)",
+            "model": (f"BehaviorLSTM (LSTM 32 units over {HISTORY_DAYS} days of activity, {lstm.epochs} epochs"
+                      " by early stopping on held-out training players, unweighted loss)" if beats else
+                      "logistic regression on summary features (the BehaviorLSTM did not beat it)"),
             "held_out": {"split": f"by time and player: {len(test):,} windows from day {boundary} on, of players never"
                                   f" seen in training (25%); trained on windows whose {HORIZON_DAYS}-day label ended"
                                   " before that day",
-                         "model": ours, "baseline_logistic_regression": theirs}}
+                         "model": ours, "baseline_logistic_regression": theirs, "model_beats_baseline": beats,
+                         "versus_baseline": versus}}
 
 
 def churn(ws: Workspace, source: str | None = None, confidence: float = 0.95) -> dict[str, Any]:

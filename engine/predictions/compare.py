@@ -1,7 +1,8 @@
 """Comparisons side by side: two personas, one group in two time ranges, or the predicted reactions
 to two changes. Each row carries both values, the difference and whether it is significant (tests
 Holm-corrected at the requested confidence; for predictions, non-overlapping intervals). Tests have
-players as their units (per-player values, or a bootstrap that resamples players), never messages."""
+players as their units (per-player values, or a bootstrap that resamples players), never messages. Two
+personas are tested only on what their clustering did not see; the rest is shown as description."""
 from __future__ import annotations
 
 from typing import Any
@@ -92,8 +93,18 @@ def _summary(text: str, rows: list[dict[str, Any]]) -> str:
     return f"{text}: {len(sig)} of {len(rows)} differences significant" + (f" ({', '.join(sig)})" if sig else "")
 
 
+CLUSTERED = "descriptive: the personas were clustered on it, so a test would find a difference by construction"
+
+
+def _descriptive(metric: str, a: np.ndarray, b: np.ndarray) -> dict[str, Any]:
+    return {**_row(metric, a, b, float("nan"), CLUSTERED), "p_value": None, "significant": None}
+
+
 def compare_personas(ws: Workspace, a: str, b: str, confidence: float = 0.95) -> dict[str, Any]:
-    """Two personas: activity, sentiment, negativity and going quiet, tested per player or message."""
+    """Two personas side by side. What the clustering saw (activity, sentiment, negativity: its behaviour
+    features, and sentiment is a function of the clustered embedding) is shown descriptively, without a
+    p-value: groups formed to differ on a feature always differ on it. Tests (per player, Holm-corrected)
+    only on what the clustering did not see: going quiet, and hours played where the platform reports it."""
     pa, pb = personas.find(ws, a), personas.find(ws, b)
     p = personas.players(ws)
     where = dict(ws.db.execute("SELECT author, persona FROM persona_members").fetchall())
@@ -101,24 +112,30 @@ def compare_personas(ws: Workspace, a: str, b: str, confidence: float = 0.95) ->
     ma, mb = label == pa["id"], label == pb["id"]
     sent = model_for(ws)
     qa, qb = pa["profile"]["gone_quiet"], pb["profile"]["gone_quiet"]
-    # every test has players as its units (a player's messages are not independent of each other)
-    rows = [_row("messages per player", p.messages[ma], p.messages[mb], _mwu(p.messages[ma], p.messages[mb]),
-                 "Mann-Whitney U over players"),
-            _row("active days per player", np.expm1(p.behaviour[ma, 1]), np.expm1(p.behaviour[mb, 1]),
-                 _mwu(p.behaviour[ma, 1], p.behaviour[mb, 1]), "Mann-Whitney U over players"),
-            _row("mean sentiment per player", p.sentiment[ma], p.sentiment[mb], _mwu(p.sentiment[ma], p.sentiment[mb]),
-                 "Mann-Whitney U over players"),
-            _row("negative message share per player", p.behaviour[ma, 3], p.behaviour[mb, 3],
-                 _mwu(p.behaviour[ma, 3], p.behaviour[mb, 3]), "Mann-Whitney U over players")]
+    tested = []  # every test has players as its units (a player's messages are not independent of each other)
     if qa is not None and qb is not None:
-        rows.append(_row("share of players gone quiet", qa / max(pa["size"], 1), qb / max(pb["size"], 1),
-                         _two_proportions(qa, pa["size"], qb, pb["size"]), "two-proportion z over players"))
-    _holm(rows, 1 - confidence)
-    return {"answer": _summary(f"{pa['name']} (a, {pa['size']} players) vs {pb['name']} (b, {pb['size']} players)", rows),
-            "rows": rows, "columns": COLUMNS,
+        tested.append(_row("share of players gone quiet", qa / max(pa["size"], 1), qb / max(pb["size"], 1),
+                           _two_proportions(qa, pa["size"], qb, pb["size"]), "two-proportion z over players"))
+    ha, hb = p.playtime[ma & (p.playtime > 0)], p.playtime[mb & (p.playtime > 0)]
+    if len(ha) >= 5 and len(hb) >= 5:
+        tested.append(_row("hours played per player (where reported)", ha, hb, _mwu(ha, hb),
+                           "Mann-Whitney U over players"))
+    _holm(tested, 1 - confidence)
+    shown = [_descriptive("messages per player", p.messages[ma], p.messages[mb]),
+             _descriptive("active days per player", np.expm1(p.behaviour[ma, 1]), np.expm1(p.behaviour[mb, 1])),
+             _descriptive("mean sentiment per player", p.sentiment[ma], p.sentiment[mb]),
+             _descriptive("negative message share per player", p.behaviour[ma, 3], p.behaviour[mb, 3])]
+    head = f"{pa['name']} (a, {pa['size']} players) vs {pb['name']} (b, {pb['size']} players)"
+    answer = (_summary(head, tested) + " on what the clustering did not see" if tested else
+              f"{head}: nothing the clustering did not see to test")
+    answer += "; activity, sentiment and negativity are shown without a test (the personas were clustered on them)"
+    return {"answer": answer, "rows": tested + shown, "columns": COLUMNS,
             "evidence": {"a": {"persona": pa["name"], "terms": pa["terms"][:8], "quotes": pa["quotes"][:2]},
                          "b": {"persona": pb["name"], "terms": pb["terms"][:8], "quotes": pb["quotes"][:2]},
-                         "alpha": round(1 - confidence, 4), "correction": "Holm"},
+                         "alpha": round(1 - confidence, 4), "correction": "Holm",
+                         "not_tested": [r["metric"] for r in shown],
+                         "why_not_tested": "the clustering space holds these features (and the message embedding that"
+                                           " sentiment is read from): a p-value on them would be invalid"},
             "model": f"sentiment: {sent.describe()['model']}", "held_out": sent.score}
 
 

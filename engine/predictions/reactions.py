@@ -45,6 +45,9 @@ class History:
     counts: dict[str, np.ndarray] = field(default_factory=dict)  # group -> (changes, 2) messages before/after
     # the personas as known before each change (see backtest_groups): what the backtest scores
     backtest_groups: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    # groups whose churn is not measured, and why (where one message per player is the norm, silence
+    # after a change says nothing: a store reviewer writes once)
+    churn_refused: dict[str, str] = field(default_factory=dict)
 
 
 def _change_vectors(ws: Workspace, hashes: list[str]) -> np.ndarray:
@@ -84,11 +87,21 @@ def history(ws: Workspace) -> History:
     for a, t in zip(authors, times):
         last_seen[a] = t
     bounds = windows(changes)
+    from ..personas.clusters import silence_means_something
     for gid in groups:
         mask = np.ones(len(msgs), bool) if gid == COMMUNITY else persona == gid
         hist.shifts[gid], hist.counts[gid] = measure(changes, bounds, times, sent, authors, [mask] * len(changes),
                                                      last_seen, end)
+        per_player = np.unique(authors[mask & (authors != "")], return_counts=True)[1]
+        if not silence_means_something(per_player):
+            hist.shifts[gid]["churn_risk"][:] = np.nan
+            hist.churn_refused[hist.groups[gid]] = (
+                f"churn risk not predicted: the median player here wrote {int(np.median(per_player)) if len(per_player) else 0}"
+                " message(s), so going silent after a change says nothing (a store review is written once)")
     hist.backtest_groups = backtest_groups(ws, changes, msgs, times, sent, authors, bounds, last_seen, end)
+    if COMMUNITY in hist.churn_refused:
+        for shifts in hist.backtest_groups.values():  # the backtest's personas are the same players
+            shifts["churn_risk"][:] = np.nan
     ws._derived["change-history"] = hist
     return hist
 
@@ -251,7 +264,7 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
     backtests = {(side, m): [backtest(hist, shifts.get(m), m) for shifts in groups_.values()]
                  for side, groups_ in scored.items() for m in METRICS}
     score = _score(backtests)
-    learned = {(side, m): m in score.get(side, {}) and score[side][m]["mae"] < score[side][m]["no_change_mae"]
+    learned = {(side, m): m in score.get(side, {}) and score[side][m]["versus_no_change"]["verdict"] == "ahead"
                for side in scored for m in METRICS}
     groups = groups_for(ws, hist, persona)
     rows = []
@@ -286,6 +299,9 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
     side = "community" if COMMUNITY in groups else "personas"
     baseline_only = [m for m in METRICS if m in score.get(side, {}) and not learned[(side, m)]]
     answer = _sentence(text, rows, confidence)
+    refused = {r["group"]: hist.churn_refused[r["group"]] for r in rows if r["group"] in hist.churn_refused}
+    if refused:
+        answer += "; " + "; ".join(f"{g}: {why}" for g, why in refused.items())
     if baseline_only:
         nearest = similar[0]
         shifts = "; ".join(f"{g} {m} {v:+.2f}" for g, ms in nearest["measured"].items() for m, v in ms.items()
@@ -298,6 +314,7 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
                          "windows": f"{BEFORE_DAYS} days before vs {AFTER_DAYS} days after each change, cut at the"
                                     " neighbouring changes",
                          "metrics": METRICS,
+                         **({"not_predicted": hist.churn_refused} if hist.churn_refused else {}),
                          "predicted_from": {f"{s_}:{m}": "similar changes" if learned[(s_, m)] else "no-change baseline"
                                             for s_ in scored for m in METRICS if m in score.get(s_, {})}},
             "model": f"similarity-weighted mean of the {NEIGHBOURS} most similar past changes (change texts embedded"
@@ -319,10 +336,13 @@ def _score(backtests: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, 
         truth = np.concatenate([p["measured"] for p in parts])
         base = np.concatenate([p["baseline"] for p in parts])
         rho = spearmanr(pred, truth).statistic if np.std(pred) > 0 and np.std(truth) > 0 else float("nan")
+        from ..evaluation.verdict import loss_difference
         out.setdefault(side, {})[metric] = {"mae": round(float(np.abs(pred - truth).mean()), 4),
                                             "no_change_mae": round(float(np.abs(base - truth).mean()), 4),
                                             "spearman": None if np.isnan(rho) else round(float(rho), 3),
-                                            "n": int(len(truth))}
+                                            "n": int(len(truth)),
+                                            # paired over the predicted changes: a tie keeps "no change"
+                                            "versus_no_change": loss_difference(np.abs(pred - truth), np.abs(base - truth))}
     return out
 
 
@@ -338,3 +358,4 @@ def _sentence(text: str, rows: list[dict[str, Any]], confidence: float) -> str:
                 bits.append(f"{label} {v['mean']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}]")
         parts.append(f"{row['group']}: " + (", ".join(bits) if bits else "too little history to predict"))
     return f"predicted reaction to \"{text}\" ({pct} intervals): " + "; ".join(parts)
+

@@ -1,6 +1,6 @@
 """A Fourier neural operator over the (time x channel) grid of daily series: mean sentiment, volume
-and the leading principal components of the day's mean message embedding, for the community, each
-source and each persona. It maps the last W days to the next H days of sentiment and volume. It is
+and the leading principal components of the day's mean message embedding, for the community and each
+source. It maps the last W days to the next H days of sentiment and volume. It is
 trained only on days before a rolling-origin backtest (the same origins the analytics use), scored at
 each origin beside ETS, the weekly seasonal-naive forecast and no change (each refitted on the days
 before the origin), and takes over forecast queries only for a metric where it beats all three. A day
@@ -14,6 +14,7 @@ import numpy as np
 
 from ..analytics.sentiment import message_vectors, model_for
 from ..analytics.series import DAY, day_of
+from ..evaluation.verdict import loss_difference
 from ..workspace.progress import step
 from ..workspace.store import Workspace, WorkspaceError
 from . import device, record, save, stale, weights
@@ -45,8 +46,9 @@ class Series:
 
 
 def grids(ws: Workspace) -> list[Series]:
-    """Daily grids for the community, each source and each persona (groups with >= 3 weeks of data).
-    Normalised on the days before the backtest's first origin. Cached until the next ingest."""
+    """Daily grids for the community and each source (groups with >= 3 weeks of data). Every input
+    transform (embedding PCA, normalisation, gap fill) fitted on the days before the backtest's first
+    origin. Cached until the next ingest."""
     if "fno-grids" not in ws._derived:
         ws._derived["fno-grids"] = _grids(ws)
     return ws._derived["fno-grids"]
@@ -55,25 +57,25 @@ def grids(ws: Workspace) -> list[Series]:
 def _grids(ws: Workspace) -> list[Series]:
     """The grids, computed (see `grids`)."""
     from sklearn.decomposition import PCA
-    rows = ws.db.execute("SELECT m.id, m.time, m.source, pm.persona FROM messages m LEFT JOIN persona_members pm"
-                         " ON pm.author = m.author WHERE m.time IS NOT NULL ORDER BY m.time").fetchall()
+    rows = ws.db.execute("SELECT id, time, source FROM messages WHERE time IS NOT NULL ORDER BY time").fetchall()
     if not rows:
         raise WorkspaceError("forecasting needs dated messages")
     vecs = message_vectors(ws, [r[0] for r in rows])
     sent = model_for(ws).scores([r[0] for r in rows])
     sent = np.where(np.isnan(sent), 0.0, sent)  # a message with no score enters the grid as neutral
-    pcs = PCA(min(EMBED_PCS, vecs.shape[1]), random_state=0).fit(vecs[:: max(1, len(vecs) // 20000)]).transform(vecs)
     times = np.array([r[1] for r in rows])
     start = np.floor(times.min() / DAY)
     day = (np.floor(times / DAY) - start).astype(int)
     n_days = int(day.max()) + 1
+    first_origin = backtest_origins(n_days)[0]
+    # every input transform is fitted on the days before the backtest: the PCA of the embeddings here, the
+    # normalisation and the gap fill below (personas, fitted on the whole history, are not a channel)
+    before = vecs[day < first_origin] if (day < first_origin).sum() > EMBED_PCS else vecs[:EMBED_PCS + 1]
+    pcs = PCA(min(EMBED_PCS, vecs.shape[1]), random_state=0).fit(before[:: max(1, len(before) // 20000)]).transform(vecs)
     days = [day_of((start + i) * DAY) for i in range(n_days)]
-    names = dict(ws.db.execute("SELECT id, name FROM personas").fetchall())
     groups = {"community": np.ones(len(rows), bool)}
     for src in sorted({r[2] for r in rows}):
         groups[f"source:{src}"] = np.array([r[2] == src for r in rows])
-    for pid, name in names.items():
-        groups[f"persona:{name}"] = np.array([r[3] == pid for r in rows])
     out = []
     for name, mask in groups.items():
         d = day[mask]
@@ -88,11 +90,12 @@ def _grids(ws: Workspace) -> list[Series]:
         observed = np.column_stack([counts > 0, np.ones(n_days, bool)])  # sentiment exists only with messages
         for c in [0, *range(2, grid.shape[1])]:  # as input, a day without messages keeps the last known level
             col = grid[:, c]
-            first = np.nanmean(col)
+            known = col[:first_origin][~np.isnan(col[:first_origin])]
+            first = float(known.mean()) if len(known) else 0.0  # leading gaps: the mean before the backtest
             for t in range(n_days):
                 if np.isnan(col[t]):
                     col[t] = col[t - 1] if t else first
-        fit_part = grid[:backtest_origins(n_days)[0]]
+        fit_part = grid[:first_origin]
         out.append(Series(name, days, grid, observed, fit_part.mean(axis=0), fit_part.std(axis=0) + 1e-6))
     if not out:
         raise WorkspaceError("forecasting needs at least 21 days with messages")
@@ -196,10 +199,15 @@ def backtest(model: Any, series: list[Series], w: int) -> dict[str, Any]:
         for c, t in enumerate(TARGETS):
             y = np.where(s.observed[:, c], s.values[:, c], np.nan)
             fno = {o: pred_z[i, :, c] * s.std[c] + s.mean[c] for i, o in enumerate(at)}  # by origin
-            mae = F.backtest(y, {"fno": lambda history, steps: fno[len(history)][:steps], **F.CANDIDATES},
-                             horizon=HORIZON, at=at)["mae"]
+            bt = F.backtest(y, {"fno": lambda history, steps: fno[len(history)][:steps], **F.CANDIDATES},
+                            horizon=HORIZON, at=at)
+            mae = bt["mae"]
             scores[t] = {"fno_mae": mae["fno"], "ets_mae": mae["ets"], "seasonal_naive_mae": mae["seasonal_naive"],
-                         "no_change_mae": mae["no_change"], "origins": len(at)}
+                         "no_change_mae": mae["no_change"], "origins": bt["origins"]}
+            rivals = [k for k in ("ets", "seasonal_naive", "no_change") if mae[k] is not None]
+            best = min(rivals, key=mae.get)
+            scores[t]["best_baseline"] = best
+            scores[t]["versus_best_baseline"] = loss_difference(bt["per_origin"]["fno"], bt["per_origin"][best])
         per_series[s.name] = scores
         days = np.add.outer(at, np.arange(HORIZON))  # held-out errors in z units, for the forecast's interval
         res.append(np.where(s.observed[days], np.abs(pred_z - z[days, :2]), np.nan))
@@ -211,8 +219,9 @@ def backtest(model: Any, series: list[Series], w: int) -> dict[str, Any]:
 
 
 def beats_baselines(scores: dict[str, Any]) -> bool:
-    """Whether the FNO's backtest error is below ETS's, the seasonal-naive forecast's and no change's."""
-    return scores["fno_mae"] < min(scores["ets_mae"], scores["seasonal_naive_mae"], scores["no_change_mae"])
+    """Whether the FNO's backtest error is below the best of ETS, the seasonal-naive forecast and no change
+    by a paired bootstrap over the origins (a tie keeps the baseline)."""
+    return scores["versus_best_baseline"]["verdict"] == "ahead"
 
 
 @step("training the forecasting operator (and backtesting its baselines)")

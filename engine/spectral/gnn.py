@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from ..evaluation.verdict import auc_difference, words
 from ..personas.clusters import players
-from ..predictions.churn import ranking_scores
+from ..predictions.churn import likely_count, ranking_scores
 from ..workspace.graph import player_graph
 from ..workspace.progress import step
 from ..workspace.search import iso
@@ -244,15 +245,19 @@ def tensors(graph: Graph, design: Design, dev: str) -> tuple[Any, Any, Any, Any]
 
 
 def fit_one(model: Any, inputs: tuple[Any, ...], y: Any, train: Any, val: Any, tracker: Tracker | None = None) -> tuple[float, int]:
-    """Adam with early stopping on validation ROC-AUC; the model keeps its best weights."""
+    """Adam with early stopping on validation log-loss; the model keeps its best weights. Returns their validation
+    ROC-AUC and the epoch."""
     import copy
 
     import torch
     from sklearn.metrics import roc_auc_score
     opt = torch.optim.Adam(model.parameters(), lr=0.01, weight_decay=5e-4)
-    rate = float(y[train].mean())
-    loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((1 - rate) / max(rate, 1e-6), device=y.device))
-    best, best_state, best_epoch = -1.0, None, 0
+    # unweighted: the risks are printed as probabilities, and a class weight moves them towards 0.5
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    # the weights kept are those with the lowest validation log-loss (the risks are read as probabilities; a ranking
+    # criterion can keep weights whose probabilities are still near the initial 0.5); their validation ROC-AUC is
+    # what chooses K
+    best, best_state, best_epoch, best_auc = float("inf"), None, 0, 0.5
     y_val = y[val].cpu().numpy()
     for epoch in range(EPOCHS):
         model.train()
@@ -264,15 +269,17 @@ def fit_one(model: Any, inputs: tuple[Any, ...], y: Any, train: Any, val: Any, t
             tracker.record(epoch, float(loss.detach()))
         model.eval()
         with torch.no_grad():
-            score = roc_auc_score(y_val, model(*inputs)[val].cpu().numpy())
-        if score > best:
+            out = model(*inputs)[val]
+            score = float(loss_fn(out, y[val]))
+        if score < best - 1e-5:
             best, best_state, best_epoch = score, copy.deepcopy(model.state_dict()), epoch
+            best_auc = float(roc_auc_score(y_val, out.cpu().numpy()))
         elif epoch - best_epoch >= PATIENCE:
             break
     if tracker is not None:
         tracker.record(epoch, float(loss.detach()), force=True)
     model.load_state_dict(best_state)
-    return best, best_epoch + 1
+    return best_auc, best_epoch + 1
 
 
 @step("training the graph network (and its MLP baseline)")
@@ -326,17 +333,23 @@ def train(ws: Workspace, task: str | None = None, seed: int = 0) -> dict[str, An
         p_mlp = torch.sigmoid(mlp(ep)).cpu().numpy()
     truth = eval_graph.y[test]
     ours, theirs = ranking_scores(truth, p_gnn[test]), ranking_scores(truth, p_mlp[test])
+    versus = auc_difference(truth, p_gnn[test], p_mlp[test], seed=seed)
     scores = {"task": task, "label": eval_graph.label, "players": len(eval_graph.players),
               "positives": int(truth.sum()), "edges": int(eval_graph.edges.shape[1] // 2), "split": how,
               "gnn": {**ours, "k": k, "validation_auc_by_k": trials, "epochs": epochs},
-              "non_graph_mlp": theirs, "gnn_beats_baseline": ours["roc_auc"] > theirs["roc_auc"], "device": dev,
+              "non_graph_mlp": theirs, "versus_baseline": versus,
+              "gnn_beats_baseline": versus["verdict"] == "ahead", "device": dev,  # a tie keeps the MLP
               "held_out_players": [eval_graph.players[i] for i in test] if task == "toxicity" else None,
-              "held_out_risk": [round(float(v), 4) for v in p_gnn[test]] if task == "toxicity" else None}
+              "held_out_risk": [round(float(v), 4) for v in p_gnn[test]] if task == "toxicity" else None,
+              "held_out_risk_mlp": [round(float(v), 4) for v in p_mlp[test]] if task == "toxicity" else None}
     ntk = {"records": tracker.records, "verdict": tracker.verdict(), "probe": PROBE,
            "seconds_per_record": round(float(np.mean(tracker.seconds)), 4)}
-    config = {"task": task, "k": k, "features": int(xg.shape[1]), "feature_names": design.names()
+    config = {"task": task, "k": k, "features": int(xg.shape[1]), "mlp_features": int(xp.shape[1]),
+              "feature_names": design.names()
               + [f"pe{i + 1}" for i in range(PE_DIMS)], "design": design.to_json()}
-    save(ws, f"gnn:{task}", "ChebConv GNN", {k_: v.cpu() for k_, v in gnn.state_dict().items()}, config, scores, ntk)
+    state = {**{f"gnn.{k_}": v.cpu() for k_, v in gnn.state_dict().items()},
+             **{f"mlp.{k_}": v.cpu() for k_, v in mlp.state_dict().items()}}  # the MLP answers where the GNN ties
+    save(ws, f"gnn:{task}", "ChebConv GNN", state, config, scores, ntk)
     return record(ws, f"gnn:{task}")
 
 
@@ -347,30 +360,34 @@ def risk(ws: Workspace, task: str | None = None, top: int = 15) -> dict[str, Any
     import torch
     task = task or task_for(ws)
     rec = record(ws, f"gnn:{task}") or train(ws, task)
-    if "design" not in rec["config"]:  # saved by an older pilang
+    if "mlp_features" not in rec["config"] or "versus_baseline" not in rec["scores"]:  # saved by an older pilang
         rec = train(ws, task)
     s = rec["scores"]
+    graph_wins = s["gnn_beats_baseline"]
     if task == "disengagement":
         graph = build(ws, task, cutoff=last_time(ws) + 1, labelled=False)  # everything: the label is the future
         design = Design.from_json(rec["config"]["design"])
-        ChebNet, _ = models()
-        model = ChebNet(rec["config"]["features"], rec["config"]["k"]).to(device())
-        model.load_state_dict(weights(ws, rec))
+        ChebNet, PlayerMLP = models()
+        prefix = "gnn." if graph_wins else "mlp."
+        model = (ChebNet(rec["config"]["features"], rec["config"]["k"]) if graph_wins else
+                 PlayerMLP(rec["config"]["mlp_features"])).to(device())
+        model.load_state_dict({k_[len(prefix):]: v for k_, v in weights(ws, rec).items() if k_.startswith(prefix)})
         model.eval()
-        x, _, edges, weight = tensors(graph, design, device())
+        x, xp, edges, weight = tensors(graph, design, device())
         with torch.no_grad():
-            p = torch.sigmoid(model(x, edges, weight)).cpu().numpy()
+            p = torch.sigmoid(model(x, edges, weight) if graph_wins else model(xp)).cpu().numpy()
         who, what = graph.players, f"forecast: silent in the next {QUIET_DAYS} days (from everything known now)"
         degree = np.bincount(graph.edges[0], minlength=len(who)) if graph.edges.size else np.zeros(len(who), int)
         neighbours = dict(zip(who, degree.tolist()))
     else:
-        who, p = s["held_out_players"], np.array(s["held_out_risk"])
+        who, p = s["held_out_players"], np.array(s["held_out_risk" if graph_wins else "held_out_risk_mlp"])
         what, neighbours = "held-out players' predicted risk (players the model never trained on)", {}
     order = np.argsort(-p)[:top]
-    verdict = "beats" if s["gnn_beats_baseline"] else "does not beat"
+    held = s["gnn"] if graph_wins else s["non_graph_mlp"]
+    mlp = f"the same features without the graph ({s['non_graph_mlp']['roc_auc']:.3f})"
     answer = (f"{task} risk from the player graph ({s['players']:,} players, {s['edges']:,} edges): held-out ROC-AUC"
-              f" {s['gnn']['roc_auc']:.3f} (ChebConv K={s['gnn']['k']}), which {verdict} the same features without the"
-              f" graph ({s['non_graph_mlp']['roc_auc']:.3f}); {int((p > 0.5).sum())} players above 0.5")
+              f" {s['gnn']['roc_auc']:.3f} (ChebConv K={s['gnn']['k']}), {words(s['versus_baseline'], mlp)}"
+              f"{'' if graph_wins else ', which answers'}; of these players, {likely_count(p, held)}")
     evidence = {"label": s["label"], "split": s["split"], "at_risk_from": what,
                 "at_risk": [{"player": who[i], "risk": round(float(p[i]), 3),
                              **({"neighbours": int(neighbours[who[i]])} if neighbours else {})} for i in order],
@@ -378,5 +395,8 @@ def risk(ws: Workspace, task: str | None = None, top: int = 15) -> dict[str, Any
     note = stale(ws, rec)
     if note:
         evidence["note"] = note
-    return {"answer": answer, "evidence": evidence, "model": f"ChebConv GNN (K={s['gnn']['k']}, sym. normalisation,"
-            f" {PE_DIMS} Laplacian-eigenvector PEs) on {s['device']}", "held_out": {"gnn": s["gnn"], "non_graph_mlp": s["non_graph_mlp"]}}
+    name = (f"ChebConv GNN (K={s['gnn']['k']}, sym. normalisation, {PE_DIMS} Laplacian-eigenvector PEs)" if graph_wins
+            else "MLP on the player features (the graph network did not beat it)")
+    return {"answer": answer, "evidence": evidence, "model": f"{name} on {s['device']}",
+            "held_out": {"gnn": s["gnn"], "non_graph_mlp": s["non_graph_mlp"], "versus_baseline": s["versus_baseline"],
+                         "gnn_beats_baseline": graph_wins}}

@@ -14,7 +14,7 @@ LIBRARIES = (
     "sklearn.preprocessing", "sklearn.pipeline", "sklearn.ensemble", "sklearn.decomposition", "sklearn.cluster",
     "sklearn.inspection", "faiss", "openvino", "tokenizers", "sqlite_utils", "networkx",
     "statsmodels.stats.multitest", "statsmodels.stats.proportion", "statsmodels.tsa.exponential_smoothing.ets",
-    "matplotlib.figure", "matplotlib.dates", "matplotlib.ticker", "lingua", "ruptures", "crepes", "stopwordsiso",
+    "matplotlib.figure", "matplotlib.dates", "matplotlib.ticker", "lingua", "crepes", "stopwordsiso",
     "rjieba", "httpx", "ijson", "dtaidistance", "gensim.corpora", "gensim.models.coherencemodel",
     "torch", "torch.func", "transformers", "sentence_transformers", "umap", "hdbscan", "bertopic",
     "bertopic.representation", "bertopic.vectorizers", "bertopic.backend", "torch_geometric.nn",
