@@ -154,6 +154,13 @@ def calibration(quick: bool) -> None:
     rates = {s: float(np.mean([s in found for found in null])) for s in ("volume", "sentiment", "drift")}
     print(f"anomalies, {n} simulated 90-day series with no event (stated false-alarm rate {FALSE_ALARM:.0%} per series):"
           f" any flagged day in {', '.join(f'{s} {r:.1%}' for s, r in rates.items())} of series")
+    for label, options, series in (("sentiment noise t(10)", {"tails": 10}, "sentiment"),
+                                   ("sentiment noise t(5)", {"tails": 5}, "sentiment"),
+                                   ("sentiment noise t(3)", {"tails": 3}, "sentiment"),
+                                   ("negative binomial counts (dispersion 5)", {"dispersion": 5.0}, "volume"),
+                                   ("negative binomial counts (dispersion 2)", {"dispersion": 2.0}, "volume")):
+        hit = np.mean([bool(detect(*community_days(rng, **options), series=(series,))[0]) for _ in range(n // 2)])
+        print(f"    heavier tails, {label}: any flagged {series} day in {hit:.1%} of {n // 2} null series")
     for series in ("volume", "sentiment"):
         for size in (4.0, 6.0):
             hits = []

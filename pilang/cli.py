@@ -239,19 +239,20 @@ def evaluate(argv: Sequence[str], before: argparse.Namespace) -> int:
                                                  " ../shared/data), each beside its strongest simple baseline.")
     parser.add_argument("--quick", action="store_true", help="smaller samples where a model allows (figures differ"
                                                                  " from a full run)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (the README's)")
     parser.add_argument("--only", metavar="KEYS", help="comma-separated model keys (churn, sequence-churn, sentiment,"
                                                         " toxicity, topics, personas, forecast, fno, anomalies,"
                                                         " change-impact, gnn)")
     args = parse(parser, argv, before)
     from pilang_engine.evaluation.suite import evaluate as run
-    from pilang_engine.evaluation.suite import render
+    from pilang_engine.evaluation.suite import markdown, render
     only = set(args.only.split(",")) if args.only else None
     rows = run(lambda line: print(f"; {line}", file=sys.stderr), quick=args.quick, only=only)
     if args.json:
         for r in rows:
             print_json(r)
     else:
-        print(render(rows))
+        print(markdown(rows) if args.markdown else render(rows))
     return 0
 
 

@@ -157,21 +157,6 @@ def test_series_with_no_event_flag_at_the_stated_rate_and_events_are_found() -> 
         assert np.mean(hits) >= least, series
 
 
-def _heavy_tailed_null(rng: np.random.Generator, df: int | None = None, dispersion: float | None = None,
-                       days: int = 90) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A null community (no event) with real tails: mood noise from Student's t (df, the same variance), or
-    daily counts negative binomial (overdispersed: variance mu + mu^2 / dispersion)."""
-    counts, sentiment, drift = community_days(rng, days)
-    if dispersion is not None:
-        weekday = np.arange(days) % 7
-        mu = 60 * np.exp(np.cumsum(rng.normal(0, 0.04, days))) * np.where(weekday >= 5, 1.3, 1.0)
-        counts = rng.negative_binomial(dispersion, dispersion / (dispersion + mu)).astype(float)
-    if df is not None:
-        mood = 0.1 + np.cumsum(rng.normal(0, 0.012, days))
-        sentiment = mood + 0.45 * rng.standard_t(df, days) * np.sqrt((df - 2) / df) / np.sqrt(np.maximum(counts, 1))
-    return counts, sentiment, drift
-
-
 @pytest.mark.parametrize(("df", "dispersion", "series", "most"), [
     (10, None, "sentiment", 0.08), (5, None, "sentiment", 0.13), (3, None, "sentiment", 0.15),
     (None, 5.0, "volume", 0.08), (None, 2.0, "volume", 0.10)])
@@ -181,7 +166,7 @@ def test_heavy_tailed_and_overdispersed_null_series_keep_near_the_stated_rate(df
     # on the series' own z-scores holds t10 and negative binomial counts to about the stated 5%, and heavier tails to
     # about 10% (90 days cannot pin a tail down: measured in `pilang bench --only analytics`)
     rng = np.random.default_rng(3)
-    flagged = [bool(anomalies.detect(*_heavy_tailed_null(rng, df, dispersion), series=(series,))[0])
+    flagged = [bool(anomalies.detect(*community_days(rng, tails=df, dispersion=dispersion), series=(series,))[0])
                for _ in range(200)]
     assert np.mean(flagged) <= most
 

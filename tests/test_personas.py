@@ -48,7 +48,9 @@ def dota_chat(shared_workspace: Any) -> Workspace:
 
 
 def test_names_on_real_chat_come_from_each_clusters_own_distinctive_words(dota_chat: Workspace) -> None:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS  # (its list: "gg" is a word in game chat)
+    from sklearn.feature_extraction.text import (
+        ENGLISH_STOP_WORDS,  # (its list: "gg" is a word in game chat)
+    )
     stops = ENGLISH_STOP_WORDS
     found = personas.stored(dota_chat)
     assert len(found) >= 2 and len({p["name"] for p in found}) == len(found)

@@ -288,17 +288,22 @@ def write_demo(folder: Path, seed: int = 7, **options: Any) -> dict[str, int]:
             "sessions": len(sim["sessions"]), "players": len(sim["roster"]), "patches": len(patches)}
 
 
-def community_days(rng: np.random.Generator, days: int = 90, event: tuple[int, str, float] | None = None
+def community_days(rng: np.random.Generator, days: int = 90, event: tuple[int, str, float] | None = None,
+                   tails: int | None = None, dispersion: float | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Daily (message counts, mean sentiment, embedding drift) of a community with no event: a weekly
     rhythm (busier weekends), activity and mood that wander from day to day, and the sampling noise of a
     mean over that day's messages. `event` = (day, "volume" | "sentiment", size) adds a one-day event of
-    `size` robust standard deviations (1.4826 x MAD) of that series itself: a surge, or a drop in mood."""
+    `size` robust standard deviations (1.4826 x MAD) of that series itself: a surge, or a drop in mood.
+    Real tails: `tails` = degrees of freedom of a Student-t mood noise (the same variance); `dispersion`
+    makes the counts negative binomial (variance mu + mu^2 / dispersion) instead of Poisson."""
     weekday = np.arange(days) % 7
     activity = 60 * np.exp(np.cumsum(rng.normal(0, 0.04, days))) * np.where(weekday >= 5, 1.3, 1.0)
-    counts = rng.poisson(activity).astype(float)
+    counts = (rng.poisson(activity) if dispersion is None else
+              rng.negative_binomial(dispersion, dispersion / (dispersion + activity))).astype(float)
     mood = 0.1 + np.cumsum(rng.normal(0, 0.012, days))
-    sentiment = mood + rng.normal(0, 0.45, days) / np.sqrt(np.maximum(counts, 1))
+    noise = rng.normal(0, 0.45, days) if tails is None else 0.45 * rng.standard_t(tails, days) * np.sqrt((tails - 2) / tails)
+    sentiment = mood + noise / np.sqrt(np.maximum(counts, 1))
     drift = np.exp(rng.normal(np.log(3.0 / np.maximum(counts, 1)), 0.25))
     if event is not None:
         day, series, size = event

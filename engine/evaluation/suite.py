@@ -83,7 +83,7 @@ def sequence_churn_rows(lab: Lab) -> Iterator[dict[str, Any]]:
     from ..data.simulate import write_demo
     from ..predictions import churn
     folder = lab.root / "simulated-telemetry"
-    options = {"players": 120, "days": 75} if lab.quick else {"players": 400, "days": 120}
+    options = {"players": 120, "days": 75} if lab.quick else {"players": 400, "days": 75}
     write_demo(folder, seed=11, **options)
     ws = lab.workspace("simulated-telemetry", folder / "telemetry.csv")
     held = churn.sequence_churn(ws)["held_out"]
@@ -105,7 +105,7 @@ BASELINES = {"vader": "VADER", "tfidf_lr": "TF-IDF + logistic regression (same t
 
 
 def _verdict(vs: dict[str, Any]) -> str:
-    return words(vs, vs["baseline"])
+    return words(vs, BASELINES.get(vs["baseline"], vs["baseline"]).split(" (")[0])
 
 
 def sentiment_rows(lab: Lab) -> Iterator[dict[str, Any]]:
@@ -350,6 +350,9 @@ def evaluate(progress: Callable[[str], None] | None = None, quick: bool = False,
             except DatasetMissing as exc:
                 out.append(row(part.__name__.removesuffix("_rows"), "-", "-", "-", "-", None, "-", None,
                                note=f"skipped: {exc}", key=KEYS[part]))
+            except WorkspaceError as exc:  # the code found the data too small: the row says how
+                out.append(row(part.__name__.removesuffix("_rows"), "-", "-", "-", "-", None, "-", None,
+                               note=f"not scored: {exc}", key=KEYS[part]))
             if progress:
                 progress(f"{part.__name__.removesuffix('_rows')}: {time.perf_counter() - started:.0f} s")
     return out
@@ -368,3 +371,19 @@ def render(rows: list[dict[str, Any]]) -> str:
     lines += ["  ".join(v.ljust(w) for v, w in zip(x, widths)).rstrip() for x in cells]
     notes = [f"  {r['model']} / {r['task']}: {r['note']}" for r in rows if r.get("note")]
     return "\n".join(lines + (["", "notes:", *notes] if notes else []))
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The table as Markdown (what the README's quality table is pasted from), notes under it."""
+    def cell(r: dict[str, Any], c: str) -> str:
+        v = r.get(c)
+        if c == "beats_baseline":
+            return "n/a" if v is None else ("yes" if v else "no")
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return "n/a" if v is None else str(v).replace("|", "/")
+    head = ["model", "task", "data", "split", "metric", "model_score", "baseline", "baseline_score", "beats_baseline"]
+    lines = ["| " + " | ".join(c.replace("_", " ") for c in head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cell(r, c) for c in head) + " |" for r in rows]
+    notes = [f"- {r['model']} / {r['task']} / {r['data']}: {r['note']}" for r in rows if r.get("note")]
+    return "\n".join(lines + ([""] + notes if notes else []))
