@@ -380,8 +380,8 @@ def test_a_tie_with_the_baseline_keeps_the_baseline() -> None:
 def test_the_same_table_in_two_workspaces_gives_the_same_figures(tmp_path: Path) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first, _ = player_table(tmp_path / "a")
-    second, _ = player_table(tmp_path / "b")
+    first, _ = player_table(tmp_path / "a", n=1000)
+    second, _ = player_table(tmp_path / "b", n=1000)
     pseudonyms = [{r[0] for r in w.db.execute("SELECT player FROM player_facts")} for w in (first, second)]
     assert not pseudonyms[0] & pseudonyms[1]  # salted per workspace
     a, b = churn.churn(first), churn.churn(second)
