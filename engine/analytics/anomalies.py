@@ -33,6 +33,16 @@ CENSORED = 2  # the most extreme days enter the tail fit only as "beyond the nex
 SERIES = ("volume", "sentiment", "drift")
 
 
+def _rolling_median(x: np.ndarray, half: int, leave_out_self: bool = False) -> np.ndarray:
+    """Each day's median over the `half` days either side (fewer at the ends), itself left out if asked."""
+    from numpy.lib.stride_tricks import sliding_window_view
+    padded = np.concatenate([np.full(half, np.nan), x, np.full(half, np.nan)])
+    windows = sliding_window_view(padded, 2 * half + 1).copy()
+    if leave_out_self:
+        windows[:, half] = np.nan
+    return np.nanmedian(windows, axis=1)
+
+
 def robust_z(y: np.ndarray, weight: np.ndarray | None = None, period: int = PERIOD, half: int = NEIGHBOURS
              ) -> np.ndarray:
     """Robust z-scores of each day against what its neighbours expect (NaN where y is missing): the
@@ -43,12 +53,11 @@ def robust_z(y: np.ndarray, weight: np.ndarray | None = None, period: int = PERI
         return np.full(len(y), np.nan)
     x = filled(y)
     n = len(x)
-    trend = np.array([np.median(x[max(0, d - period // 2):d + period // 2 + 1]) for d in range(n)])
+    trend = _rolling_median(x, period // 2)
     weekday = np.arange(n) % period
     profile = np.array([np.median((x - trend)[weekday == w]) for w in range(period)])
     flat = x - profile[weekday]
-    expected = np.array([np.median(np.delete(flat[max(0, d - half):d + half + 1], min(d, half)))
-                         for d in range(n)]) + profile[weekday]
+    expected = _rolling_median(flat, half, leave_out_self=True) + profile[weekday]
     resid = np.where(missing, np.nan, x - expected)
     if weight is not None:
         resid = resid * np.sqrt(weight)
