@@ -113,16 +113,16 @@ def backtest(y: np.ndarray, candidates: dict[str, Callable[[np.ndarray, int], np
             try:
                 interval = ets(y[:o], len(truth), confidence)  # one ETS fit for its mean and interval
             except FitFailed:
-                interval = None
+                pass
         for name, fn in candidates.items():
-            try:
-                if fn is CANDIDATES["ets"] and confidence is not None:
-                    if interval is None:
-                        raise FitFailed("ETS failed")
-                    pred = interval[0]
-                else:
+            if fn is CANDIDATES["ets"] and confidence is not None:
+                pred = None if interval is None else interval[0]
+            else:
+                try:
                     pred = fn(y[:o], len(truth))
-            except FitFailed:
+                except FitFailed:
+                    pred = None
+            if pred is None:
                 failed[name] += 1
                 pred = np.full(len(truth), np.nan)
             errors[name].append(np.abs(pred[seen] - truth[seen]))

@@ -33,12 +33,12 @@ MODELS_BY_TARGET: dict[str, tuple[str, ...] | str] = {
 
 def row(model: str, task: str, data: str, split: str, metric: str, score: float | None, baseline: str,
         base: float | None, higher_is_better: bool = True, note: str | None = None,
-        beats: bool | None = None, key: str | None = None) -> dict[str, Any]:
+        beats: bool | None = None) -> dict[str, Any]:
     """One row of the table. `beats` where a test decides it (a paired bootstrap: a tie is not a win); a bare
-    point comparison otherwise. `key`: the model's eval key (MODELS_BY_TARGET)."""
+    point comparison otherwise. `evaluate` adds the model's eval key (KEYS, MODELS_BY_TARGET)."""
     if beats is None:
         beats = None if score is None or base is None else (score > base if higher_is_better else score < base)
-    return {"key": key or model, "model": model, "task": task, "data": data, "split": split, "metric": metric,
+    return {"model": model, "task": task, "data": data, "split": split, "metric": metric,
             "model_score": None if score is None else round(float(score), 4), "baseline": baseline,
             "baseline_score": None if base is None else round(float(base), 4), "beats_baseline": beats,
             **({"note": note} if note else {})}
@@ -74,7 +74,7 @@ def churn_rows(lab: Lab) -> Iterator[dict[str, Any]]:
     yield row("gradient boosting", "day-7 churn", "Cookie Cats (90,189 players)", held["split"], "ROC-AUC",
               held["model"]["roc_auc"], "logistic regression", held["baseline_logistic_regression"]["roc_auc"],
               note=f"sum_gamerounds excluded: it counts days 0-14, after the day-7 label; {words(vs, 'logistic regression')};"
-                   f" model {_calibration(held['model'])}", beats=vs["verdict"] == "ahead", key="churn")
+                   f" model {_calibration(held['model'])}", beats=vs["verdict"] == "ahead")
 
 
 def sequence_churn_rows(lab: Lab) -> Iterator[dict[str, Any]]:
@@ -93,7 +93,7 @@ def sequence_churn_rows(lab: Lab) -> Iterator[dict[str, Any]]:
               "ROC-AUC", held["model"]["roc_auc"], "logistic regression on summary features",
               held["baseline_logistic_regression"]["roc_auc"],
               note=f"{words(vs, 'the logistic baseline')}; LSTM {_calibration(held['model'])}; simulated data",
-              beats=vs["verdict"] == "ahead", key="sequence-churn")
+              beats=vs["verdict"] == "ahead")
 
 
 SPLITS = {"reviews of unseen games, English": "12 whole games, none in training (leave-one-game-out)",
@@ -252,7 +252,7 @@ def topic_rows(lab: Lab) -> Iterator[dict[str, Any]]:
               "TF-IDF + NMF (same k, same split)", theirs["c_npmi"],
               note=f"{ours['topics']} topics, {ours['outliers']:.0%} of messages in none; diversity {ours['diversity']:.2f}"
                    f" vs {theirs['diversity']:.2f}; stability across seeds (ARI) {ours['seed_ari']:.2f} vs NMF"
-                   f" {theirs['seed_ari']:.2f}", key="topics")
+                   f" {theirs['seed_ari']:.2f}")
 
 
 def persona_rows(lab: Lab) -> Iterator[dict[str, Any]]:
@@ -268,7 +268,7 @@ def persona_rows(lab: Lab) -> Iterator[dict[str, Any]]:
               beats=q["silhouette"] > q["null_silhouette_max"],
               note=f"k={q['k']}; stability (ARI of 80% refits) {q['stability']:.2f} vs {q['null_stability']:.2f}"
                    f" shuffled; the shuffled copy's best silhouette over {q['null_runs']} draws"
-                   f" {q['null_silhouette_max']:.3f}", key="personas")
+                   f" {q['null_silhouette_max']:.3f}")
 
 
 def anomaly_rows(lab: Lab) -> Iterator[dict[str, Any]]:
@@ -295,7 +295,7 @@ def anomaly_rows(lab: Lab) -> Iterator[dict[str, Any]]:
 
 def change_rows(lab: Lab) -> Iterator[dict[str, Any]]:
     """Change impact in its time-ordered backtest (each patch predicted from the earlier ones) beside no change."""
-    from ..predictions.reactions import backtest, history
+    from ..predictions.reactions import backtest, backtest_score, history
     ws = lab.workspace("warframe-all", dataset("steam-reviews-warframe"), dataset("patch-notes-warframe"))
     hist = history(ws)
     y = hist.shifts.get("community", {}).get("satisfaction", np.zeros(0))
@@ -303,16 +303,15 @@ def change_rows(lab: Lab) -> Iterator[dict[str, Any]]:
     measured = int((~np.isnan(y)).sum())
     if bt.get("n", 0) < 3:
         yield row("similar past changes", "satisfaction shift after a patch", "Warframe reviews + patch notes",
-                  "time-ordered backtest", "MAE", None, "no change", None, key="change-impact",
+                  "time-ordered backtest", "MAE", None, "no change", None,
                   note=f"{measured} of {len(hist.changes)} patches have both windows inside the reviews' dates,"
                        f" giving {bt.get('n', 0)} predictions; a score needs 3")
         return
-    from .verdict import loss_difference
-    vs = loss_difference(np.abs(bt["predicted"] - bt["measured"]), np.abs(bt["baseline"] - bt["measured"]))
+    s = backtest_score([bt])
+    vs = s["versus_no_change"]
     yield row("similar past changes", "satisfaction shift after a patch", "Warframe reviews + patch notes",
-              f"time-ordered backtest ({bt['n']} patches)", "MAE", float(np.abs(bt["predicted"] - bt["measured"]).mean()),
-              "no change", float(np.abs(bt["baseline"] - bt["measured"]).mean()), higher_is_better=False,
-              beats=vs["verdict"] == "ahead", note=words(vs, "no change"), key="change-impact")
+              f"time-ordered backtest ({s['n']} patches)", "MAE", s["mae"], "no change", s["no_change_mae"],
+              higher_is_better=False, beats=vs["verdict"] == "ahead", note=words(vs, "no change"))
 
 
 def gnn_rows(lab: Lab) -> Iterator[dict[str, Any]]:
@@ -346,13 +345,13 @@ def evaluate(progress: Callable[[str], None] | None = None, quick: bool = False,
                 continue
             started = time.perf_counter()
             try:
-                out += [{**r, "key": KEYS[part] if r["key"] == r["model"] else r["key"]} for r in part(lab)]
+                out += [{"key": KEYS[part], **r} for r in part(lab)]
             except DatasetMissing as exc:
-                out.append(row(part.__name__.removesuffix("_rows"), "-", "-", "-", "-", None, "-", None,
-                               note=f"skipped: {exc}", key=KEYS[part]))
+                out.append({"key": KEYS[part], **row(part.__name__.removesuffix("_rows"), "-", "-", "-", "-", None, "-",
+                                                     None, note=f"skipped: {exc}")})
             except WorkspaceError as exc:  # the code found the data too small: the row says how
-                out.append(row(part.__name__.removesuffix("_rows"), "-", "-", "-", "-", None, "-", None,
-                               note=f"not scored: {exc}", key=KEYS[part]))
+                out.append({"key": KEYS[part], **row(part.__name__.removesuffix("_rows"), "-", "-", "-", "-", None, "-",
+                                                     None, note=f"not scored: {exc}")})
             if progress:
                 progress(f"{part.__name__.removesuffix('_rows')}: {time.perf_counter() - started:.0f} s")
     return out
@@ -382,8 +381,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         if isinstance(v, float):
             return f"{v:.4g}"
         return "n/a" if v is None else str(v).replace("|", "/")
-    head = ["model", "task", "data", "split", "metric", "model_score", "baseline", "baseline_score", "beats_baseline"]
-    lines = ["| " + " | ".join(c.replace("_", " ") for c in head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(cell(r, c) for c in head) + " |" for r in rows]
+    lines = ["| " + " | ".join(c.replace("_", " ") for c in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(r, c) for c in COLUMNS) + " |" for r in rows]
     notes = [f"- {r['model']} / {r['task']} / {r['data']}: {r['note']}" for r in rows if r.get("note")]
     return "\n".join(lines + ([""] + notes if notes else []))

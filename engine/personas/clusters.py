@@ -133,11 +133,30 @@ def _space(p: Players) -> np.ndarray:
     return np.hstack([p.embedding, z * (BEHAVIOUR_WEIGHT / np.sqrt(z.shape[1]))]).astype(np.float32)
 
 
+def stability(X: np.ndarray, labels: np.ndarray, k: int, rng: np.random.Generator, seed: int, n_init: int,
+              runs: int = STABILITY_RUNS) -> float:
+    """Mean ARI between `labels` and k-means refits on random 80% subsamples."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+    aris = []
+    for run in range(runs):
+        sub = rng.choice(len(X), int(0.8 * len(X)), replace=False)
+        aris.append(adjusted_rand_score(labels[sub], KMeans(k, n_init=n_init, random_state=seed + run + 1)
+                                        .fit_predict(X[sub])))
+    return float(np.mean(aris))
+
+
+def core_players(p: Players) -> np.ndarray:
+    """The players that define the clusters: those with MIN_FIT_MESSAGES or more, or everyone where too few do."""
+    core = p.messages >= MIN_FIT_MESSAGES
+    return core if core.sum() >= MIN_PLAYERS * 4 else np.ones(len(p.authors), bool)
+
+
 def choose_k(X: np.ndarray, seed: int = 0) -> tuple[int, np.ndarray, list[dict[str, Any]]]:
     """The number of clusters with the best silhouette among stable choices, its labels, and the
     score of every candidate (silhouette on a sample; stability = mean ARI of refits on 80% subsamples)."""
     from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score, silhouette_score
+    from sklearn.metrics import silhouette_score
     rng = np.random.default_rng(seed)
     n = len(X)
     sample = rng.choice(n, min(n, SILHOUETTE_SAMPLE), replace=False)
@@ -150,12 +169,7 @@ def choose_k(X: np.ndarray, seed: int = 0) -> tuple[int, np.ndarray, list[dict[s
         fits[k] = labels
         candidates.append({"k": k, "silhouette": round(sil, 4)})
     for c in sorted(candidates, key=lambda c: -c["silhouette"])[:3]:
-        aris = []
-        for run in range(STABILITY_RUNS):
-            sub = rng.choice(n, int(0.8 * n), replace=False)
-            sub_labels = KMeans(c["k"], n_init=n_init, random_state=seed + run + 1).fit_predict(X[sub])
-            aris.append(adjusted_rand_score(fits[c["k"]][sub], sub_labels))
-        c["stability"] = round(float(np.mean(aris)), 4)
+        c["stability"] = round(stability(X, fits[c["k"]], c["k"], rng, seed, n_init), 4)
     stable = [c for c in candidates if c.get("stability", 0) >= STABILITY_MIN] or \
         [max((c for c in candidates if "stability" in c), key=lambda c: c["stability"])]
     best = max(stable, key=lambda c: c["silhouette"])
@@ -307,9 +321,7 @@ def fit(ws: Workspace, seed: int = 0) -> list[dict[str, Any]]:
     if len(p.authors) < MIN_PLAYERS:
         raise WorkspaceError(f"personas need at least {MIN_PLAYERS} players with messages; the workspace has"
                              f" {len(p.authors)} (ingest chat, reviews or tickets first)")
-    core = p.messages >= MIN_FIT_MESSAGES
-    if core.sum() < MIN_PLAYERS * 4:  # too few regulars: let every player define the clusters
-        core = np.ones(len(p.authors), bool)
+    core = core_players(p)
     X = _space(p)
     k, core_labels, candidates = choose_k(X[core], seed)
     centers = np.stack([X[core][core_labels == c].mean(axis=0) for c in range(k)])
@@ -346,16 +358,11 @@ def quality(ws: Workspace, seed: int = 0, null_runs: int = 3, quick: bool = Fals
     same k on the same players' features with each column shuffled independently (the space keeps every
     feature's spread and loses its structure): clusters that do no better than that found nothing."""
     from sklearn.cluster import KMeans
-    from sklearn.metrics import adjusted_rand_score, silhouette_score
-    info = fit_info(ws) if stored(ws) else {}
-    if not info:
-        fit(ws, seed)
-        info = fit_info(ws)
+    from sklearn.metrics import silhouette_score
+    ensure(ws)
+    info = fit_info(ws)
     p = players(ws)
-    core = p.messages >= MIN_FIT_MESSAGES
-    if core.sum() < MIN_PLAYERS * 4:
-        core = np.ones(len(p.authors), bool)
-    X = _space(p)[core]
+    X = _space(p)[core_players(p)]
     rng = np.random.default_rng(seed)
     if quick and len(X) > 2000:
         X = X[rng.choice(len(X), 2000, replace=False)]
@@ -365,10 +372,7 @@ def quality(ws: Workspace, seed: int = 0, null_runs: int = 3, quick: bool = Fals
 
     def scores(Z: np.ndarray) -> tuple[float, float]:
         labels = KMeans(k, n_init=3, random_state=seed).fit_predict(Z)
-        sil = float(silhouette_score(Z[sample], labels[sample]))
-        sub = rng.choice(len(Z), int(0.8 * len(Z)), replace=False)
-        again = KMeans(k, n_init=3, random_state=seed + 1).fit_predict(Z[sub])
-        return sil, float(adjusted_rand_score(labels[sub], again))
+        return float(silhouette_score(Z[sample], labels[sample])), stability(Z, labels, k, rng, seed, 3, runs=1)
     null = [scores(np.column_stack([rng.permutation(col) for col in X.T])) for _ in range(null_runs)]
     return {"players": int(len(X)), "k": k, "silhouette": chosen["silhouette"],
             "stability": chosen.get("stability", float("nan")),

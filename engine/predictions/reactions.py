@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..analytics.sentiment import model_for
+from ..evaluation.verdict import loss_difference
 from ..workspace.search import iso
 from ..workspace.store import Workspace, WorkspaceError
 
@@ -323,26 +324,31 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
             "held_out": score}
 
 
-def _score(backtests: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, Any]:
-    """Time-ordered backtest scores per side (community; personas, pooled over the personas) and
-    metric: MAE vs the no-change baseline's, Spearman, how many predictions."""
+def backtest_score(parts: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One metric's time-ordered backtest score, pooled over groups' backtests with 2+ predictions: MAE vs the
+    no-change baseline's, Spearman, how many predictions, and the paired verdict (None: nothing to score)."""
     from scipy.stats import spearmanr
+    parts = [p for p in parts if p.get("n", 0) >= 2]
+    if not parts:
+        return None
+    pred = np.concatenate([p["predicted"] for p in parts])
+    truth = np.concatenate([p["measured"] for p in parts])
+    base = np.concatenate([p["baseline"] for p in parts])
+    rho = spearmanr(pred, truth).statistic if np.std(pred) > 0 and np.std(truth) > 0 else float("nan")
+    return {"mae": round(float(np.abs(pred - truth).mean()), 4),
+            "no_change_mae": round(float(np.abs(base - truth).mean()), 4),
+            "spearman": None if np.isnan(rho) else round(float(rho), 3), "n": int(len(truth)),
+            # paired over the predicted changes: a tie keeps "no change"
+            "versus_no_change": loss_difference(np.abs(pred - truth), np.abs(base - truth))}
+
+
+def _score(backtests: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, Any]:
+    """Time-ordered backtest scores per side (community; personas, pooled over the personas) and metric."""
     out: dict[str, Any] = {"metric": "time-ordered backtest: each past change predicted only from earlier ones"}
     for (side, metric), parts in backtests.items():
-        parts = [p for p in parts if p.get("n", 0) >= 2]
-        if not parts:
-            continue
-        pred = np.concatenate([p["predicted"] for p in parts])
-        truth = np.concatenate([p["measured"] for p in parts])
-        base = np.concatenate([p["baseline"] for p in parts])
-        rho = spearmanr(pred, truth).statistic if np.std(pred) > 0 and np.std(truth) > 0 else float("nan")
-        from ..evaluation.verdict import loss_difference
-        out.setdefault(side, {})[metric] = {"mae": round(float(np.abs(pred - truth).mean()), 4),
-                                            "no_change_mae": round(float(np.abs(base - truth).mean()), 4),
-                                            "spearman": None if np.isnan(rho) else round(float(rho), 3),
-                                            "n": int(len(truth)),
-                                            # paired over the predicted changes: a tie keeps "no change"
-                                            "versus_no_change": loss_difference(np.abs(pred - truth), np.abs(base - truth))}
+        scored = backtest_score(parts)
+        if scored is not None:
+            out.setdefault(side, {})[metric] = scored
     return out
 
 
@@ -358,4 +364,3 @@ def _sentence(text: str, rows: list[dict[str, Any]], confidence: float) -> str:
                 bits.append(f"{label} {v['mean']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}]")
         parts.append(f"{row['group']}: " + (", ".join(bits) if bits else "too little history to predict"))
     return f"predicted reaction to \"{text}\" ({pct} intervals): " + "; ".join(parts)
-
