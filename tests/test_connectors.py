@@ -315,8 +315,28 @@ def test_zendesk_incremental_export_resumes_from_its_cursor(httpserver: Any, tmp
 
 # ---- the watcher ------------------------------------------------------------------------------
 
-def test_watch_alerts_each_finding_once_through_a_webhook_that_fails_twice(httpserver: Any, demo_copy: Any) -> None:
+def _outage(folder: Path) -> Path:
+    """A real event on the demo's last day: 90 complaints about crashing servers from 45 players (the demo's
+    own last week holds no true fall in mood: its last patch was a welcome fix)."""
+    from datetime import datetime, timedelta, timezone
+
+    from pilang_engine.data.simulate import _discord_export
+    start = datetime(2025, 4, 29, 9, tzinfo=timezone.utc)
+    lines = ["servers keep crashing mid match, can't play at all", "disconnected again, the servers are down for everyone",
+             "third crash in a row, lost my ranked progress to the server outage"]
+    msgs = [{"id": str(9 * 10**17 + i), "time": start + timedelta(minutes=7 * i), "text": lines[i % 3],
+             "author": {"discord": str(8 * 10**17 + i % 45), "name": f"outage{i % 45}"}} for i in range(90)]
+    path = folder / "outage.json"
+    path.write_text(json.dumps(_discord_export("general", msgs)))
+    return path
+
+
+def test_watch_alerts_each_finding_once_through_a_webhook_that_fails_twice(httpserver: Any, demo_copy: Any,
+                                                                          tmp_path: Path) -> None:
     ws_path = demo_copy("watch")
+    ws = Workspace(ws_path)
+    assert not ingest(ws, [_outage(tmp_path)], progress=False).errors
+    ws.close()
     delivered: list[dict[str, Any]] = []
     failures = [500, 503]
 
@@ -333,6 +353,7 @@ def test_watch_alerts_each_finding_once_through_a_webhook_that_fails_twice(https
     assert [r.returncode for r in runs] == [0, 0], runs[0].stderr[-2000:]
     first, second = (json.loads(r.stdout) for r in runs)
     assert first["findings"] >= 1 and first["alerted"] == first["findings"] == len(delivered)
+    assert any("2025-04-29" in d["text"] or "crash" in d["text"] or "server" in d["text"] for d in delivered), delivered
     assert second["alerted"] == 0 and len(delivered) == first["alerted"]  # each finding alerted exactly once
     assert all(set(d) == {"text"} and d["text"].startswith("pilang: ") and "http" not in d["text"] for d in delivered)
     assert "Traceback" not in runs[0].stderr + runs[1].stderr

@@ -63,6 +63,18 @@ def test_names_on_real_chat_come_from_each_clusters_own_distinctive_words(dota_c
             assert set(w for w in words if w not in ("2", "other")) <= set(p["terms"]), (p["name"], p["terms"])
 
 
+def test_on_real_chat_a_persona_never_has_more_messages_on_a_topic_than_everyone(dota_chat: Workspace) -> None:
+    """Persona topics are counted in the community's topics (the same fit, whatever was asked before)."""
+    from pilang_engine.analytics.topics import topics
+    everyone = topics(dota_chat, {})["evidence"]
+    sizes = {t["label"]: t["size"] for t in everyone["topics"]}
+    for p in personas.stored(dota_chat):
+        mine = topics(dota_chat, {"filters": {"persona": p["name"]}})["evidence"]
+        assert mine["fit"]["topics_of"] == everyone["fit"]["topics_of"]
+        assert all(t["size"] <= sizes[t["label"]] for t in mine["topics"]), p["name"]
+        assert sum(t["size"] for t in mine["topics"]) + mine["unassigned"] == mine["messages"]
+
+
 def test_k_is_chosen_by_silhouette_among_stable_candidates(ws: Workspace) -> None:
     info = personas.fit_info(ws)
     chosen = next(c for c in info["candidates"] if c["k"] == info["k"])

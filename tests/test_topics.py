@@ -85,23 +85,46 @@ def test_topics_are_readable_reproducible_and_cached(demo_ws: Workspace) -> None
 
 
 def test_the_same_messages_give_the_same_topics_when_fitted_again(demo_ws: Workspace, tmp_path: Any) -> None:
+    """Fitted three times in one process, the last with torch's and BLAS's thread pools resized between (as
+    other libraries do): UMAP's spectral start differed between calls, and sums depend on thread counts."""
     import shutil
-    first = topics(demo_ws, {"source": "discord"})["evidence"]["topics"]
-    shutil.rmtree(demo_ws.path / "cache")
-    demo_ws._derived.clear()
-    second = topics(demo_ws, {"source": "discord"})
-    assert second["evidence"]["fit"]["how"] == "fitted"
-    assert [(t["label"], t["size"]) for t in second["evidence"]["topics"]] == [(t["label"], t["size"]) for t in first]
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    def fit() -> list[tuple[str, int]]:
+        shutil.rmtree(demo_ws.path / "cache", ignore_errors=True)
+        demo_ws._derived.clear()
+        out = topics(demo_ws, {"source": "discord"})
+        assert out["evidence"]["fit"]["how"] == "fitted"
+        return [(t["label"], t["size"]) for t in out["evidence"]["topics"]]
+    first, second = fit(), fit()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            third = fit()
+    finally:
+        torch.set_num_threads(threads)
+    assert second == first and third == first
 
 
-def test_a_narrower_scope_is_answered_from_the_wider_fit(demo_ws: Workspace) -> None:
-    wide = topics(demo_ws, {"source": "discord"})
+def test_a_narrower_scope_is_answered_from_the_wider_fit_whatever_was_asked_before(demo_ws: Workspace) -> None:
+    """One question, one answer: the narrow scope asked first (nothing cached) and asked after the wide one
+    read the same topics, those of all the source's messages, each no larger than there."""
+    import shutil
     last = demo_ws.db.execute("SELECT max(time) FROM messages").fetchone()[0]
     since = last - 21 * DAY
+    shutil.rmtree(demo_ws.path / "cache", ignore_errors=True)
+    demo_ws._derived.clear()
+    first = topics(demo_ws, {"source": "discord", "since": since})
+    wide = topics(demo_ws, {"source": "discord"})
     narrow = topics(demo_ws, {"source": "discord", "since": since})
-    assert narrow["evidence"]["fit"]["how"] == "assigned from a cached fit"
-    labels = {t["label"] for t in wide["evidence"]["topics"]}
-    assert {t["label"] for t in narrow["evidence"]["topics"]} <= labels
+    assert narrow["evidence"]["fit"]["how"] == "cached" and "all" in narrow["evidence"]["fit"]["topics_of"]
+    sizes = {t["label"]: t["size"] for t in wide["evidence"]["topics"]}
+    assert [(t["label"], t["size"]) for t in first["evidence"]["topics"]] == \
+        [(t["label"], t["size"]) for t in narrow["evidence"]["topics"]]
+    assert all(t["size"] <= sizes[t["label"]] for t in narrow["evidence"]["topics"])
     n = demo_ws.count("messages", "WHERE source = 'discord' AND time >= ?", [since])
     assert narrow["evidence"]["messages"] == n
 
@@ -147,8 +170,11 @@ def test_drivers_name_the_nerfed_theme_after_the_nerf(demo_ws: Workspace) -> Non
     top = ev["drivers"][0]
     words = top["label"] + " " + " ".join(t["term"] for t in top["terms"])
     assert any(w in words for w in ("nerf", "rifle", "damage", "sniper", "weapon")), words
-    assert top["significant"] and top["after"]["negative_share"] > top["before"]["negative_share"]
+    # its complaints rose (in the whole source's topics the nerf topic is all complaints before and after)
+    assert top["significant"] and top["after"]["negative"] > top["before"]["negative"]
     assert top["since"] is not None and top["change"] and top["change"]["title"] == "Hotfix 1.0.4"
+    # the simulator's reactions start on the patch's calendar day (2025-03-11; the patch is dated 18:00)
+    assert top["since"] == "2025-03-11" and top["change"]["days_before"] == 0, top
     assert "Hotfix 1.0.4" in out["answer"] and all(q["id"] and q["time"] for q in top["quotes"])
     parts = sum(r["contribution"] for r in ev["table"])
     assert parts == pytest.approx(ev["net_sentiment"]["after"] - ev["net_sentiment"]["before"], abs=2e-3)
@@ -179,6 +205,44 @@ def test_drivers_per_source_and_persona_and_bad_periods(demo_with_personas: Any)
     assert "too few" in only["answer"]  # 58 reviews in all: said, not invented
     with pytest.raises(WorkspaceError, match="must end before"):
         drivers(ws, {"since": "2025-04-01", "until": "2025-04-08", "versus": ["2025-04-03", "2025-04-10"]})
+
+
+def _on_topics(out: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    return {r["label"]: (r["after"]["messages"], r["before"]["messages"]) for r in out["evidence"]["table"]}
+
+
+def test_a_persona_never_has_more_messages_on_a_topic_than_the_community(demo_with_personas: Any) -> None:
+    """The report's persona sections and its community section, for the same month: a persona's messages are
+    counted in the community's topics (a fit of the persona's own messages named other clusters alike)."""
+    ws = demo_with_personas("drivers-invariant")
+    scope = {"context": "last-month"}
+    everyone = _on_topics(drivers(ws, scope))
+    for (name,) in ws.db.execute("SELECT name FROM personas").fetchall():
+        mine = _on_topics(drivers(ws, {**scope, "filters": {"persona": name}}))
+        assert set(mine) <= set(everyone)
+        assert all(a <= everyone[t][0] and b <= everyone[t][1] for t, (a, b) in mine.items()), name
+        listed = topics(ws, {**scope, "since": ws.period("last-month")[0], "filters": {"persona": name}})
+        sizes = {t["label"]: t["size"] for t in topics(ws, {"since": ws.period("last-month")[0]})["evidence"]["topics"]}
+        assert all(t["size"] <= sizes[t["label"]] for t in listed["evidence"]["topics"]), name
+
+
+def test_the_notebook_and_the_report_give_the_same_drivers(demo_copy: Any) -> None:
+    """A named period resolved in pilang once went back to the engine to the minute, so the notebook's month
+    lost its last message (1,406 vs 1,407): another topic fit, other numbers than the report's."""
+    from pilang import report
+    from pilang.session import Session
+    from pilang.tojson import json_value as to_json
+    path = demo_copy("drivers-same")
+    s = Session(workspace=path)
+    notebook = to_json(s.eval_text("(drivers :since 'last-month)"))
+    words, parts = report.sections(s.engine.workspace(), "last-month")
+    section = dict(parts)["What players are upset about, and since when"]
+    reported = to_json(section)
+    assert notebook["evidence"]["messages"] == reported["evidence"]["messages"]
+    assert notebook["answer"] == reported["answer"]
+    assert notebook["evidence"]["table"] == reported["evidence"]["table"]
+    volume = to_json(s.eval_text("(query (type analytics) (target volume) (parameters (context last-month)))"))
+    assert volume["evidence"]["messages"] == to_json(dict(parts)["Volume"])["evidence"]["messages"]
 
 
 def test_drivers_through_the_query_language(demo_copy: Any) -> None:

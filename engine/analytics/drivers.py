@@ -14,7 +14,7 @@ from ..workspace.search import iso, parse_date
 from ..workspace.store import Workspace, WorkspaceError
 from .sentiment import NEGATIVE, POSITIVE
 from .series import DAY, Scope, day_of
-from .topics import MIN_MESSAGES, fit_for, quotes_for, scope_ids
+from .topics import MIN_MESSAGES, community_fit, quotes_for, scope_ids
 
 BOOTSTRAP = 300  # resamples of the players in each period
 ALPHA = 0.05  # family-wise, over the topics (Holm)
@@ -107,7 +107,8 @@ def change_point_test(times: np.ndarray, negative: np.ndarray, start: float, end
                       seed: int = 0) -> tuple[float | None, float | None]:
     """(the day a topic's daily negative messages rose most clearly, its permutation p-value): the best single
     break by least squares among rises, tested against the same days in random order (under a constant
-    rate every order is as likely). (None, None) when the series is too short or has no rise."""
+    rate every order is as likely). Days are 24 hours from the period's start (whole, so each is a fair draw
+    under the null); (None, None) when the series is too short or has no rise."""
     days = int(np.ceil((end - start) / DAY))
     if days < 6 or negative.sum() < 3:
         return None, None
@@ -147,19 +148,22 @@ def complaints_growth(after: int, days_after: float, before: int | None, days_be
     return round(after / days_after - (before / days_before if before is not None else 0.0), 3)
 
 
-ROW_COLUMNS = ("topic", "messages", "negative", "part", "interval", "p_holm", "since", "after")
+ROW_COLUMNS = ("topic", "messages", "negative", "part_of_change", "beyond_chance", "complaints_rose_on",
+               "dated_change_before")
 
 
 def _row(r: dict[str, Any], level: bool) -> dict[str, Any]:
-    """A driver as one row of the answer's table: before -> after, its part of the change, when."""
+    """A driver as one row of the answer's table: before -> after, its part of the change, whether that part
+    is beyond chance (Holm over the topics: one verdict, not an unadjusted interval beside an adjusted p),
+    the day its complaints rose (when a test dates it) and the dated change just before that day."""
     def share(side: dict[str, Any]) -> str:
-        return "-" if side["negative_share"] is None else f"{side['negative_share']:.0%}"
+        return "" if side["negative_share"] is None else f"{side['negative_share']:.0%}"
     b, a = r["before"], r["after"]
     return {"topic": r["label"], "messages": str(a["messages"]) if level else f"{b['messages']} → {a['messages']}",
-            "negative": share(a) if level else f"{share(b)} → {share(a)}", "part": r["contribution"],
-            "interval": f"{r['interval'][0]:+.3f} to {r['interval'][1]:+.3f}", "p_holm": r["p_adjusted"],
-            "since": r.get("since") or ("" if level or "since_p" not in r else "no clear start"),
-            "after": (r.get("change") or {}).get("title", "")}
+            "negative": share(a) if level else f"{share(b)} → {share(a)}", "part_of_change": f"{r['contribution']:+.3f}",
+            "beyond_chance": "yes" if r["significant"] else "no",
+            "complaints_rose_on": r.get("since") or ("" if level or "since_p" not in r else "no clear start"),
+            "dated_change_before": (r.get("change") or {}).get("title", "")}
 
 
 def _side(n: int, neg: int, net: float, days: float) -> dict[str, Any]:
@@ -170,18 +174,20 @@ def _side(n: int, neg: int, net: float, days: float) -> dict[str, Any]:
 def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     """The topics that moved the community's net sentiment between the compared period and the one in scope."""
     scope = Scope.of({**params, "since": None, "until": None})
-    cond, args = scope.where()
+    cond, args = Scope(scope.source).where()  # the default period ends with the community's last message
     since, until, vs, vu = periods(ws, params, cond, args)
     after = scope_ids(ws, Scope(scope.source, since, until, scope.filters), dated=True)
     before = scope_ids(ws, Scope(scope.source, vs, vu, scope.filters), dated=True)
     ids = np.union1d(after, before)
+    community = ids if not scope.filters else np.union1d(
+        scope_ids(ws, Scope(scope.source, since, until), dated=True), scope_ids(ws, Scope(scope.source, vs, vu), dated=True))
     where = {"scope": {**scope.describe(), "since": iso(since), "until": iso(until)},
              "versus": {"since": iso(vs), "until": iso(vu)}}
     if len(after) < MIN_MESSAGES:
         return {"answer": f"too few messages in the period ({len(after)}) to find drivers; need at least"
                           f" {MIN_MESSAGES}", "evidence": {**where, "messages": {"after": len(after),
                                                                                    "before": len(before)}}}
-    fit, how = fit_for(ws, ids)
+    fit, how, fit_on = community_fit(ws, scope.source, community)
     pos = fit.positions(ids)
     topic, net = fit.assigned[pos].astype(int), _net(fit.sentiment[pos])
     rows = ws.rows_in("SELECT id, time, coalesce(author, 'message:' || id) FROM messages WHERE id IN ({marks})",
@@ -215,6 +221,8 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                       "before": _side(nb, int(neg[ib].sum()), float(net[ib].mean()) if nb else 0.0, days_b),
                       "after": _side(na, int(neg[ia].sum()), float(net[ia].mean()) if na else 0.0, days_a),
                       "contribution": round(float(contribution[t + 1]), 4),
+                      # 95% for this topic on its own; "significant" is Holm over all the topics, so an
+                      # interval clear of zero can sit beside a part that is not beyond chance
                       "interval": [round(float(contribution[t + 1] - 1.96 * se[t + 1]), 4),
                                    round(float(contribution[t + 1] + 1.96 * se[t + 1]), 4)],
                       "p_adjusted": round(float(p_adj[t + 1]), 4), "significant": bool(p_adj[t + 1] < ALPHA),
@@ -231,8 +239,10 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
             cp, p_cp = change_point_test(times[members], neg[members].astype(float), vs, until)
             r["since_p"] = None if p_cp is None else round(p_cp, 4)
             if cp is not None and p_cp < CHANGE_ALPHA:  # a date (and a patch) only for a rise beyond chance
-                r["since"] = day_of(cp)
-                r["change"] = nearest_change(ws, cp)
+                # the calendar day holding most of the first 24 hours after the break: a period that starts at a
+                # patch's 18:00 cuts its days there, and "since 03-10" read as 03-10 for a rise from 03-11
+                r["since"] = day_of(cp + DAY / 2)
+                r["change"] = nearest_change(ws, cp + DAY / 2)
         mood = members[late[members] & (neg[members] if r["contribution"] < 0 else net[members] > 0)]
         r["quotes"] = quotes_for(ws, fit, pos[mood] if len(mood) else pos[members[late[members]]])
     complaints = sorted((r for r in table if r["topic"] != NO_TOPIC), key=lambda r: -r["complaints_growth_per_day"])
@@ -243,14 +253,16 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
             "evidence": {**where, "messages": {"after": int(late.sum()), "before": int((~late).sum())},
                          "ranked_by": "each topic's part of the change in net sentiment (positive minus negative"
                                       " share; the parts add up to the change); intervals and Holm-adjusted p from a"
-                                      f" bootstrap over players ({BOOTSTRAP} resamples)" if not level else
+                                      f" bootstrap over players ({BOOTSTRAP} resamples); a part is beyond chance when"
+                                      f" its Holm-adjusted p over the {k + 1} topics is under {ALPHA}; each interval is"
+                                      " 95% for its topic alone, not adjusted" if not level else
                                       "each topic's part of the period's net sentiment (no messages before it to"
                                       " compare with)",
                          "net_sentiment": community,
                          "drivers": down[:TOP * 2], "lifting": up[:TOP * 2],
                          "complaints": [{"label": r["label"], "growth_per_day": r["complaints_growth_per_day"]}
                                         for r in complaints[:5]],
-                         "table": table, "topics_fit": {**fit.info, "how": how}},
+                         "table": table, "topics_fit": {**fit.info, "how": how, "topics_of": fit_on}},
             "model": f"topic parts of net sentiment (topics: BERTopic, fit on {fit.info['fit_on']:,} messages);"
                      f" change points: one least-squares break in daily complaints, dated only when a permutation"
                      f" test ({PERMUTATIONS} orders) passes at {CHANGE_ALPHA:.0%} false alarms per topic"}
@@ -264,7 +276,7 @@ def _sentence(down: list[dict[str, Any]], up: list[dict[str, Any]], community: d
     a, b = d["after"], d["before"]
     lead = "Most upset about" if d["significant"] or level else \
         (f"No topic pulled net sentiment ({community['before']:+.2f} to {community['after']:+.2f}) down beyond"
-         " what chance gives; the largest fall:")
+         " what chance gives; the largest fall in net sentiment:")
     text = f"{lead} {d['label']}: {a['messages']} messages"
     if level:
         text += f", {a['negative_share']:.0%} negative (net sentiment {a['net_sentiment']:+.2f})"
@@ -273,7 +285,10 @@ def _sentence(down: list[dict[str, Any]], up: list[dict[str, Any]], community: d
         text += f", {'up' if a['per_day'] >= b['per_day'] else 'down'} from {b['messages']}"
         if abs(a["messages"] / a["per_day"] - b["messages"] / b["per_day"]) > 0.5:  # periods of other lengths
             text += f" ({a['per_day']:.1f} vs {b['per_day']:.1f} a day)"
-        text += f"; {a['negative_share']:.0%} negative vs {b['negative_share']:.0%}"
+        an, bn = a["negative_share"] or 0.0, b["negative_share"] or 0.0  # None: no messages on that side
+        text += f"; {an:.0%} negative, as before" if f"{an:.0%}" == f"{bn:.0%}" else f"; {an:.0%} negative vs {bn:.0%}"
+        if an < bn:  # its fall is fewer positive messages, not more complaints
+            text += " (its complaints fell: the fall is fewer positive messages)"
     else:
         text += f", none before; {a['negative_share']:.0%} negative"
     if not d.get("since") and "since_p" in d:

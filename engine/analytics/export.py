@@ -22,10 +22,14 @@ COLUMNS = ["id", "source", "time", "author", "text", "language", "sentiment", "s
 BATCH = 5000
 
 
-def _topics(ws: Workspace, ids: np.ndarray, notes: list[str]) -> tuple[dict[int, int], list[dict[str, Any]]]:
-    from .topics import fit_for
+def _topics(ws: Workspace, scope: Scope, ids: np.ndarray, notes: list[str]
+            ) -> tuple[dict[int, int], list[dict[str, Any]]]:
+    """Each message's topic, from the fit the same scope's `topics` answer uses."""
+    from .topics import community_fit, scope_ids
     try:
-        fit, _ = fit_for(ws, ids)
+        community = scope_ids(ws, Scope(scope.source, scope.since, scope.until), dated=scope.since is not None
+                              or scope.until is not None) if scope.filters else ids
+        fit, _, _ = community_fit(ws, scope.source, community)
     except (WorkspaceError, ValueError) as exc:
         notes.append(f"no topics: {exc}")
         return {}, []
@@ -45,7 +49,7 @@ def export_messages(ws: Workspace, out: TextIO, fmt: str = "csv", scope: Scope |
     cond, args = scope.where(dated=dated)
     ids = np.array([r[0] for r in ws.db.execute(f"SELECT id FROM messages WHERE {cond} ORDER BY id", args)],
                    dtype=np.int64)
-    topic_of, topic_list = _topics(ws, ids, notes) if topics and len(ids) else ({}, [])
+    topic_of, topic_list = _topics(ws, scope, ids, notes) if topics and len(ids) else ({}, [])
     if not topics:
         notes.append("topics left out (--no-topics)")
     personas = dict(ws.db.execute("SELECT pm.author, p.name FROM persona_members pm JOIN personas p"

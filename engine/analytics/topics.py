@@ -5,7 +5,8 @@ maximal marginal relevance, near-duplicate topics merged, outliers given to the 
 close enough, and labels a person reads: two of the best terms, chosen KeyBERT-style (closest in meaning
 to the topic's centroid). BERTopic's own KeyBERTInspired ranks rare words first, which lowered c_npmi
 (measured: see the benchmark), so it only picks the label's words here. A fit is cached per (workspace
-contents, scope); a narrower scope that the fit resolves is answered by its assignments, without refitting."""
+contents, messages); a question is answered from the topics of its whole source when they separate its
+community's messages, else from its community's own (`community_fit`)."""
 from __future__ import annotations
 
 import hashlib
@@ -27,10 +28,10 @@ from ..workspace.progress import step
 from ..workspace.store import Workspace
 from . import language
 from .coherence import coherence
-from .sentiment import message_vectors, model_for
+from .sentiment import NEGATIVE, message_vectors, model_for
 from .series import Scope, day_of
 
-ALGORITHM = 6  # bump when the fit changes: cached fits of other versions are not reused
+ALGORITHM = 7  # bump when the fit changes: cached fits of other versions are not reused
 TOP_WORDS = 10
 MIN_MESSAGES = 50
 MIN_TOPIC_SIZE = 20
@@ -135,16 +136,6 @@ def _cached(ws: Workspace, contents: str, key: str, ids: np.ndarray, size: int |
     if path.exists() and (fit := _load(path)) is not None and fit.contents == contents:
         memo[key] = fit
         return fit, "cached"
-    candidates = [f for f in memo.values() if f.contents == contents]
-    known = {f.key for f in candidates}
-    for p in folder.glob(f"{prefix}-*.pkl") if folder.exists() else []:
-        if p.stem.split("-", 1)[1] not in known and (f := _load(p)) is not None and f.contents == contents:
-            memo[f.key] = f
-            candidates.append(f)
-    for f in sorted(candidates, key=lambda f: len(f.ids)):
-        if f.info.get("asked_min_topic_size") == size and len(f.ids) >= len(ids) and f.covers(ids) \
-                and f.resolves(ids):
-            return f, "assigned from a cached fit"
     return None, "fitted"
 
 
@@ -156,7 +147,7 @@ def scope_ids(ws: Workspace, scope: Scope, dated: bool = False) -> np.ndarray:
 
 
 def fit_for(ws: Workspace, ids: np.ndarray, min_topic_size: int | None = None) -> tuple[TopicFit, str]:
-    """The topic fit that answers for these messages: cached, assigned from a wider cached fit, or new."""
+    """The topic fit of exactly these messages: cached or new."""
     contents = contents_key(ws)
     key = _digest(contents, hashlib.sha1(ids.tobytes()).hexdigest(), min_topic_size)
     fit, how = _cached(ws, contents, key, ids, min_topic_size)
@@ -167,6 +158,22 @@ def fit_for(ws: Workspace, ids: np.ndarray, min_topic_size: int | None = None) -
         ws._derived.setdefault("topic-fits", {})[key] = fit
         _save(ws, fit)
     return fit, how
+
+
+def community_fit(ws: Workspace, source: str | None, community: np.ndarray, min_topic_size: int | None = None
+                  ) -> tuple[TopicFit, str, str]:
+    """(fit, how, what it was fit on) for a question whose community (its source and period, before any
+    persona or other filter) is `community`: the topics of every message of the source when they still
+    separate the community's messages, else the community's own. The choice depends on the question only,
+    never on what was asked before, and a filtered scope is counted in its community's topics, so one
+    question gets one answer everywhere and a persona never has more messages on a topic than everyone."""
+    whole = scope_ids(ws, Scope(source))
+    fit, how = fit_for(ws, whole, min_topic_size)
+    if len(community) == len(whole) or fit.resolves(community):
+        return fit, how, f"all {len(whole):,} {source or 'workspace'} messages"
+    fit, how = fit_for(ws, community, min_topic_size)
+    return fit, how, (f"the {len(community):,} messages of the period (the topics of all {len(whole):,} do not"
+                      " separate them)")
 
 
 def _vectorizer(stops: set[str], docs: list[str] | None = None) -> Any:
@@ -265,16 +272,13 @@ def _reducer(X: np.ndarray, seed: int = SEED) -> Any:
     X = np.ascontiguousarray(X, dtype=np.float32)
     index = faiss.IndexFlatIP(X.shape[1])
     index.add(X)
-    # one thread: faiss's OpenMP sums in an order that depends on how many threads it gets (other libraries'
-    # pools change that), and a last-bit difference reorders near-tied neighbours: other topics from the same data
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        sims, neighbours = index.search(X, UMAP_NEIGHBOURS)
-    finally:
-        faiss.omp_set_num_threads(threads)
+    sims, neighbours = index.search(X, UMAP_NEIGHBOURS)  # one thread (see _one_thread): near ties keep their order
     return UMAP(n_neighbors=UMAP_NEIGHBOURS, n_components=REDUCED_DIM, min_dist=0.0, metric="cosine",
                 random_state=seed, n_epochs=UMAP_EPOCHS,
+                # PCA start: the spectral one lays out disconnected neighbour graphs (most chat has some) by
+                # an embedding of their centroids that differs between calls, so the same messages gave
+                # other topics when fitted again in the same process
+                init="pca",
                 precomputed_knn=(neighbours, np.maximum(1 - sims, 0).astype(np.float32), None))
 
 
@@ -334,8 +338,33 @@ def _backend(encoder: Any) -> Any:
     return Backend()
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """BLAS, OpenMP and torch on one thread: their sums' order depends on how many threads they get (the
+    machine's cores, and other libraries that resize the pools), and a last-bit difference in UMAP's layout or
+    a centroid reorders near ties: other topics from the same messages on another machine."""
+    import faiss
+    import torch
+    from threadpoolctl import threadpool_limits
+    threads = torch.get_num_threads(), faiss.omp_get_max_threads()
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)  # faiss may carry an OpenMP of its own
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(threads[0])
+        faiss.omp_set_num_threads(threads[1])
+
+
 def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size: int | None,
          seed: int = SEED) -> TopicFit:
+    with _one_thread():
+        return _fit_here(ws, ids, key, contents, min_topic_size, seed)
+
+
+def _fit_here(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size: int | None,
+              seed: int) -> TopicFit:
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
@@ -463,7 +492,16 @@ def _central_labels(topics: list[dict[str, Any]], C: np.ndarray, encoder: Any, m
 
 
 def _distinct_labels(topics: list[dict[str, Any]]) -> None:
-    """Two topics never share a label: the later one adds its next distinct term."""
+    """Two topics never share a leading word (a reader tells topics apart by it: not two "recommended / ..."),
+    nor a label: the later one leads with its next term that leads no other label."""
+    leads: set[str] = set()
+    for t in topics:
+        words = t["label"].split(" / ")
+        if words[0] in leads:
+            other = [w for w in words[1:] + [x["term"] for x in t["terms"]] if w not in leads and w != words[0]]
+            if other:
+                t["label"] = f"{other[0]} / {words[0]}"
+        leads.add(t["label"].split(" / ")[0])
     seen: set[str] = set()
     for t in topics:
         if t["label"] in seen:
@@ -546,6 +584,39 @@ def held_out_quality(ws: Workspace, train: np.ndarray, test: np.ndarray, other_s
     return {"topics": ours, "baseline": theirs, "train": len(train), "test": len(test)}
 
 
+TREND_ALPHA = 0.05  # family-wise over the topics (Holm)
+
+
+def trend(times: np.ndarray, topics: np.ndarray, tids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each topic's trend over the scope's dated span: the share of its messages in the later half against the
+    share of all messages there (so a busier week is no trend), by an exact binomial test, Holm over the
+    topics; "rising"/"falling" only past that, else "steady". Nothing for a scope without enough dates."""
+    from scipy.stats import binomtest
+    from statsmodels.stats.multitest import multipletests
+    dated = ~np.isnan(times)
+    if dated.sum() < MIN_MESSAGES or not tids:
+        return {}
+    t, k = times[dated], topics[dated]
+    middle = t.min() + (t.max() - t.min()) / 2
+    late = t >= middle
+    expected = float(late.mean())
+    if not 0 < expected < 1:
+        return {}
+    tests = []
+    for tid in tids:
+        mine = k == tid
+        n, x = int(mine.sum()), int((mine & late).sum())
+        tests.append((tid, n, x, binomtest(x, n, expected).pvalue if n else 1.0))
+    adjusted = multipletests([p for *_, p in tests], method="holm")[1]
+    out = {}
+    for (tid, n, x, _), p in zip(tests, adjusted):
+        ratio = (x / max(n - x, 1)) / (expected / (1 - expected)) if n else 1.0
+        words = "steady" if p >= TREND_ALPHA else ("rising" if x / max(n, 1) > expected else "falling")
+        out[tid] = {"words": words, "later_half_share": round(x / max(n, 1), 4), "expected_share": round(expected, 4),
+                    "odds_ratio": round(ratio, 3), "p_adjusted": round(float(p), 4)}
+    return out
+
+
 def _over_time(times: np.ndarray, topics: np.ndarray, tids: list[int], bins: int = 20) -> list[dict[str, Any]]:
     dated = ~np.isnan(times)
     if dated.sum() < MIN_MESSAGES:
@@ -570,7 +641,8 @@ def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
         return {"answer": f"too few messages ({len(ids)}) for topics; need at least {MIN_MESSAGES}",
                 "evidence": {"scope": scope.describe(), "messages": len(ids)}}
     size = params.get("min-topic-size")
-    fit, how = fit_for(ws, ids, int(size) if size else None)
+    community = scope_ids(ws, Scope(scope.source, scope.since, scope.until)) if scope.filters else ids
+    fit, how, fit_on = community_fit(ws, scope.source, community, int(size) if size else None)
     pos = fit.positions(ids)
     assigned = fit.assigned[pos]
     meta = np.array(ws.rows_in("SELECT id, coalesce(time, 'nan'), source FROM messages WHERE id IN ({marks})",
@@ -580,25 +652,34 @@ def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     tids = [int(t) for t in np.argsort(-np.bincount(assigned[assigned >= 0], minlength=len(fit.topics)))
             if (assigned == t).any()]
     found = []
+    scores = fit.sentiment[pos]
+    trends = trend(times, assigned, tids)
     for tid in tids:
         members = np.where(assigned == tid)[0]
         topic = fit.topics[tid]
+        scored = scores[members][~np.isnan(scores[members])]
         found.append({"topic": tid, "label": topic["label"], "size": len(members), "terms": topic["terms"],
                       "language": topic["language"], "sources": dict(Counter(sources[members].tolist())),
-                      "quotes": quotes_for(ws, fit, pos[members])})
+                      "negative_share": round(float((scored < NEGATIVE).mean()), 4) if len(scored) else None,
+                      "trend": trends.get(tid), "quotes": quotes_for(ws, fit, pos[members])})
     outliers = int((assigned == -1).sum())
     co = scope_coherence(ws, fit, ids, tids) if tids else {}
-    listed = "; ".join(f"{t['label']} ({t['size']})" for t in found[:5])
+    listed = "; ".join(f"{t['label']} ({t['size']:,})" for t in found[:3])
     share = outliers / len(ids)
-    answer = (f"{len(found)} topics in {len(ids):,} messages ({share:.0%} in none); largest: {listed}" if found else
-              f"no topics in {len(ids):,} messages: none is large enough (at least {fit.info['min_topic_size']})")
-    return {"answer": answer,
+    none = "every message has a topic" if outliers == 0 else \
+        f"{outliers:,} ({share:.0%}) in none" if share >= 0.005 else f"{outliers:,} in none"
+    answer = (f"{len(found)} topics in {len(ids):,} messages ({none}); the largest: {listed}." if found else
+              f"No topics in {len(ids):,} messages: none is large enough (at least {fit.info['min_topic_size']}).")
+    rows = [{"topic": t["label"], "messages": t["size"],
+             "negative": "" if t["negative_share"] is None else f"{t['negative_share']:.0%}",
+             "trend": (t["trend"] or {}).get("words", "")} for t in found]
+    return {"answer": answer, "rows": rows, "columns": ["topic", "messages", "negative", "trend"],
             "evidence": {"scope": scope.describe(), "messages": len(ids), "unassigned": outliers,
                          "unassigned_share": round(share, 4), "topics": found,
                          "over_time": _over_time(times, assigned, tids),
                          "coherence": {**co, "computed_on": "the scoped messages the topics describe (in-sample, not"
                                                             " held out); gensim CoherenceModel, top-10 terms"},
-                         "fit": {**fit.info, "how": how}},
+                         "fit": {**fit.info, "how": how, "topics_of": fit_on}},
             "model": f"BERTopic (UMAP + HDBSCAN, min topic size {fit.info['min_topic_size']}, fit on"
                      f" {fit.info['fit_on']:,} messages; relevance-ranked terms with MMR, labels KeyBERT-style; stop words of"
                      f" {', '.join(fit.info['stop_word_languages']) or 'en'}) on {ws.embed_model} embeddings"}

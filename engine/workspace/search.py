@@ -24,7 +24,14 @@ def parse_date(value: Any) -> float | None:
 
 
 def iso(ts: float | None) -> str | None:
+    """The minute, for reading; a bound that is used again must be `exact_iso` (a minute drops messages)."""
     return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def exact_iso(ts: float | None) -> str | None:
+    """ISO-8601 to the microsecond, UTC: parse_date gives back the same bound (a named period resolved in
+    pilang and passed on selects the same messages as the engine's own)."""
+    return None if ts is None else datetime.fromtimestamp(ts, timezone.utc).isoformat()
 
 
 def search(ws: Workspace, text: str, k: int = 10, source: str | None = None, since: Any = None,

@@ -139,9 +139,9 @@ def install_routes(s: Any, routes: Any) -> int:
 @session_primitive("resolve-period")
 def resolve_period(s: Any, name: Any) -> list[Any]:
     """[since until evidence] for a named period (last-week last-month last-patch all)."""
-    from pilang_engine.workspace.search import iso
+    from pilang_engine.workspace.search import exact_iso
     since, until, evidence = s.engine.guard(s.engine.workspace().period)(to_python(name))
-    return [iso(since), iso(until), to_pilang(evidence)]
+    return [exact_iso(since), exact_iso(until), to_pilang(evidence)]
 
 
 @primitive("date?")
