@@ -100,6 +100,8 @@ class PilangKernel(Kernel):
             shown = bundle["text/plain"]
             self.send_response(self.iopub_socket, "execute_result",
                                {"execution_count": self.execution_count, "data": bundle, "metadata": {}})
+        self.pil.say_notes()  # after the answer they are about
+        sys.stdout.flush()
         if store_history:
             self.history.append((1, self.execution_count, code, shown))
         return {"status": "ok", "execution_count": self.execution_count, "payload": [], "user_expressions": {}}

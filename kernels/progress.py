@@ -5,11 +5,13 @@ writes a stream line on stdout instead (pilang_engine.workspace.progress)."""
 from __future__ import annotations
 
 import importlib.util
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 UPDATE_EVERY = 0.2  # seconds between widget updates: a comm message per row would flood the front end
+TICK = 1.0  # seconds between updates of work with no count (a topic fit): a spinner and its elapsed time
 
 
 def available() -> bool:
@@ -31,8 +33,8 @@ def enable_comms(kernel: Any) -> None:
 
 
 class WidgetBar:
-    """An ipywidgets progress bar and label: counted work fills the bar; a step (no count) shows it
-    striped until done."""
+    """An ipywidgets progress bar and label: counted work fills the bar; work with no count (a step) shows
+    a spinner and its elapsed seconds, ticking, until done; left behind as a full bar with the time taken."""
 
     def __init__(self, show: Callable[[dict[str, Any]], None], label: str, total: int | None, unit: str,
                  is_step: bool) -> None:
@@ -43,13 +45,26 @@ class WidgetBar:
                                    layout=w.Layout(width="240px"))
         self.text = w.Label(value=self._caption())
         self.box = w.HBox([self.bar, self.text])
-        if is_step or not total:
-            self.bar.value = 1.0  # a full bar in the working colour: no count to show
+        self.ticking: threading.Event | None = None
+        if is_step or not total:  # no count to show: no bar that looks finished, but seconds that move
+            self.bar.layout.display = "none"
+            self.ticking = threading.Event()
+            threading.Thread(target=self._tick, daemon=True, name="pilang-progress").start()
         show(self.box._repr_mimebundle_())
 
+    def _tick(self) -> None:
+        spinner = "◐◓◑◒"
+        n = 0
+        assert self.ticking is not None
+        while not self.ticking.wait(TICK):
+            n += 1
+            self.text.value = f"{spinner[n % len(spinner)]} {self._caption()}"
+
     def _caption(self) -> str:
-        if self.is_step:
-            return f"{self.label} …"
+        if self.is_step or not self.total:
+            elapsed = time.perf_counter() - self.started
+            count = "" if self.is_step else f": {self.done:,} {self.unit}".rstrip()
+            return f"{self.label}{count} … {elapsed:.0f} s"
         count = f"{self.done:,}" + (f" of {self.total:,}" if self.total else "")
         return f"{self.label}: {count} {self.unit}".rstrip()
 
@@ -63,8 +78,11 @@ class WidgetBar:
             self.text.value = self._caption()
 
     def close(self, note: str | None = None) -> None:
+        if self.ticking is not None:
+            self.ticking.set()
         took = time.perf_counter() - self.started
         self.bar.value, self.bar.bar_style = 1.0, "success"
+        self.bar.layout.display = None
         what = note or ("done" if self.is_step else f"{self.done:,} {self.unit}".rstrip())
         self.text.value = f"{self.label}: {what} in {took:.1f} s"
 

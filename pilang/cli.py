@@ -590,6 +590,7 @@ def _main(argv: list[str]) -> int:
                     out.write(json_line(value))
                 elif value is not None:
                     print(write_string(value))
+                session.say_notes()
             return 0
         def each(form: Any, value: Any) -> None:  # --json: a line for each top-level value
             if is_json_line(form, value):

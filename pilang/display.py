@@ -23,6 +23,9 @@ class Html:
         return f"#<html {self.source[:60]!r}>"
 
 
+MARKS = ("unusual",)  # series drawn as points on the chart (NaN where nothing is marked)
+
+
 class Plot:
     """A line or bar chart of one or more series; PNG for notebooks, a summary in a terminal."""
 
@@ -38,9 +41,19 @@ class Plot:
         fig = Figure(figsize=(7, 3.2), dpi=100)
         ax = fig.subplots()
         dates = _as_dates(self.x)
+        band = "low" in self.series and "high" in self.series  # an interval: shaded, not two more lines
         for name, ys in self.series.items():
             xs = dates or self.x or list(range(len(ys)))
+            if band and name in ("low", "high"):
+                continue
+            if name in MARKS:  # days flagged on the line they belong to, as points
+                ax.plot(xs, ys, "o", color="#c0392b", markersize=6, label=name, zorder=3)
+                continue
             (ax.bar if self.kind == "bar" else ax.plot)(xs, ys, label=name)
+        if band:
+            xs = dates or self.x or list(range(len(self.series["low"])))
+            ax.fill_between(xs, self.series["low"], self.series["high"], color="#1f77b4", alpha=0.18,
+                            linewidth=0, label="interval")
         if dates:  # dates as dates: a few readable ticks, not one rotated label per day
             locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
             ax.xaxis.set_major_locator(locator)
@@ -51,7 +64,7 @@ class Plot:
             fig.autofmt_xdate()
         ax.set_title(self.title)
         if len(self.series) > 1:
-            ax.legend()
+            ax.legend(fontsize="small")
         buf = io.BytesIO()
         fig.savefig(buf, format="png", bbox_inches="tight")
         return buf.getvalue()

@@ -57,16 +57,30 @@ class PilangError(Exception):
         """The headline, the source line with a caret under the span, and the call stack."""
         lines = [self.headline()]
         lines += caret_lines(self.span)
-        if self.stack:
+        stack = self.user_stack()
+        if stack:
             lines.append("pilang call stack (most recent call last):")
-            shown = self.stack if len(self.stack) <= 20 else self.stack[:8] + [None] + self.stack[-8:]
+            shown = stack if len(stack) <= 20 else stack[:8] + [None] + stack[-8:]
             for frame in shown:
                 if frame is None:
-                    lines.append(f"  ... {len(self.stack) - 16} more frames ...")
+                    lines.append(f"  ... {len(stack) - 16} more frames ...")
                 else:
                     name, span = frame
                     lines.append(f"  in {name} at {span.file}:{span.line}:{span.col}")
         return "\n".join(lines)
+
+
+    def user_stack(self) -> list[tuple[str, Span]]:
+        """The frames a user wrote: the library's own (the query evaluator in stdlib/) are how pilang works,
+        not where the user went wrong, and a stack of the top level alone says nothing (`--debug` and
+        `.stack` keep every frame)."""
+        from .resources import stdlib_dir
+        try:
+            library = str(stdlib_dir())
+        except Exception:  # noqa: BLE001 (no library found: every frame is the user's)
+            library = None
+        frames = [f for f in self.stack if not (library and str(f[1].file).startswith(library))]
+        return [] if all(name == "<toplevel>" for name, _ in frames) else frames
 
 
 def caret_lines(span: Span | None) -> list[str]:

@@ -92,6 +92,8 @@ class Learner:
         # the candidate handlers ratings are folded among; None: whatever `handler-candidates` is bound
         # to now (a local user may rebind it); the team server fixes the library's
         self.fixed_candidates: Any = None
+        self.notes: list[str] = []  # said after the answer they follow (`take_notes`), each offer once
+        self.offered: set[str] = set()
 
     def workspace(self) -> Any | None:
         """The workspace if this session has opened it (recording never opens one)."""
@@ -144,16 +146,18 @@ class Learner:
                      getattr(handler, "name", None), summary, (time.perf_counter() - started) * 1000,
                      None if error is None else str(getattr(error, "message", error)),
                      "query" if is_query else "other", qtype, qtarget, used)
-        # notes, not errors: on stdout (a notebook shows them as output, not in red); under --json the CLI
-        # points stdout at stderr, so the JSON lines stay clean
+        # notes, not errors: kept until the answer is shown, then said after it (`take_notes`)
         if "alias" in out:
             a = out["alias"]
-            print(f"; note: learned that {a['alias']} means {a['to']} for you ((forget '{a['alias']}) undoes it)",
-                  file=sys.stdout)
-        if "offer" in out:
+            self.notes.append(f"; learned: {a['alias']} means {a['to']} for you ((forget '{a['alias']}) undoes it)")
+        if "offer" in out and out["offer"]["name"] not in self.offered:
             o = out["offer"]
-            print(f"; note: you often write this shape; (accept '{o['name']}) installs {o['definition']}",
-                  file=sys.stdout)
+            self.offered.add(o["name"])
+            self.notes.append(f"; tip: (accept '{o['name']}) makes a shorthand for this shape you often write")
+
+    def take_notes(self) -> list[str]:
+        notes, self.notes = self.notes, []
+        return notes
 
     def candidates(self) -> dict[tuple[str, str], list[str]]:
         """The query evaluator's candidate handlers per (type, target), from `handler-candidates`."""

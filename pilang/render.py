@@ -14,6 +14,7 @@ from typing import Any
 
 from .datum import Keyword
 from .printer import display_string, write_string
+from .readable import brief, column, is_number, scalar
 
 K = Keyword
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -31,7 +32,8 @@ def _get(d: Any, key: str) -> Any:
 
 def quotes(evidence: Any) -> list[dict[str, Any]]:
     """Every quoted message in the evidence (maps with :text and :id), whitespace normalised; the same
-    text quoted twice is one quote with a count."""
+    text quoted twice, or two texts of the same words (`same_words`), is one quote with a count."""
+    from pilang_engine.analytics.language import same_words
     found: dict[str, dict[str, Any]] = {}
 
     def walk(v: Any) -> None:
@@ -40,6 +42,7 @@ def quotes(evidence: Any) -> list[dict[str, Any]]:
             if isinstance(text, str) and ident is not None:
                 clean = " ".join(text.split())
                 key = clean.lower()
+                key = next((k for k in found if k == key or same_words(k, key)), key)
                 if key not in found:
                     found[key] = {"text": clean, "id": ident, "time": _get(v, "time"), "source": _get(v, "source"),
                                   "author": _get(v, "author"), "ids": set()}
@@ -63,7 +66,8 @@ def _when(q: dict[str, Any]) -> str:
 
 
 def score_line(data: dict[Any, Any]) -> str | None:
-    """The model, and its held-out score with the baseline beside it where the result has them."""
+    """The model, and its held-out score with the baseline beside it where the result has them (a score of
+    several parts is a table: `score_rows`)."""
     model = data.get(K("model"))
     held = data.get(K("held-out"))
     parts = [display_string(model)] if model else []
@@ -71,15 +75,39 @@ def score_line(data: dict[Any, Any]) -> str | None:
         metric, value = _get(held, "metric"), _get(held, "value")
         base, base_value = _get(held, "baseline"), _get(held, "baseline-value") or _get(held, "baseline-score")
         if value is not None:
-            text = f"held-out {display_string(metric) + ' ' if metric else ''}{display_string(value)}"
+            text = f"held-out {scalar(metric) + ' ' if metric else ''}{scalar(value)}"
             if base is not None:
-                text += f" vs {display_string(base)}" + (f" {display_string(base_value)}" if base_value is not None else "")
+                text += f" vs {scalar(base)}" + (f" {scalar(base_value)}" if base_value is not None else "")
             parts.append(text)
-        else:
-            parts.append("held-out: " + _short(held, 600))
+        elif isinstance(metric, str):
+            parts.append(f"held-out: {metric}")
     elif held:
-        parts.append(f"held-out: {display_string(held)}")
+        parts.append(f"held-out: {scalar(held)}")
     return " · ".join(parts) or None
+
+
+def score_rows(data: dict[Any, Any]) -> list[dict[Any, Any]]:
+    """A held-out score of several parts as rows a person reads: one per scored thing (a metric of a group,
+    a model), its numbers, and the paired verdict against the baseline where there is one. Empty for a
+    score of one number (the score line says it)."""
+    held = data.get(K("held-out"))
+    if not isinstance(held, dict) or _get(held, "value") is not None:
+        return []
+    rows: list[dict[Any, Any]] = []
+
+    def walk(path: list[str], node: dict[Any, Any]) -> None:
+        numbers = {k: v for k, v in node.items() if is_number(v)}
+        verdicts = {k: _get(v, "verdict") for k, v in node.items() if isinstance(v, dict) and _get(v, "verdict")}
+        if len(numbers) >= 2 or (numbers and verdicts):
+            row: dict[Any, Any] = {K("scored"): " ".join(path) or "model"}
+            row.update(numbers)
+            row.update({K(_name(k).replace("versus-", "vs ").replace("-", " ")): v for k, v in verdicts.items()})
+            rows.append(row)
+        for k, v in node.items():
+            if isinstance(v, dict) and k not in verdicts:
+                walk(path + [_name(k).replace("-", " ")], v)
+    walk([], held)
+    return rows
 
 
 def _number(v: Any) -> bool:
@@ -87,11 +115,12 @@ def _number(v: Any) -> bool:
 
 
 def sparkline(values: list[Any]) -> str:
-    """A unicode sparkline; gaps (None, NaN) as spaces."""
+    """A unicode sparkline; gaps (None, NaN) as spaces. Scaled from zero (counts, or values all of one sign),
+    so a flat series reads flat: autoscaled, 46.3 to 45.7 would fill the whole height."""
     nums = [v for v in values if _number(v)]
     if not nums:
         return ""
-    lo, hi = min(nums), max(nums)
+    lo, hi = min(min(nums), 0.0), max(max(nums), 0.0)
     span = (hi - lo) or 1.0
     return "".join(" " if not _number(v) else
                    SPARKS[min(len(SPARKS) - 1, int((v - lo) / span * (len(SPARKS) - 1) + 0.5))] for v in values)
@@ -99,35 +128,63 @@ def sparkline(values: list[Any]) -> str:
 
 # ---- HTML -----------------------------------------------------------------------------------
 
+MAX_COLUMNS = 6  # columns of a table shown at once; the rest on demand
+CELL = "padding:2px 6px;vertical-align:top;overflow-wrap:anywhere;border-bottom:1px solid #eee"
+SCROLL = "<div style='overflow-x:auto;max-width:100%'>{}</div>"
+
+
+def _rows_html(items: list[dict[Any, Any]], columns: list[Any]) -> str:
+    head = "".join(f"<th style='{CELL};text-align:left'>{html.escape(column(c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(_cell_html(x.get(c)) for c in columns) + "</tr>" for x in items)
+    return f"<table class='pilang-rows' style='border-collapse:collapse'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def value_html(v: Any, depth: int = 0) -> str:
-    """Any pilang value as HTML: maps as key/value tables, lists of maps as tables, the rest as text."""
+    """Any pilang value as HTML for a person: maps as key/value tables (two levels deep, then in words),
+    lists of maps as tables of at most MAX_COLUMNS columns (all of them on demand), whose cells are words
+    (a nested value as one short line, never a table in a cell), blank where a value is absent."""
     if isinstance(v, dict):
         if not v:
-            return "<i>empty</i>"
-        rows = "".join(f"<tr><th style='text-align:left;vertical-align:top'>{html.escape(_name(k))}</th>"
-                       f"<td style='text-align:left'>{value_html(x, depth + 1)}</td></tr>" for k, x in v.items())
-        return f"<table class='pilang-map'>{rows}</table>"
+            return "<i>none</i>"
+        if depth >= 2:
+            return html.escape(brief(v, 300))
+        rows = "".join(f"<tr><th style='{CELL};text-align:left'>{html.escape(column(k))}</th>"
+                       f"<td style='{CELL};text-align:left'>{value_html(x, depth + 1)}</td></tr>" for k, x in v.items())
+        return SCROLL.format(f"<table class='pilang-map' style='border-collapse:collapse'>{rows}</table>")
     if isinstance(v, (list, tuple)):
         items = list(v)
         if not items:
             return "<i>none</i>"
         if all(isinstance(x, dict) for x in items):
+            if depth >= 2:
+                return html.escape(brief(items, 300))
             columns: list[Any] = []
             for x in items[:MAX_ROWS]:
                 columns += [k for k in x if k not in columns]
-            head = "".join(f"<th>{html.escape(_name(c))}</th>" for c in columns)
-            body = "".join("<tr>" + "".join(_cell_html(x.get(c), depth) for c in columns) + "</tr>"
-                           for x in items[:MAX_ROWS])
+            shown = items[:MAX_ROWS]
+            out = _rows_html(shown, columns[:MAX_COLUMNS])
+            if len(columns) > MAX_COLUMNS:
+                out += (f"<details><summary>all {len(columns)} columns</summary>"
+                        f"{SCROLL.format(_rows_html(shown, columns))}</details>")
             more = f"<p><i>… and {len(items) - MAX_ROWS} more</i></p>" if len(items) > MAX_ROWS else ""
-            return f"<table class='pilang-rows'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}"
-        text = ", ".join(display_string(x) for x in items[:MAX_ROWS])
-        return html.escape(text + (f", … ({len(items)} in all)" if len(items) > MAX_ROWS else ""))
-    return html.escape(" ".join(display_string(v).split()))
+            return SCROLL.format(out) + more
+        texts = [scalar(x) if not isinstance(x, (dict, list, tuple)) else brief(x) for x in items[:MAX_ROWS]]
+        more = f"… ({len(items)} in all)" if len(items) > MAX_ROWS else ""
+        if _one_per_line(items):
+            return "<br>".join(html.escape(t) for t in texts + ([more] if more else []))
+        return html.escape(", ".join(texts) + (", " + more if more else ""))
+    return html.escape(scalar(v))
 
 
-def _cell_html(v: Any, depth: int) -> str:
-    align = "right" if isinstance(v, (int, float)) and not isinstance(v, bool) else "left"
-    return f"<td style='text-align:{align}'>{value_html(v, depth + 1)}</td>"
+def _one_per_line(items: list[Any]) -> bool:
+    """Strings that read as a list, not a phrase (files, long texts): one per line."""
+    return len(items) > 1 and all(isinstance(x, str) for x in items) and sum(len(x) for x in items) > 60
+
+
+def _cell_html(v: Any) -> str:
+    align = "right" if is_number(v) else "left"
+    text = brief(v, 200) if isinstance(v, (dict, list, tuple)) else scalar(v)
+    return f"<td style='{CELL};text-align:{align}'>{html.escape(text)}</td>"
 
 
 def chart_img(png: bytes | None) -> str:
@@ -136,13 +193,26 @@ def chart_img(png: bytes | None) -> str:
     return f"<img alt='chart' src='data:image/png;base64,{base64.b64encode(png).decode('ascii')}'/>"
 
 
+def notes(data: dict[Any, Any]) -> list[str]:
+    """What the answer's one sentence leaves out and a reader needs beside it (the evidence's `notes`: why
+    a baseline answers, what was refused and why), shown under the headline, not collapsed."""
+    found = _get(data.get(K("evidence")), "notes")
+    if isinstance(found, str):
+        return [found]
+    return [display_string(n) for n in found] if isinstance(found, (list, tuple)) else []
+
+
 def result_html(result: Any) -> str:
     d = result.data
     headline = html.escape(display_string(d.get(K("answer"))))
-    out = [f"<div class='pilang-result'><p style='font-size:1.1em'><b>{headline}</b></p>"]
+    out = [f"<div class='pilang-result' style='max-width:100%;overflow-wrap:anywhere'><p style='font-size:1.1em'><b>{headline}</b></p>"]
+    out += [f"<p style='margin:0.2em 0'>{html.escape(n)}</p>" for n in notes(d)]
     line = score_line(d)
     if line:
         out.append(f"<p style='color:#555'>{html.escape(line)}</p>")
+    scores = score_rows(d)
+    if scores:
+        out.append(f"<div style='color:#555'>{value_html(scores, 1)}</div>")
     if result.table is not None:
         out.append(result.table.to_html())
     out.append(chart_img(result.to_png()))
@@ -166,14 +236,11 @@ def _width() -> int:
 
 
 def _short(v: Any, width: int) -> str:
-    """A value in one readable line: maps as "key value, ...", never the written {: ...} form."""
-    if isinstance(v, dict):
-        text = "; ".join(f"{_name(k)} {_short(x, width)}" for k, x in v.items())
-    elif isinstance(v, (list, tuple)):
-        text = f"{len(v)} item{'s' if len(v) != 1 else ''}" if v and isinstance(v[0], (dict, list, tuple)) else \
-            ", ".join(display_string(x) for x in v)
+    """A value in one readable line: maps as "key value; ...", never the written {: ...} form."""
+    if isinstance(v, (list, tuple)) and v and isinstance(v[0], (dict, list, tuple)):
+        text = f"{len(v)} item{'s' if len(v) != 1 else ''}"
     else:
-        text = " ".join(display_string(v).split())
+        text = brief(v, 10_000)
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
@@ -182,15 +249,25 @@ def result_lines(result: Any, width: int | None = None) -> list[str]:
     width = width or _width()
     d = result.data
     out = textwrap.wrap(display_string(d.get(K("answer"))), width) or [""]
+    for n in notes(d):
+        out += textwrap.wrap(n, width, initial_indent="  note: ", subsequent_indent="    ")
     line = score_line(d)
     if line:
         out += textwrap.wrap(line, width, initial_indent="  ", subsequent_indent="    ")
+    scores = score_rows(d)
+    if scores:
+        from .table import Table
+        columns: list[str] = []
+        for row in scores:
+            columns += [_name(k) for k in row if _name(k) not in columns]
+        lines = Table(scores, columns).__pilang_repr__().splitlines()[:-1]  # without its "(N rows)"
+        out += ["  " + (x if len(x) <= width - 2 else x[:width - 3] + "…") for x in lines]
     out.append(f"  handler: {display_string(d.get(K('handler')))}")
     if result.table is not None:
         out += ["  " + line for line in result.table.__pilang_repr__().splitlines()]
     if result.series:
         for name, values in result.series.items():
-            if name != "x":
+            if name not in ("x", "low", "high"):  # the band's edges: the chart shades them
                 out.append(f"  {name}: {sparkline(values)[:width - len(name) - 4]}")
     for q in quotes(d.get(K("evidence")))[:MAX_QUOTES]:
         out += textwrap.wrap(f"“{q['text'][:300]}”", width, initial_indent="  > ", subsequent_indent="    ")
@@ -218,6 +295,12 @@ def value_lines(v: Any, width: int | None = None, depth: int = 0) -> list[str]:
         for key, value in zip(keys, v.values()):
             room = width - key_width - 2
             inline = value if not isinstance(value, str) else " ".join(value.split())
+            if isinstance(value, (list, tuple)) and _one_per_line(list(value)):
+                out.append(key)
+                out += ["  " + _short(x, width - 2) for x in list(value)[:MAX_ROWS]]
+                if len(value) > MAX_ROWS:
+                    out.append(f"  … ({len(value)} in all)")
+                continue
             if isinstance(value, (dict, list, tuple)) and value and len(write_string(value)) > room:
                 sub = value_lines(value, width - 2, depth + 1)
                 if len(sub) > 1:

@@ -102,7 +102,10 @@ def completions(session: Session, text_before: str) -> list[tuple[str, str]]:
         own = [w.rstrip(")") for w in sig.split() if w.startswith(":")]
         pool = own + sorted({":" + k.name for k in Keyword._table.values()} - set(own))
     else:
-        pool = sorted(set(SPECIAL_DOCS) | {n for n in session.env if not n.startswith((" ", "__"))})
+        # the library's own helpers (the query evaluator's handlers, its parsers) are callable, not offered
+        internal = {getattr(x, "name", x) for x in session.env.get("*internal*") or ()}
+        pool = sorted(set(SPECIAL_DOCS) | {n for n in session.env if not n.startswith((" ", "__"))
+                                           and n not in internal})
     out = []
     for name in pool:
         if name.startswith(word):
@@ -164,6 +167,8 @@ def _eval_print(session: Session, text: str, name: str, out: TextIO, pretty: boo
             out.write("\n".join(value_lines(value)) + "\n")
         else:
             out.write(write_string(value) + "\n")
+    out.flush()
+    session.say_notes()
     return 0
 
 

@@ -14,13 +14,14 @@ from typing import Any
 from .bridge import as_result
 from .datum import Keyword
 from .printer import display_string
-from .render import quotes, score_line, sparkline
+from .readable import column
+from .render import notes, quotes, score_line, sparkline
 
 K = Keyword
 STYLE = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;
 padding:0 1em;color:#222;line-height:1.45}h1{font-size:1.6em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.4em 0}td,th{border-bottom:1px solid #eee;padding:2px 8px;font-size:.92em}
-td+td{white-space:nowrap}details{margin:.5em 0;color:#444}img{max-width:100%}.meta{color:#666}"""
+details{margin:.5em 0;color:#444}img{max-width:100%;height:auto}.meta{color:#666;overflow-wrap:anywhere}"""
 
 
 def _period(ws: Any, since: str | None, until: str | None) -> tuple[float, float, str]:
@@ -75,7 +76,7 @@ def to_html(ws: Any, since: str | None = None, until: str | None = None) -> str:
              f" {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} by pilang</p>")]
     for title, result in parts:
         body.append(f"<h2>{html.escape(title)}</h2>{result.to_html()}")
-    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Community report: {html.escape(words)}"
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'><title>Community report: {html.escape(words)}"
             f"</title><style>{STYLE}</style></head><body>{''.join(body)}</body></html>")
 
 
@@ -86,11 +87,17 @@ def to_markdown(ws: Any, since: str | None = None, until: str | None = None) -> 
     for title, result in parts:
         d = result.data
         lines += [f"## {title}", "", display_string(d.get(K("answer"))), ""]
+        lines += [x for n in notes(d) for x in (n, "")]
         line = score_line(d)
         if line:
             lines += [f"_{line}_", ""]
+        if result.table is not None:  # the answer's table, as Markdown
+            heads = [column(c) for c in result.table.columns]
+            lines += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+            lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in result.table.cells()]
+            lines.append("")
         for name, values in (result.series or {}).items():
-            if name != "x":
+            if name not in ("x", "low", "high"):  # the band's edges are in the chart of the HTML report
                 lines += [f"`{name}: {sparkline(values)}`", ""]
         for q in quotes(d.get(K("evidence")))[:3]:
             when = " · ".join(x for x in (str(q["time"])[:10] if q.get("time") else "", q.get("source") or "",

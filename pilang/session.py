@@ -92,8 +92,15 @@ class Session:
                 self._record(form, value, None, started)
                 if each is not None:
                     each(form, value)
+                    self.say_notes()  # after the form's own output
             return value
         return self.run(go)
+
+    def say_notes(self) -> None:
+        """The learner's notes on what was just evaluated, on stdout (a notebook shows them as output, not in
+        red; under --json the CLI points stdout at stderr): front ends call this after showing the value."""
+        for note in self.learner.take_notes():
+            print(note, file=sys.stdout)
 
     def _record(self, form: Any, value: Any, error: BaseException | None, started: float) -> None:
         try:
@@ -141,7 +148,7 @@ class Session:
 
     def load(self, path: str | Path, each: Callable[[Any, Any], None] | None = None) -> None:
         """Evaluate every form of a source file (`each(form, value)` after each top-level form)."""
-        self.eval_forms(read_file(path), each)
+        self.eval_forms(read_file(path), each or (lambda form, value: None))  # notes after each form's output
 
     def _load_from(self, path: Any, from_file: str) -> None:
         """`(load "x.pil")`: evaluate the file `load_target` names."""

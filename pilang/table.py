@@ -5,7 +5,7 @@ import html
 from typing import Any
 
 from .datum import Keyword
-from .printer import display_string
+from .readable import brief, column, scalar
 
 MAX_CELL = 60
 
@@ -23,8 +23,8 @@ class Table(list):
         for row in self:
             line = []
             for c in self.columns:
-                text = display_string(row.get(Keyword(c)))
-                text = " ".join(text.split())
+                v = row.get(Keyword(c))
+                text = brief(v, MAX_CELL) if isinstance(v, (dict, list, tuple)) else scalar(v)
                 line.append(text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…")
             out.append(line)
         return out
@@ -32,13 +32,14 @@ class Table(list):
     def __pilang_repr__(self) -> str:
         """Aligned plain text, numbers right-aligned."""
         cells = self.cells()
-        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(self.columns)]
+        heads = [column(c) for c in self.columns]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(heads)]
         numeric = self.numeric()
 
         def fmt(values: list[str]) -> str:
             return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
         lines = [self.title] if self.title else []
-        lines += [fmt(self.columns), fmt(["-" * w for w in widths])]
+        lines += [fmt(heads), fmt(["-" * w for w in widths])]
         lines += [fmt(r) for r in cells]
         lines.append(f"({len(self)} row{'s' if len(self) != 1 else ''})")
         return "\n".join(lines)
@@ -51,8 +52,11 @@ class Table(list):
     def to_html(self) -> str:
         """An HTML table, for notebooks: text left-aligned, numbers right-aligned."""
         align = ["right" if n else "left" for n in self.numeric()]
-        head = "".join(f"<th style='text-align:{a}'>{html.escape(c)}</th>" for c, a in zip(self.columns, align))
-        body = "".join("<tr>" + "".join(f"<td style='text-align:{a}'>{html.escape(v)}</td>" for v, a in zip(r, align))
-                       + "</tr>" for r in self.cells())
+        cell = "padding:2px 6px;vertical-align:top;overflow-wrap:anywhere;border-bottom:1px solid #eee"
+        head = "".join(f"<th style='{cell};text-align:{a}'>{html.escape(column(c))}</th>"
+                       for c, a in zip(self.columns, align))
+        body = "".join("<tr>" + "".join(f"<td style='{cell};text-align:{a}'>{html.escape(v)}</td>"
+                                        for v, a in zip(r, align)) + "</tr>" for r in self.cells())
         caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
-        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return (f"<div style='overflow-x:auto;max-width:100%'><table style='border-collapse:collapse'>{caption}"
+                f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")

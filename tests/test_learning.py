@@ -150,9 +150,14 @@ def test_l2_offers_a_macro_for_a_repeated_shape_and_installs_it_on_accept(demo: 
     s = session_for(path, "bo", monkeypatch)
     for day in ("2025-03-01", "2025-03-10", "2025-04-01"):
         s.eval_text(f'(query (type analytics) (target volume) (parameters (time-range "{day}" "2025-05-01")))')
-    said = capsys.readouterr()  # the offer is a note on stdout (a notebook shows stderr in red)
-    assert "; note: you often write this shape; (accept 'my-analytics-volume-by-time-range)" in said.out
-    assert "note:" not in said.err
+    said = capsys.readouterr()
+    assert said.out == ""  # kept until the front end has shown the answer it is about
+    s.say_notes()
+    s.eval_text('(query (type analytics) (target volume) (parameters (time-range "2025-04-05" "2025-05-01")))')
+    s.say_notes()
+    said = capsys.readouterr()  # on stdout (a notebook shows stderr in red), short, and said once
+    assert said.out == "; tip: (accept 'my-analytics-volume-by-time-range) makes a shorthand for this shape you often write\n"
+    assert "tip:" not in said.err
     ws = s.engine.workspace()
     (offer,) = [r for r in shapes.listing(ws) if r["kind"] == "macro"]
     assert offer["status"] == "offered" and offer["developer"] == "bo" and offer["name"] == "my-analytics-volume-by-time-range"

@@ -34,6 +34,7 @@ def error_of(session: Session, text: str) -> PilangError:
      "not a date"),
     ("(query (type analytics) (target vibes))", 25, 39, "no analytics target vibes; valid targets: volume,"),
     ("(query (type analytics))", 8, 24, "the query has no (target ...) clause"),
+    ("(query (type analytic))", 8, 23, "unknown query type analytic"),  # the bad type before the missing target
 ])
 def test_a_bad_clause_is_an_error_with_a_caret_on_it(session: Session, text: str, col: int, end_col: int,
                                                       message: str) -> None:
@@ -41,6 +42,7 @@ def test_a_bad_clause_is_an_error_with_a_caret_on_it(session: Session, text: str
     assert err.kind == "syntax" and message in err.message
     assert (err.span.file, err.span.line, err.span.col, err.span.end_col) == ("q.pil", 1, col, end_col)
     assert err.render().splitlines()[2] == "  " + " " * (col - 1) + "^" * (end_col - col)
+    assert "call stack" not in err.render() and "stdlib" not in err.render()  # the evaluator's frames are not the user's
 
 
 def get(r: object, *keys: str) -> object:
@@ -79,13 +81,32 @@ def test_persona_queries_check_their_parameters(session: Session, text: str, mes
 def test_prediction_queries(session: Session) -> None:
     r = session.eval_text("(query (type prediction) (target player-churn)"
                           " (parameters (change nerf-weapon-damage) (confidence-interval 0.9)))")
-    assert get(r, "handler").name == "prediction-handler" and "(90% intervals)" in get(r, "answer")
+    answer = get(r, "answer")
+    assert get(r, "handler").name == "prediction-handler" and answer.startswith('If "nerf weapon damage" ships, community')
+    assert answer.count(". ") == 0 and "inf" not in answer and "churn_risk" not in answer  # one sentence, in words
+    assert "90% interval" in answer or "too little history to bound it" in answer
     groups = [row[K("group")] for row in get(r, "rows")]
     assert groups[0] == "community" and {"competitive-players", "casual-players"} <= set(groups)
     assert get(r, "evidence", "similar-changes")[0][K("change")] == "Hotfix 1.0.4"
     assert K("satisfaction") in get(r, "held-out", "community")  # the community scored apart from personas
     churn = session.eval_text("(query (type prediction) (target player-churn))")
     assert get(churn, "held-out", "model", "roc-auc") > 0.5 and get(churn, "evidence", "at-risk")
+
+
+def test_satisfaction_engagement_and_churn_are_targets_of_a_prediction(session: Session) -> None:
+    """Once rejected as "no persona named satisfaction", with a stack into stdlib/query.pil."""
+    r = session.eval_text("(query (type prediction) (target satisfaction) (parameters (change nerf-weapon-damage)))")
+    answer = get(r, "answer")
+    assert answer.startswith('If "nerf weapon damage" ships, community') and "satisfaction" in answer
+    assert "engagement" not in answer and "churn" not in answer  # the headline is about what was asked
+    e = session.eval_text("(query (type prediction) (target engagement) (parameters (change nerf-weapon-damage)))")
+    assert "engagement" in get(e, "answer")
+    churn = session.eval_text("(query (type prediction) (target churn))")
+    assert get(churn, "held-out", "model", "roc-auc") > 0.5
+    err = error_of(session, "(query (type prediction) (target satisfaction))")
+    assert "(change nerf-weapon-damage)" in err.message and "call stack" not in err.render()
+    err = error_of(session, "(query (type prediction) (target vibes) (parameters (change x)))")
+    assert "or what is predicted: satisfaction, engagement, churn" in err.message
 
 
 def test_comparison_queries(session: Session) -> None:
@@ -133,6 +154,10 @@ def test_routing_table_is_data_in_the_workspace_and_can_be_changed(session: Sess
 def test_query_targets_feed_completion(session: Session) -> None:
     session.eval_text("(personas)")
     assert {"sentiment", "anomalies", "player-churn", "competitive-players", "loot-grinders"} <= set(session.query_targets())
+    from pilang.repl import completions
+    offered = [name for name, _ in completions(session, "(pers")]
+    assert "persona" in offered and not any(n.endswith("-handler") for n in offered)  # what a user types
+    assert not any(n.endswith("-handler") or n == "parse-query" for n, _ in completions(session, "("))
 
 
 def test_direct_analytics_procedures(session: Session) -> None:

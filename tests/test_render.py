@@ -46,24 +46,71 @@ def test_a_query_result_in_text_fits_the_width_with_a_sparkline() -> None:
 def test_quotes_merge_repeats_by_text_not_by_citation() -> None:
     found = quotes(_result().data[K("evidence")])
     assert len(found) == 1 and found[0]["count"] == 2 and found[0]["text"] == "the rifle nerf ruined it"
+    near = [{K("id"): 1, K("text"): "lol the rifle nerf ruined it"}, {K("id"): 2, K("text"): "The rifle nerf ruined it!"},
+            {K("id"): 3, K("text"): "drop rates are terrible"}]
+    assert [q["count"] for q in quotes(near)] == [2, 1]  # near-duplicates are one quote, never side by side
 
 
 def test_sparkline_keeps_gaps_and_maps_range() -> None:
     assert sparkline([0, None, 1, float("nan"), 0.5]) == "▁ █ ▅"
     assert sparkline([]) == ""
+    flat = sparkline([46.33, 46.1, 45.9, 45.69])  # scaled from zero: a flat forecast reads flat
+    assert len(set(flat)) == 1 and flat[0] == "█"
 
 
 def test_maps_and_row_lists_render_as_tables() -> None:
     page = value_html({K("messages"): 2941, K("by-source"): {K("discord"): 2835, K("steam"): 58},
                        K("rows"): [{K("a"): 1, K("b"): "x"}, {K("a"): 2, K("b"): "y"}]})
-    assert page.startswith("<table class='pilang-map'>") and "<table class='pilang-rows'>" in page
-    assert "<td style='text-align:right'>1</td>" in page and "{:" not in page
+    assert "<table class='pilang-map'" in page and "<table class='pilang-rows'" in page
+    assert re.search(r"<td style='[^']*text-align:right'>1</td>", page) and "{:" not in page
+    assert ">2,941<" in page
+
+
+def test_evidence_reads_as_words_not_pilang_notation() -> None:
+    """Absent values blank, booleans yes/no, jargon columns named, numbers at a sensible precision, and a
+    nested value in a cell is one short line, never a table in a table."""
+    from pilang.readable import number
+    rows = [{K("topic"): "nerf / rifle", K("p_adjusted"): 0.04270001, K("significant"): True, K("since"): None,
+             K("terms"): [{K("term"): "nerf", K("weight"): 1.0}, {K("term"): "rifle", K("weight"): 0.5}]},
+            {K("topic"): "drops", K("p_adjusted"): 1.0, K("significant"): False, K("since"): "2025-04-04",
+             K("terms"): []}]
+    page = value_html({K("table"): rows, K("fit"): {K("how"): "cached", K("merged"): 0, K("also"): None}})
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert not re.search(r"\bnil\b|#t\b|#f\b", text), text
+    assert "yes" in text and "no" in text and "p (Holm)" in text and "0.0427" in text and "0.04270001" not in text
+    assert "nerf, rifle" in text and page.count("<table class='pilang-rows'") == 1  # the terms are words in a cell
+    assert number(46.333) == "46.3" and number(7.7341) == "7.73" and number(2941.0) == "2,941" and number(0.0) == "0"
+    assert number(1234.56) == "1,235" and number(-0.0623) == "-0.0623" and number(0.00001) == "< 0.001"
+
+
+def test_a_wide_table_shows_a_few_columns_and_the_rest_on_demand() -> None:
+    from pilang.render import MAX_COLUMNS
+    rows = [{K(f"column-{i}"): i for i in range(12)} for _ in range(3)]
+    page = value_html(rows)
+    shown = page.split("<details>")[0]
+    assert shown.count("<th style") == MAX_COLUMNS and "all 12 columns" in page
+    assert "overflow-x:auto" in page  # what is still wider scrolls inside the answer, not the page
+
+
+def test_a_score_of_several_parts_is_a_small_table_with_its_baseline() -> None:
+    """A prediction's backtest was a wall of numbers in the method line ("mae 0.0623; no-change-mae ...")."""
+    from pilang.render import score_line, score_rows
+    held = {K("metric"): "time-ordered backtest", K("community"): {K("satisfaction"): {
+        K("mae"): 0.0623, K("no-change-mae"): 0.0427, K("n"): 4,
+        K("versus-no-change"): {K("verdict"): "behind", K("difference"): 0.02}}}}
+    data = {K("answer"): "x", K("model"): "similar changes", K("held-out"): held}
+    assert score_line(data) == "similar changes · held-out: time-ordered backtest"
+    (row,) = score_rows(data)
+    assert row[K("scored")] == "community satisfaction" and row[K("vs no change")] == "behind"
+    page = Result(data).to_html()
+    assert "no-change mean error" in page and "behind" in page and "0.0427" in page
 
 
 def test_tables_align_text_left_and_numbers_right() -> None:
     t = Table([{K("name"): "casual", K("size"): 63}, {K("name"): "competitive", K("size"): 40}])
     page = t.to_html()
-    assert "<td style='text-align:left'>casual</td>" in page and "<td style='text-align:right'>63</td>" in page
+    assert re.search(r"<td style='[^']*text-align:left'>casual</td>", page)
+    assert re.search(r"<td style='[^']*text-align:right'>63</td>", page)
     text = t.__pilang_repr__().splitlines()
     assert text[2].startswith("casual ") and text[2].endswith(" 63")
 
@@ -99,7 +146,9 @@ def test_the_kernel_spec_can_name_a_workspace(tmp_path: Any) -> None:
 def test_a_map_in_a_notebook_is_a_small_table() -> None:
     from pilang_kernel.kernel import mime_bundle
     bundle = mime_bundle({K("messages"): 2941, K("by-source"): {K("discord"): 2835}})
-    assert bundle["text/html"].startswith("<table class='pilang-map'>") and "{:" not in bundle["text/html"]
+    page = bundle["text/html"]
+    assert re.match(r"<div style='overflow-x:auto[^']*'><table class='pilang-map'", page) and "{:" not in page
+    assert ">2,941<" in page and ">discord<" in page
 
 
 def test_progress_in_a_notebook_is_a_stream_line_on_stdout(monkeypatch: Any, capsys: Any) -> None:

@@ -117,3 +117,15 @@ def stop_words(languages: Iterable[str]) -> set[str]:
 def languages_present(codes: list[str | None]) -> list[str]:
     """The languages common enough (MIN_SHARE of detected texts) to bring their stop words."""
     return [c for c, share in mix(codes).items() if share >= MIN_SHARE]
+
+
+NEAR_DUPLICATE = 0.8  # Jaccard of two texts' word sets at which they are one quote
+
+
+def same_words(a: str, b: str) -> bool:
+    """Whether two texts say the same words (case, order, punctuation and repetition aside): a Jaccard
+    of their lower-cased word sets of at least NEAR_DUPLICATE. Two quotes that are one to a reader."""
+    x, y = set(TOKEN.findall(a.lower())), set(TOKEN.findall(b.lower()))
+    if not x or not y:
+        return a.strip().lower() == b.strip().lower()
+    return len(x & y) / len(x | y) >= NEAR_DUPLICATE

@@ -12,15 +12,22 @@ from .sentiment import message_vectors, model_for
 from .series import DAY, Scope, daily, messages
 
 
-def _quotes(rows: list[tuple[int, float, str, str | None]], scores: np.ndarray | None, n: int,
+def _quotes(rows: list[tuple[int, float, str, str | None, str]], scores: np.ndarray | None, n: int,
             most_negative: bool = True) -> list[dict[str, Any]]:
-    order = np.argsort(scores) if scores is not None and most_negative else range(min(n, len(rows)))
-    out = []
+    """n messages to quote (the most negative, given scores): dated, with their source, and no two alike
+    (the same words in another order or case, or one the other's repetition, are one quote)."""
+    from .language import same_words
+    order = np.argsort(scores) if scores is not None and most_negative else range(len(rows))
+    out: list[dict[str, Any]] = []
     if scores is not None:
         order = [i for i in order if not np.isnan(scores[int(i)])]  # a message with no score is not quoted for it
-    for i in list(order)[:n]:
-        mid, t, text, author = rows[int(i)]
-        q = {"id": mid, "time": iso(t), "author": author, "text": text[:240]}
+    for i in order:
+        if len(out) == n:
+            break
+        mid, t, text, author, source = rows[int(i)]
+        if any(same_words(text, q["text"]) for q in out):
+            continue
+        q = {"id": mid, "time": iso(t), "author": author, "source": source, "text": text[:240]}
         if scores is not None:
             q["sentiment"] = round(float(scores[int(i)]), 3)
         out.append(q)
@@ -140,11 +147,14 @@ def anomalies(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     listed = "; ".join(f"{a['day']} ({a['driver']} {a['direction']}, z {a['z']:+.1f})" for a in list(found.values())[:6])
     claim = (f"flagged at a {rate:.0%} false-alarm rate per series (the chance that a series of {len(days)} days"
              f" with no event shows any flagged day)")
-    return {"answer": (f"{len(found)} unusual day(s) of {len(days)}: {listed}; {claim}" if found
-                       else f"no unusual days in {len(days)} ({claim})"),
+    lead = (f"{len(found)} unusual day{'s' if len(found) != 1 else ''} of {len(days)}: {listed}" if found
+            else f"No unusual days in {len(days)}")
+    return {"answer": f"{lead} ({claim}).",
             "evidence": {"scope": scope.describe(), "days": len(days), "anomalies": list(found.values()),
                          "false_alarm_rate": rate, "thresholds_z": cut},
-            "series": {"x": days, "messages": feats[:, 0].tolist()},
+            # the unusual days marked on the daily messages (a chart of its own, not the volume chart again)
+            "series": {"x": days, "messages": feats[:, 0].tolist(),
+                       "unusual": [float(feats[d, 0]) if d in found else float("nan") for d in range(len(days))]},
             "model": "each day against its neighbours' baseline (weekly profile + median of the 7 days either side,"
                      " itself left out) in daily volume (Anscombe), sentiment and drift; robust z against a"
                      " per-series Sidak threshold (t tails)"}
@@ -186,10 +196,11 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
             mean = F.CANDIDATES[chosen](y, horizon)
         half = float(np.quantile(bt["errors"][chosen], confidence))
         low, high = mean - half, mean + half
-        interval = (f"+/- the {round(confidence * 100)}th percentile of its own {horizon}-day backtest errors"
-                    " (each from a forecast fitted on earlier days only)"
-                    + (f": ETS's own interval held only {bt['interval_coverage']:.0%} of the backtest's days"
-                       f" (claimed {confidence:.0%})" if chosen == "ets" else ""))
+        interval = ((f"the model's own {confidence:.0%} interval held only {bt['interval_coverage']:.0%} of past"
+                     " days, so the band comes from past errors: " if chosen == "ets" and bt["interval_coverage"]
+                     is not None else "")
+                    + f"+/- the {round(confidence * 100)}th percentile of its own {horizon}-day backtest errors"
+                    " (each from a forecast fitted on earlier days only)")
     last = np.datetime64(days[-1])
     future = [str(last + np.timedelta64(i, "D")) for i in range(1, horizon + 1)]
     errors = ", ".join(f"{F.NAMES[k]} {v}" for k, v in pick["mae"].items())
@@ -197,15 +208,32 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     how = (f"chosen on the first {pick['selected_on']} origins, scored on the last {pick['scored_on']}" if pick["nested"]
            else f"chosen and scored on the same {pick['scored_on']} origins (too few to hold some out: optimistic)")
     missing = int(np.isnan(y).sum())
-    return {"answer": f"{metric} over the next {horizon} days: {mean[0]:.2f} tomorrow to {mean[-1]:.2f} on {future[-1]}"
-                      f" ({int(confidence * 100)}% interval on the last day {low[-1]:.2f} .. {high[-1]:.2f}); backtest MAE"
-                      f" ({how}): {errors}{loses}{failure}",
+    if metric == "volume":  # messages are whole, and never fewer than none
+        mean, low, high = np.maximum(mean, 0), np.maximum(low, 0), np.maximum(high, 0)
+        say = lambda v: f"{round(float(v)):,}"  # noqa: E731
+        unit = " messages a day"
+    else:
+        say = lambda v: f"{float(v):+.2f}"  # noqa: E731
+        unit = " net sentiment"
+    best, vs = pick["best_baseline"], pick.get("versus_baseline")
+    verdict = {"ahead": "ahead of", "tied": "tied with", "behind": "behind"}
+    versus = (f", {verdict[vs['verdict']]} {F.NAMES[best]} in the backtest (mean error {pick['mae']['ets']:.3g} vs"
+              f" {pick['mae'][best]:.3g})") if chosen == "ets" and best and vs and "verdict" in vs else ""
+    answer = (f"{say(mean[0])}{unit} expected tomorrow and {say(mean[-1])} on {future[-1]} ({confidence:.0%} band"
+              f" {say(low[-1])} to {say(high[-1])}), by {F.NAMES[chosen]}{versus}"
+              + (f" (ETS did not beat {F.NAMES[chosen]}, which answers)" if loses else "")
+              + (f" ({failure.lstrip('; ')})" if failure else "") + ".")
+    return {"answer": answer,
             "evidence": {"scope": scope.describe(), "history_days": len(y), "days_without_messages": missing,
                          "interval": interval,
+                         "backtest_mae": errors,
                          "forecast": [{"day": d, "mean": round(float(m), 3), "low": round(float(lo), 3),
                                        "high": round(float(hi), 3)} for d, m, lo, hi in zip(future, mean, low, high)]},
             "series": {"x": days + future, metric: y.tolist() + [float("nan")] * horizon,
-                       "forecast": [float("nan")] * len(y) + mean.tolist()},
+                       "forecast": [float("nan")] * len(y) + mean.tolist(),
+                       # the band: drawn shaded between low and high (see pilang's plot)
+                       "low": [float("nan")] * len(y) + np.asarray(low).tolist(),
+                       "high": [float("nan")] * len(y) + np.asarray(high).tolist()},
             "model": F.NAMES[chosen] + (" (missing days interpolated for the fit)" if missing and chosen == "ets" else ""),
             "held_out": {"metric": f"MAE over the observed days of a rolling-origin backtest ({bt['origins']} origins,"
                                    f" {bt['horizon']} days each, every model refitted on the days before its origin;"

@@ -63,10 +63,11 @@ def day_of(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%d")
 
 
-def messages(ws: Workspace, scope: Scope) -> list[tuple[int, float, str, str | None]]:
-    """(id, time, text, author) of the messages in scope, oldest first."""
+def messages(ws: Workspace, scope: Scope) -> list[tuple[int, float, str, str | None, str]]:
+    """(id, time, text, author, source) of the messages in scope, oldest first."""
     cond, args = scope.where()
-    return ws.db.execute(f"SELECT id, time, text, author FROM messages WHERE {cond} ORDER BY time", args).fetchall()
+    return ws.db.execute(f"SELECT id, time, text, author, source FROM messages WHERE {cond} ORDER BY time",
+                         args).fetchall()
 
 
 def daily(times: np.ndarray, values: np.ndarray | None = None) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -25,6 +25,9 @@ MODELS_BY_TARGET: dict[str, tuple[str, ...] | str] = {
     "anomalies": ("anomalies",), "forecast": ("forecast", "fno"), "player-churn": ("churn", "sequence-churn"),
     "player-risk": ("gnn",), "personas": ("personas",), "persona-inquiry": ("personas", "sentiment"),
     "comparison": ("personas", "sentiment", "change-impact"), "change": ("change-impact",),
+    # a prediction's targets: the community's shift after a change, or players' churn risk without one
+    "satisfaction": ("change-impact",), "engagement": ("change-impact",),
+    "churn": ("churn", "sequence-churn", "change-impact"),
     "toxicity": ("toxicity",),
     "volume": "a count of messages: nothing is predicted", "hodge": "an exact decomposition of the reply graph",
     "patterns": "nearest earlier stretches of a series: a search, nothing is predicted",

@@ -236,7 +236,7 @@ def table_churn(ws: Workspace, source: str | None = None, confidence: float = 0.
         held["with_suspected_leaks"] = {"model": full["ours"], "baseline_logistic_regression": full["theirs"]}
     return {"answer": f"churn (not {label}) in {src}: {y.mean():.1%} of {len(y):,} players; held-out ROC-AUC"
                       f" {ours['roc_auc']:.3f} [{ours['roc_auc_interval'][0]:.3f}, {ours['roc_auc_interval'][1]:.3f}],"
-                      f" {words(versus, baseline_name)}" + leak_note
+                      f" {words(versus, baseline_name)}" + leak_note + too_easy(ours, theirs)
                       + (f"; {pct}% A/B effect {ab}" if ab else ""),
             "evidence": {"source": src, "label": f"churn = not {label}" if LABELS[label] else f"churn = {label}",
                          "players": len(y), "churned": int(y.sum()), "features": used_names,
@@ -406,12 +406,14 @@ def sequence_churn(ws: Workspace, confidence: float = 0.95, seed: int = 0) -> di
     return {"answer": f"churn (no activity in the next {HORIZON_DAYS} days) from {len(players):,} players' telemetry:"
                       f" held-out ROC-AUC {ours['roc_auc']:.3f} [{ours['roc_auc_interval'][0]:.3f},"
                       f" {ours['roc_auc_interval'][1]:.3f}], {words(versus, baseline_name)}"
-                      f"{'' if beats else ', which answers'}; of the active players, {likely_count(risk, held)}",
+                      f"{'' if beats else ', which answers'}; of the active players, {likely_count(risk, held)}"
+                      + too_easy(ours, theirs),
             "evidence": {"players": len(players), "days": int(M.shape[1]), "windows": int(len(y)),
                          "churn_share": round(float(y.mean()), 3),
                          "at_risk": [{"player": players[i], "risk": round(by_player[i], 3),
                                       "active_days_in_window": int((M[i, -HISTORY_DAYS:] > 0).sum())} for i in top]},
-            "model": (f"BehaviorLSTM (LSTM 32 units over {HISTORY_DAYS} days of activity, {lstm.epochs} epochs"
+            "model": (f"BehaviorLSTM (LSTM 32 units over {HISTORY_DAYS} days of activity,"
+                      f" {lstm.epochs} epoch{'s' if lstm.epochs != 1 else ''}"
                       " by early stopping on held-out training players, unweighted loss)" if beats else
                       "logistic regression on summary features (the BehaviorLSTM did not beat it)"),
             "held_out": {"split": f"by time and player: {len(test):,} windows from day {boundary} on, of players never"
@@ -419,6 +421,19 @@ def sequence_churn(ws: Workspace, confidence: float = 0.95, seed: int = 0) -> di
                                   " before that day",
                          "model": ours, "baseline_logistic_regression": theirs, "model_beats_baseline": beats,
                          "versus_baseline": versus}}
+
+
+TOO_EASY_AUC = 0.99
+
+
+def too_easy(ours: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """A warning in the answer when the model and the simple baseline both score near perfectly: the data
+    are too easy to tell models apart (simulated players whose churn shows in their own activity), which
+    says nothing about real players."""
+    if min(ours["roc_auc"], theirs["roc_auc"]) < TOO_EASY_AUC:
+        return ""
+    return (f"; warning: a near-perfect score for the model and the baseline alike (ROC-AUC ≥ {TOO_EASY_AUC}) says"
+            " these data are too easy to tell churn models apart (simulated data often are), not that churn is solved")
 
 
 def churn(ws: Workspace, source: str | None = None, confidence: float = 0.95) -> dict[str, Any]:

@@ -246,9 +246,12 @@ def groups_for(ws: Workspace, hist: History, persona: str | None) -> list[str]:
 
 
 def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
-                     confidence: float = 0.95) -> dict[str, Any]:
+                     confidence: float = 0.95, focus: str | None = None) -> dict[str, Any]:
     """Each group's predicted satisfaction, engagement and churn shifts after a proposed change, with
-    intervals, the most similar past changes as evidence, and the backtest of the model."""
+    intervals, the most similar past changes as evidence, and the backtest of the model. `focus` (one of
+    METRICS) is the one the headline is about."""
+    if focus is not None and focus not in METRICS:
+        raise WorkspaceError(f"a reaction is predicted for {', '.join(METRICS)}; not {focus!r}")
     if persona is not None and persona != COMMUNITY:
         from ..personas.clusters import ensure
         ensure(ws)
@@ -299,19 +302,20 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
                for i in order]
     side = "community" if COMMUNITY in groups else "personas"
     baseline_only = [m for m in METRICS if m in score.get(side, {}) and not learned[(side, m)]]
-    answer = _sentence(text, rows, confidence)
     refused = {r["group"]: hist.churn_refused[r["group"]] for r in rows if r["group"] in hist.churn_refused}
-    if refused:
-        answer += "; " + "; ".join(f"{g}: {why}" for g, why in refused.items())
+    answer = _sentence(text, rows, confidence, focus, refused)
+    notes = [f"{g}: {why}" for g, why in refused.items()]
     if baseline_only:
         nearest = similar[0]
-        shifts = "; ".join(f"{g} {m} {v:+.2f}" for g, ms in nearest["measured"].items() for m, v in ms.items()
-                           if m in baseline_only and v is not None)
-        answer += (f". For {', '.join(baseline_only)} similar past changes did not beat \"no change\" in the"
-                   f" time-ordered backtest, so the no-change baseline is given; the closest past change,"
-                   f" {nearest['change']} ({nearest['date'][:10]}, similarity {nearest['similarity']:.2f}), measured: {shifts}")
+        shifts = "; ".join(f"{g} {m.replace('_', ' ')} {v:+.2f}" for g, ms in nearest["measured"].items()
+                           for m, v in ms.items() if m in baseline_only and v is not None)
+        notes.append(f"for {', '.join(m.replace('_', ' ') for m in baseline_only)} similar past changes did not beat"
+                     " \"no change\" in the time-ordered backtest, so \"no change\" is the prediction; the closest past"
+                     f" change, {nearest['change']} ({nearest['date'][:10]}, similarity {nearest['similarity']:.2f}),"
+                     f" measured: {shifts}")
     return {"answer": answer, "rows": rows,
-            "evidence": {"change": text, "similar_changes": similar, "past_changes": len(hist.changes),
+            "evidence": {"change": text, "confidence": confidence, **({"notes": notes} if notes else {}),
+                         "similar_changes": similar, "past_changes": len(hist.changes),
                          "windows": f"{BEFORE_DAYS} days before vs {AFTER_DAYS} days after each change, cut at the"
                                     " neighbouring changes",
                          "metrics": METRICS,
@@ -352,15 +356,32 @@ def _score(backtests: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, 
     return out
 
 
-def _sentence(text: str, rows: list[dict[str, Any]], confidence: float) -> str:
-    """One line per group: the three predicted shifts with their intervals."""
-    pct = f"{round(confidence * 100)}%"
-    parts = []
-    for row in rows:
-        bits = []
-        for metric, label in (("satisfaction", "satisfaction"), ("engagement", "engagement"), ("churn_risk", "churn risk")):
-            v = row.get(metric)
-            if v is not None:
-                bits.append(f"{label} {v['mean']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}]")
-        parts.append(f"{row['group']}: " + (", ".join(bits) if bits else "too little history to predict"))
-    return f"predicted reaction to \"{text}\" ({pct} intervals): " + "; ".join(parts)
+LABELS = {"satisfaction": "satisfaction", "engagement": "engagement", "churn_risk": "churn risk"}
+
+
+def shift_text(v: dict[str, Any] | None, confidence: float) -> str:
+    """A predicted shift in words: "+0.02 (95% interval -0.10 to +0.14)", "no change" where the backtest
+    kept the baseline, or why there is no bound."""
+    if v is None:
+        return "too little history to predict"
+    bound = f"{confidence:.0%} interval {v['low']:+.2f} to {v['high']:+.2f}" if v["coverage_ok"] else \
+        "too little history to bound it"
+    if v["from"] == "no-change baseline" and v["mean"] == 0:
+        return f"no change expected ({bound})"
+    return f"{v['mean']:+.2f} ({bound})"
+
+
+def _sentence(text: str, rows: list[dict[str, Any]], confidence: float, focus: str | None = None,
+              refused: dict[str, str] | None = None) -> str:
+    """One sentence about the group asked about (the community when all are given): each metric's shift
+    (or only the one in focus); the other groups are the table's rows. A churn risk refused for the group
+    says so (and why), never "too little history"."""
+    row = next((r for r in rows if r["group"] == COMMUNITY), rows[0]) if rows else None
+    if row is None:
+        return f"No group to predict a reaction to \"{text}\" for."
+    metrics = [focus] if focus else list(LABELS)
+    why = (refused or {}).get(row["group"])
+    said = [f"{LABELS[m]} not predicted (its players write about once: going silent says nothing)"
+            if m == "churn_risk" and why else f"{LABELS[m]} {shift_text(row.get(m), confidence)}" for m in metrics]
+    more = f" ({len(rows) - 1} personas in the table)" if len(rows) > 1 else ""
+    return f"If \"{text}\" ships, {row['group']}{more}: " + "; ".join(said) + "."

@@ -338,8 +338,10 @@ class Workspace:
                 "players-in-tables": self.db.execute("SELECT count(DISTINCT player) FROM player_facts").fetchone()[0],
                 "graph-edges": self.count("edges"), "model": self.embed_model,
                 "precision": self.embed_precision, "runs-as": self.runs_as(),
-                "vectors": self.count("vectors", "WHERE model = ?", [self.embed_model]),
-                "index": {"kind": index.kind, "size": size}}
+                "vectors": (vectors := self.count("vectors", "WHERE model = ?", [self.embed_model])),
+                "index": {"kind": index.kind, "size": size},
+                "vectors-note": f"{vectors:,} distinct texts embedded; the search index holds one entry per message"
+                                f" ({size:,}): messages with the same text share one vector"}
 
     def sources(self) -> list[dict[str, Any]]:
         """One row per ingested file: kind, format, rows taken, when."""

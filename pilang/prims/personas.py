@@ -56,12 +56,15 @@ def ask(s: Any, name: Any, question: Any, *, phrase: Any = False, handler: Any =
 
 
 @session_primitive("predict-reaction")
-def predict_reaction(s: Any, name: Any, change: Any, *, confidence: Any = 0.95, handler: Any = None) -> Result:
+def predict_reaction(s: Any, name: Any, change: Any, *, confidence: Any = 0.95, metric: Any = None,
+                     handler: Any = None) -> Result:
     """Predicted satisfaction, engagement and churn shifts after a change, for one persona (or
-    nil: the community and every persona), learned from past changes, with intervals."""
+    nil: the community and every persona), learned from past changes, with intervals; `:metric`
+    (satisfaction, engagement or churn-risk) is the one the headline speaks of."""
     from pilang_engine.predictions.reactions import predict_reaction as run
     target = None if name is None else to_python(name)
-    out = s.engine.guard(run)(s.engine.workspace(), to_python(change), target, confidence_of(confidence))
+    focus = None if metric is None else str(to_python(metric)).replace("-", "_")
+    out = s.engine.guard(run)(s.engine.workspace(), to_python(change), target, confidence_of(confidence), focus)
     return as_result(_prediction_rows(out), handler, "predict-reaction")
 
 
@@ -105,13 +108,13 @@ def compare_changes(s: Any, a: Any, b: Any, *, persona: Any = None, confidence: 
 
 def _prediction_rows(out: dict[str, Any]) -> dict[str, Any]:
     """A prediction's per-group rows flattened for a table: each metric as mean [low, high]."""
-    from pilang_engine.predictions.reactions import METRICS
+    from pilang_engine.predictions.reactions import METRICS, shift_text
+    level = out["evidence"].get("confidence", 0.95)
     rows = []
     for row in out["rows"]:
         flat = {"group": row["group"]}
         for metric in METRICS:
-            v = row.get(metric)
-            flat[metric.replace("_", "-")] = "n/a" if v is None else f"{v['mean']:+.3f} [{v['low']:+.3f}, {v['high']:+.3f}]"
+            flat[metric.replace("_", "-")] = shift_text(row.get(metric), level)
         rows.append(flat)
     out["predictions"] = out.pop("rows")
     return {**out, "rows": rows, "columns": ["group", *(m.replace("_", "-") for m in METRICS)]}

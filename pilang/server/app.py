@@ -60,6 +60,8 @@ class EvalResponse(BaseModel):
     shown: list[Rendered] = Field(description="values the program showed with (show x)")
     stdout: str
     stderr: str
+    notes: list[str] = Field([], description="the learner's notes on what was evaluated (a tip, an alias learned),"
+                                             " for the client to say after the value")
     error: ErrorDoc | None
     developer: str
     seconds: float

@@ -80,6 +80,7 @@ class RemoteSession:
         self.env: dict[str, Any] = {}  # nothing local: a front end's extra primitives have no effect here
         self._inputs = count(1)
         self._argv = argv
+        self._notes: list[str] = []
 
     # ---- transport ----------------------------------------------------------------------------
 
@@ -132,9 +133,18 @@ class RemoteSession:
             self.show(RemoteValue(shown))
         for v in out["values"] if each is not None else ():
             each(None, RemoteValue({"json": v, "text": "", "pretty": ""}))
+        self._notes += out.get("notes") or []
+        if each is not None:  # a script: its values are out, so their notes follow
+            self.say_notes()
         if not out["ok"]:
             raise RemoteError(out["error"])
         return out
+
+    def say_notes(self) -> None:
+        """The learner's notes from the server on what was just evaluated, as a local Session says them."""
+        for note in self._notes:
+            print(note, file=sys.stdout)
+        self._notes = []
 
     def eval_text(self, text: str, file: str | None = None,
                   each: Callable[[Any, Any], None] | None = None) -> RemoteValue | None:

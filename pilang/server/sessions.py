@@ -187,7 +187,7 @@ class Desk:
         captured = Captured(self.limits.output_bytes)
         values: list[Any] = []
         started = time.perf_counter()
-        out: dict[str, Any] = {"ok": True, "values": values, "value": None, "shown": [], "error": None}
+        out: dict[str, Any] = {"ok": True, "values": values, "value": None, "shown": [], "error": None, "notes": []}
         self.budget, self.shown, self._mime = Budget(self.limits.output_bytes), [], mime
         with self.context(captured):
             for note in notes:
@@ -204,6 +204,7 @@ class Desk:
                         save(self.workspace(), self.name, span_text(code, spans[id(form)]), file)
                     if is_json_line(form, value):
                         values.append(self.budget.json(value, f"the value of form {len(values) + 1}"))
+                    out["notes"] += self.session.learner.take_notes()  # said by the client, after the value
                 last = self.session.eval_forms(forms, each)
                 if last is not None:
                     out["value"] = self.budget.rendered(last, mime, "the last value")

@@ -109,7 +109,10 @@ def parse_tickets(path: Path) -> Iterator[Record]:
             yield row
             continue
         line, r = row
-        text = clean_text("\n\n".join(x for x in (r[cols["subject"]].strip(), r[cols["body"]].strip()) if x),
+        subject, body = r[cols["subject"]].strip(), r[cols["body"]].strip()
+        if subject and body.lower().startswith(subject.lower().rstrip(".…")):  # the subject is the body's opening
+            subject = ""
+        text = clean_text("\n\n".join(x for x in (subject, body) if x),
                           f"{path}:{line}")
         if isinstance(text, Skip):
             yield text

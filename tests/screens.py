@@ -1,0 +1,121 @@
+"""Screenshots of every answer type as a community manager sees it: JupyterLab in headless Chromium, one
+cell per answer type, each answer's evidence opened, at 1,280 px and 420 px wide, with the width each
+output needs against the width it has (an output wider than its cell is cut off or scrolls the page).
+
+    python tests/screens.py OUT [WORKSPACE]
+
+Writes OUT/<n>-<name>-<width>.png and OUT/widths.json; prints one line per cell and width. WORKSPACE is
+an ingested workspace (default: a fresh one from examples/demo). Needs Debian's chromium, playwright,
+jupyterlab and ipywidgets (the [notebook] extra)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CELLS = [
+    ("sentiment", "(query (type analytics) (target sentiment) (parameters (context last-patch)))"),
+    ("drivers", "(drivers :since 'last-month)"),
+    ("topics", "(query (type analytics) (target topics) (parameters (filters (source discord))))"),
+    ("persona", '(query (type persona-inquiry) (target casual-players) (parameters (question "How would they react'
+                ' to increased difficulty?")))'),
+    ("prediction", "(query (type prediction) (target competitive-players) (parameters (change nerf-weapon-damage)))"),
+    ("forecast", "(query (type analytics) (target forecast) (parameters (metric volume)))"),
+    ("comparison", "(query (type comparison) (target competitive-players) (parameters (versus casual-players)))"),
+    ("stats", "(stats)"),
+    ("error", "(query (type prediction) (target satisfaction))"),
+]
+WIDTHS = (1280, 420)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _workspace(home: Path, given: str | None) -> Path:
+    if given:
+        return Path(given)
+    from pilang_engine.ingestion.pipeline import ingest
+    from pilang_engine.workspace.store import Workspace
+    ws = Workspace(home / "ws")
+    ingest(ws, [ROOT / "examples" / "demo"], progress=False)
+    ws.close()
+    return home / "ws"
+
+
+def main(out: Path, given: str | None = None) -> list[dict[str, object]]:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    from playwright.sync_api import sync_playwright
+    out.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="pilang-screens-"))
+    ws = _workspace(home, given)
+    subprocess.run([sys.executable, "-m", "pilang", "kernel", "install", "--prefix", str(home / "jp"), "--workspace",
+                    str(ws)], check=True, capture_output=True, timeout=120)
+    (home / "nb").mkdir()
+    nb = new_notebook(cells=[new_code_cell(c) for _, c in CELLS],
+                      metadata={"kernelspec": {"name": "pilang", "display_name": "pilang", "language": "pilang"}})
+    nbformat.write(nb, home / "nb" / "screens.ipynb")
+    port = _port()
+    env = {**{k: v for k, v in os.environ.items() if k != "PILANG_PROGRESS"},
+           "JUPYTER_PATH": str(home / "jp" / "share" / "jupyter"), "JUPYTER_CONFIG_DIR": str(home / "cfg"),
+           "JUPYTER_RUNTIME_DIR": str(home / "rt")}
+    server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                               "--IdentityProvider.token=t", f"--ServerApp.root_dir={home / 'nb'}", "--allow-root"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    found: list[dict[str, object]] = []
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=t", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+            page = browser.new_page(viewport={"width": WIDTHS[0], "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/lab/tree/screens.ipynb?token=t")
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
+            for i in range(len(CELLS)):  # run cell by cell, each to the end
+                cell = page.locator(".jp-CodeCell").nth(i)
+                cell.locator(".cm-content").click()
+                page.keyboard.press("Shift+Enter")
+                page.wait_for_function("e => /\\[\\d+\\]/.test(e.textContent)",
+                                       arg=cell.locator(".jp-InputArea-prompt").element_handle(), timeout=600_000)
+            page.evaluate("document.querySelectorAll('.jp-OutputArea details').forEach(d => d.open = true)")
+            for width in WIDTHS:
+                page.set_viewport_size({"width": width, "height": 1000})
+                time.sleep(1.5)
+                for i, (name, _) in enumerate(CELLS):
+                    area = page.locator(".jp-CodeCell").nth(i).locator(".jp-OutputArea")
+                    area.scroll_into_view_if_needed()
+                    need = area.evaluate("e => Math.max(...[...e.querySelectorAll('*')].map(x => x.scrollWidth))")
+                    have = area.evaluate("e => e.clientWidth")
+                    text = area.inner_text()
+                    row = {"cell": name, "width": width, "needs_px": need, "has_px": have,
+                           "page_overflows": page.evaluate("document.scrollingElement.scrollWidth > innerWidth"),
+                           "raw_nil": text.count(" nil") + text.count("#t") + text.count("#f"),
+                           "headline": text.strip().split("\n")[0][:160]}
+                    found.append(row)
+                    print(json.dumps(row))
+                    area.screenshot(path=str(out / f"{i + 1}-{name}-{width}.png"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+    (out / "widths.json").write_text(json.dumps(found, indent=1))
+    return found
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None)
