@@ -24,6 +24,7 @@ class Html:
 
 
 MARKS = ("unusual",)  # series drawn as points on the chart (NaN where nothing is marked)
+BAND = ("low", "high")  # an interval's edges: shaded between, not drawn as lines
 
 
 class Plot:
@@ -41,10 +42,10 @@ class Plot:
         fig = Figure(figsize=(7, 3.2), dpi=100)
         ax = fig.subplots()
         dates = _as_dates(self.x)
-        band = "low" in self.series and "high" in self.series  # an interval: shaded, not two more lines
+        band = all(k in self.series for k in BAND)  # an interval: shaded, not two more lines
         for name, ys in self.series.items():
             xs = dates or self.x or list(range(len(ys)))
-            if band and name in ("low", "high"):
+            if band and name in BAND:
                 continue
             if name in MARKS:  # days flagged on the line they belong to, as points
                 ax.plot(xs, ys, "o", color="#c0392b", markersize=6, label=name, zorder=3)

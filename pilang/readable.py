@@ -18,7 +18,7 @@ WORDS = {
     "no_change_mae": "no-change mean error", "negative-share": "negative", "negative_share": "negative",
     "auc": "ROC-AUC", "roc-auc": "ROC-AUC", "complaints-growth-per-day": "complaints a day (change)",
     "complaints_growth_per_day": "complaints a day (change)", "shared-words": "words its messages share",
-    "coverage-ok": "interval bounded", "coverage_ok": "interval bounded",
+    "coverage-ok": "interval bounded", "coverage_ok": "interval bounded", "spearman": "rank correlation",
 }
 
 
@@ -51,8 +51,16 @@ def number(x: float | int, signed: bool = False) -> str:
     return sign + text
 
 
-def scalar(v: Any) -> str:
-    """One value as words: blank for none, yes/no, numbers as `number`, names without their colon."""
+def is_p_value(key: Any) -> bool:
+    name = column(key)
+    return name == "p" or name.startswith(("p value", "p (", "p of"))
+
+
+def scalar(v: Any, key: Any = None) -> str:
+    """One value as words: blank for none, yes/no, numbers as `number`, names without their colon. Under a
+    p-value's `key`, a p rounded to zero reads "< 0.0001" (a test never gives exactly 0)."""
+    if key is not None and is_number(v) and v == 0 and is_p_value(key):
+        return "<\u00a00.0001"  # one piece: a narrow column does not break it
     if v is None:
         return ABSENT
     if isinstance(v, bool):

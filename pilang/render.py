@@ -14,7 +14,9 @@ from typing import Any
 
 from .datum import Keyword
 from .printer import display_string, write_string
+from .display import BAND
 from .readable import brief, column, is_number, scalar
+from .table import CELL
 
 K = Keyword
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -93,6 +95,9 @@ def score_rows(data: dict[Any, Any]) -> list[dict[Any, Any]]:
     held = data.get(K("held-out"))
     if not isinstance(held, dict) or _get(held, "value") is not None:
         return []
+    table = _get(held, "backtest")
+    if isinstance(table, (list, tuple)) and table and all(isinstance(r, dict) for r in table):
+        return list(table)  # the engine's own rows: each model's score, the one that answers marked
     rows: list[dict[Any, Any]] = []
 
     def walk(path: list[str], node: dict[Any, Any]) -> None:
@@ -129,13 +134,12 @@ def sparkline(values: list[Any]) -> str:
 # ---- HTML -----------------------------------------------------------------------------------
 
 MAX_COLUMNS = 6  # columns of a table shown at once; the rest on demand
-CELL = "padding:2px 6px;vertical-align:top;overflow-wrap:anywhere;border-bottom:1px solid #eee"
 SCROLL = "<div style='overflow-x:auto;max-width:100%'>{}</div>"
 
 
 def _rows_html(items: list[dict[Any, Any]], columns: list[Any]) -> str:
     head = "".join(f"<th style='{CELL};text-align:left'>{html.escape(column(c))}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(_cell_html(x.get(c)) for c in columns) + "</tr>" for x in items)
+    body = "".join("<tr>" + "".join(_cell_html(x.get(c), c) for c in columns) + "</tr>" for x in items)
     return f"<table class='pilang-rows' style='border-collapse:collapse'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -149,7 +153,9 @@ def value_html(v: Any, depth: int = 0) -> str:
         if depth >= 2:
             return html.escape(brief(v, 300))
         rows = "".join(f"<tr><th style='{CELL};text-align:left'>{html.escape(column(k))}</th>"
-                       f"<td style='{CELL};text-align:left'>{value_html(x, depth + 1)}</td></tr>" for k, x in v.items())
+                       f"<td style='{CELL};text-align:left'>"
+                       f"{value_html(x, depth + 1) if isinstance(x, (dict, list, tuple)) else html.escape(scalar(x, k))}"
+                       "</td></tr>" for k, x in v.items())
         return SCROLL.format(f"<table class='pilang-map' style='border-collapse:collapse'>{rows}</table>")
     if isinstance(v, (list, tuple)):
         items = list(v)
@@ -181,9 +187,9 @@ def _one_per_line(items: list[Any]) -> bool:
     return len(items) > 1 and all(isinstance(x, str) for x in items) and sum(len(x) for x in items) > 60
 
 
-def _cell_html(v: Any) -> str:
+def _cell_html(v: Any, key: Any = None) -> str:
     align = "right" if is_number(v) else "left"
-    text = brief(v, 200) if isinstance(v, (dict, list, tuple)) else scalar(v)
+    text = brief(v, 200) if isinstance(v, (dict, list, tuple)) else scalar(v, key)
     return f"<td style='{CELL};text-align:{align}'>{html.escape(text)}</td>"
 
 
@@ -205,7 +211,7 @@ def notes(data: dict[Any, Any]) -> list[str]:
 def result_html(result: Any) -> str:
     d = result.data
     headline = html.escape(display_string(d.get(K("answer"))))
-    out = [f"<div class='pilang-result' style='max-width:100%;overflow-wrap:anywhere'><p style='font-size:1.1em'><b>{headline}</b></p>"]
+    out = [f"<div class='pilang-result' style='max-width:100%;overflow-wrap:break-word'><p style='font-size:1.1em'><b>{headline}</b></p>"]
     out += [f"<p style='margin:0.2em 0'>{html.escape(n)}</p>" for n in notes(d)]
     line = score_line(d)
     if line:
@@ -267,7 +273,7 @@ def result_lines(result: Any, width: int | None = None) -> list[str]:
         out += ["  " + line for line in result.table.__pilang_repr__().splitlines()]
     if result.series:
         for name, values in result.series.items():
-            if name not in ("x", "low", "high"):  # the band's edges: the chart shades them
+            if name != "x" and name not in BAND:  # the band's edges: the chart shades them
                 out.append(f"  {name}: {sparkline(values)[:width - len(name) - 4]}")
     for q in quotes(d.get(K("evidence")))[:MAX_QUOTES]:
         out += textwrap.wrap(f"“{q['text'][:300]}”", width, initial_indent="  > ", subsequent_indent="    ")

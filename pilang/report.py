@@ -14,6 +14,7 @@ from typing import Any
 from .bridge import as_result
 from .datum import Keyword
 from .printer import display_string
+from .display import BAND
 from .readable import column
 from .render import notes, quotes, score_line, sparkline
 
@@ -97,7 +98,7 @@ def to_markdown(ws: Any, since: str | None = None, until: str | None = None) -> 
             lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in result.table.cells()]
             lines.append("")
         for name, values in (result.series or {}).items():
-            if name not in ("x", "low", "high"):  # the band's edges are in the chart of the HTML report
+            if name != "x" and name not in BAND:  # the band's edges are in the chart of the HTML report
                 lines += [f"`{name}: {sparkline(values)}`", ""]
         for q in quotes(d.get(K("evidence")))[:3]:
             when = " · ".join(x for x in (str(q["time"])[:10] if q.get("time") else "", q.get("source") or "",

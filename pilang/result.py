@@ -48,4 +48,7 @@ class Result:
         from .display import Plot
         x = self.series.get("x")
         ys = {k: [float("nan") if v is None else v for v in vals] for k, vals in self.series.items() if k != "x"}
-        return Plot(ys, x, ", ".join(ys) + " by day" if x else ", ".join(ys), "line").to_png()
+        from .display import BAND
+        drawn = [k for k in ys if k not in BAND]  # a band's edges are shaded, not named
+        named = " and ".join([", ".join(drawn[:-1]), drawn[-1]] if len(drawn) > 1 else drawn)
+        return Plot(ys, x, named + " by day" if x else named, "line").to_png() if drawn else None

@@ -7,7 +7,10 @@ from typing import Any
 from .datum import Keyword
 from .readable import brief, column, scalar
 
-MAX_CELL = 60
+MAX_CELL = 60  # characters of a cell in a terminal; HTML wraps up to HTML_CELL
+HTML_CELL = 400
+# words break only where one is wider than the page (a table too wide at whole words scrolls in its own box)
+CELL = "padding:2px 6px;vertical-align:top;overflow-wrap:break-word;border-bottom:1px solid #eee"
 
 
 class Table(list):
@@ -18,14 +21,15 @@ class Table(list):
         self.columns = columns or ([k.name for k in rows[0]] if rows else [])
         self.title = title
 
-    def cells(self) -> list[list[str]]:
+    def cells(self, limit: int = MAX_CELL) -> list[list[str]]:
+        """Each row's values as words, each cut at `limit` characters."""
         out = []
         for row in self:
             line = []
             for c in self.columns:
                 v = row.get(Keyword(c))
-                text = brief(v, MAX_CELL) if isinstance(v, (dict, list, tuple)) else scalar(v)
-                line.append(text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…")
+                text = brief(v, limit) if isinstance(v, (dict, list, tuple)) else scalar(v, c)
+                line.append(text if len(text) <= limit else text[:limit - 1] + "…")
             out.append(line)
         return out
 
@@ -52,11 +56,10 @@ class Table(list):
     def to_html(self) -> str:
         """An HTML table, for notebooks: text left-aligned, numbers right-aligned."""
         align = ["right" if n else "left" for n in self.numeric()]
-        cell = "padding:2px 6px;vertical-align:top;overflow-wrap:anywhere;border-bottom:1px solid #eee"
-        head = "".join(f"<th style='{cell};text-align:{a}'>{html.escape(column(c))}</th>"
+        head = "".join(f"<th style='{CELL};text-align:{a}'>{html.escape(column(c))}</th>"
                        for c, a in zip(self.columns, align))
-        body = "".join("<tr>" + "".join(f"<td style='{cell};text-align:{a}'>{html.escape(v)}</td>"
-                                        for v, a in zip(r, align)) + "</tr>" for r in self.cells())
+        body = "".join("<tr>" + "".join(f"<td style='{CELL};text-align:{a}'>{html.escape(v)}</td>"
+                                        for v, a in zip(r, align)) + "</tr>" for r in self.cells(HTML_CELL))
         caption = f"<caption>{html.escape(self.title)}</caption>" if self.title else ""
         return (f"<div style='overflow-x:auto;max-width:100%'><table style='border-collapse:collapse'>{caption}"
                 f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")

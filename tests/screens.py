@@ -4,9 +4,10 @@ output needs against the width it has (an output wider than its cell is cut off 
 
     python tests/screens.py OUT [WORKSPACE]
 
-Writes OUT/<n>-<name>-<width>.png and OUT/widths.json; prints one line per cell and width. WORKSPACE is
-an ingested workspace (default: a fresh one from examples/demo). Needs Debian's chromium, playwright,
-jupyterlab and ipywidgets (the [notebook] extra)."""
+Writes OUT/<n>-<name>-<width>.png (the answer as first seen, evidence closed), OUT/<n>-<name>-<width>-evidence.png
+(evidence opened), OUT/report-<width>.png (`pilang report` of the last month in the same browser) and
+OUT/widths.json; prints one line per cell and width. WORKSPACE is an ingested workspace (default: a fresh one
+from examples/demo). Needs Debian's chromium, playwright, jupyterlab and ipywidgets (the [notebook] extra)."""
 from __future__ import annotations
 
 import json
@@ -67,11 +68,17 @@ def main(out: Path, given: str | None = None) -> list[dict[str, object]]:
                       metadata={"kernelspec": {"name": "pilang", "display_name": "pilang", "language": "pilang"}})
     nbformat.write(nb, home / "nb" / "screens.ipynb")
     port = _port()
+    settings = home / "settings" / "@jupyterlab"
+    for extension, values in (("notebook-extension/tracker", {"windowingMode": "none"}),  # every cell in the page
+                              ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False})):
+        (settings / extension).parent.mkdir(parents=True, exist_ok=True)
+        (settings / f"{extension}.jupyterlab-settings").write_text(json.dumps(values))
     env = {**{k: v for k, v in os.environ.items() if k != "PILANG_PROGRESS"},
            "JUPYTER_PATH": str(home / "jp" / "share" / "jupyter"), "JUPYTER_CONFIG_DIR": str(home / "cfg"),
-           "JUPYTER_RUNTIME_DIR": str(home / "rt")}
+           "JUPYTER_RUNTIME_DIR": str(home / "rt"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings")}
     server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                               "--IdentityProvider.token=t", f"--ServerApp.root_dir={home / 'nb'}", "--allow-root"],
+                               "--IdentityProvider.token=t", f"--ServerApp.root_dir={home / 'nb'}", "--allow-root",
+                               "--expose-app-in-browser"],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     found: list[dict[str, object]] = []
     try:
@@ -86,29 +93,57 @@ def main(out: Path, given: str | None = None) -> list[dict[str, object]]:
             page = browser.new_page(viewport={"width": WIDTHS[0], "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/lab/tree/screens.ipynb?token=t")
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
+            ran = ("i => /\\[{}\\]/.test(document.querySelectorAll('.jp-CodeCell')[i]"
+                   ".querySelector('.jp-InputArea-prompt').textContent)")  # looked up afresh: the node is replaced
             for i in range(len(CELLS)):  # run cell by cell, each to the end
                 cell = page.locator(".jp-CodeCell").nth(i)
-                cell.locator(".cm-content").click()
-                page.keyboard.press("Shift+Enter")
-                page.wait_for_function("e => /\\[\\d+\\]/.test(e.textContent)",
-                                       arg=cell.locator(".jp-InputArea-prompt").element_handle(), timeout=600_000)
-            page.evaluate("document.querySelectorAll('.jp-OutputArea details').forEach(d => d.open = true)")
+                for _ in range(3):  # a key press before the kernel is ready can be lost: run the cell again
+                    cell.locator(".cm-content").click()
+                    page.keyboard.press("Shift+Enter")
+                    try:
+                        page.wait_for_function(ran.format("[\\d*]+"), arg=i, timeout=20_000)
+                        break
+                    except Exception:  # noqa: BLE001 (playwright's timeout: try the cell again)
+                        page.screenshot(path=str(out / f"stuck-{i + 1}.png"))
+                page.wait_for_function(ran.format("\\d+"), arg=i, timeout=600_000)
+            page.evaluate("window.jupyterapp.shell.collapseLeft()")  # the file browser: closed, as on a phone
+            for width in WIDTHS:
+                for opened in (False, True):
+                    page.evaluate(f"document.querySelectorAll('.jp-OutputArea details').forEach(d => d.open = {str(opened).lower()})")
+                    for i, (name, _) in enumerate(CELLS):
+                        area = page.locator(".jp-CodeCell").nth(i).locator(".jp-OutputArea")
+                        page.set_viewport_size({"width": width, "height": 1000})
+                        time.sleep(0.3)
+                        tall = area.evaluate("e => e.getBoundingClientRect().height")
+                        page.set_viewport_size({"width": width, "height": int(min(max(1000, tall + 300), 16000))})
+                        time.sleep(0.5)
+                        area.scroll_into_view_if_needed()
+                        suffix = "-evidence" if opened else ""
+                        area.screenshot(path=str(out / f"{i + 1}-{name}-{width}{suffix}.png"))
+                        if opened:
+                            continue
+                        need = area.evaluate("e => Math.max(...[...e.querySelectorAll('*')].map(x => x.scrollWidth))")
+                        have = area.evaluate("e => e.clientWidth")
+                        text = area.inner_text()
+                        row = {"cell": name, "width": width, "needs_px": need, "has_px": have,
+                               "page_overflows": page.evaluate("document.scrollingElement.scrollWidth > innerWidth"),
+                               "raw_nil": text.count(" nil") + text.count("#t") + text.count("#f"),
+                               "headline": text.strip().split("\n")[0][:160]}
+                        found.append(row)
+                        print(json.dumps(row))
+            report = home / "report.html"
+            subprocess.run([sys.executable, "-m", "pilang", "--workspace", str(ws), "report", "--since", "last-month",
+                            "--out", str(report)], check=True, capture_output=True, timeout=900)
             for width in WIDTHS:
                 page.set_viewport_size({"width": width, "height": 1000})
-                time.sleep(1.5)
-                for i, (name, _) in enumerate(CELLS):
-                    area = page.locator(".jp-CodeCell").nth(i).locator(".jp-OutputArea")
-                    area.scroll_into_view_if_needed()
-                    need = area.evaluate("e => Math.max(...[...e.querySelectorAll('*')].map(x => x.scrollWidth))")
-                    have = area.evaluate("e => e.clientWidth")
-                    text = area.inner_text()
-                    row = {"cell": name, "width": width, "needs_px": need, "has_px": have,
-                           "page_overflows": page.evaluate("document.scrollingElement.scrollWidth > innerWidth"),
-                           "raw_nil": text.count(" nil") + text.count("#t") + text.count("#f"),
-                           "headline": text.strip().split("\n")[0][:160]}
-                    found.append(row)
-                    print(json.dumps(row))
-                    area.screenshot(path=str(out / f"{i + 1}-{name}-{width}.png"))
+                page.goto(report.as_uri())
+                page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+                row = {"cell": "report", "width": width,
+                       "page_overflows": page.evaluate("document.scrollingElement.scrollWidth > innerWidth"),
+                       "needs_px": page.evaluate("document.scrollingElement.scrollWidth"), "has_px": width}
+                found.append(row)
+                print(json.dumps(row))
+                page.screenshot(path=str(out / f"report-{width}.png"), full_page=True)
             browser.close()
     finally:
         server.terminate()

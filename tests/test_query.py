@@ -1,6 +1,8 @@
 """The query evaluator (stdlib/query.pil): validation with carets, normalisation, routing."""
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import pytest
@@ -85,6 +87,8 @@ def test_prediction_queries(session: Session) -> None:
     assert get(r, "handler").name == "prediction-handler" and answer.startswith('If "nerf weapon damage" ships, community')
     assert answer.count(". ") == 0 and "inf" not in answer and "churn_risk" not in answer  # one sentence, in words
     assert "90% interval" in answer or "too little history to bound it" in answer
+    # churn risk is a share of the active players (a level, not a shift): never "+0.10"
+    assert re.search(r"churn risk \d+% of active players go silent", answer), answer
     groups = [row[K("group")] for row in get(r, "rows")]
     assert groups[0] == "community" and {"competitive-players", "casual-players"} <= set(groups)
     assert get(r, "evidence", "similar-changes")[0][K("change")] == "Hotfix 1.0.4"

@@ -49,6 +49,22 @@ def test_quotes_merge_repeats_by_text_not_by_citation() -> None:
     near = [{K("id"): 1, K("text"): "lol the rifle nerf ruined it"}, {K("id"): 2, K("text"): "The rifle nerf ruined it!"},
             {K("id"): 3, K("text"): "drop rates are terrible"}]
     assert [q["count"] for q in quotes(near)] == [2, 1]  # near-duplicates are one quote, never side by side
+    filler = [{K("id"): 1, K("text"): "honestly ranked is stale, same three builds every game"},
+              {K("id"): 2, K("text"): "ok so ranked is stale, same three builds every game"},
+              {K("id"): 3, K("text"): "tbh matchmaking is stale, same three builds every game"}]
+    assert [q["count"] for q in quotes(filler)] == [2, 1]  # a filler word apart is the same; another subject is not
+
+
+def test_notes_stand_beside_the_headline_and_a_p_value_is_never_zero() -> None:
+    data = {K("answer"): "If x ships, community: satisfaction no change expected.", K("model"): "m",
+            K("evidence"): {K("notes"): ["the closest past change measured -0.33"],
+                            K("tests"): [{K("metric"): "hours", K("p-value"): 0.0, K("difference"): 1363.0}]}}
+    r = Result(data)
+    page = r.to_html()
+    assert page.index("the closest past change measured -0.33") < page.index("<details>")  # shown, not collapsed
+    assert "&lt;\u00a00.0001" in page and ">0<" not in page and "1,363" in page
+    text = r.lines(80)
+    assert text[1].startswith("  note: the closest past change")
 
 
 def test_sparkline_keeps_gaps_and_maps_range() -> None:

@@ -157,7 +157,7 @@ def _row(r: dict[str, Any], level: bool) -> dict[str, Any]:
     is beyond chance (Holm over the topics: one verdict, not an unadjusted interval beside an adjusted p),
     the day its complaints rose (when a test dates it) and the dated change just before that day."""
     def share(side: dict[str, Any]) -> str:
-        return "" if side["negative_share"] is None else f"{side['negative_share']:.0%}"
+        return "–" if side["negative_share"] is None else f"{side['negative_share']:.0%}"  # no messages: no share
     b, a = r["before"], r["after"]
     return {"topic": r["label"], "messages": str(a["messages"]) if level else f"{b['messages']} → {a['messages']}",
             "negative": share(a) if level else f"{share(b)} → {share(a)}", "part_of_change": f"{r['contribution']:+.3f}",

@@ -3,6 +3,7 @@
 taken per language (stopwordsiso), and Chinese and Japanese segmented into words (rjieba)."""
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections import Counter
@@ -122,10 +123,19 @@ def languages_present(codes: list[str | None]) -> list[str]:
 NEAR_DUPLICATE = 0.8  # Jaccard of two texts' word sets at which they are one quote
 
 
+@functools.lru_cache(maxsize=1)
+def _fillers() -> frozenset[str]:
+    return frozenset(stop_words(()))
+
+
 def same_words(a: str, b: str) -> bool:
-    """Whether two texts say the same words (case, order, punctuation and repetition aside): a Jaccard
-    of their lower-cased word sets of at least NEAR_DUPLICATE. Two quotes that are one to a reader."""
+    """Whether two texts say the same words (case, order, punctuation, repetition and filler aside): a
+    Jaccard of their lower-cased word sets, stop words and chat noise out ("honestly ranked is stale" and
+    "ok so ranked is stale" are one), of at least NEAR_DUPLICATE. Two quotes that are one to a reader."""
     x, y = set(TOKEN.findall(a.lower())), set(TOKEN.findall(b.lower()))
     if not x or not y:
         return a.strip().lower() == b.strip().lower()
+    cx, cy = x - _fillers(), y - _fillers()
+    if cx and cy:
+        x, y = cx, cy
     return len(x & y) / len(x | y) >= NEAR_DUPLICATE

@@ -223,9 +223,12 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
               f" {say(low[-1])} to {say(high[-1])}), by {F.NAMES[chosen]}{versus}"
               + (f" (ETS did not beat {F.NAMES[chosen]}, which answers)" if loses else "")
               + (f" ({failure.lstrip('; ')})" if failure else "") + ".")
+    under = chosen == "ets" and not covered and bt["interval_coverage"] is not None
+    notes = [f"the model's own {confidence:.0%} interval held only {bt['interval_coverage']:.0%} of past days, so the"
+             " band comes from past errors"] if under else []
     return {"answer": answer,
             "evidence": {"scope": scope.describe(), "history_days": len(y), "days_without_messages": missing,
-                         "interval": interval,
+                         **({"notes": notes} if notes else {}), "interval": interval,
                          "backtest_mae": errors,
                          "forecast": [{"day": d, "mean": round(float(m), 3), "low": round(float(lo), 3),
                                        "high": round(float(hi), 3)} for d, m, lo, hi in zip(future, mean, low, high)]},
@@ -238,6 +241,9 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
             "held_out": {"metric": f"MAE over the observed days of a rolling-origin backtest ({bt['origins']} origins,"
                                    f" {bt['horizon']} days each, every model refitted on the days before its origin;"
                                    f" {how})",
+                         # the same backtest as rows a person reads: each candidate's error, the one answering first
+                         "backtest": [{"model": F.NAMES[k], "mean_error": v, "answers": k == chosen}
+                                      for k, v in sorted(pick["mae"].items(), key=lambda kv: (kv[0] != chosen, kv[1]))],
                          "mae": pick["mae"], "chosen": chosen, "nested": pick["nested"],
                          "versus_baseline": pick["versus_baseline"], "failed_fits": bt["failed_fits"],
                          "ets_interval_coverage": bt["interval_coverage"], "interval_claimed": confidence}}

@@ -307,10 +307,13 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
     notes = [f"{g}: {why}" for g, why in refused.items()]
     if baseline_only:
         nearest = similar[0]
-        shifts = "; ".join(f"{g} {m.replace('_', ' ')} {v:+.2f}" for g, ms in nearest["measured"].items()
+        shifts = "; ".join(f"{g} {m.replace('_', ' ')} {v:.0%}" if m == "churn_risk" else f"{g} {m} {v:+.2f}"
+                           for g, ms in nearest["measured"].items()
                            for m, v in ms.items() if m in baseline_only and v is not None)
         notes.append(f"for {', '.join(m.replace('_', ' ') for m in baseline_only)} similar past changes did not beat"
-                     " \"no change\" in the time-ordered backtest, so \"no change\" is the prediction; the closest past"
+                     " \"no change\" in the time-ordered backtest, so \"no change\" is the prediction"
+                     + (" (for churn risk, its usual rate after a change)" if "churn_risk" in baseline_only else "")
+                     + "; the closest past"
                      f" change, {nearest['change']} ({nearest['date'][:10]}, similarity {nearest['similarity']:.2f}),"
                      f" measured: {shifts}")
     return {"answer": answer, "rows": rows,
@@ -359,16 +362,23 @@ def _score(backtests: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, 
 LABELS = {"satisfaction": "satisfaction", "engagement": "engagement", "churn_risk": "churn risk"}
 
 
-def shift_text(v: dict[str, Any] | None, confidence: float) -> str:
-    """A predicted shift in words: "+0.02 (95% interval -0.10 to +0.14)", "no change" where the backtest
-    kept the baseline, or why there is no bound."""
+def shift_text(v: dict[str, Any] | None, confidence: float, metric: str = "satisfaction") -> str:
+    """A prediction in words: a shift "+0.02 (95% interval -0.10 to +0.14)", "no change" where the
+    backtest kept the baseline, or why there is no bound. Churn risk is a share of the active players, not
+    a shift: "10% (...)", its baseline "the usual rate after a change"."""
     if v is None:
         return "too little history to predict"
-    bound = f"{confidence:.0%} interval {v['low']:+.2f} to {v['high']:+.2f}" if v["coverage_ok"] else \
+    share = metric == "churn_risk"
+    low, high = (max(v["low"], 0.0), min(v["high"], 1.0)) if share else (v["low"], v["high"])
+    say = (lambda x: f"{x:.0%}") if share else (lambda x: f"{x:+.2f}")  # noqa: E731
+    bound = f"{confidence:.0%} interval {say(low)} to {say(high)}" if v["coverage_ok"] else \
         "too little history to bound it"
-    if v["from"] == "no-change baseline" and v["mean"] == 0:
-        return f"no change expected ({bound})"
-    return f"{v['mean']:+.2f} ({bound})"
+    if v["from"] == "no-change baseline":
+        if share:
+            return f"{say(v['mean'])} of active players go silent, the usual rate after a change ({bound})"
+        if v["mean"] == 0:
+            return f"no change expected ({bound})"
+    return f"{say(v['mean'])}{' of active players go silent' if share else ''} ({bound})"
 
 
 def _sentence(text: str, rows: list[dict[str, Any]], confidence: float, focus: str | None = None,
@@ -382,6 +392,6 @@ def _sentence(text: str, rows: list[dict[str, Any]], confidence: float, focus: s
     metrics = [focus] if focus else list(LABELS)
     why = (refused or {}).get(row["group"])
     said = [f"{LABELS[m]} not predicted (its players write about once: going silent says nothing)"
-            if m == "churn_risk" and why else f"{LABELS[m]} {shift_text(row.get(m), confidence)}" for m in metrics]
+            if m == "churn_risk" and why else f"{LABELS[m]} {shift_text(row.get(m), confidence, m)}" for m in metrics]
     more = f" ({len(rows) - 1} personas in the table)" if len(rows) > 1 else ""
     return f"If \"{text}\" ships, {row['group']}{more}: " + "; ".join(said) + "."

@@ -114,7 +114,7 @@ def _prediction_rows(out: dict[str, Any]) -> dict[str, Any]:
     for row in out["rows"]:
         flat = {"group": row["group"]}
         for metric in METRICS:
-            flat[metric.replace("_", "-")] = shift_text(row.get(metric), level)
+            flat[metric.replace("_", "-")] = shift_text(row.get(metric), level, metric)
         rows.append(flat)
     out["predictions"] = out.pop("rows")
     return {**out, "rows": rows, "columns": ["group", *(m.replace("_", "-") for m in METRICS)]}
