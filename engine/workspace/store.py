@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -19,6 +20,21 @@ import sqlite_utils
 DEFAULT_DIR = ".pilang"
 BUSY_SECONDS = 60  # how long a write waits for another process's transaction before failing
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def _wal(conn: sqlite3.Connection) -> None:
+    """Write-ahead logging, waiting for another process that is switching the same new file: SQLite answers
+    a second switch "database is locked" at once, without its busy handler (two ingests creating one
+    workspace at the same moment), so the switch is tried again for up to BUSY_SECONDS."""
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class WorkspaceError(Exception):
@@ -176,7 +192,7 @@ class Workspace:
         conn = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS)
         try:
             conn.execute(f"PRAGMA busy_timeout={BUSY_SECONDS * 1000}")
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
             conn.close()
