@@ -11,15 +11,14 @@ from examples/demo). Needs Debian's chromium, playwright, jupyterlab and ipywidg
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from running_lab import lab
 
 ROOT = Path(__file__).resolve().parent.parent
 CELLS = [
@@ -37,12 +36,6 @@ CELLS = [
 WIDTHS = (1280, 420)
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _workspace(home: Path, given: str | None) -> Path:
     if given:
         return Path(given)
@@ -55,43 +48,18 @@ def _workspace(home: Path, given: str | None) -> Path:
 
 
 def main(out: Path, given: str | None = None) -> list[dict[str, object]]:
-    import nbformat
-    from nbformat.v4 import new_code_cell, new_notebook
     from playwright.sync_api import sync_playwright
     out.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="pilang-screens-"))
     ws = _workspace(home, given)
-    subprocess.run([sys.executable, "-m", "pilang", "kernel", "install", "--prefix", str(home / "jp"), "--workspace",
-                    str(ws)], check=True, capture_output=True, timeout=120)
-    (home / "nb").mkdir()
-    nb = new_notebook(cells=[new_code_cell(c) for _, c in CELLS],
-                      metadata={"kernelspec": {"name": "pilang", "display_name": "pilang", "language": "pilang"}})
-    nbformat.write(nb, home / "nb" / "screens.ipynb")
-    port = _port()
-    settings = home / "settings" / "@jupyterlab"
-    for extension, values in (("notebook-extension/tracker", {"windowingMode": "none"}),  # every cell in the page
-                              ("apputils-extension/notification", {"fetchNews": "false", "checkForUpdates": False})):
-        (settings / extension).parent.mkdir(parents=True, exist_ok=True)
-        (settings / f"{extension}.jupyterlab-settings").write_text(json.dumps(values))
-    env = {**{k: v for k, v in os.environ.items() if k != "PILANG_PROGRESS"},
-           "JUPYTER_PATH": str(home / "jp" / "share" / "jupyter"), "JUPYTER_CONFIG_DIR": str(home / "cfg"),
-           "JUPYTER_RUNTIME_DIR": str(home / "rt"), "JUPYTERLAB_SETTINGS_DIR": str(home / "settings")}
-    server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                               "--IdentityProvider.token=t", f"--ServerApp.root_dir={home / 'nb'}", "--allow-root",
-                               "--expose-app-in-browser"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     found: list[dict[str, object]] = []
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=t", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    settings = {"notebook-extension/tracker": {"windowingMode": "none"},  # every cell in the page
+                "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False}}
+    with lab(home, ws, [c for _, c in CELLS], "screens", settings, expose_app=True) as url:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
             page = browser.new_page(viewport={"width": WIDTHS[0], "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/lab/tree/screens.ipynb?token=t")
+            page.goto(url)
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
             ran = ("i => /\\[{}\\]/.test(document.querySelectorAll('.jp-CodeCell')[i]"
                    ".querySelector('.jp-InputArea-prompt').textContent)")  # looked up afresh: the node is replaced
@@ -145,9 +113,6 @@ def main(out: Path, given: str | None = None) -> list[dict[str, object]]:
                 print(json.dumps(row))
                 page.screenshot(path=str(out / f"report-{width}.png"), full_page=True)
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(30)
     (out / "widths.json").write_text(json.dumps(found, indent=1))
     return found
 

@@ -5,14 +5,9 @@ nothing may arrive on stderr (red)."""
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -28,42 +23,12 @@ CELLS = ["(query (type analytics) (target sentiment) (parameters (context last-p
          f'(ingest "{ROOT / "examples" / "demo" / "tickets.csv"}")']
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def lab(demo_copy: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    import nbformat
-    from nbformat.v4 import new_code_cell, new_notebook
+    from running_lab import lab as running
     home = tmp_path_factory.mktemp("lab")
-    subprocess.run([sys.executable, "-m", "pilang", "kernel", "install", "--prefix", str(home / "jp"), "--workspace",
-                    str(demo_copy("lab"))], check=True, capture_output=True, timeout=120)
-    (home / "nb").mkdir()
-    nb = new_notebook(cells=[new_code_cell(c) for c in CELLS],
-                      metadata={"kernelspec": {"name": "pilang", "display_name": "pilang", "language": "pilang"}})
-    nbformat.write(nb, home / "nb" / "check.ipynb")
-    port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if k != "PILANG_PROGRESS"}, "JUPYTER_PATH": str(home / "jp" / "share" / "jupyter"), "JUPYTER_CONFIG_DIR": str(home / "cfg"),
-           "JUPYTER_RUNTIME_DIR": str(home / "rt")}
-    log = (home / "lab.log").open("w")
-    server = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                               "--IdentityProvider.token=t", f"--ServerApp.root_dir={home / 'nb'}", "--allow-root"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=t", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/lab/tree/check.ipynb?token=t", home
-    finally:
-        server.terminate()
-        server.wait(30)
-        log.close()
+    with running(home, demo_copy("lab"), CELLS) as url:
+        yield url, home
 
 
 def test_a_query_result_in_jupyterlab_shows_its_chart_quotes_and_a_progress_widget(lab: Any) -> None:
