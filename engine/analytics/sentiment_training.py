@@ -34,6 +34,7 @@ import csv
 import hashlib
 import json
 import random
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,7 +205,7 @@ def embed(texts: list[str], cache: Path) -> np.ndarray:
             for (d, _), v in zip(chunk, enc.encode([t for _, t in chunk])):
                 known[d] = v
             print(f"  embedded {min(i + 512, len(missing)):,}/{len(missing):,} ({time.perf_counter() - started:.0f} s)",
-                  flush=True)
+                  file=sys.stderr, flush=True)  # progress: stdout is the caller's (`pilang eval --markdown > f`)
         np.savez(store, keys=np.array(list(known)), vectors=np.stack(list(known.values())).astype(np.float32))
     return np.stack([known[d] for d in digests]).astype(np.float32)
 
