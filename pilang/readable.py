@@ -80,7 +80,9 @@ def scalar(v: Any, key: Any = None) -> str:
 def brief(v: Any, limit: int = 160) -> str:
     """Any value in one short line: a list of scalars comma-separated, a list of maps by their first
     words (a topic's terms: "nerf, rifle, damage"), a map as "key value; ...", cut at `limit`."""
-    if isinstance(v, dict):
+    if isinstance(v, (dict, list, tuple)) and not v:
+        text = "none"  # an empty map or list: said, not left as a blank a reader takes for a fault
+    elif isinstance(v, dict):
         text = "; ".join(f"{column(k)} {brief(x, limit)}".strip() for k, x in v.items() if x is not None)
     elif isinstance(v, (list, tuple)):
         if v and all(isinstance(x, dict) for x in v):

@@ -273,8 +273,9 @@ def result_lines(result: Any, width: int | None = None) -> list[str]:
         out += ["  " + line for line in result.table.__pilang_repr__().splitlines()]
     if result.series:
         for name, values in result.series.items():
-            if name != "x" and name not in BAND:  # the band's edges: the chart shades them
-                out.append(f"  {name}: {sparkline(values)[:width - len(name) - 4]}")
+            line = sparkline(values)
+            if name != "x" and name not in BAND and line.strip():  # the band's edges are shaded; nothing marked: no line
+                out.append(f"  {name}: {line[:width - len(name) - 4]}")
     for q in quotes(d.get(K("evidence")))[:MAX_QUOTES]:
         out += textwrap.wrap(f"“{q['text'][:300]}”", width, initial_indent="  > ", subsequent_indent="    ")
         out.append(f"    {_when(q)}")

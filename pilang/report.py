@@ -98,7 +98,7 @@ def to_markdown(ws: Any, since: str | None = None, until: str | None = None) -> 
             lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in result.table.cells()]
             lines.append("")
         for name, values in (result.series or {}).items():
-            if name != "x" and name not in BAND:  # the band's edges are in the chart of the HTML report
+            if name != "x" and name not in BAND and sparkline(values).strip():  # edges: in the HTML chart
                 lines += [f"`{name}: {sparkline(values)}`", ""]
         for q in quotes(d.get(K("evidence")))[:3]:
             when = " · ".join(x for x in (str(q["time"])[:10] if q.get("time") else "", q.get("source") or "",

@@ -95,6 +95,8 @@ def test_evidence_reads_as_words_not_pilang_notation() -> None:
     assert not re.search(r"\bnil\b|#t\b|#f\b", text), text
     assert "yes" in text and "no" in text and "p (Holm)" in text and "0.0427" in text and "0.04270001" not in text
     assert "nerf, rifle" in text and page.count("<table class='pilang-rows'") == 1  # the terms are words in a cell
+    from pilang.readable import brief
+    assert brief({K("source"): None, K("filters"): {}}) == "filters none" and brief([]) == "none"  # said, not blank
     assert number(46.333) == "46.3" and number(7.7341) == "7.73" and number(2941.0) == "2,941" and number(0.0) == "0"
     assert number(1234.56) == "1,235" and number(-0.0623) == "-0.0623" and number(0.00001) == "< 0.001"
 

@@ -229,3 +229,15 @@ def test_fno_inputs_are_fitted_before_the_backtest(ws: Workspace, monkeypatch: p
     for name, s in before.items():  # the days before the backtest, and the normalisation, cannot move
         assert np.allclose(after[name].values[:first], s.values[:first]), name
         assert np.allclose(after[name].mean, s.mean) and np.allclose(after[name].std, s.std), name
+
+
+def test_a_trained_graph_models_answer_says_the_paired_verdict_not_just_two_scores() -> None:
+    """'0.969 vs 0.950' read as a win; the bootstrap called it a tie, and a tie keeps the MLP."""
+    from pilang.prims.spectral import model_summary
+    rec = {"name": "gnn:disengagement", "kind": "ChebConv GNN", "trained": "t", "config": {}, "ntk": {"verdict": "v"},
+           "scores": {"gnn": {"roc_auc": 0.969, "k": 4}, "non_graph_mlp": {"roc_auc": 0.950},
+                      "versus_baseline": {"verdict": "tied", "difference": 0.019, "interval": [-0.01, 0.05]}}}
+    answer = model_summary(rec)["answer"]
+    assert "tied with the same features without the graph (0.950)" in answer and answer.endswith("which answers")
+    rec["scores"]["versus_baseline"] = {"verdict": "ahead", "difference": 0.05, "interval": [0.01, 0.09]}
+    assert "ahead of" in model_summary(rec)["answer"] and "which answers" not in model_summary(rec)["answer"]

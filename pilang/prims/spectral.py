@@ -75,8 +75,12 @@ def model_summary(rec: dict[str, Any]) -> dict[str, Any]:
     """A trained model's record as an answer: its held-out scores against the baseline, its NTK verdict."""
     scores = {k: v for k, v in rec["scores"].items() if k != "residuals_z"}
     if rec["name"].startswith("gnn"):
-        answer = (f"{rec['name']}: held-out ROC-AUC {scores['gnn']['roc_auc']:.3f} (ChebConv K={scores['gnn']['k']}) vs"
-                  f" {scores['non_graph_mlp']['roc_auc']:.3f} for the same features without the graph")
+        from pilang_engine.evaluation.verdict import words
+        mlp = f"the same features without the graph ({scores['non_graph_mlp']['roc_auc']:.3f})"
+        versus = scores.get("versus_baseline")  # the paired verdict: a point lead that is a tie says so
+        answer = (f"{rec['name']}: held-out ROC-AUC {scores['gnn']['roc_auc']:.3f} (ChebConv K={scores['gnn']['k']}), "
+                  + (words(versus, mlp) + ("" if versus["verdict"] == "ahead" else ", which answers") if versus
+                     else f"vs {mlp}"))
     else:
         answer = "fno: " + "; ".join(f"{t} rolling-origin MAE {c['fno_mae']} vs ETS {c['ets_mae']}, seasonal naive"
                                      f" {c['seasonal_naive_mae']}, no change {c['no_change_mae']}"
