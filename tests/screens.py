@@ -11,6 +11,7 @@ from examples/demo). Needs Debian's chromium, playwright, jupyterlab and ipywidg
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -88,14 +89,19 @@ def main(out: Path, given: str | None = None) -> list[dict[str, object]]:
                         area.scroll_into_view_if_needed()
                         suffix = "-evidence" if opened else ""
                         area.screenshot(path=str(out / f"{i + 1}-{name}-{width}{suffix}.png"))
-                        if opened:
+                        if opened:  # every word of the opened evidence: no pilang notation left in it
+                            text = area.inner_text()
+                            row = {"cell": name, "width": width, "evidence_opened": True,
+                                   "raw_nil": len(re.findall(r"\bnil\b|#t\b|#f\b", text)), "characters": len(text)}
+                            found.append(row)
+                            print(json.dumps(row))
                             continue
                         need = area.evaluate("e => Math.max(...[...e.querySelectorAll('*')].map(x => x.scrollWidth))")
                         have = area.evaluate("e => e.clientWidth")
                         text = area.inner_text()
                         row = {"cell": name, "width": width, "needs_px": need, "has_px": have,
                                "page_overflows": page.evaluate("document.scrollingElement.scrollWidth > innerWidth"),
-                               "raw_nil": text.count(" nil") + text.count("#t") + text.count("#f"),
+                               "raw_nil": len(re.findall(r"\bnil\b|#t\b|#f\b", text)),
                                "headline": text.strip().split("\n")[0][:160]}
                         found.append(row)
                         print(json.dumps(row))
