@@ -6,7 +6,6 @@ from __future__ import annotations
 import getpass
 import os
 import random
-import sys
 import time
 import uuid
 from typing import Any

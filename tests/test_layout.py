@@ -86,3 +86,12 @@ def test_every_argument_that_names_a_file_goes_through_the_file_policy() -> None
         except (TypeError, ValueError):
             continue
         assert not named or name in data_paths, f"{name} takes a file but has no session to check it with"
+
+
+def test_the_linter_finds_nothing_with_the_projects_settings() -> None:
+    """ruff with pyproject.toml's [tool.ruff] (unused imports and names, undefined names, pycodestyle)."""
+    import subprocess
+    import sys
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]

@@ -304,7 +304,8 @@ def _write_messages(ws: Workspace, recs: list[F.Message], ref: int, report: Repo
         " ON CONFLICT(id) DO UPDATE SET first_seen = min(coalesce(first_seen, excluded.first_seen), coalesce(excluded.first_seen, first_seen)),"
         " last_seen = max(coalesce(last_seen, excluded.last_seen), coalesce(excluded.last_seen, last_seen)),"
         " messages = messages + excluded.messages, attrs = excluded.attrs",
-        [(a, recs[0].platform or recs[0].source, f, l, n, dumps(attrs)) for a, (f, l, n, attrs) in authors.items()])
+        [(a, recs[0].platform or recs[0].source, first, last, n, dumps(attrs))
+         for a, (first, last, n, attrs) in authors.items()])
     report.taken["messages"] += len(rows)
 
 
