@@ -14,7 +14,7 @@ from pilang_engine.workspace.progress import set_reporter
 from pilang import __version__
 from pilang.errors import PilangError
 from pilang.render import mime_bundle
-from pilang.repl import HELP, _word_length, completeness, completions, documentation
+from pilang.introspect import HELP, completeness, completions, documentation, word_length
 from pilang.session import Session
 
 from . import progress as widgets
@@ -132,7 +132,7 @@ class PilangKernel(Kernel):
     async def do_complete(self, code: str, cursor_pos: int) -> dict[str, Any]:
         before = code[:cursor_pos]
         found = completions(self.pil, before)
-        return {"status": "ok", "matches": [name for name, _ in found], "cursor_start": cursor_pos - _word_length(before),
+        return {"status": "ok", "matches": [name for name, _ in found], "cursor_start": cursor_pos - word_length(before),
                 "cursor_end": cursor_pos, "metadata": {"_jupyter_types_experimental": [
                     {"text": name, "type": "", "signature": meta} for name, meta in found]}}
 

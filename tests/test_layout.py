@@ -95,3 +95,11 @@ def test_the_linter_finds_nothing_with_the_projects_settings() -> None:
     done = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+
+
+def test_the_kernel_and_the_server_ask_introspection_not_the_repl() -> None:
+    """Completion, documentation and word boundaries live in pilang/introspect.py; the kernel and the team
+    server once imported the REPL's private helpers, so the server stood above the REPL."""
+    for path in [*(ROOT / "pilang" / "server").glob("*.py"), *(ROOT / "kernels").glob("*.py")]:
+        text = path.read_text()
+        assert not re.search(r"from (pilang|\.\.?)\.?repl import|import pilang\.repl", text), path

@@ -158,7 +158,7 @@ def test_routing_table_is_data_in_the_workspace_and_can_be_changed(session: Sess
 def test_query_targets_feed_completion(session: Session) -> None:
     session.eval_text("(personas)")
     assert {"sentiment", "anomalies", "player-churn", "competitive-players", "loot-grinders"} <= set(session.query_targets())
-    from pilang.repl import completions
+    from pilang.introspect import completions
     offered = [name for name, _ in completions(session, "(pers")]
     assert "persona" in offered and not any(n.endswith("-handler") for n in offered)  # what a user types
     assert not any(n.endswith("-handler") or n == "parse-query" for n, _ in completions(session, "("))

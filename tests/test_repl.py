@@ -23,7 +23,7 @@ from pygments.token import (
 )
 
 from pilang.lexer import PilangLexer
-from pilang.repl import completions, documentation, is_complete
+from pilang.introspect import completions, documentation, is_complete
 from pilang.session import Session
 
 

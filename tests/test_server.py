@@ -427,7 +427,7 @@ def test_the_cli_runs_expressions_scripts_and_pipes_against_the_server(served: d
 
 
 def test_the_repl_completes_from_the_server(served: dict[str, Any]) -> None:
-    from pilang.repl import completions, documentation
+    from pilang.introspect import completions, documentation
     from pilang.server.client import RemoteSession
     s = RemoteSession(served["url"], served["tokens"]["cy"])
     s.eval_text("(define (my-shortcut) 1)")

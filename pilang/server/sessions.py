@@ -263,14 +263,14 @@ class Desk:
                                                                                f"what {name} returned")))
 
     def complete(self, code: str, cursor: int | None) -> dict[str, Any]:
-        from ..repl import _word_length, completions
+        from ..introspect import completions, word_length
         before = code[:cursor] if cursor is not None else code
         found = self._limited(lambda: self.session.run(lambda: completions(self.session, before)))
-        return {"matches": [{"text": n, "meta": m} for n, m in found], "start": len(before) - _word_length(before),
+        return {"matches": [{"text": n, "meta": m} for n, m in found], "start": len(before) - word_length(before),
                 "end": len(before)}
 
     def doc(self, name: str) -> dict[str, Any]:
-        from ..repl import documentation
+        from ..introspect import documentation
         text = self._limited(lambda: self.session.run(lambda: documentation(self.session, name)))
         return {"name": name, "found": not text.endswith("is not defined"), "text": text}
 
