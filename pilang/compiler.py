@@ -29,6 +29,28 @@ PY_RESERVED = {"None", "True", "False", "__debug__", "__class__"}
 Stmts = list[ast.stmt]
 
 
+# what each special form does, for a person (help, completion): one entry per form in Compiler.specials
+# (quasiquote's unquote and unquote-splicing are parts of it, not forms of their own)
+SPECIAL_DOCS = {
+    "quote": "(quote datum) or 'datum: the datum itself, unevaluated.",
+    "quasiquote": "`template: the template with ,x evaluated and ,@xs spliced in.",
+    "if": "(if test then [else]): then when test is true (anything but #f and nil), else otherwise.",
+    "define": "(define name value) or (define (name params...) body...): bind a name (globally at top level).",
+    "set!": "(set! name value): change an existing binding.",
+    "lambda": "(lambda (params...) body...): a procedure; (a . rest) or [a & rest] take rest arguments.",
+    "fn": "(fn (params...) body...): the same as lambda.",
+    "let": "(let ((name value) ...) body...) binds in parallel; (let loop ((i 0)) ...) is a named loop.",
+    "let*": "(let* ((name value) ...) body...): bind in order, each seeing the previous.",
+    "letrec": "(letrec ((name value) ...) body...): mutually recursive bindings.",
+    "begin": "(begin form...): evaluate in order, yield the last.",
+    "and": "(and x...): the first false value, else the last value (#t for none).",
+    "or": "(or x...): the first true value, else #f.",
+    "defmacro": "(defmacro name (params...) body...): a macro from argument datums to a new form.",
+    "try": "(try body... (catch e handler...) (finally cleanup...)): handle errors raised in body.",
+    "load": '(load "file.pil"): evaluate a file (relative to the file that says it).',
+}
+
+
 class Var:
     """A lexical variable: its Python name, and the function that owns it."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from .compiler import SPECIAL_DOCS
 from .datum import Keyword
 from .errors import PilangError
 from .printer import write_string
@@ -24,24 +25,6 @@ HELP = """pilang REPL commands:
   ,quit          leave (Ctrl-D also does)
 Enter runs the input once it holds complete forms; Alt-Enter (or Esc Enter) inserts a newline.
 Ctrl-C interrupts a running evaluation, or clears the line at the prompt. Ctrl-R searches history."""
-SPECIAL_DOCS = {
-    "quote": "(quote datum) or 'datum: the datum itself, unevaluated.",
-    "quasiquote": "`template: the template with ,x evaluated and ,@xs spliced in.",
-    "if": "(if test then [else]): then when test is true (anything but #f and nil), else otherwise.",
-    "define": "(define name value) or (define (name params...) body...): bind a name (globally at top level).",
-    "set!": "(set! name value): change an existing binding.",
-    "lambda": "(lambda (params...) body...): a procedure; (a . rest) or [a & rest] take rest arguments.",
-    "fn": "(fn (params...) body...): the same as lambda.",
-    "let": "(let ((name value) ...) body...) binds in parallel; (let loop ((i 0)) ...) is a named loop.",
-    "let*": "(let* ((name value) ...) body...): bind in order, each seeing the previous.",
-    "letrec": "(letrec ((name value) ...) body...): mutually recursive bindings.",
-    "begin": "(begin form...): evaluate in order, yield the last.",
-    "and": "(and x...): the first false value, else the last value (#t for none).",
-    "or": "(or x...): the first true value, else #f.",
-    "defmacro": "(defmacro name (params...) body...): a macro from argument datums to a new form.",
-    "try": "(try body... (catch e handler...) (finally cleanup...)): handle errors raised in body.",
-    "load": '(load "file.pil"): evaluate a file (relative to the file that says it).',
-}
 
 
 def completeness(text: str) -> tuple[str, str]:

@@ -103,3 +103,10 @@ def test_the_kernel_and_the_server_ask_introspection_not_the_repl() -> None:
     for path in [*(ROOT / "pilang" / "server").glob("*.py"), *(ROOT / "kernels").glob("*.py")]:
         text = path.read_text()
         assert not re.search(r"from (pilang|\.\.?)\.?repl import|import pilang\.repl", text), path
+
+
+def test_every_special_form_is_documented_once_where_it_is_compiled() -> None:
+    from pilang.compiler import SPECIAL_DOCS, Compiler
+    forms = {s.name for s in Compiler({}, {}).specials} - {"unquote", "unquote-splicing"}  # parts of quasiquote
+    assert forms == set(SPECIAL_DOCS), forms ^ set(SPECIAL_DOCS)
+    assert "SPECIAL_DOCS = " not in (ROOT / "pilang" / "introspect.py").read_text()
