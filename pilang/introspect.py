@@ -14,7 +14,6 @@ from .reader import read
 from .registry import defined_in, signature_of
 from .runtime import Macro
 
-QUERY_TYPES = ("persona-inquiry", "prediction", "analytics", "comparison")
 HELP = """pilang REPL commands:
   ,help [name]   this text, or the documentation of a primitive, procedure, macro or special form
   ,doc name      the same as ,help name
@@ -71,7 +70,7 @@ def completions(session: Any, text_before: str) -> list[tuple[str, str]]:
     word = text_before[start:]
     before = text_before[:start].rstrip()
     if before.endswith("(type"):
-        pool: Iterable[str] = QUERY_TYPES
+        pool: Iterable[str] = session.query_types()  # the query evaluator's own list
     elif before.endswith("(target"):
         pool = session.query_targets()
     elif word.startswith(":"):  # the keyword arguments of the procedure being called, then any keyword

@@ -164,6 +164,10 @@ class Session:
             raise PilangError("unbound", f"set!: {name} is not defined (use define first)")
         self.env[name] = value
 
+    def query_types(self) -> list[str]:
+        """The query types, as the query evaluator (stdlib/query.pil's `query-types`) defines them."""
+        return [t.name if isinstance(t, Symbol) else str(t) for t in (self.env.get("query-types") or ())]
+
     def query_targets(self) -> list[str]:
         """Names `(target ...)` can take, for completion: the list bound to *query-targets* and the
         workspace's persona names."""

@@ -135,6 +135,8 @@ def test_completion_of_symbols_user_definitions_and_query_clauses(session: Sessi
     ((name, meta),) = completions(session, "(retention-r")
     assert name == "retention-rate" and meta == "Share of players who came back."
     assert [c for c, _ in completions(session, "(query (type per")] == ["persona-inquiry"]
+    session.eval_text("(define query-types (append query-types '(what-if)))")  # the evaluator's list is the one offered
+    assert [c for c, _ in completions(session, "(query (type wh")] == ["what-if"]
     session.eval_text("(define *query-targets* '(competitive-players player-churn))")
     assert [c for c, _ in completions(session, "(query (type prediction) (target pl")] == ["player-churn"]
     assert ":k" in [c for c, _ in completions(session, "(search \"x\" :")]
