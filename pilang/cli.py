@@ -28,16 +28,25 @@ def common_options() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pilang", description="pilang, the Player Intelligence Language.", parents=[common_options()],
-        epilog="With no FILE and no -e: a REPL on a terminal, else the forms read from stdin. "
-               "Subcommands: pilang ingest PATH... [--format F]; pilang demo --make [DIR]; "
-               "pilang kernel install [--user|--sys-prefix|--prefix P]; pilang train gnn|fno [--task T];"
-               " pilang eval; pilang report [--since P] [--out FILE]; pilang sync [steam|discord|zendesk] [...]; pilang watch [--once]; pilang serve [--host H] [--port P]; pilang token add|revoke|list [NAME]; pilang export messages [--format csv|jsonl] [--out F]; pilang bench [--quick]. --workspace, --json and --debug go before or after a subcommand.")
+        epilog=epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("file", nargs="?", help="a .pil script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script (*argv*)")
     parser.add_argument("-e", "--eval", metavar="EXPR", action="append",
                         help="evaluate EXPR and print its value (may be repeated)")
     parser.add_argument("--version", action="version", version=f"pilang {__version__}")
     return parser
+
+
+def epilog() -> str:
+    """The help's closing text: the subcommands, each by the synopsis its own docstring opens with, so
+    the list is SUBCOMMANDS itself and a new subcommand shows up here by being added there."""
+    import textwrap
+    lines = ["With no FILE and no -e: a REPL on a terminal, else the forms read from stdin.", "",
+             "Subcommands (pilang SUBCOMMAND --help for each):"]
+    for fn in SUBCOMMANDS.values():
+        synopsis = " ".join((fn.__doc__ or "").split("\n\n")[0].split()).replace("`", "")
+        lines += textwrap.wrap(synopsis, 100, initial_indent="  ", subsequent_indent="      ")
+    return "\n".join(lines + ["", "--workspace, --json and --debug go before or after a subcommand."])
 
 
 def leading_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:

@@ -164,3 +164,9 @@ def test_a_query_result_encodes_as_its_six_keys() -> None:
                              "held_out": {"mae": 0.5}, "evidence": {"days": [1, 2]},
                              "rows": [{"day": "2025-03-01", "n": 3}]}
     assert tuple(json_value(r)) == RESULT_KEYS
+
+
+def test_the_help_lists_every_subcommand_from_the_one_table() -> None:
+    from pilang.cli import SUBCOMMANDS, build_parser
+    text = build_parser().format_help()
+    assert all(f"  pilang {name}" in text for name in SUBCOMMANDS), text
