@@ -4,42 +4,28 @@ from __future__ import annotations
 from typing import Any
 
 from ..bridge import as_result, to_pilang, to_python
+from ..datum import Symbol, from_iter
 from ..errors import PilangError
-from ..registry import session_primitive
+from ..registry import primitive, session_primitive
 from ..result import Result
 
-ANALYTICS = ("volume", "sentiment", "anomalies", "forecast", "hodge", "topics", "drivers", "patterns", "forecast-fno")
 
-
-def _analytic(name: str) -> Any:
-    """The engine function behind an analytic's name (imported on first use)."""
-    from pilang_engine.analytics import reports
-    if name in ("volume", "sentiment", "anomalies", "forecast"):
-        return getattr(reports, name)
-    if name == "hodge":
-        from pilang_engine.analytics.hodge import hodge
-        return hodge
-    if name == "topics":
-        from pilang_engine.analytics.topics import topics
-        return topics
-    if name == "drivers":
-        from pilang_engine.analytics.drivers import drivers
-        return drivers
-    if name == "patterns":
-        from pilang_engine.analytics.patterns import patterns
-        return patterns
-    from pilang_engine.spectral.fno import forecast
-    return forecast
+@primitive("analysis-names")
+def analysis_names() -> Any:
+    """The analyses a query's (target ...) may name, a list of symbols, from the engine's one table of them."""
+    from pilang_engine.api import analysis_names as names
+    return from_iter(Symbol(n) for n in names())
 
 
 @session_primitive("analyze")
 def analyze(s: Any, target: Any, params: Any = None, handler: Any = None) -> Result:
     """Run one analytic (volume sentiment anomalies forecast hodge topics drivers patterns) on parameters."""
+    from pilang_engine.api import ANALYSES, analysis
     name = to_python(target)
-    if name not in ANALYTICS:
-        raise PilangError("value", f"no analytic named {name} (known: {' '.join(ANALYTICS)})")
+    if name not in ANALYSES:
+        raise PilangError("value", f"no analytic named {name} (known: {' '.join(ANALYSES)})")
     args = {getattr(k, "name", k): to_python(v) for k, v in (params or {}).items()}
-    return as_result(s.engine.guard(_analytic(name))(s.engine.workspace(), args), handler, f"analytics/{name}")
+    return as_result(s.engine.guard(analysis(name))(s.engine.workspace(), args), handler, f"analytics/{name}")
 
 
 @session_primitive("sentiment-of")
