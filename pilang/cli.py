@@ -498,7 +498,7 @@ def export(argv: Sequence[str], before: argparse.Namespace) -> int:
     args = parse(parser, argv, before)
     from pilang_engine.analytics.export import export_messages
     from pilang_engine.analytics.series import Scope
-    from pilang_engine.workspace.search import parse_date
+    from pilang_engine.workspace.dates import parse_date
     from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
     fmt = args.format or ("jsonl" if (args.out or "").endswith((".jsonl", ".json")) else "csv")
     try:

@@ -26,7 +26,7 @@ details{margin:.5em 0;color:#444}img{max-width:100%;height:auto}.meta{color:#666
 
 
 def _period(ws: Any, since: str | None, until: str | None) -> tuple[float, float, str]:
-    from pilang_engine.workspace.search import iso, parse_date
+    from pilang_engine.workspace.dates import iso, parse_date
     last = ws.db.execute("SELECT max(time) FROM messages").fetchone()[0]
     if last is None:
         raise ValueError("the workspace has no dated messages to report on")

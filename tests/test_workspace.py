@@ -14,7 +14,8 @@ import pytest
 from pilang_engine.ingestion import formats as F
 from pilang_engine.ingestion.pipeline import ingest, switch_model
 from pilang_engine.workspace.graph import player_graph
-from pilang_engine.workspace.search import parse_date, search
+from pilang_engine.workspace.dates import parse_date
+from pilang_engine.workspace.search import search
 from pilang_engine.workspace.store import SCHEMA_VERSION, Workspace, WorkspaceError
 
 ROOT = Path(__file__).parent.parent

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..workspace.search import iso, parse_date
+from ..workspace.dates import iso, parse_date
 from ..workspace.store import Workspace, WorkspaceError
 from .sentiment import NEGATIVE, POSITIVE
 from .series import DAY, Scope, day_of

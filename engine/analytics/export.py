@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from ..workspace.search import iso
+from ..workspace.dates import iso
 from ..workspace.store import Workspace, WorkspaceError
 from .sentiment import _vectors_for_packaged, model_for
 from .sentiment_features import LABELS

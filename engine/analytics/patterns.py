@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..workspace.search import iso
+from ..workspace.dates import iso
 from ..workspace.store import Workspace, WorkspaceError
 from .forecasting import filled
 from .reports import daily_features

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..workspace.search import iso, parse_date
+from ..workspace.dates import iso, parse_date
 from ..workspace.store import Workspace, WorkspaceError
 
 DAY = 86400.0

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..analytics.drivers import drivers
 from ..analytics.sentiment import message_vectors, model_for, score_of
-from ..workspace.search import iso
+from ..workspace.dates import iso
 from ..workspace.store import Workspace
 from . import clusters as personas
 

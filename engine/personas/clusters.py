@@ -12,7 +12,7 @@ import numpy as np
 
 from ..analytics.sentiment import message_vectors, model_for
 from ..workspace.progress import step
-from ..workspace.search import iso
+from ..workspace.dates import iso
 from ..workspace.store import Workspace, WorkspaceError, dumps, now_iso
 
 DAY = 86400.0

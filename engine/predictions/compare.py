@@ -11,7 +11,7 @@ import numpy as np
 
 from ..analytics.sentiment import model_for
 from ..personas import clusters as personas
-from ..workspace.search import iso, parse_date
+from ..workspace.dates import iso, parse_date
 from ..workspace.store import Workspace
 from .reactions import COMMUNITY, METRICS, predict_reaction
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..analytics.sentiment import model_for
 from ..evaluation.verdict import loss_difference
-from ..workspace.search import iso
+from ..workspace.dates import iso
 from ..workspace.store import Workspace, WorkspaceError
 
 DAY = 86400.0

@@ -14,7 +14,7 @@ from ..personas.clusters import players
 from ..predictions.churn import likely_count, ranking_scores
 from ..workspace.graph import player_graph
 from ..workspace.progress import step
-from ..workspace.search import iso
+from ..workspace.dates import iso
 from ..workspace.store import Workspace, WorkspaceError
 from . import device, record, save, stale, weights
 from .ntk import Tracker, empirical_ntk

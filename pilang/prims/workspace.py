@@ -139,7 +139,7 @@ def install_routes(s: Any, routes: Any) -> int:
 @session_primitive("resolve-period")
 def resolve_period(s: Any, name: Any) -> list[Any]:
     """[since until evidence] for a named period (last-week last-month last-patch all)."""
-    from pilang_engine.workspace.search import exact_iso
+    from pilang_engine.workspace.dates import exact_iso
     since, until, evidence = s.engine.guard(s.engine.workspace().period)(to_python(name))
     return [exact_iso(since), exact_iso(until), to_pilang(evidence)]
 
@@ -147,7 +147,7 @@ def resolve_period(s: Any, name: Any) -> list[Any]:
 @primitive("date?")
 def is_date(text: Any) -> bool:
     """True for a date or timestamp string such as "2025-01-31"."""
-    from pilang_engine.workspace.search import parse_date
+    from pilang_engine.workspace.dates import parse_date
     try:
         parse_date(text)
     except (TypeError, ValueError):
