@@ -45,10 +45,9 @@ class Result:
     def to_png(self) -> bytes | None:
         if not self.series:
             return None
-        from .display import Plot
+        from .display import BAND, Plot
         x = self.series.get("x")
         ys = {k: [float("nan") if v is None else v for v in vals] for k, vals in self.series.items() if k != "x"}
-        from .display import BAND
         drawn = [k for k in ys if k not in BAND]  # a band's edges are shaded, not named
         named = " and ".join([", ".join(drawn[:-1]), drawn[-1]] if len(drawn) > 1 else drawn)
         return Plot(ys, x, named + " by day" if x else named, "line").to_png() if drawn else None
