@@ -132,10 +132,17 @@ def same_words(a: str, b: str) -> bool:
     """Whether two texts say the same words (case, order, punctuation, repetition and filler aside): a
     Jaccard of their lower-cased word sets, stop words and chat noise out ("honestly ranked is stale" and
     "ok so ranked is stale" are one), of at least NEAR_DUPLICATE. Two quotes that are one to a reader."""
-    x, y = set(TOKEN.findall(a.lower())), set(TOKEN.findall(b.lower()))
+    (x, cx), (y, cy) = _words(a), _words(b)
     if not x or not y:
         return a.strip().lower() == b.strip().lower()
-    cx, cy = x - _fillers(), y - _fillers()
     if cx and cy:
         x, y = cx, cy
     return len(x & y) / len(x | y) >= NEAR_DUPLICATE
+
+
+@functools.lru_cache(maxsize=8192)
+def _words(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A text's lower-cased words, and those without filler: read once per text, not once per comparison
+    (quotes are compared pairwise)."""
+    words = frozenset(TOKEN.findall(text.lower()))
+    return words, words - _fillers()
