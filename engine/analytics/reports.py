@@ -196,15 +196,11 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
             mean = F.CANDIDATES[chosen](y, horizon)
         half = float(np.quantile(bt["errors"][chosen], confidence))
         low, high = mean - half, mean + half
-        interval = ((f"the model's own {confidence:.0%} interval held only {bt['interval_coverage']:.0%} of past"
-                     " days, so the band comes from past errors: " if chosen == "ets" and bt["interval_coverage"]
-                     is not None else "")
-                    + f"+/- the {round(confidence * 100)}th percentile of its own {horizon}-day backtest errors"
+        interval = (f"+/- the {round(confidence * 100)}th percentile of its own {horizon}-day backtest errors"
                     " (each from a forecast fitted on earlier days only)")
     last = np.datetime64(days[-1])
     future = [str(last + np.timedelta64(i, "D")) for i in range(1, horizon + 1)]
-    errors = ", ".join(f"{F.NAMES[k]} {v}" for k, v in pick["mae"].items())
-    loses = "" if chosen == "ets" or failure else f"; ETS did not beat {F.NAMES[chosen]}, which answers"
+    loses = chosen != "ets" and not failure  # a baseline won the backtest
     how = (f"chosen on the first {pick['selected_on']} origins, scored on the last {pick['scored_on']}" if pick["nested"]
            else f"chosen and scored on the same {pick['scored_on']} origins (too few to hold some out: optimistic)")
     missing = int(np.isnan(y).sum())
@@ -223,13 +219,12 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
               f" {say(low[-1])} to {say(high[-1])}), by {F.NAMES[chosen]}{versus}"
               + (f" (ETS did not beat {F.NAMES[chosen]}, which answers)" if loses else "")
               + (f" ({failure.lstrip('; ')})" if failure else "") + ".")
-    under = chosen == "ets" and not covered and bt["interval_coverage"] is not None
+    under = chosen == "ets" and not covered and bt["interval_coverage"] is not None  # said once: a note, shown
     notes = [f"the model's own {confidence:.0%} interval held only {bt['interval_coverage']:.0%} of past days, so the"
              " band comes from past errors"] if under else []
     return {"answer": answer,
             "evidence": {"scope": scope.describe(), "history_days": len(y), "days_without_messages": missing,
                          **({"notes": notes} if notes else {}), "interval": interval,
-                         "backtest_mae": errors,
                          "forecast": [{"day": d, "mean": round(float(m), 3), "low": round(float(lo), 3),
                                        "high": round(float(hi), 3)} for d, m, lo, hi in zip(future, mean, low, high)]},
             "series": {"x": days + future, metric: y.tolist() + [float("nan")] * horizon,

@@ -122,10 +122,8 @@ def _load(path: Path) -> TopicFit | None:
     return fit if isinstance(fit, TopicFit) else None
 
 
-def _cached(ws: Workspace, contents: str, key: str, ids: np.ndarray, size: int | None
-            ) -> tuple[TopicFit | None, str]:
-    """The exact fit for this scope, else the smallest cached fit (asked with the same minimum topic
-    size) that covers and resolves it."""
+def _cached(ws: Workspace, contents: str, key: str) -> tuple[TopicFit | None, str]:
+    """The fit stored under `key` (in memory, else on disk) if it is of these contents; else (None, "fitted")."""
     memo = ws._derived.setdefault("topic-fits", {})
     fit = memo.get(key)
     if fit is not None and fit.contents == contents:
@@ -150,7 +148,7 @@ def fit_for(ws: Workspace, ids: np.ndarray, min_topic_size: int | None = None) -
     """The topic fit of exactly these messages: cached or new."""
     contents = contents_key(ws)
     key = _digest(contents, hashlib.sha1(ids.tobytes()).hexdigest(), min_topic_size)
-    fit, how = _cached(ws, contents, key, ids, min_topic_size)
+    fit, how = _cached(ws, contents, key)
     if fit is None:
         with step(f"finding topics in {len(ids):,} messages") as said:
             fit = _fit(ws, ids, key, contents, min_topic_size)
