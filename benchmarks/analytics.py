@@ -135,7 +135,7 @@ def warframe(ws: Workspace) -> None:
     print(f"    hit rate around the dated changes {hits}/{len(HOTFIXES)}; by chance (a 3-day window holding one of"
           f" the {share:.0%} flagged days) {1 - (1 - share) ** 3:.2f}")
     model = model_for(ws)
-    print(f"sentiment model: {model.describe()['model']}; on the workspace's own labels {model.score}")
+    print(f"sentiment model: {model.describe()['model']}; on the workspace's own labels {model.score_}")
 
 
 def cyberpunk(ws: Workspace) -> None:

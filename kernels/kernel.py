@@ -9,7 +9,7 @@ import warnings
 from typing import Any
 
 from ipykernel.kernelbase import Kernel
-from pilang_engine.workspace.progress import set_reporter
+from pilang_engine.api import set_reporter
 
 from pilang import __version__
 from pilang.errors import PilangError

@@ -52,17 +52,18 @@ def kebab(x: Any) -> Any:
     return x
 
 
-def as_result(out: dict[str, Any], handler: Any, default: str) -> Result:
-    """An engine answer as a Result: its series plotted, its rows (if any) a table under the answer."""
-    series = out.pop("series", None)
-    rows, columns = out.pop("rows", None), out.pop("columns", None)
-    data = to_pilang(kebab(out))
+def as_result(out: Any, handler: Any, default: str) -> Result:
+    """An engine answer (pilang_engine.api.Answer, or the dict an engine function returns) as a Result: what
+    it says as a pilang map, its series plotted, its rows (if any) a table under the answer."""
+    from pilang_engine.api import Answer
+    answer = Answer.of(out)
+    data = to_pilang(kebab(answer.fields()))
     data[Keyword("handler")] = Symbol(to_python(handler) or default)
     shown = None
-    if rows is not None:
-        shown = table(rows, columns or (list(rows[0]) if rows else []))
+    if answer.rows is not None:
+        shown = table(answer.rows, answer.columns or (list(answer.rows[0]) if answer.rows else []))
         data[Keyword("rows")] = shown
-    return Result(data, series, shown)
+    return Result(data, answer.series, shown)
 
 
 def confidence_of(value: Any) -> float:
@@ -84,11 +85,7 @@ class EngineLink:
         if self._ws is not None:
             self._ws.refresh()  # another process (an ingest in a terminal) changed it: no stale caches
         if self._ws is None:
-            from pilang_engine.workspace.store import (
-                Workspace,
-                WorkspaceError,
-                default_path,
-            )
+            from pilang_engine.api import Workspace, WorkspaceError, default_path
             try:
                 self._ws = Workspace(self.path or default_path())
             except WorkspaceError as exc:
@@ -99,7 +96,7 @@ class EngineLink:
 
     def exists(self) -> bool:
         """Whether a workspace is open or on disk (checked without opening it)."""
-        from pilang_engine.workspace.store import default_path
+        from pilang_engine.api import default_path
         return self._ws is not None or (Path(self.path or default_path()) / "workspace.db").exists()
 
     def switch(self, path: Path) -> None:
@@ -116,9 +113,9 @@ class EngineLink:
     def guard(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Run an engine call, reporting its known failures as pilang errors."""
         def run(*args: Any, **kwargs: Any) -> Any:
-            from pilang_engine.ingestion.formats import FormatError
-            from pilang_engine.workspace.embed import ModelUnavailable
-            from pilang_engine.workspace.store import NotAllowed, WorkspaceError
+            from pilang_engine.api import FormatError
+            from pilang_engine.api import ModelUnavailable
+            from pilang_engine.api import NotAllowed, WorkspaceError
             try:
                 return fn(*args, **kwargs)
             except NotAllowed as exc:
@@ -138,6 +135,6 @@ class EngineLink:
         if not self.exists():
             return []
         try:
-            return [r[0] for r in self.workspace().db.execute("SELECT name FROM personas ORDER BY name")]
+            return self.workspace().persona_names()
         except Exception:  # an old or foreign workspace: nothing to complete
             return []

@@ -5,7 +5,8 @@ import argparse
 import subprocess
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,9 @@ from . import __version__
 from .errors import PilangError
 
 
-def common_options() -> argparse.ArgumentParser:
-    """The options every command takes, before or after its subcommand."""
+def common_options(before: argparse.Namespace | None = None) -> argparse.ArgumentParser:
+    """The options every command takes, before or after its subcommand: a parent parser (argparse's
+    `parents=`), its defaults those given before the subcommand (`pilang --workspace D train fno`)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", metavar="DIR", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
     common.add_argument("--debug", action="store_true", default=None, help="show Python tracebacks for errors")
@@ -22,6 +24,8 @@ def common_options() -> argparse.ArgumentParser:
                         help="print each top-level value as one JSON document a line (see README: JSON output)")
     common.add_argument("--server", metavar="URL", help="evaluate on a team server (pilang serve) instead of locally;"
                                                         " the token is read from $PILANG_TOKEN")
+    if before is not None:
+        common.set_defaults(**{k: v for k, v in vars(before).items() if v is not None})
     return common
 
 
@@ -63,14 +67,42 @@ def leading_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]
 
 
 def parse(parser: argparse.ArgumentParser, argv: Sequence[str], before: argparse.Namespace) -> argparse.Namespace:
-    """A subcommand's arguments, with the common options given before the subcommand as defaults."""
-    defaults = {k: v for k, v in vars(before).items() if v is not None}
-    parser.set_defaults(**defaults)
-    for action in parser._actions:  # a subcommand's own parsers (pilang token add): theirs would win
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                sub.set_defaults(**defaults)
+    """A subcommand's arguments (its parser built with `parents=[common_options(before)]`)."""
     return parser.parse_args(argv)
+
+
+def open_workspace(args: argparse.Namespace, create: bool = False) -> Any:
+    """The workspace a command names (--workspace, else $PILANG_WORKSPACE or ./.pilang)."""
+    from pilang_engine.api import Workspace, default_path
+    return Workspace(args.workspace or default_path(), create=create)
+
+
+@contextmanager
+def reported(command: str, args: argparse.Namespace | None = None, interrupted: str | None = None) -> Iterator[None]:
+    """A subcommand's tail, once: the engine's errors (no workspace, a bad file, a model missing, an
+    unreadable date) as one line `pilang COMMAND: ...` and exit status 1 (a traceback with --debug), and
+    Ctrl-C as `interrupted` and status 130."""
+    from pilang_engine.api import FormatError, ModelUnavailable, WorkspaceError
+    try:
+        yield
+    except (FormatError, WorkspaceError, ModelUnavailable, ValueError, OSError) as exc:
+        if args is not None and args.debug:
+            raise
+        print(f"pilang {command}: {exc}", file=sys.stderr)
+        raise Exit(1) from None
+    except KeyboardInterrupt:
+        if interrupted is None:
+            raise
+        print(f"interrupted: {interrupted}", file=sys.stderr)
+        raise Exit(130) from None
+
+
+class Exit(Exception):  # noqa: N818 (a status, not an error)
+    """A subcommand's early end with an exit status (see `reported`)."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
 
 
 def print_json(value: Any) -> None:
@@ -90,7 +122,7 @@ def bench(argv: Sequence[str], before: argparse.Namespace) -> int:
 def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang ingest PATH... [--format F] [--workspace DIR]`: ingest files and folders, print the report."""
     parser = argparse.ArgumentParser(prog="pilang ingest", description="Ingest community data into a workspace.",
-                                     parents=[common_options()])
+                                     parents=[common_options(before)])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (formats are detected)")
     parser.add_argument("--format", help="read every file as this format (see --list-formats)")
     parser.add_argument("--map", action="append", metavar="FIELD=COLUMN,...",
@@ -114,13 +146,10 @@ def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--pipeline-option", action="append", metavar="OPT",
                         help="a Beam pipeline option, e.g. --pipeline-option=--runner=DataflowRunner (repeatable)")
     args = parse(parser, argv, before)
-    from pilang_engine.ingestion.formats import FormatError
-    from pilang_engine.ingestion.pipeline import ingest as run
-    from pilang_engine.ingestion.pipeline import switch_model
-    from pilang_engine.workspace.embed import ModelUnavailable
-    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
-    try:
-        ws = Workspace(args.workspace or default_path())
+    from pilang_engine.api import ingest_with_beam, switch_model
+    from pilang_engine.api import ingest as run
+    with reported("ingest", interrupted="every finished batch is kept; run the same command again to complete it"):
+        ws = open_workspace(args, create=True)
         if (args.model and args.model != ws.embed_name) or (args.precision and args.precision != ws.embed_precision):
             embedded = switch_model(ws, args.model, precision=args.precision, defer=True)
             print(f"the workspace embeds with {ws.embed_name} in {ws.embed_precision} ({ws.runs_as()}):"
@@ -130,18 +159,10 @@ def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
                   " <table>.windows.json beside the table, or ingest the table in-process", file=sys.stderr)
             return 2
         if args.beam:
-            from pilang_engine.ingestion.beam import run as run_beam
-            report = run_beam(ws.path, args.paths, fmt=args.format, options=args.pipeline_option)
+            report = ingest_with_beam(ws.path, args.paths, fmt=args.format, options=args.pipeline_option)
         else:
             report = run(ws, args.paths, fmt=args.format, windows=parse_windows(args.window or []), mapping=args.map,
                          time_format=args.time_format)
-    except (FormatError, WorkspaceError, ModelUnavailable) as exc:
-        print(f"pilang ingest: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: every finished batch is kept; run the same command again to complete it",
-              file=sys.stderr)
-        return 130
     return print_report(report, args.json)
 
 
@@ -171,7 +192,7 @@ def parse_windows(specs: Sequence[str]) -> dict[str, list[float]]:
 def demo(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang demo --make [DIR]`: write the simulated community (the demo data and its ground truth)."""
     parser = argparse.ArgumentParser(prog="pilang demo", description="The simulated demo community.",
-                                     parents=[common_options()])
+                                     parents=[common_options(before)])
     parser.add_argument("--make", action="store_true", help="(re)generate the demo data files")
     parser.add_argument("dir", nargs="?", default="examples/demo", help="where to write (default examples/demo)")
     parser.add_argument("--seed", type=int, default=7)
@@ -179,7 +200,7 @@ def demo(argv: Sequence[str], before: argparse.Namespace) -> int:
     if not args.make:
         parser.print_help()
         return 2
-    from pilang_engine.data.simulate import write_demo
+    from pilang_engine.api import write_demo
     summary = write_demo(Path(args.dir), seed=args.seed)
     if args.json:
         print_json({"dir": args.dir, **summary})
@@ -195,7 +216,7 @@ def kernel(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser = argparse.ArgumentParser(prog="pilang kernel", description="The pilang Jupyter kernel.")
     sub = parser.add_subparsers(dest="action", required=True)
     inst = sub.add_parser("install", help="install the kernel spec (kernel.json uses this Python)",
-                          parents=[common_options()])
+                          parents=[common_options(before)])
     where = inst.add_mutually_exclusive_group()
     where.add_argument("--user", action="store_true", help="for this user only")
     where.add_argument("--sys-prefix", action="store_true", help="into this Python environment")
@@ -216,22 +237,16 @@ def kernel(argv: Sequence[str], before: argparse.Namespace) -> int:
 def train(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang train gnn|fno [--task T] [--workspace DIR]`: train a spectral model, print its scores."""
     parser = argparse.ArgumentParser(prog="pilang train", description="Train a spectral-layer model in the workspace.",
-                                     parents=[common_options()])
+                                     parents=[common_options(before)])
     parser.add_argument("model", choices=["gnn", "fno"], help="gnn: per-player risk on the player graph;"
                                                                " fno: the forecasting operator")
     parser.add_argument("--task", choices=["toxicity", "disengagement"], help="the GNN's task (default: toxicity"
                                                                                " when labelled, else disengagement)")
     args = parse(parser, argv, before)
-    from pilang_engine.spectral import fno, gnn
-    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
-
-    from .prims.spectral import model_summary
-    try:
-        ws = Workspace(args.workspace or default_path(), create=False)
-        rec = gnn.train(ws, args.task) if args.model == "gnn" else fno.train(ws)
-    except WorkspaceError as exc:
-        print(f"pilang train: {exc}", file=sys.stderr)
-        return 1
+    from pilang_engine.api import model_summary, train_fno, train_gnn
+    with reported("train"):
+        ws = open_workspace(args)
+        rec = train_gnn(ws, args.task) if args.model == "gnn" else train_fno(ws)
     summary = model_summary(rec)
     if args.json:
         print_json(summary)
@@ -243,7 +258,7 @@ def train(argv: Sequence[str], before: argparse.Namespace) -> int:
 
 def evaluate(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang eval [--json]`: every model on the real data sets present, beside its baseline."""
-    parser = argparse.ArgumentParser(prog="pilang eval", parents=[common_options()],
+    parser = argparse.ArgumentParser(prog="pilang eval", parents=[common_options(before)],
                                      description="Score every model on the real data sets present ($PILANG_DATA or"
                                                  " ../shared/data), each beside its strongest simple baseline.")
     parser.add_argument("--quick", action="store_true", help="smaller samples where a model allows (figures differ"
@@ -253,8 +268,9 @@ def evaluate(argv: Sequence[str], before: argparse.Namespace) -> int:
                                                         " toxicity, topics, personas, forecast, fno, anomalies,"
                                                         " change-impact, gnn)")
     args = parse(parser, argv, before)
-    from pilang_engine.evaluation.suite import evaluate as run
-    from pilang_engine.evaluation.suite import markdown, render
+    from pilang_engine.api import evaluate as run
+    from pilang_engine.api import evaluation_markdown as markdown
+    from pilang_engine.api import evaluation_text as render
     only = set(args.only.split(",")) if args.only else None
     rows = run(lambda line: print(f"; {line}", file=sys.stderr), quick=args.quick, only=only)
     if args.json:
@@ -267,7 +283,7 @@ def evaluate(argv: Sequence[str], before: argparse.Namespace) -> int:
 
 def report(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang report [--since P] [--until D] [--out FILE] [--format html|md]`: a report to share."""
-    parser = argparse.ArgumentParser(prog="pilang report", parents=[common_options()],
+    parser = argparse.ArgumentParser(prog="pilang report", parents=[common_options(before)],
                                      description="Write one self-contained report (HTML, or Markdown for a wiki) for a"
                                                  " period: drivers, sentiment, volume, forecast, unusual days, personas,"
                                                  " churn risk, each number beside its model and held-out score.")
@@ -276,17 +292,9 @@ def report(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--out", default="report.html", help="the file to write (default report.html)")
     parser.add_argument("--format", choices=["html", "md"], help="default: from --out's suffix")
     args = parse(parser, argv, before)
-    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
-
     from .report import write
-    try:
-        done = write(Workspace(args.workspace or default_path(), create=False), args.out, args.since, args.until,
-                     args.format)
-    except (ValueError, WorkspaceError, OSError) as exc:
-        if args.debug:
-            raise
-        print(f"error: report: {exc}", file=sys.stderr)
-        return 1
+    with reported("report", args):
+        done = write(open_workspace(args), args.out, args.since, args.until, args.format)
     if args.json:
         print_json(done)
     else:
@@ -297,7 +305,7 @@ def report(argv: Sequence[str], before: argparse.Namespace) -> int:
 def sync(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang sync [steam|discord|zendesk] [options]`: pull what is new from a live source (registering
     it), or from every registered source."""
-    parser = argparse.ArgumentParser(prog="pilang sync", parents=[common_options()],
+    parser = argparse.ArgumentParser(prog="pilang sync", parents=[common_options(before)],
                                      description="Pull what is new from live sources into the workspace. With a kind,"
                                                  " registers that source; with none, syncs every registered one.")
     parser.add_argument("kind", nargs="?", choices=["steam", "discord", "zendesk"])
@@ -310,20 +318,11 @@ def sync(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--email-env", help="zendesk: the environment variable holding the agent's e-mail")
     parser.add_argument("--api-base", help="the API's base URL (a proxy, or a test server)")
     args = parse(parser, argv, before)
-    from pilang_engine.connectors import sync as run
-    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+    from pilang_engine.api import sync as run
     options = {k: getattr(args, k) for k in ("app", "language", "channel", "guild", "token_env", "subdomain",
                                              "email_env", "api_base")}
-    try:
-        report = run(Workspace(args.workspace or default_path(), create=args.kind is not None), args.kind,
-                     options if args.kind else None)
-    except WorkspaceError as exc:
-        print(f"pilang sync: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: every page stored is kept with its cursor; run the same command again to go on",
-              file=sys.stderr)
-        return 130
+    with reported("sync", interrupted="every page stored is kept with its cursor; run the same command again to go on"):
+        report = run(open_workspace(args, create=args.kind is not None), args.kind, options if args.kind else None)
     return print_report(report, args.json, "synced", "source(s)")
 
 
@@ -338,7 +337,7 @@ def _every(text: str) -> float:
 
 def watch(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang watch [--every 15m] [--once] [--webhook URL | --webhook-env VAR] [--format slack|discord]`."""
-    parser = argparse.ArgumentParser(prog="pilang watch", parents=[common_options()],
+    parser = argparse.ArgumentParser(prog="pilang watch", parents=[common_options(before)],
                                      description="Sync every registered source, look for unusual days and topics pulling"
                                                  " sentiment down in what arrived, and alert each new finding once.")
     parser.add_argument("--every", type=_every, default=900.0, help="time between rounds (default 15m)")
@@ -350,15 +349,15 @@ def watch(argv: Sequence[str], before: argparse.Namespace) -> int:
     import os
     import time as clock
 
-    from pilang_engine.connectors.watch import watch_once
-    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+    from pilang_engine.api import watch_once
     url = args.webhook or (os.environ.get(args.webhook_env) if args.webhook_env else None)
     if args.webhook_env and not url:
         print(f"pilang watch: the environment variable {args.webhook_env} is not set", file=sys.stderr)
         return 1
     status = 0
     try:
-        ws = Workspace(args.workspace or default_path(), create=False)
+        with reported("watch"):
+            ws = open_workspace(args)
         while True:
             # without a webhook findings print: on stderr under --json, whose stdout is one JSON object a round
             done = watch_once(ws, url, args.format, say=(lambda text: print(text, file=sys.stderr)) if args.json else print)
@@ -373,16 +372,13 @@ def watch(argv: Sequence[str], before: argparse.Namespace) -> int:
             if args.once:
                 return status
             clock.sleep(args.every)
-    except WorkspaceError as exc:
-        print(f"pilang watch: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return status
 
 
 def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang serve [--host H] [--port P] [--workspace DIR]`: the team server over one workspace."""
-    parser = argparse.ArgumentParser(prog="pilang serve", parents=[common_options()],
+    parser = argparse.ArgumentParser(prog="pilang serve", parents=[common_options(before)],
                                      description="Serve one workspace to a team over HTTP (see README: the team"
                                                  " server). Every request needs a token from `pilang token add`.")
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1; put a"
@@ -415,18 +411,14 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
                              " workspace's inbox/ (repeatable)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     args = parse(parser, argv, before)
-    from pilang_engine.workspace.access import tokens
-    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+    from pilang_engine.api import tokens
 
     from .server.app import serve as run
-    path = Path(args.workspace or default_path())
-    try:
-        ws = Workspace(path, create=False)
+    with reported("serve"):
+        ws = open_workspace(args)
         live = [t for t in tokens(ws) if not t["revoked"]]
         ws.close()
-    except WorkspaceError as exc:
-        print(f"pilang serve: {exc}", file=sys.stderr)
-        return 1
+    path = ws.path
     if not live:
         print(f"pilang serve: no tokens yet, so nobody could use the server; make one first: pilang --workspace"
               f" {path} token add NAME --role admin", file=sys.stderr)
@@ -444,48 +436,44 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
 
 def token(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang token add NAME [--role analyst|admin]`, `pilang token revoke NAME`, `pilang token list`."""
-    from pilang_engine.workspace import access
+    from pilang_engine.api import ROLES, add_token, revoke_token, tokens
     parser = argparse.ArgumentParser(prog="pilang token", description="The team server's access tokens.")
     sub = parser.add_subparsers(dest="action", required=True)
-    add = sub.add_parser("add", parents=[common_options()],
+    add = sub.add_parser("add", parents=[common_options(before)],
                          help="make a token for NAME (the developer's name); printed once, on its last line")
     add.add_argument("name")
-    add.add_argument("--role", choices=access.ROLES, default="analyst",
+    add.add_argument("--role", choices=ROLES, default="analyst",
                      help="analyst (default): query, rate, define; admin: also ingest, sync, train, change routing")
-    rev = sub.add_parser("revoke", parents=[common_options()], help="revoke NAME's token (at once)")
+    rev = sub.add_parser("revoke", parents=[common_options(before)], help="revoke NAME's token (at once)")
     rev.add_argument("name")
-    sub.add_parser("list", parents=[common_options()], help="every token's name, role and state (never the token)")
+    sub.add_parser("list", parents=[common_options(before)], help="every token's name, role and state (never the token)")
     args = parse(parser, argv, before)
-    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
-    try:
-        ws = Workspace(args.workspace or default_path(), create=args.action == "add")
+    with reported("token"):
+        ws = open_workspace(args, create=args.action == "add")
         if args.action == "add":
-            secret = access.add_token(ws, args.name, args.role)
+            secret = add_token(ws, args.name, args.role)
             print(f"a token for {args.name} ({args.role}); it is shown this once, only its hash is kept:")
             print(secret)
         elif args.action == "revoke":
-            if not access.revoke(ws, args.name):
+            if not revoke_token(ws, args.name):
                 print(f"pilang token: {args.name} has no live token", file=sys.stderr)
                 return 1
             print(f"revoked {args.name}'s token")
         elif args.json:
-            for row in access.tokens(ws):
+            for row in tokens(ws):
                 print_json(row)
         else:
-            rows = access.tokens(ws)
+            rows = tokens(ws)
             for r in rows:
                 print(f"{r['name']:<20} {r['role']:<8} made {r['created']}" + (f", revoked {r['revoked']}" if r["revoked"] else ""))
             if not rows:
                 print("no tokens (pilang token add NAME makes one)")
-    except WorkspaceError as exc:
-        print(f"pilang token: {exc}", file=sys.stderr)
-        return 1
     return 0
 
 
 def export(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang export messages [--format csv|jsonl] [--out F] [--since D] [--until D] [--source S]`."""
-    parser = argparse.ArgumentParser(prog="pilang export", parents=[common_options()],
+    parser = argparse.ArgumentParser(prog="pilang export", parents=[common_options(before)],
                                      description="Write every message with its language, sentiment (score, label,"
                                                  " probabilities), toxicity, topic and persona, for BI tools.")
     parser.add_argument("what", choices=["messages"])
@@ -496,24 +484,16 @@ def export(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--source", help="only this source's messages (steam, discord, tickets ...)")
     parser.add_argument("--no-topics", action="store_true", help="leave the topic columns out (no topic fit)")
     args = parse(parser, argv, before)
-    from pilang_engine.analytics.export import export_messages
-    from pilang_engine.analytics.series import Scope
-    from pilang_engine.workspace.dates import parse_date
-    from pilang_engine.workspace.store import Workspace, WorkspaceError, default_path
+    from pilang_engine.api import Scope, export_messages, parse_date
     fmt = args.format or ("jsonl" if (args.out or "").endswith((".jsonl", ".json")) else "csv")
-    try:
-        ws = Workspace(args.workspace or default_path(), create=False)
+    with reported("export", args):
+        ws = open_workspace(args)
         scope = Scope(source=args.source, since=parse_date(args.since), until=parse_date(args.until))
         if args.out:
             with open(args.out, "w", newline="", encoding="utf-8") as f:
                 done = export_messages(ws, f, fmt, scope, topics=not args.no_topics)
         else:
             done = export_messages(ws, sys.stdout, fmt, scope, topics=not args.no_topics)
-    except (ValueError, WorkspaceError, OSError) as exc:
-        if args.debug:
-            raise
-        print(f"error: export: {exc}", file=sys.stderr)
-        return 1
     summary = {"out": args.out, **done}
     if args.json and args.out:
         print_json(summary)
@@ -555,7 +535,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def describe_failure(exc: BaseException) -> str:
     """One line for a failure: the engine's own errors by their message, the rest by kind and message;
     a wrapped cause (Beam wraps a parser's error in its own) by the innermost message."""
-    from pilang_engine.ingestion.formats import FormatError
+    from pilang_engine.api import FormatError
     inner = exc
     while inner.__cause__ is not None or inner.__context__ is not None:
         inner = inner.__cause__ or inner.__context__
@@ -571,7 +551,10 @@ def describe_failure(exc: BaseException) -> str:
 def _main(argv: list[str]) -> int:
     before, rest = leading_options(argv)
     if rest and rest[0] in SUBCOMMANDS:
-        return SUBCOMMANDS[rest[0]](rest[1:], before)
+        try:
+            return SUBCOMMANDS[rest[0]](rest[1:], before)
+        except Exit as done:
+            return done.status
     args = build_parser().parse_args(argv)
     from .printer import write_string
     from .session import Session

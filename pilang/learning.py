@@ -100,7 +100,7 @@ class Learner:
 
     def load_learned(self, ws: Any) -> None:
         """Define the developer's installed and the team's promoted macros in the session."""
-        from pilang_engine.learning.shapes import active
+        from pilang_engine.api import active_shapes as active
         self.loaded = True
         for name, definition in active(ws, self.developer, "macro").items():
             if name not in self.session.env or getattr(self.session.env[name], "name", None) == name:
@@ -112,9 +112,9 @@ class Learner:
         ws = self.session.engine.workspace()  # opening it loads the installed macros
         if name in self.session.env or not name.startswith("my-"):
             return
-        from pilang_engine.learning.shapes import offered
+        from pilang_engine.api import offered_shapes as offered
         if name in offered(ws, self.developer):
-            from pilang_engine.learning.shapes import accept
+            from pilang_engine.api import accept_shape as accept
             self.session.eval_here(accept(ws, self.developer, name, "used by"))
 
     def record(self, form: Any, value: Any, error: BaseException | None, started: float) -> None:
@@ -123,7 +123,7 @@ class Learner:
         head = form.car.name if type(form) is Pair and type(form.car) is Symbol else None
         if ws is None or head in LEARNER_FORMS:
             return
-        from pilang_engine.learning.interactions import record
+        from pilang_engine.api import record_interaction as record
         qtype, qtarget = query_parts(form)
         expansion = self.session.expand_1(form)[0] if head else form
         # the answer this form produced, even when it printed it rather than returned it

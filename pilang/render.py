@@ -35,7 +35,7 @@ def _get(d: Any, key: str) -> Any:
 def quotes(evidence: Any) -> list[dict[str, Any]]:
     """Every quoted message in the evidence (maps with :text and :id), whitespace normalised; the same
     text quoted twice, or two texts of the same words (`same_words`), is one quote with a count."""
-    from pilang_engine.analytics.language import same_words
+    from pilang_engine.api import same_words
     found: dict[str, dict[str, Any]] = {}
 
     def walk(v: Any) -> None:

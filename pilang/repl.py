@@ -39,7 +39,7 @@ def run_command(session: Session, line: str, out: TextIO) -> bool:
         if arg:
             _eval_print(session, f"(open-workspace {json.dumps(arg)})", "<workspace>", out, pretty=True)
         else:
-            from pilang_engine.workspace.store import default_path
+            from pilang_engine.api import default_path
             out.write(f"workspace: {Path(session.engine.path or default_path()).resolve()}\n")
     elif cmd == "time":
         started = time.perf_counter()

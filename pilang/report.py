@@ -26,14 +26,14 @@ details{margin:.5em 0;color:#444}img{max-width:100%;height:auto}.meta{color:#666
 
 
 def _period(ws: Any, since: str | None, until: str | None) -> tuple[float, float, str]:
-    from pilang_engine.workspace.dates import iso, parse_date
-    last = ws.db.execute("SELECT max(time) FROM messages").fetchone()[0]
+    from pilang_engine.api import iso, parse_date
+    first, last = ws.time_span()
     if last is None:
         raise ValueError("the workspace has no dated messages to report on")
     name = since or "last-week"
     if name in ("last-week", "last-month", "last-patch", "all"):
         start, end, _ = ws.period(name)
-        start = start if start is not None else ws.db.execute("SELECT min(time) FROM messages").fetchone()[0]
+        start = start if start is not None else first
     else:
         start, end = parse_date(name), None
     end = parse_date(until) if until else (end or last + 1)
@@ -42,8 +42,7 @@ def _period(ws: Any, since: str | None, until: str | None) -> tuple[float, float
 
 def sections(ws: Any, since: str | None = None, until: str | None = None) -> tuple[str, list[tuple[str, Any]]]:
     """(the period in words, [(title, Result)]), each section computed by the engine's own analytics."""
-    from pilang_engine.analytics import reports
-    from pilang_engine.analytics.drivers import drivers
+    from pilang_engine.api import analysis, drivers
     start, end, words = _period(ws, since, until)
     scope = {"since": start, "until": end}
     out: list[tuple[str, Any]] = []
@@ -54,20 +53,20 @@ def sections(ws: Any, since: str | None = None, until: str | None = None) -> tup
         except Exception as exc:  # noqa: BLE001 (a section that cannot be computed says why; the rest stands)
             out.append((title, as_result({"answer": f"not available: {exc}"}, None, "report")))
     add("What players are upset about, and since when", lambda: drivers(ws, dict(scope)))
-    add("Sentiment", lambda: reports.sentiment(ws, dict(scope)))
-    add("Volume", lambda: reports.volume(ws, dict(scope)))
-    add("Sentiment forecast", lambda: reports.forecast(ws, {"metric": "sentiment"}))
-    add("Unusual days", lambda: reports.anomalies(ws, dict(scope)))
+    add("Sentiment", lambda: analysis("sentiment")(ws, dict(scope)))
+    add("Volume", lambda: analysis("volume")(ws, dict(scope)))
+    add("Sentiment forecast", lambda: analysis("forecast")(ws, {"metric": "sentiment"}))
+    add("Unusual days", lambda: analysis("anomalies")(ws, dict(scope)))
     for p in _personas(ws):
         add(f"Persona: {p}", lambda p=p: drivers(ws, {**scope, "filters": {"persona": p}}))
-    if ws.count("telemetry") or ws.db.execute("SELECT count(*) FROM player_facts").fetchone()[0]:
-        from pilang_engine.predictions.churn import churn
+    if ws.has_players():
+        from pilang_engine.api import churn
         add("Churn risk", lambda: churn(ws, None, 0.95))
     return words, out
 
 
 def _personas(ws: Any) -> list[str]:
-    return [r[0] for r in ws.db.execute("SELECT name FROM personas ORDER BY size DESC")]
+    return ws.persona_names(by="size")
 
 
 def to_html(ws: Any, since: str | None = None, until: str | None = None) -> str:

@@ -95,21 +95,22 @@ def test_two_ingests_at_once_lose_nothing_and_double_nothing(tmp_path: Path) -> 
 
 def test_a_commit_that_only_records_learning_keeps_another_connections_caches(tmp_path: Path) -> None:
     from pilang_engine.learning.interactions import record
+    from pilang_engine.workspace.derived import derived, peek
     ws_path = tmp_path / "ws"
     first = discord_file(tmp_path / "first.json", ["the matchmaking queue takes forever", "loot drops feel fair"], 100)
     ingest(Workspace(ws_path), [first], progress=False)
     reader, writer = Workspace(ws_path), Workspace(ws_path)
     index = reader.vector_index()
-    reader._derived["marker"] = 1
+    derived(reader, "marker", lambda: 1)
     # another developer's query, recorded on the team server: no data changed
     record(writer, "s1", "bob", "(search \"x\")", ["L", ["S", "search"], ["T", "x"]], "(search \"x\")", None, "",
            1.0, None, "query", None, None, [])
     assert not reader.refresh()
-    assert reader.vector_index() is index and reader._derived == {"marker": 1}
+    assert reader.vector_index() is index and peek(reader, "marker") == 1
     later = discord_file(tmp_path / "later.json", ["the zebra teleporter glitches me through walls"], 500)
     ingest(writer, [later], progress=False)  # data did change: every cache goes
     assert reader.refresh()
-    assert reader.vector_index() is not index and "marker" not in reader._derived
+    assert reader.vector_index() is not index and peek(reader, "marker") is None
 
 
 def test_workspaces_in_one_process_share_the_saved_index_and_copy_it_before_adding(tmp_path: Path) -> None:
@@ -118,12 +119,13 @@ def test_workspaces_in_one_process_share_the_saved_index_and_copy_it_before_addi
     ingest(Workspace(ws_path), [first], progress=False)
     a, b = Workspace(ws_path), Workspace(ws_path)  # two developers' sessions on a team server
     shared = a.vector_index().current()
-    assert b.vector_index().current() is shared and shared.ntotal == 2  # one copy in memory
+    held = b.vector_index()
+    assert held.current() is shared and shared.ntotal == 2  # one copy in memory
     later = discord_file(tmp_path / "later.json", ["the zebra teleporter glitches me through walls"], 500)
     ingest(a, [later], progress=False)  # a adds a vector: to a copy of its own, then saves
-    assert shared.ntotal == 2 and b.vector_index().current() is shared  # b's view is untouched until it looks
+    assert shared.ntotal == 2 and held.current() is shared  # what b holds is never changed under it
     assert b.refresh()
-    fresh = b.vector_index().current()
+    fresh = b.vector_index().current()  # b's next look is at the new data's index
     assert fresh is not shared and fresh.ntotal == 3
     assert Workspace(ws_path).vector_index().current() is fresh  # the new save is the shared copy now
     import gc
@@ -131,6 +133,6 @@ def test_workspaces_in_one_process_share_the_saved_index_and_copy_it_before_addi
     from pilang_engine.workspace import vectors
     a.close()
     b.close()
-    del a, b, shared, fresh
+    del a, b, shared, fresh, held
     gc.collect()
     assert not [k for k in vectors._LOADED.keys() if k[0] == str((ws_path / "index.faiss").resolve())]  # freed

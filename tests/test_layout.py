@@ -122,3 +122,58 @@ def test_the_analyses_are_named_once_in_the_engines_table_and_each_resolves() ->
     query = (ROOT / "stdlib" / "query.pil").read_text()
     assert "(define analytics-targets '(" not in query
     assert "if name ==" not in (ROOT / "pilang" / "prims" / "analytics.py").read_text()
+
+
+def _engine_imports(path: Path) -> list[str]:
+    """The pilang_engine modules a file imports (the top-level name included)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+        found += [n for n in names if n == "pilang_engine" or n.startswith("pilang_engine.")]
+    return found
+
+
+def test_the_language_kernel_and_server_reach_the_engine_through_its_one_door() -> None:
+    """15 files in pilang/ and kernels/ imported 27 engine modules; now pilang_engine.api is the only one."""
+    for folder in ("pilang", "kernels"):
+        for path in (ROOT / folder).rglob("*.py"):
+            wrong = [n for n in _engine_imports(path) if n != "pilang_engine.api"]
+            assert not wrong, f"{path.relative_to(ROOT)} imports {wrong}: add the name to engine/api.py"
+    src = (ROOT / "pilang").rglob("*.py")
+    assert not [p for p in src if re.search(r"\.db\.execute|\.execute\(\"SELECT", p.read_text())]  # no SQL in the language
+
+
+def test_the_doors_names_resolve_and_static_analysis_sees_the_same_list() -> None:
+    from pilang_engine import api
+    tree = ast.parse((ROOT / "engine" / "api.py").read_text())
+    guarded = next(n for n in tree.body if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test))
+    typed = {a.asname or a.name for node in guarded.body if isinstance(node, ast.ImportFrom) for a in node.names}
+    assert typed == set(api.EXPORTS), typed ^ set(api.EXPORTS)
+    for name in api.EXPORTS:
+        assert getattr(api, name) is not None, name
+
+
+def test_ingestion_imports_no_layer_above_it_and_its_stages_are_a_list() -> None:
+    """Ingestion imported the personas to refresh them; the door hands the stages in instead."""
+    for path in (ROOT / "engine" / "ingestion").rglob("*.py"):
+        text = path.read_text()
+        assert not re.search(r"from \.\.(personas|predictions|spectral|analytics\.topics)\b", text), path
+    from pilang_engine.api import ingest_stages
+    assert [s.name for s in ingest_stages()] == ["graph", "embed", "index", "sentiment", "personas"]
+
+
+def test_derived_state_lives_beside_the_workspace_not_in_its_attributes() -> None:
+    """The store held the higher layers' caches (_graph, _index, _sentiment, _derived), reached into from
+    24 places; the layers now keep them through engine.workspace.derived, keyed by the data's version."""
+    store = (ROOT / "engine" / "workspace" / "store.py").read_text()
+    assert not re.search(r"self\._(graph|index|sentiment|derived)\b", store)
+    for path in (ROOT / "engine").rglob("*.py"):
+        assert not re.search(r"ws\._(graph|index|sentiment|derived)\b", path.read_text()), path
+
+
+def test_the_sentiment_model_is_an_estimator_that_learns_in_fit_not_in_its_constructor() -> None:
+    from pilang_engine.analytics.sentiment import SentimentModel
+    model = SentimentModel(min_reviews=10)  # no workspace, no SQL, no fit: only its settings
+    assert vars(model) == {"min_reviews": 10, "folds": 5}
+    assert "def fit(self, ws" in (ROOT / "engine" / "analytics" / "sentiment.py").read_text()

@@ -53,7 +53,7 @@ def test_without_a_better_backtest_the_no_change_baseline_is_given(ws: Workspace
     out = predict.predict_reaction(ws, "nerf-weapon-damage", "competitive-players", confidence=0.8)
     nearest = out["evidence"]["similar_changes"][0]
     assert nearest["change"] == "Hotfix 1.0.4"
-    (row,) = out["rows"]
+    (row,) = out["predictions"]
     assert row["group"] == "competitive-players"
     for key, how in out["evidence"]["predicted_from"].items():
         side, metric = key.split(":")
@@ -83,7 +83,7 @@ def test_similar_past_changes_predict_the_reaction(history_ws: Workspace) -> Non
     score = out["held_out"]["personas"]["satisfaction"]  # personas scored apart from the community
     assert score["spearman"] > 0.3 and score["n"] >= 60  # the ranking of reactions is learned
     assert out["held_out"]["community"]["satisfaction"]["n"] <= 23  # one group: each change after the first
-    sat = out["rows"][0]["satisfaction"]
+    sat = out["predictions"][0]["satisfaction"]
     # 24 patches of five kinds: the ranking of reactions is learned (Spearman above), but the error gain over "no
     # change" (MAE 0.235 vs 0.242) is within chance by a paired bootstrap over the predicted changes, so the
     # no-change baseline answers. Strict: a better model turns this into "ahead" and this test must change with it
@@ -98,7 +98,7 @@ def test_similar_past_changes_predict_the_reaction(history_ws: Workspace) -> Non
 def test_wider_confidence_gives_wider_intervals(history_ws: Workspace) -> None:
     def width(c: float) -> float:
         v = predict.predict_reaction(history_ws, "Nerfed the damage of sniper rifles", "competitive-players",
-                                     c)["rows"][0]["satisfaction"]
+                                     c)["predictions"][0]["satisfaction"]
         return v["high"] - v["low"]
     narrow, wide = width(0.5), width(0.95)
     assert np.isfinite(wide) and 0 < narrow < wide  # 24 patches give enough residuals for a bounded 95% interval
@@ -142,9 +142,8 @@ def test_backtest_personas_are_fitted_before_the_changes_they_score(demo_with_pe
     # messages after the last change must not change how any group was formed for the earlier ones
     with ws.transaction():
         ws.db.execute("DELETE FROM messages WHERE time > ?", [hist.changes[-1]["time"]])
-    ws.invalidate()
-    ws._derived.clear()
-    again = predict.history(ws)
+    again = predict.history(ws)  # the delete made new data: the history is rebuilt, nothing cleared by hand
+    assert again is not hist
     for name, shifts in again.backtest_groups.items():
         early = hist.backtest_groups[name]["satisfaction"][:-1]
         assert np.allclose(shifts["satisfaction"][:-1], early, equal_nan=True), name
@@ -397,5 +396,5 @@ def test_churn_after_a_change_is_refused_where_players_write_once(tmp_path: Path
     hist = predict.history(space)
     assert np.isnan(hist.shifts["community"]["churn_risk"]).all()
     out = predict.predict_reaction(space, "Nerfed the damage of sniper rifles")
-    assert all(r["churn_risk"] is None for r in out["rows"])
+    assert all(r["churn_risk"] is None for r in out["predictions"])
     assert "churn risk not predicted" in out["answer"] and "community" in out["evidence"]["not_predicted"]

@@ -153,18 +153,18 @@ def warframe(shared_data: Any, tmp_path_factory: pytest.TempPathFactory) -> Work
 
 def test_labelled_reviews_are_scored_out_of_fold_never_in_sample(warframe: Workspace) -> None:
     model = S.model_for(warframe)
-    s = model.score
+    s = model.score_
     assert s is not None and s["n_test"] >= S.MIN_REVIEWS and s["chosen"] in ("adapted", "packaged")
     assert s["value"] == max(s["adapted"], s["packaged"])
-    ids = model.held_out["ids"][:300]
+    ids = model.held_out_["ids"][:300]
     P = model.proba(ids)
-    if model.adapted is None:  # the packaged model won: its scores are the workspace's
+    if model.adapted_ is None:  # the packaged model won: its scores are the workspace's
         base, _ = S.packaged_proba(warframe, ids)
         assert np.allclose(P, base, equal_nan=True)
         return
     p_pos = P[:, 2] / (P[:, 0] + P[:, 2])
-    assert np.allclose(p_pos, [model.oof[i] for i in ids], atol=1e-6)  # the fold's prediction, not the refit's
-    refit = model.adapted.predict_proba(model._stack(S.message_vectors(warframe, ids), S.packaged_proba(
+    assert np.allclose(p_pos, [model.oof_[i] for i in ids], atol=1e-6)  # the fold's prediction, not the refit's
+    refit = model.adapted_.predict_proba(model._stack(S.message_vectors(warframe, ids), S.packaged_proba(
         warframe, ids)[0]))[:, 1]
     assert not np.allclose(p_pos, refit, atol=1e-3)  # an in-sample refit would differ
 

@@ -233,7 +233,7 @@ def test_fno_inputs_are_fitted_before_the_backtest(ws: Workspace, monkeypatch: p
 
 def test_a_trained_graph_models_answer_says_the_paired_verdict_not_just_two_scores() -> None:
     """'0.969 vs 0.950' read as a win; the bootstrap called it a tie, and a tie keeps the MLP."""
-    from pilang.prims.spectral import model_summary
+    from pilang_engine.spectral import summary as model_summary
     rec = {"name": "gnn:disengagement", "kind": "ChebConv GNN", "trained": "t", "config": {}, "ntk": {"verdict": "v"},
            "scores": {"gnn": {"roc_auc": 0.969, "k": 4}, "non_graph_mlp": {"roc_auc": 0.950},
                       "versus_baseline": {"verdict": "tied", "difference": 0.019, "interval": [-0.01, 0.05]}}}

@@ -11,6 +11,7 @@ from pilang_engine.analytics import language
 from pilang_engine.analytics.coherence import coherence, diversity
 from pilang_engine.analytics.drivers import change_point, drivers
 from pilang_engine.analytics.topics import topics
+from pilang_engine.workspace.derived import forget
 from pilang_engine.workspace.store import Workspace, WorkspaceError
 
 DAY = 86400.0
@@ -94,7 +95,7 @@ def test_the_same_messages_give_the_same_topics_when_fitted_again(demo_ws: Works
 
     def fit() -> list[tuple[str, int]]:
         shutil.rmtree(demo_ws.path / "cache", ignore_errors=True)
-        demo_ws._derived.clear()
+        forget(demo_ws)
         out = topics(demo_ws, {"source": "discord"})
         assert out["evidence"]["fit"]["how"] == "fitted"
         return [(t["label"], t["size"]) for t in out["evidence"]["topics"]]
@@ -116,7 +117,7 @@ def test_a_narrower_scope_is_answered_from_the_wider_fit_whatever_was_asked_befo
     last = demo_ws.db.execute("SELECT max(time) FROM messages").fetchone()[0]
     since = last - 21 * DAY
     shutil.rmtree(demo_ws.path / "cache", ignore_errors=True)
-    demo_ws._derived.clear()
+    forget(demo_ws)
     first = topics(demo_ws, {"source": "discord", "since": since})
     wide = topics(demo_ws, {"source": "discord"})
     narrow = topics(demo_ws, {"source": "discord", "since": since})

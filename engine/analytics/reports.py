@@ -65,7 +65,7 @@ def sentiment(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                           " covers their language, or they have no vector)",
                 "evidence": {"scope": scope.describe(), "messages": len(rows), "unscored": len(rows),
                              "sentiment_model": about},
-                "model": about["model"], "held_out": model.score}
+                "model": about["model"], "held_out": model.score_}
     days, counts, means = daily(np.array([r[1] for r in rows], dtype=float), scores)
     agg = params.get("aggregation") or "mean"
     positive, negative, neutral = int((net == 1).sum()), int((net == -1).sum()), int((net == 0).sum())
@@ -85,7 +85,7 @@ def sentiment(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
         hist, edges = np.histogram(scores[scored], bins=10, range=(-1, 1))
         evidence["distribution"] = {f"{edges[i]:+.1f}..{edges[i + 1]:+.1f}": int(h) for i, h in enumerate(hist)}
     return {"answer": answer, "evidence": evidence, "series": {"x": days, "sentiment": means.tolist()},  # NaN (no messages) stays missing
-            "model": about["model"], "held_out": model.score}
+            "model": about["model"], "held_out": model.score_}
 
 
 def sources_in(ws: Workspace, scope: Scope) -> list[str]:

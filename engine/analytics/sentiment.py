@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..workspace.derived import derived
 from ..workspace.store import Workspace
 
 # The phrases the engine used before it had a trained model: kept as a baseline that benchmarks and `pilang eval`
@@ -214,26 +215,34 @@ def _vectors_for_packaged(ws: Workspace, ids: list[int], texts: list[str], has: 
 
 class SentimentModel:
     """A workspace's sentiment: the packaged model, and on the source whose messages carry labels (the Steam
-    recommend flag) an adaptation to them when it beats the packaged model out of fold on those rows."""
+    recommend flag) an adaptation to them when it beats the packaged model out of fold on those rows.
 
-    def __init__(self, ws: Workspace) -> None:
-        self.ws, self.packaged = ws, packaged()
-        self.adapted: Any = None
-        self.oof: dict[int, float] = {}  # labelled rows: the adaptation's out-of-fold P(positive), never in-sample
-        self.score: dict[str, Any] | None = None
-        self.held_out: dict[str, list[int]] = {}
-        self.n_train = 0
-        self._fit_labels()
+    An estimator in scikit-learn's manner: the constructor only keeps its settings, `fit(ws)` reads the
+    workspace and learns, and what it learned ends in `_` (`adapted_`, `oof_`, `score_`, `held_out_`)."""
+
+    def __init__(self, min_reviews: int = MIN_REVIEWS, folds: int = FOLDS) -> None:
+        self.min_reviews, self.folds = min_reviews, folds
 
     @property
     def kind(self) -> str:
-        return "packaged, adapted to the workspace's Steam recommend flags" if self.adapted is not None else "packaged"
+        return "packaged, adapted to the workspace's Steam recommend flags" if self.adapted_ is not None else "packaged"
 
-    def _fit_labels(self) -> None:
+    def fit(self, ws: Workspace) -> SentimentModel:
+        """Learn from the workspace's labelled rows (the adaptation, kept only where it wins out of fold)."""
+        self.ws_, self.packaged_ = ws, packaged()
+        self.adapted_: Any = None
+        self.oof_: dict[int, float] = {}  # labelled rows: the adaptation's out-of-fold P(positive), never in-sample
+        self.score_: dict[str, Any] | None = None
+        self.held_out_: dict[str, list[int]] = {}
+        self.n_train_ = 0
+        self._fit_labels(ws)
+        return self
+
+    def _fit_labels(self, ws: Workspace) -> None:
         from sklearn.linear_model import LogisticRegression
         from sklearn.metrics import balanced_accuracy_score
         from sklearn.model_selection import StratifiedKFold
-        ws = self.ws
+        MIN_REVIEWS, FOLDS = self.min_reviews, self.folds  # noqa: N806 (the settings, read as the constants they default to)
         rows = ws.db.execute("SELECT id, json_extract(meta, '$.voted_up') FROM messages WHERE source = 'steam'"
                              " AND json_extract(meta, '$.voted_up') IS NOT NULL ORDER BY id").fetchall()
         if len(rows) < MIN_REVIEWS:
@@ -254,17 +263,17 @@ class SentimentModel:
             oof[test] = lr.predict_proba(F[test])[:, 1]
         packaged_pred = (P[keep][:, 2] >= P[keep][:, 0]).astype(int)
         ours, theirs = balanced_accuracy_score(y, oof >= 0.5), balanced_accuracy_score(y, packaged_pred)
-        self.score = {"metric": f"balanced accuracy on the workspace's {len(y):,} labelled Steam reviews, out of fold"
+        self.score_ = {"metric": f"balanced accuracy on the workspace's {len(y):,} labelled Steam reviews, out of fold"
                                 f" ({FOLDS} folds)", "adapted": round(float(ours), 3), "packaged": round(float(theirs), 3),
                       "value": round(float(max(ours, theirs)), 3), "n_test": int(len(y)),
                       "chosen": "adapted" if ours > theirs else "packaged",
                       "baseline": "one class for every review", "baseline-value": 0.5}
-        self.held_out = {"ids": ids.tolist(), "labels": y.tolist(),
+        self.held_out_ = {"ids": ids.tolist(), "labels": y.tolist(),
                          "predicted": (oof >= 0.5).astype(int).tolist() if ours > theirs else packaged_pred.tolist()}
         if ours > theirs:
-            self.adapted = LogisticRegression(max_iter=2000, class_weight="balanced", C=2.0).fit(F, y)
-            self.oof = dict(zip(ids.tolist(), oof.tolist()))
-            self.n_train = len(y)
+            self.adapted_ = LogisticRegression(max_iter=2000, class_weight="balanced", C=2.0).fit(F, y)
+            self.oof_ = dict(zip(ids.tolist(), oof.tolist()))
+            self.n_train_ = len(y)
 
     @staticmethod
     def _stack(X: np.ndarray, P: np.ndarray) -> np.ndarray:
@@ -277,15 +286,15 @@ class SentimentModel:
 
     def proba_and_languages(self, ids: list[int]) -> tuple[np.ndarray, list[str | None]]:
         """`proba` and each message's language, from one lookup."""
-        P, langs = packaged_proba(self.ws, ids)
-        if self.adapted is None or not len(ids):
+        P, langs = packaged_proba(self.ws_, ids)
+        if self.adapted_ is None or not len(ids):
             return P, langs
-        sources = dict(self.ws.rows_in("SELECT id, source FROM messages WHERE id IN ({marks})", ids))
+        sources = dict(self.ws_.rows_in("SELECT id, source FROM messages WHERE id IN ({marks})", ids))
         steam = [k for k, i in enumerate(ids) if sources.get(i) == "steam" and not np.isnan(P[k, 0])]
         if steam:
-            X = message_vectors(self.ws, [ids[k] for k in steam])
-            p = self.adapted.predict_proba(self._stack(X, P[steam]))[:, 1]
-            p = np.array([self.oof.get(ids[k], q) for k, q in zip(steam, p)])  # labelled rows: out of fold
+            X = message_vectors(self.ws_, [ids[k] for k in steam])
+            p = self.adapted_.predict_proba(self._stack(X, P[steam]))[:, 1]
+            p = np.array([self.oof_.get(ids[k], q) for k, q in zip(steam, p)])  # labelled rows: out of fold
             neutral = P[steam, 1]
             P[steam] = np.stack([(1 - neutral) * (1 - p), neutral, (1 - neutral) * p], axis=1)
         return P, langs
@@ -308,14 +317,14 @@ class SentimentModel:
         """Which model scores, how well it did on each kind of source asked about (or the kinds it was
         scored on), and what it was never scored on."""
         kinds = sorted({KINDS.get(s, s) for s in sources}) if sources else ["reviews", "chat", "tickets"]
-        quality = {k: self.packaged.quality(k) or "not scored on this kind of source" for k in kinds}
-        out: dict[str, Any] = {"model": self.packaged.summary() if self.adapted is None else
-                               f"{self.packaged.summary()}; on Steam reviews adapted to this workspace's own"
-                               f" recommend flags (out of fold {self.score['adapted']:.2f} vs packaged"
-                               f" {self.score['packaged']:.2f})",
-                               "version": self.packaged.version, "quality": quality,
-                               "languages": self.packaged.languages(),
-                               "trained_on": self.packaged.card["trained_on"], "held_out": self.score}
+        quality = {k: self.packaged_.quality(k) or "not scored on this kind of source" for k in kinds}
+        out: dict[str, Any] = {"model": self.packaged_.summary() if self.adapted_ is None else
+                               f"{self.packaged_.summary()}; on Steam reviews adapted to this workspace's own"
+                               f" recommend flags (out of fold {self.score_['adapted']:.2f} vs packaged"
+                               f" {self.score_['packaged']:.2f})",
+                               "version": self.packaged_.version, "quality": quality,
+                               "languages": self.packaged_.languages(),
+                               "trained_on": self.packaged_.card["trained_on"], "held_out": self.score_}
         return out
 
 
@@ -353,12 +362,9 @@ def score_of(text: str) -> float:
 
 
 def model_for(ws: Workspace) -> SentimentModel:
-    """The workspace's sentiment model, refit when the message count changed."""
-    key = (ws.count("messages"), ws.embed_model)
-    cached = ws._sentiment
-    if cached is None or cached[0] != key:
-        ws._sentiment = (key, SentimentModel(ws))
-    return ws._sentiment[1]
+    """The workspace's sentiment model, refit when the messages or the embedder changed."""
+    return derived(ws, "sentiment-model", lambda: SentimentModel().fit(ws),
+                   key=(ws.count("messages"), ws.embed_model), versioned=False)
 
 
 def net_of(P: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..workspace.derived import derived
 from ..workspace.files import atomic_file
 from ..workspace.progress import step
 from ..workspace.store import Workspace
@@ -124,7 +125,7 @@ def _load(path: Path) -> TopicFit | None:
 
 def _cached(ws: Workspace, contents: str, key: str) -> tuple[TopicFit | None, str]:
     """The fit stored under `key` (in memory, else on disk) if it is of these contents; else (None, "fitted")."""
-    memo = ws._derived.setdefault("topic-fits", {})
+    memo = derived(ws, "topic-fits", dict)
     fit = memo.get(key)
     if fit is not None and fit.contents == contents:
         return fit, "cached"
@@ -153,7 +154,7 @@ def fit_for(ws: Workspace, ids: np.ndarray, min_topic_size: int | None = None) -
         with step(f"finding topics in {len(ids):,} messages") as said:
             fit = _fit(ws, ids, key, contents, min_topic_size)
             said(f"{len(fit.topics)} topics")
-        ws._derived.setdefault("topic-fits", {})[key] = fit
+        derived(ws, "topic-fits", dict)[key] = fit
         _save(ws, fit)
     return fit, how
 

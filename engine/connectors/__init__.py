@@ -6,12 +6,13 @@ killed anywhere resumes with no duplicate and no gap."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..ingestion import formats as F
 from ..ingestion.pipeline import Report, finish, store_batch
+from ..ingestion.stages import Stage
 from ..workspace.progress import counting, wanted
 from ..workspace.store import Workspace, WorkspaceError, dumps, now_iso
 from .http import ConnectorError
@@ -93,7 +94,7 @@ def sources(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def sync(ws: Workspace, kind: str | None = None, options: dict[str, Any] | None = None,
-         show: bool | None = None, embed: bool = True) -> Report:
+         show: bool | None = None, embed: bool = True, stages: Sequence[Stage] | None = None) -> Report:
     """Sync one source (registering it), or with no kind every registered one; a failing source is
     reported and the others go on. Ends like ingest: graph, embeddings, index."""
     connectors = _connectors()
@@ -122,7 +123,7 @@ def sync(ws: Workspace, kind: str | None = None, options: dict[str, Any] | None 
         with ws.transaction():
             ws.db.execute("UPDATE connectors SET last_sync = ?, last_error = ? WHERE name = ?",
                           [now_iso(), error, source.name])
-    finish(ws, groups, report, embed, show)
+    finish(ws, groups, report, embed, show, stages)
     report.seconds = time.perf_counter() - started
     return report
 

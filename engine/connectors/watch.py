@@ -6,10 +6,11 @@ failed (after retries) is tried again on the next run, never lost silently."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..analytics.series import day_of
+from ..ingestion.stages import Stage
 from ..workspace.store import Workspace, now_iso
 from . import sync
 from .http import backoff
@@ -73,13 +74,14 @@ def post(url: str, payload: dict[str, Any], sleep: Callable[[float], None] = tim
 
 
 def watch_once(ws: Workspace, webhook: str | None = None, style: str = "slack",
-               say: Callable[[str], None] = print) -> dict[str, Any]:
-    """One round: sync, find, alert. Returns what happened (synced, findings, alerted, errors)."""
+               say: Callable[[str], None] = print, stages: Sequence[Stage] | None = None) -> dict[str, Any]:
+    """One round: sync (ending with `stages`, see ingestion.pipeline.finish), find, alert. Returns what
+    happened (synced, findings, alerted, errors)."""
     errors: list[str] = []
     registered = ws.db.execute("SELECT count(*) FROM connectors").fetchone()[0]
     taken = 0
     if registered:
-        report = sync(ws, None)
+        report = sync(ws, None, stages=stages)
         errors += report.errors  # a failing source is reported; the others went on
         taken = report.taken["messages"]
     first_id = int(ws.get_meta(LAST_SEEN) or 0) + 1

@@ -173,7 +173,7 @@ def workspace_sentiment_rows(lab: Lab) -> Iterator[dict[str, Any]]:
     from ..analytics.sentiment import FOLDS, model_for
     ws = lab.workspace("warframe-reviews", dataset("steam-reviews-warframe"))
     model = model_for(ws)
-    held = model.held_out
+    held = model.held_out_
     if not held:
         yield row("packaged sentiment, adapted to a workspace", "review sentiment (recommend flag)",
                   "Warframe Steam reviews", "-", "balanced accuracy", None, "TF-IDF + logistic regression", None,
@@ -188,7 +188,7 @@ def workspace_sentiment_rows(lab: Lab) -> Iterator[dict[str, Any]]:
         lr.fit(vec.fit_transform([docs[i] for i in train]), y[train])
         pred[test] = lr.predict(vec.transform([docs[i] for i in test]))
     base = balanced_accuracy_score(y, pred)
-    s = model.score
+    s = model.score_
     yield row(f"packaged sentiment ({s['chosen']}: adapted {s['adapted']:.3f}, packaged alone {s['packaged']:.3f})",
               "review sentiment (recommend flag)", "Warframe Steam reviews", f"{len(y):,} reviews, {FOLDS}-fold out of"
               " fold", "balanced accuracy", s["value"], "TF-IDF + logistic regression (the same folds)", base)

@@ -6,12 +6,13 @@ Dataflow or Flink options (README)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..workspace.store import Workspace
 from . import formats as F
+from .stages import Stage
 from .pipeline import (
     BATCH,
     Report,
@@ -90,7 +91,7 @@ def _dofns() -> tuple[type, type]:
 
 
 def run(workspace: str | Path, paths: Iterable[str | Path], fmt: str | None = None,
-        options: list[str] | None = None) -> Report:
+        options: list[str] | None = None, stages: Sequence[Stage] | None = None) -> Report:
     """Ingest through a Beam pipeline (DirectRunner unless `options` say otherwise); same result as
     engine.ingest.ingest on the same files."""
     import logging
@@ -105,11 +106,11 @@ def run(workspace: str | Path, paths: Iterable[str | Path], fmt: str | None = No
     started = time.perf_counter()
     ws = Workspace(workspace)
     with ingesting(ws):  # a search meanwhile leaves the rows this run is storing to it
-        return _run(beam, MetricsFilter, PipelineOptions, ws, workspace, paths, fmt, options, started)
+        return _run(beam, MetricsFilter, PipelineOptions, ws, workspace, paths, fmt, options, started, stages)
 
 
 def _run(beam: Any, MetricsFilter: Any, PipelineOptions: Any, ws: Workspace, workspace: str | Path,  # noqa: N803
-         paths: Iterable[str | Path], fmt: str | None, options: list[str] | None, started: float) -> Report:
+         paths: Iterable[str | Path], fmt: str | None, options: list[str] | None, started: float, stages: Sequence[Stage] | None = None) -> Report:
     files = [str(p) for p in expand(paths)]
     before = {k: ws.count(t) for k, t in COUNTED.items()}
     vectors_before = ws.count("vectors")
@@ -139,6 +140,6 @@ def _run(beam: Any, MetricsFilter: Any, PipelineOptions: Any, ws: Workspace, wor
     groups = {(col, v) for col in ("thread", "context") for (v,) in ws.db.execute(
         f"SELECT DISTINCT {col} FROM messages WHERE {col} IS NOT NULL AND source_ref IN ({','.join('?' * len(refs))})",
         refs)} if refs else set()
-    finish(ws, groups, report)
+    finish(ws, groups, report, stages=stages)
     report.seconds = time.perf_counter() - started
     return report

@@ -8,20 +8,20 @@ import hashlib
 import json
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..media.voice import AUDIO
-from ..personas.clusters import refresh as refresh_personas
+from ..workspace.derived import forget
 from ..workspace.files import kill_point
-from ..workspace.graph import update_edges
 from ..workspace.progress import counting, track
 from ..workspace.progress import wanted as progress_wanted
 from ..workspace.store import Workspace, dumps
 from . import formats as F
+from .stages import BASIC, Run, Stage
 
 BATCH = 1000
 EMBED_CHUNK = 2048
@@ -91,18 +91,20 @@ def expand(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 def ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None = None, progress: bool | None = None,
            embed: bool = True, windows: dict[str, Any] | None = None, mapping: Any = None,
-           time_format: str | None = None) -> Report:
+           time_format: str | None = None, stages: Sequence[Stage] | None = None) -> Report:
     """Ingest files and folders into the workspace; returns the report (file errors included).
+    `stages`: what runs after storing (see `finish`).
     `windows` ({column: [first-day, last-day]}) declares what days a player table's columns observe
     (so a column counted after a label's day is never a feature for it); a `<table>.windows.json`
     beside the table file does the same. `mapping` (`text=review,time=review_date,...`) reads a CSV or
     JSONL of messages through a column map (see formats/mapped.py), `time_format` its times."""
     with ingesting(ws):
-        return _ingest(ws, paths, fmt, progress, embed, windows, mapping, time_format)
+        return _ingest(ws, paths, fmt, progress, embed, windows, mapping, time_format, stages)
 
 
 def _ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None, progress: bool | None, embed: bool,
-            windows: dict[str, Any] | None, mapping: Any, time_format: str | None) -> Report:
+            windows: dict[str, Any] | None, mapping: Any, time_format: str | None,
+            stages: Sequence[Stage] | None) -> Report:
     show = progress_wanted() if progress is None else progress
     report = Report()
     started = time.perf_counter()
@@ -147,7 +149,7 @@ def _ingest(ws: Workspace, paths: Iterable[str | Path], fmt: str | None, progres
             report.errors.append(str(exc))
         except (OSError, ValueError) as exc:  # unreadable file, or a windows sidecar that is not JSON
             report.errors.append(f"{path}: {getattr(exc, 'strerror', None) or exc}")
-    finish(ws, groups, report, embed, show)
+    finish(ws, groups, report, embed, show, stages)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -197,28 +199,19 @@ def declare_windows(ws: Workspace, source: str, windows: dict[str, Any]) -> dict
     return merged
 
 
-def finish(ws: Workspace, groups: set[tuple[str, str]], report: Report, embed: bool = True, show: bool = False) -> None:
-    """The stages after storing (in-process or after a Beam pipeline): graph edges of the touched
-    threads and matches, embeddings of every text without one, the index, the personas."""
-    t = time.perf_counter()
-    with ws.transaction():  # this run's groups, and any an interrupted run left owed
-        owed = {(k, v) for k, v in ws.db.execute("SELECT kind, value FROM pending_groups")}
-        report.edges = update_edges(ws, set(groups) | owed)
-        ws.db.conn.executemany("DELETE FROM pending_groups WHERE kind = ? AND value = ?", sorted(set(groups) | owed))
-    report.stage_seconds["graph"] = time.perf_counter() - t
-    if embed:
+def finish(ws: Workspace, groups: set[tuple[str, str]], report: Report, embed: bool = True, show: bool = False,
+           stages: Sequence[Stage] | None = None) -> None:
+    """The stages after storing (in-process or after a Beam pipeline), in order, each timed: by default
+    ingestion's own (graph edges, embeddings, index, sentiment; `stages.BASIC`); the engine's door adds
+    the personas' refresh (`pilang_engine.api.INGEST_STAGES`). With embed=False only those that need
+    no embeddings run."""
+    run = Run(set(groups), report, show)
+    for stage in BASIC if stages is None else stages:
+        if stage.embeds and not embed:
+            continue
         t = time.perf_counter()
-        report.embedded += embed_pending(ws, show)
-        report.stage_seconds["embed"] = time.perf_counter() - t
-        t = time.perf_counter()
-        report.indexed = ws.vector_index().sync()
-        report.stage_seconds["index"] = time.perf_counter() - t
-        t = time.perf_counter()
-        report.scored = score_pending(ws)
-        report.stage_seconds["sentiment"] = time.perf_counter() - t
-        t = time.perf_counter()
-        report.personas = refresh_personas(ws)  # only once personas were found: new players join them
-        report.stage_seconds["personas"] = time.perf_counter() - t
+        stage.run(ws, run)
+        report.stage_seconds[stage.name] = time.perf_counter() - t
 
 
 def score_pending(ws: Workspace) -> int:
@@ -441,6 +434,6 @@ def switch_model(ws: Workspace, name: str | None = None, show: bool = False, pre
         _restore(ws, before)
         raise
     embedded = embed_pending(ws, show)
-    ws._index = None
+    forget(ws, "vector-index")
     ws.vector_index().sync()
     return embedded

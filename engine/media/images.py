@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..workspace.derived import derived
 from ..workspace.embed import ModelUnavailable
 from ..workspace.store import Workspace, WorkspaceError, dumps
 
@@ -68,11 +69,12 @@ def _index_path(ws: Workspace) -> Path:
 
 def index(ws: Workspace) -> Any:
     """The image index (IDMap over exact inner product), rebuilt from the table when stale."""
-    import faiss
     count = ws.count("images")
-    cached = ws._derived.get("images-index")
-    if cached is not None and cached.ntotal == count:
-        return cached
+    return derived(ws, "images-index", lambda: _index(ws, count), key=count)
+
+
+def _index(ws: Workspace, count: int) -> Any:
+    import faiss
     path = _index_path(ws)
     idx = faiss.read_index(str(path)) if path.exists() else None
     if idx is None or idx.ntotal != count:
@@ -85,7 +87,6 @@ def index(ws: Workspace) -> Any:
         from ..workspace.files import atomic_file
         with atomic_file(path) as tmp:
             faiss.write_index(idx, str(tmp))
-    ws._derived["images-index"] = idx
     return idx
 
 
@@ -116,7 +117,6 @@ def ingest_images(ws: Workspace, paths: list[str | Path], name: str | None = Non
             ws.db.execute("INSERT INTO images(path, hash, width, height, model, vector) VALUES (?, ?, ?, ?, ?, ?)",
                           [str(f.resolve()), digest, rgb.width, rgb.height, chosen["name"], vec.tobytes()])
         taken += 1
-    ws._derived.pop("images-index", None)
     index(ws)
     return {"files": len(files), "taken": taken, "skipped": skipped, "images": ws.count("images"), "model": chosen}
 

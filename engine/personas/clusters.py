@@ -13,6 +13,7 @@ import numpy as np
 from ..analytics.sentiment import message_vectors, model_for
 from ..workspace.progress import step
 from ..workspace.dates import iso
+from ..workspace.derived import derived
 from ..workspace.store import Workspace, WorkspaceError, dumps, now_iso
 
 DAY = 86400.0
@@ -349,7 +350,6 @@ def fit(ws: Workspace, seed: int = 0) -> list[dict[str, Any]]:
         ws.set_meta("personas", dumps({"fitted": stamp, "players": len(p.authors), "fitted_on": int(core.sum()),
                                        "k": k, "candidates": candidates, "model": ws.embed_model,
                                        "features": ["mean message embedding", *BEHAVIOUR]}))
-    ws._derived.clear()
     return stored(ws)
 
 
@@ -433,12 +433,9 @@ def find(ws: Workspace, name: str) -> dict[str, Any]:
 
 def member_ids(ws: Workspace, persona_id: str) -> np.ndarray:
     """Message ids of a persona's players (cached until the next ingest or refit)."""
-    key = f"persona-messages:{persona_id}"
-    if key not in ws._derived:
-        ws._derived[key] = np.array([r[0] for r in ws.db.execute(
-            "SELECT m.id FROM messages m JOIN persona_members pm ON pm.author = m.author WHERE pm.persona = ?",
-            [persona_id])], dtype=np.int64)
-    return ws._derived[key]
+    return derived(ws, f"persona-messages:{persona_id}", lambda: np.array([r[0] for r in ws.db.execute(
+        "SELECT m.id FROM messages m JOIN persona_members pm ON pm.author = m.author WHERE pm.persona = ?",
+        [persona_id])], dtype=np.int64))
 
 
 def refresh(ws: Workspace) -> dict[str, Any]:
@@ -464,5 +461,9 @@ def refresh(ws: Workspace) -> dict[str, Any]:
         ws.db.conn.executemany("INSERT INTO persona_members(author, persona, distance, fitted) VALUES (?, ?, ?, 0)",
                                [(a, rows[best[i]][0], float(1 - sims[i, best[i]])) for i, a in enumerate(p.authors)])
         ws.db.execute("UPDATE personas SET size = (SELECT count(*) FROM persona_members pm WHERE pm.persona = personas.id)")
-    ws._derived.clear()
     return {"personas": "assigned", "players": len(p.authors)}
+
+
+def refresh_stage(ws: Workspace, run: Any) -> None:
+    """The ingest stage (see ingestion.stages): new players join the personas, or they are refit."""
+    run.report.personas = refresh(ws)

@@ -136,7 +136,7 @@ def compare_personas(ws: Workspace, a: str, b: str, confidence: float = 0.95) ->
                          "not_tested": [r["metric"] for r in shown],
                          "why_not_tested": "the clustering space holds these features (and the message embedding that"
                                            " sentiment is read from): a p-value on them would be invalid"},
-            "model": f"sentiment: {sent.describe()['model']}", "held_out": sent.score}
+            "model": f"sentiment: {sent.describe()['model']}", "held_out": sent.score_}
 
 
 def compare_periods(ws: Workspace, group: str, first: tuple[Any, Any], second: tuple[Any, Any],
@@ -176,7 +176,7 @@ def compare_periods(ws: Workspace, group: str, first: tuple[Any, Any], second: t
             "evidence": {"a": {"range": a["range"], "messages": len(a["msgs"]), "unscored": a["unscored"]},
                          "b": {"range": b["range"], "messages": len(b["msgs"]), "unscored": b["unscored"]},
                          "alpha": round(1 - confidence, 4), "correction": "Holm"},
-            "model": f"sentiment: {sent.describe()['model']}", "held_out": sent.score}
+            "model": f"sentiment: {sent.describe()['model']}", "held_out": sent.score_}
 
 
 def compare_changes(ws: Workspace, a: str, b: str, persona: str | None = None,
@@ -185,7 +185,7 @@ def compare_changes(ws: Workspace, a: str, b: str, persona: str | None = None,
     intervals do not overlap (and both have the coverage asked for)."""
     ra, rb = (predict_reaction(ws, c, persona, confidence) for c in (a, b))
     rows = []
-    for ga, gb in zip(ra["rows"], rb["rows"]):
+    for ga, gb in zip(ra["predictions"], rb["predictions"]):
         for metric in METRICS:
             va, vb = ga.get(metric), gb.get(metric)
             if va is None or vb is None:

@@ -19,6 +19,7 @@ import numpy as np
 from ..analytics.sentiment import model_for
 from ..evaluation.verdict import loss_difference
 from ..workspace.dates import iso
+from ..workspace.derived import derived
 from ..workspace.store import Workspace, WorkspaceError
 
 DAY = 86400.0
@@ -66,8 +67,10 @@ def _change_vectors(ws: Workspace, hashes: list[str]) -> np.ndarray:
 
 def history(ws: Workspace) -> History:
     """Measured shifts of the community and of each persona around every dated change (cached)."""
-    if "change-history" in ws._derived:
-        return ws._derived["change-history"]
+    return derived(ws, "change-history", lambda: _history(ws))
+
+
+def _history(ws: Workspace) -> History:
     rows = ws.db.execute("SELECT id, time, title, text, content_hash FROM changes WHERE time IS NOT NULL ORDER BY time").fetchall()
     changes = [{"id": r[0], "time": r[1], "title": r[2], "text": r[3]} for r in rows]
     msgs = ws.db.execute("SELECT m.id, m.time, m.author, pm.persona FROM messages m LEFT JOIN persona_members pm"
@@ -75,7 +78,6 @@ def history(ws: Workspace) -> History:
     groups = {COMMUNITY: COMMUNITY, **dict(ws.db.execute("SELECT id, name FROM personas").fetchall())}
     hist = History(changes, _change_vectors(ws, [r[4] for r in rows]), groups)
     if not msgs or not changes:
-        ws._derived["change-history"] = hist
         return hist
     times = np.array([m[1] for m in msgs])
     net = model_for(ws).net([m[0] for m in msgs])  # +1 positive, -1 negative, 0 neutral (most probable class)
@@ -103,7 +105,6 @@ def history(ws: Workspace) -> History:
     if COMMUNITY in hist.churn_refused:
         for shifts in hist.backtest_groups.values():  # the backtest's personas are the same players
             shifts["churn_risk"][:] = np.nan
-    ws._derived["change-history"] = hist
     return hist
 
 
@@ -316,7 +317,7 @@ def predict_reaction(ws: Workspace, change: str, persona: str | None = None,
                      + "; the closest past"
                      f" change, {nearest['change']} ({nearest['date'][:10]}, similarity {nearest['similarity']:.2f}),"
                      f" measured: {shifts}")
-    return {"answer": answer, "rows": rows,
+    return {"answer": answer, "predictions": rows, **table_rows(rows, confidence),
             "evidence": {"change": text, "confidence": confidence, **({"notes": notes} if notes else {}),
                          "similar_changes": similar, "past_changes": len(hist.changes),
                          "windows": f"{BEFORE_DAYS} days before vs {AFTER_DAYS} days after each change, cut at the"
@@ -360,6 +361,14 @@ def _score(backtests: dict[tuple[str, str], list[dict[str, Any]]]) -> dict[str, 
 
 
 LABELS = {"satisfaction": "satisfaction", "engagement": "engagement", "churn_risk": "churn risk"}
+
+
+def table_rows(predictions: list[dict[str, Any]], confidence: float) -> dict[str, Any]:
+    """A prediction's per-group rows as a table: each metric in words, "mean [low, high]" (see shift_text)."""
+    columns = [m.replace("_", "-") for m in METRICS]
+    rows = [{"group": row["group"], **{c: shift_text(row.get(m), confidence, m) for c, m in zip(columns, METRICS)}}
+            for row in predictions]
+    return {"rows": rows, "columns": ["group", *columns]}
 
 
 def shift_text(v: dict[str, Any] | None, confidence: float, metric: str = "satisfaction") -> str:

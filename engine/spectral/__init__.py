@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..workspace.store import Workspace, dumps, now_iso
+from ..workspace.store import Workspace, WorkspaceError, dumps, now_iso
 
 
 def device() -> str:
@@ -59,3 +59,53 @@ def stale(ws: Workspace, rec: dict[str, Any]) -> str | None:
         return None
     return (f"trained on {rec['data']['messages']:,} messages; the workspace now has {now['messages']:,}"
             f" (retrain with (train '{rec['name'].split(':')[0]}))")
+
+
+def trained(ws: Workspace) -> list[dict[str, Any]]:
+    """The trained models in the workspace: name, kind, when, the NTK verdict."""
+    return [{"name": r[0], "kind": r[1], "trained": r[2], "ntk": json.loads(r[3])["verdict"]}
+            for r in ws.db.execute("SELECT name, kind, trained, ntk FROM models ORDER BY name")]
+
+
+def is_trained(ws: Workspace, name: str) -> bool:
+    """Whether a model of that name ('fno', or 'gnn' for any task) is saved in the workspace."""
+    return ws.db.execute("SELECT 1 FROM models WHERE name = ? OR name LIKE ?", [name, f"{name}:%"]).fetchone() is not None
+
+
+def ntk_answer(ws: Workspace, which: str, task: str | None = None) -> dict[str, Any]:
+    """The NTK history recorded while a model trained, as an answer: eigenvalues, distance from the initial
+    kernel and effective rank per record, and the convergence verdict (a series to plot)."""
+    from .gnn import task_for
+    key = f"gnn:{task or task_for(ws)}" if which == "gnn" else which
+    rec = record(ws, key)
+    if rec is None:
+        raise WorkspaceError(f"no trained model {key}; run (train '{which}) first")
+    records = rec["ntk"]["records"]
+    rows = [{"epoch": r["epoch"], "loss": r["loss"], "top_eigenvalue": r["eigenvalues"][0], "trace": r["trace"],
+             "effective_rank": r["effective_rank"], "distance_from_init": r["distance_from_init"],
+             "change": r["change"]} for r in records]
+    return {"answer": f"NTK of {key} on a {rec['ntk']['probe']}-sample probe: {rec['ntk']['verdict']}",
+            "rows": rows, "evidence": {"records": len(records), "seconds_per_record": rec["ntk"]["seconds_per_record"],
+                                       "trained": rec["trained"]},
+            "series": {"x": [r["epoch"] for r in records],
+                       "distance from init": [r["distance_from_init"] for r in records],
+                       "effective rank / 10": [r["effective_rank"] / 10 for r in records]}}
+
+
+def summary(rec: dict[str, Any]) -> dict[str, Any]:
+    """A trained model's record as an answer: its held-out scores against the baseline, its NTK verdict."""
+    scores = {k: v for k, v in rec["scores"].items() if k != "residuals_z"}
+    if rec["name"].startswith("gnn"):
+        from ..evaluation.verdict import words
+        mlp = f"the same features without the graph ({scores['non_graph_mlp']['roc_auc']:.3f})"
+        versus = scores.get("versus_baseline")  # the paired verdict: a point lead that is a tie says so
+        answer = (f"{rec['name']}: held-out ROC-AUC {scores['gnn']['roc_auc']:.3f} (ChebConv K={scores['gnn']['k']}), "
+                  + (words(versus, mlp) + ("" if versus["verdict"] == "ahead" else ", which answers") if versus
+                     else f"vs {mlp}"))
+    else:
+        answer = "fno: " + "; ".join(f"{t} rolling-origin MAE {c['fno_mae']} vs ETS {c['ets_mae']}, seasonal naive"
+                                     f" {c['seasonal_naive_mae']}, no change {c['no_change_mae']}"
+                                     f" ({'the FNO answers' if scores['wins'][t] else 'a baseline answers'})"
+                                     for t, c in scores["community"].items())
+    return {"answer": answer, "evidence": {"trained": rec["trained"], "config": rec["config"],
+                                           "ntk": rec["ntk"]["verdict"]}, "held_out": scores, "model": rec["kind"]}

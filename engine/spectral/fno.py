@@ -15,6 +15,7 @@ import numpy as np
 from ..analytics.sentiment import message_vectors, model_for
 from ..analytics.series import DAY, day_of
 from ..evaluation.verdict import loss_difference
+from ..workspace.derived import derived
 from ..workspace.progress import step
 from ..workspace.store import Workspace, WorkspaceError
 from . import device, record, save, stale, weights
@@ -49,9 +50,7 @@ def grids(ws: Workspace) -> list[Series]:
     """Daily grids for the community and each source (groups with >= 3 weeks of data). Every input
     transform (embedding PCA, normalisation, gap fill) fitted on the days before the backtest's first
     origin. Cached until the next ingest."""
-    if "fno-grids" not in ws._derived:
-        ws._derived["fno-grids"] = _grids(ws)
-    return ws._derived["fno-grids"]
+    return derived(ws, "fno-grids", lambda: _grids(ws))
 
 
 def _grids(ws: Workspace) -> list[Series]:

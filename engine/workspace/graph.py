@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from itertools import combinations
 from typing import Any
 
+from .derived import derived, forget
 from .store import Workspace
 
 # How strongly each kind of contact ties two players (summed into the graph's `weight`).
@@ -81,7 +82,7 @@ def update_edges(ws: Workspace, groups: Iterable[tuple[str, str]]) -> int:
                                    " ON CONFLICT(src, dst, kind, grp) DO UPDATE SET weight = weight + excluded.weight",
                                    [(a, b, k, grp, float(w)) for (a, b, k), w in edges.items()])
         written += ws.db.execute("SELECT count(*) FROM edges WHERE grp = ?", [grp]).fetchone()[0]
-    ws.invalidate()
+    forget(ws, "player-graph")
     return written
 
 
@@ -104,9 +105,8 @@ def player_graph(ws: Workspace, where: str | None = None, args: list[Any] | None
     condition on `messages`, the graph only those messages make (e.g. the ones before a cutoff: a
     model's edges must not know the period its label comes from)."""
     if where is None:
-        if ws._graph is None:
-            ws._graph = _graph(ws.db.execute("SELECT src, dst, kind, sum(weight) FROM edges GROUP BY src, dst, kind"))
-        return ws._graph
+        return derived(ws, "player-graph", lambda: _graph(ws.db.execute(
+            "SELECT src, dst, kind, sum(weight) FROM edges GROUP BY src, dst, kind")))
     edges: Counter[tuple[str, str, str]] = Counter()
     for column in ("thread", "context"):
         rows = ws.db.execute(f"SELECT {column}, author, reply_to, mentions, source FROM messages WHERE {column} IS NOT NULL"

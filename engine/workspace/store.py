@@ -17,6 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
+from .derived import Derived
+
 DEFAULT_DIR = ".pilang"
 BUSY_SECONDS = 60  # how long a write waits for another process's transaction before failing
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -201,12 +203,11 @@ class Workspace:
         self.db = sqlite_utils.Database(conn)
         self._migrate(upto)
         self._salt = bytes.fromhex(self.get_meta("salt"))
-        self._graph: Any = None
-        self._index: Any = None
-        self._sentiment: Any = None  # (key, model), see engine.analytics.sentiment.model_for
-        self._derived: dict[str, Any] = {}  # other caches keyed by what they were computed from
+        # what the layers derive from the data (index, graph, models, fits): kept and read by
+        # engine.workspace.derived, each value keyed by the data's generation; the store knows none of them
+        self.derived = Derived()
         self._seen_version = self._data_version()
-        self._seen_generation = self._generation()
+        self._seen_generation = self.generation()
 
     # ---- other processes ----------------------------------------------------------------
 
@@ -214,29 +215,27 @@ class Workspace:
         """SQLite's counter of commits by other connections (this one's own commits leave it)."""
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
-    def _generation(self) -> str | None:
-        """The data's generation: bumped by every transaction that changes data (not by the learner's
-        bookkeeping, tokens or saved definitions), see `transaction(data=...)`."""
+    def generation(self) -> str | None:
+        """The data's version: bumped by every transaction that changes data, in any process (not by the
+        learner's bookkeeping, tokens or saved definitions), see `transaction(data=...)`. What is derived
+        from the data (`derived.derived`) is valid for one generation."""
         try:
             return self.get_meta("generation")
         except sqlite3.OperationalError:  # a workspace still being made
             return None
 
     def refresh(self) -> bool:
-        """Drop every in-memory cache (index, graph, sentiment model, change history, grids, fits) when
-        another process (or connection) changed the data since the last look; True when it did. A
-        commit that only recorded learning (another developer's query on the team server) keeps them."""
+        """True when another process (or connection) changed the data since the last look (its derived
+        values are then rebuilt on next use, being of an older generation). A commit that only recorded
+        learning (another developer's query on the team server) is no change."""
         version = self._data_version()
         if version == self._seen_version:
             return False
         self._seen_version = version
-        generation = self._generation()
+        generation = self.generation()
         if generation == self._seen_generation:
             return False
         self._seen_generation = generation
-        self._index = None
-        self._sentiment = None
-        self.invalidate()
         return True
 
     # ---- schema -------------------------------------------------------------------------
@@ -322,6 +321,22 @@ class Workspace:
 
     def count(self, table: str, where: str = "", params: list[Any] | None = None) -> int:
         return self.db.execute(f"SELECT count(*) FROM {table} {where}", params or []).fetchone()[0]
+
+    # ---- what the language asks of the data (so pilang/ writes no SQL) -------------------------
+
+    def time_span(self) -> tuple[float | None, float | None]:
+        """The first and last dated message's time (None, None when there is none)."""
+        first, last = self.db.execute("SELECT min(time), max(time) FROM messages").fetchone()
+        return first, last
+
+    def persona_names(self, by: str = "name") -> list[str]:
+        """The stored personas' names, by name or by size (largest first); nothing is fitted."""
+        order = "size DESC" if by == "size" else "name"
+        return [r[0] for r in self.db.execute(f"SELECT name FROM personas ORDER BY {order}")]
+
+    def has_players(self) -> bool:
+        """Whether per-player data (telemetry or a player table) was ingested: churn can be asked."""
+        return bool(self.count("telemetry") or self.count("player_facts"))
 
     def rows_in(self, sql: str, values: list[Any], before: list[Any] | None = None) -> list[tuple[Any, ...]]:
         """Rows of `sql` whose `{marks}` stands for the placeholders of `values`, asked in chunks
@@ -463,16 +478,15 @@ class Workspace:
         return embedder(self.embed_name, "int8", cal["id"], texts)
 
     def vector_index(self) -> Any:
-        """The workspace's faiss index (engine.vectors.VectorIndex), loaded on first use."""
-        if self._index is None:
-            from .vectors import VectorIndex
-            self._index = VectorIndex(self)
-        return self._index
+        """The workspace's faiss index (engine.vectors.VectorIndex), loaded on first use of this data."""
+        from .derived import derived
+        from .vectors import VectorIndex
+        return derived(self, "vector-index", lambda: VectorIndex(self))
 
     def invalidate(self) -> None:
-        """Forget derived in-memory state after writes (the graph is rebuilt on next use)."""
-        self._graph = None
-        self._derived.clear()
+        """Forget every derived value now (after writes made outside a transaction)."""
+        from .derived import forget
+        forget(self)
 
     def close(self) -> None:
         self.db.conn.close()

@@ -32,7 +32,7 @@ def analyze(s: Any, target: Any, params: Any = None, handler: Any = None) -> Res
 def sentiment_of(s: Any, *texts: Any) -> Any:
     """The packaged game-text sentiment model's reading of strings: a map of :score (-1..1), :label (negative
     neutral positive), :probabilities, :language and :model per string; one string gives one map."""
-    from pilang_engine.analytics.sentiment import sentiment_of as read
+    from pilang_engine.api import sentiment_of as read
     if not texts or not all(isinstance(t, str) for t in texts):
         raise PilangError("type", "sentiment-of takes one or more strings")
     out = to_pilang(s.engine.guard(read)(list(texts)))

@@ -14,7 +14,7 @@ from ..table import Table
 
 
 def _heard(s: Any, path: Any) -> dict[str, Any]:
-    from pilang_engine.media.voice import transcribe
+    from pilang_engine.api import transcribe
     if type(path) is not str:
         raise PilangError("type", "speech needs the audio file's path as a string")
     try:
@@ -32,7 +32,7 @@ def transcribe(s: Any, path: Any) -> dict[Any, Any]:
 @session_primitive("voice->query", paths={"path": "read"})
 def voice_to_query(s: Any, path: Any) -> list[Any]:
     """[transcript query-source rule]: the query a spoken question asks, not yet run."""
-    from pilang_engine.media.voice import to_query
+    from pilang_engine.api import to_query
     text = _heard(s, path)["text"]
     query, rule = to_query(text, s.engine.persona_names())
     return [text, query, rule]
@@ -52,7 +52,7 @@ def voice_query(s: Any, path: Any) -> Any:
 @session_primitive("ingest-images", paths={"paths": "read", "checkpoint": "read", "config": "read"})
 def ingest_images(s: Any, *paths: Any, checkpoint: Any = None, model: Any = None, config: Any = None) -> dict[Any, Any]:
     """Embed image files (or folders) with an open_clip model from a local checkpoint file."""
-    from pilang_engine.media.images import ingest_images as run
+    from pilang_engine.api import ingest_images as run
     out = s.engine.guard(run)(s.engine.workspace(), [to_python(p) for p in paths], to_python(model),
                               to_python(checkpoint), to_python(config))
     return to_pilang(out)
@@ -61,7 +61,7 @@ def ingest_images(s: Any, *paths: Any, checkpoint: Any = None, model: Any = None
 @session_primitive("search-images")
 def search_images(s: Any, text: str, *, k: int = 5) -> Table:
     """Images closest in meaning to the text (CLIP embeddings, their own faiss index)."""
-    from pilang_engine.media.images import search_images as run
+    from pilang_engine.api import search_images as run
     if type(text) is not str:
         raise PilangError("type", "search-images needs the query text as a string")
     return table(s.engine.guard(run)(s.engine.workspace(), text, int(k)), ["score", "path", "width", "height", "id"],

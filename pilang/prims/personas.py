@@ -15,14 +15,14 @@ from ..table import Table
 @session_primitive("personas")
 def personas(s: Any, *, refit: Any = False) -> Table:
     """The personas found in the players (fitted on first use; `:refit #t` clusters again)."""
-    from pilang_engine.personas import clusters as P
+    from pilang_engine.api import ensure_personas, fit_personas, persona_separation, personas_fitted
     ws = s.engine.workspace()
-    found = s.engine.guard(P.fit if refit else P.ensure)(ws)
-    info = P.fit_info(ws)
+    found = s.engine.guard(fit_personas if refit else ensure_personas)(ws)
+    info = personas_fitted(ws)
     rows = [{"id": p["id"], "name": Symbol(p["name"]), "players": p["size"],
              "messages": p["profile"]["messages"], "sentiment": p["profile"]["mean_sentiment"],
              "gone-quiet": p["profile"]["gone_quiet"], "terms": ", ".join(p["terms"][:6])} for p in found]
-    quality = P.separation(ws)
+    quality = persona_separation(ws)
     return table(rows, ["id", "name", "players", "messages", "sentiment", "gone-quiet", "terms"],
                  f"{len(found)} personas from {info.get('players', 0):,} players (k={info.get('k')} by silhouette"
                  f" {quality['silhouette']} and stability {quality['stability']})"
@@ -32,23 +32,23 @@ def personas(s: Any, *, refit: Any = False) -> Table:
 @session_primitive("persona")
 def persona(s: Any, name: Any) -> dict[Any, Any]:
     """One persona: id, name, size, top terms, behaviour profile, representative quotes."""
-    from pilang_engine.personas import clusters as P
-    return to_pilang(kebab(s.engine.guard(P.find)(s.engine.workspace(), to_python(name))))
+    from pilang_engine.api import find_persona
+    return to_pilang(kebab(s.engine.guard(find_persona)(s.engine.workspace(), to_python(name))))
 
 
 @session_primitive("persona-names")
 def persona_names(s: Any, *, fit: Any = False) -> Any:
     """The personas' names, a list of symbols (`:fit #t` finds personas first if there are none)."""
     if fit:
-        from pilang_engine.personas import clusters as P
-        return from_iter(Symbol(p["name"]) for p in s.engine.guard(P.ensure)(s.engine.workspace()))
+        from pilang_engine.api import ensure_personas
+        return from_iter(Symbol(p["name"]) for p in s.engine.guard(ensure_personas)(s.engine.workspace()))
     return from_iter(Symbol(n) for n in s.engine.persona_names())
 
 
 @session_primitive("ask")
 def ask(s: Any, name: Any, question: Any, *, phrase: Any = False, handler: Any = None) -> Result:
     """A persona's answer to a question, in its voice, from its own messages (with quotes)."""
-    from pilang_engine.personas.answers import ask as run
+    from pilang_engine.api import ask as run
     if type(question) is not str:
         raise PilangError("type", "ask needs the question as a string")
     out = s.engine.guard(run)(s.engine.workspace(), to_python(name), question, phrase=bool(phrase))
@@ -61,18 +61,18 @@ def predict_reaction(s: Any, name: Any, change: Any, *, confidence: Any = 0.95, 
     """Predicted satisfaction, engagement and churn shifts after a change, for one persona (or
     nil: the community and every persona), learned from past changes, with intervals; `:metric`
     (satisfaction, engagement or churn-risk) is the one the headline speaks of."""
-    from pilang_engine.predictions.reactions import predict_reaction as run
+    from pilang_engine.api import predict_reaction as run
     target = None if name is None else to_python(name)
     focus = None if metric is None else str(to_python(metric)).replace("-", "_")
     out = s.engine.guard(run)(s.engine.workspace(), to_python(change), target, confidence_of(confidence), focus)
-    return as_result(_prediction_rows(out), handler, "predict-reaction")
+    return as_result(out, handler, "predict-reaction")
 
 
 @session_primitive("churn")
 def churn(s: Any, *, source: Any = None, confidence: Any = 0.95, handler: Any = None) -> Result:
     """Churn: from a labelled player table (held-out AUC vs a logistic baseline, A/B effects),
     else from telemetry sequences (BehaviorLSTM)."""
-    from pilang_engine.predictions.churn import churn as run
+    from pilang_engine.api import churn as run
     out = s.engine.guard(run)(s.engine.workspace(), to_python(source), confidence_of(confidence))
     return as_result(out, handler, "churn")
 
@@ -80,7 +80,7 @@ def churn(s: Any, *, source: Any = None, confidence: Any = 0.95, handler: Any = 
 @session_primitive("compare-personas")
 def compare_personas(s: Any, a: Any, b: Any, *, confidence: Any = 0.95, handler: Any = None) -> Result:
     """Two personas side by side, with the significant differences marked."""
-    from pilang_engine.predictions.compare import compare_personas as run
+    from pilang_engine.api import compare_personas as run
     return as_result(s.engine.guard(run)(s.engine.workspace(), to_python(a), to_python(b), confidence_of(confidence)),
                      handler, "compare-personas")
 
@@ -89,7 +89,7 @@ def compare_personas(s: Any, a: Any, b: Any, *, confidence: Any = 0.95, handler:
 def compare_periods(s: Any, group: Any, first: Any, second: Any, *, confidence: Any = 0.95,
                     handler: Any = None) -> Result:
     """A persona (or community) in two time ranges, each [since until]."""
-    from pilang_engine.predictions.compare import compare_periods as run
+    from pilang_engine.api import compare_periods as run
     ranges = [to_python(r) for r in (first, second)]
     if not all(isinstance(r, list) and len(r) == 2 for r in ranges):
         raise PilangError("type", "compare-periods takes two ranges, each [since until]")
@@ -101,20 +101,7 @@ def compare_periods(s: Any, group: Any, first: Any, second: Any, *, confidence: 
 def compare_changes(s: Any, a: Any, b: Any, *, persona: Any = None, confidence: Any = 0.95,
                     handler: Any = None) -> Result:
     """The predicted reactions to two changes side by side (per persona, or for one)."""
-    from pilang_engine.predictions.compare import compare_changes as run
+    from pilang_engine.api import compare_changes as run
     return as_result(s.engine.guard(run)(s.engine.workspace(), to_python(a), to_python(b), to_python(persona),
                                          confidence_of(confidence)), handler, "compare-changes")
 
-
-def _prediction_rows(out: dict[str, Any]) -> dict[str, Any]:
-    """A prediction's per-group rows flattened for a table: each metric as mean [low, high]."""
-    from pilang_engine.predictions.reactions import METRICS, shift_text
-    level = out["evidence"].get("confidence", 0.95)
-    rows = []
-    for row in out["rows"]:
-        flat = {"group": row["group"]}
-        for metric in METRICS:
-            flat[metric.replace("_", "-")] = shift_text(row.get(metric), level, metric)
-        rows.append(flat)
-    out["predictions"] = out.pop("rows")
-    return {**out, "rows": rows, "columns": ["group", *(m.replace("_", "-") for m in METRICS)]}

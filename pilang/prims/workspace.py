@@ -18,7 +18,7 @@ def ingest(s: Any, *paths: Any, format: Any = None, windows: Any = None, map: An
     """Ingest files or folders into the workspace; returns the report (taken, skipped, errors).
     `:windows {:sum_gamerounds [0 14]}` declares the days a player table's columns observe;
     `:format 'csv :map {:text "review" :time "review_date"}` reads any CSV/JSONL of messages."""
-    from pilang_engine.ingestion.pipeline import ingest as run
+    from pilang_engine.api import ingest as run
     if not paths:
         raise PilangError("arity", "ingest needs at least one path")
     report = s.engine.guard(run)(s.engine.workspace(), [to_python(p) for p in paths], fmt=to_python(format),
@@ -54,7 +54,7 @@ def report(s: Any, *, since: Any = "last-week", until: Any = None, out: Any = "r
 @session_primitive("search")
 def search(s: Any, text: str, *, k: int = 10, source: Any = None, since: Any = None, until: Any = None) -> Table:
     """Messages closest in meaning to text: score, text, author pseudonym, time, source."""
-    from pilang_engine.workspace.search import search as run
+    from pilang_engine.api import search as run
     if type(text) is not str:
         raise PilangError("type", "search needs the query text as a string")
     rows = s.engine.guard(run)(s.engine.workspace(), text, k=int(k), source=to_python(source),
@@ -67,7 +67,7 @@ def sync(s: Any, kind: Any = None, **options: Any) -> dict[Any, Any]:
     """Pull what is new from a live source: `(sync 'steam :app "230410")`, `(sync 'discord :channel
     "123")` (token from $DISCORD_TOKEN), `(sync 'zendesk :subdomain "studio")`; `(sync)` syncs every
     registered source. Returns the report, as ingest does."""
-    from pilang_engine.connectors import sync as run
+    from pilang_engine.api import sync as run
     opts = {k.replace("-", "_"): to_python(v) for k, v in options.items()}
     report = s.engine.guard(run)(s.engine.workspace(), None if kind is None else getattr(kind, "name", str(kind)),
                                  opts if kind is not None else None)
@@ -77,7 +77,7 @@ def sync(s: Any, kind: Any = None, **options: Any) -> dict[Any, Any]:
 @session_primitive("live-sources")
 def live_sources(s: Any) -> Table:
     """The registered live sources: name, kind, options (never a secret), last sync, last error."""
-    from pilang_engine.connectors import sources as listed
+    from pilang_engine.api import sources as listed
     return table(listed(s.engine.workspace()), ["name", "kind", "options", "last_sync", "last_error"])
 
 
@@ -97,7 +97,7 @@ def stats(s: Any) -> dict[Any, Any]:
 def set_embedding_model(s: Any, name: Any = None, *, precision: Any = None) -> dict[Any, Any]:
     """Switch the workspace's embedding model (all-MiniLM-L6-v2 or all-mpnet-base-v2) and/or its precision
     (`:precision "int8"`; auto, fp32, bf16, int8): embeds what the cache lacks for the new choice."""
-    from pilang_engine.ingestion.pipeline import switch_model
+    from pilang_engine.api import switch_model
     ws = s.engine.workspace()
     name, precision = to_python(name), to_python(precision)
     embedded = s.engine.guard(switch_model)(ws, name, precision=None if precision is None else str(precision))
@@ -139,7 +139,7 @@ def install_routes(s: Any, routes: Any) -> int:
 @session_primitive("resolve-period")
 def resolve_period(s: Any, name: Any) -> list[Any]:
     """[since until evidence] for a named period (last-week last-month last-patch all)."""
-    from pilang_engine.workspace.dates import exact_iso
+    from pilang_engine.api import exact_iso
     since, until, evidence = s.engine.guard(s.engine.workspace().period)(to_python(name))
     return [exact_iso(since), exact_iso(until), to_pilang(evidence)]
 
@@ -147,7 +147,7 @@ def resolve_period(s: Any, name: Any) -> list[Any]:
 @primitive("date?")
 def is_date(text: Any) -> bool:
     """True for a date or timestamp string such as "2025-01-31"."""
-    from pilang_engine.workspace.dates import parse_date
+    from pilang_engine.api import parse_date
     try:
         parse_date(text)
     except (TypeError, ValueError):

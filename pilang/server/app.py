@@ -86,9 +86,9 @@ class Identity:
 def create_app(workspace: str | Path, limits: Limits | None = None, imports: tuple[str | Path, ...] = ()) -> FastAPI:
     """The app over the workspace at `workspace` (which must exist). `imports`: folders (besides the
     workspace's inbox/) that code over the server may read files from, an admin's ingest above all."""
-    from pilang_engine.workspace.access import identify
-    from pilang_engine.workspace.environments import clear, definitions
-    from pilang_engine.workspace.store import Workspace
+    from pilang_engine.api import identify
+    from pilang_engine.api import clear_definitions as clear, definitions
+    from pilang_engine.api import Workspace
 
     from .policy import INBOX, outputs_of
 

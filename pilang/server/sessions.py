@@ -182,7 +182,7 @@ class Desk:
         """Evaluate `code` as one input named `file`: its top-level values (as --json gives them, not
         definitions or nil), the last value rendered, what it printed and showed, or the error. Reading,
         evaluating and rendering all run within the time limit, and the values within the size limit."""
-        from pilang_engine.workspace.environments import save
+        from pilang_engine.api import save_definition as save
         route_output()  # again: a host (a test runner) may have put its own streams in place since
         captured = Captured(self.limits.output_bytes)
         values: list[Any] = []

@@ -25,7 +25,7 @@ LIBRARIES = (
 def _load() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     for name in ("pilang.session", "pilang.server.sessions", "pilang.server.workers", "pilang.render",
-                 "pilang_engine.workspace.store", "pilang_engine.workspace.search"):
+                 "pilang_engine.api"):
         importlib.import_module(name)
     for name in LIBRARIES:
         try:
@@ -35,10 +35,8 @@ def _load() -> None:
     # the packaged models every ingest and answer reads (numpy arrays: shared pages), and the language models
     # (detection in a worker then runs one text at a time: the fork server's thread pool is not inherited)
     try:
-        from pilang_engine.analytics import language, sentiment, toxicity
-        sentiment.packaged()
-        toxicity.packaged_toxicity()
-        language.preload()
+        from pilang_engine.api import preload
+        preload()
     except Exception:  # loaded on first use instead
         pass
 

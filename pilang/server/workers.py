@@ -315,8 +315,8 @@ class Pool:
     def _started(self, name: str, role: str) -> Worker:
         """A new worker with the developer's definitions replayed, in order, each under the time limit.
         One that does not stop ends the worker; a new one replays the others."""
-        from pilang_engine.workspace.environments import definitions
-        from pilang_engine.workspace.store import Workspace
+        from pilang_engine.api import definitions
+        from pilang_engine.api import Workspace
         ws = Workspace(self.root, create=False)
         try:
             saved = definitions(ws, name)
