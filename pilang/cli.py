@@ -21,7 +21,7 @@ def common_options(before: argparse.Namespace | None = None) -> argparse.Argumen
     common.add_argument("--workspace", metavar="DIR", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
     common.add_argument("--debug", action="store_true", default=None, help="show Python tracebacks for errors")
     common.add_argument("--json", action="store_true", default=None,
-                        help="print each top-level value as one JSON document a line (see README: JSON output)")
+                        help="print each top-level value as one JSON document a line (see docs/json.md)")
     common.add_argument("--server", metavar="URL", help="evaluate on a team server (pilang serve) instead of locally;"
                                                         " the token is read from $PILANG_TOKEN")
     if before is not None:
@@ -263,7 +263,7 @@ def evaluate(argv: Sequence[str], before: argparse.Namespace) -> int:
                                                  " ../shared/data), each beside its strongest simple baseline.")
     parser.add_argument("--quick", action="store_true", help="smaller samples where a model allows (figures differ"
                                                                  " from a full run)")
-    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (the README's)")
+    parser.add_argument("--markdown", action="store_true", help="print the table as Markdown (docs/quality.md's)")
     parser.add_argument("--only", metavar="KEYS", help="comma-separated model keys (churn, sequence-churn, sentiment,"
                                                         " toxicity, topics, personas, forecast, fno, anomalies,"
                                                         " change-impact, gnn)")
@@ -379,8 +379,8 @@ def watch(argv: Sequence[str], before: argparse.Namespace) -> int:
 def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang serve [--host H] [--port P] [--workspace DIR]`: the team server over one workspace."""
     parser = argparse.ArgumentParser(prog="pilang serve", parents=[common_options(before)],
-                                     description="Serve one workspace to a team over HTTP (see README: the team"
-                                                 " server). Every request needs a token from `pilang token add`.")
+                                     description="Serve one workspace to a team over HTTP (see docs/server.md). Every"
+                                                 " request needs a token from `pilang token add`.")
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1; put a"
                                                             " reverse proxy with TLS in front for a network)")
     from .server.sessions import Limits
@@ -505,6 +505,41 @@ def export(argv: Sequence[str], before: argparse.Namespace) -> int:
     return 0
 
 
+def reference() -> str:
+    """The CLI reference (docs/cli.md) in Markdown: each command's --help as its parser prints it, the way
+    Datasette keeps its own; tests/test_docs.py fails when the file is stale (`pilang --cli-reference >
+    docs/cli.md` rewrites it)."""
+    import contextlib
+    import io
+    import os
+    nested = {"kernel": [["install"]], "token": [["add"], ["revoke"], ["list"]]}
+    pages: list[tuple[str, list[str]]] = [("pilang", [])]
+    for name in SUBCOMMANDS:
+        pages.append((f"pilang {name}", [name]))
+        pages += [(f"pilang {name} {' '.join(more)}", [name, *more]) for more in nested.get(name, [])]
+    out = ["# The `pilang` command line", "",
+           "Generated from the parsers by `pilang --cli-reference` (tests/test_docs.py checks it is current).", ""]
+    columns = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal: the same width wherever it is generated
+    try:
+        for title, argv in pages:
+            text = io.StringIO()
+            with contextlib.redirect_stdout(text), contextlib.suppress(SystemExit):
+                if argv == ["bench"]:  # a subprocess in the checkout (none in a wheel): its synopsis stands
+                    print(" ".join((bench.__doc__ or "").split()).replace("`", ""))
+                elif argv:
+                    SUBCOMMANDS[argv[0]]([*argv[1:], "--help"], leading_options([])[0])
+                else:
+                    build_parser().parse_args(["--help"])
+            out += [f"## {title}", "", "```", text.getvalue().rstrip(), "```", ""]
+    finally:
+        if columns is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = columns
+    return "\n".join(out)
+
+
 SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate,
                "report": report, "sync": sync, "watch": watch, "serve": serve, "token": token, "export": export}
 
@@ -550,6 +585,9 @@ def describe_failure(exc: BaseException) -> str:
 
 def _main(argv: list[str]) -> int:
     before, rest = leading_options(argv)
+    if rest == ["--cli-reference"]:
+        print(reference())
+        return 0
     if rest and rest[0] in SUBCOMMANDS:
         try:
             return SUBCOMMANDS[rest[0]](rest[1:], before)

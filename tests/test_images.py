@@ -15,7 +15,7 @@ try:
     import torch
     OPEN_CLIP = None
 except Exception as exc:  # torchvision failing to load beside this torch raises RuntimeError, not ImportError
-    OPEN_CLIP = f"open_clip does not import here ({exc.__class__.__name__}: {str(exc)[:80]}); see README, Images"
+    OPEN_CLIP = f"open_clip does not import here ({exc.__class__.__name__}: {str(exc)[:80]}); see docs/images.md"
 
 needs_open_clip = pytest.mark.skipif(OPEN_CLIP is not None, reason=OPEN_CLIP or "")
 TINY = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16},

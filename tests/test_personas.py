@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pilang_engine.ingestion.pipeline import ingest
+from pilang_engine.api import ingest  # the door's ingest: its stages end with the personas' refresh
 from pilang_engine.personas import answers, phrase
 from pilang_engine.personas import clusters as personas
 from pilang_engine.workspace.store import Workspace, WorkspaceError

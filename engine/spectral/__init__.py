@@ -30,7 +30,7 @@ def save(ws: Workspace, name: str, kind: str, state: dict[str, Any], config: dic
     from ..workspace.files import atomic_file
     with atomic_file(path) as tmp:  # a crash mid-save leaves the previous model whole
         torch.save(state, tmp)
-    with ws.transaction():
+    with ws.transaction(data=False):  # a trained model's record: nothing derived is computed from it
         ws.db.execute("INSERT OR REPLACE INTO models(name, kind, trained, config, scores, ntk, path, data)"
                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                       [name, kind, now_iso(), dumps(config), dumps(scores), dumps(ntk), path.name, dumps(data_stamp(ws))])

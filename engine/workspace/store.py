@@ -392,7 +392,7 @@ class Workspace:
     def set_route(self, type_: str, target: str, handler: str, origin: str, replace: bool = True) -> None:
         """Route (type, target) to a handler; `replace=False` keeps an existing route."""
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        with self.transaction():
+        with self.transaction(data=False):  # routing is no data anything is derived from
             self.db.execute(f"{verb} INTO routes(type, target, handler, origin, updated) VALUES (?, ?, ?, ?, ?)",
                             [type_, target, handler, origin, now_iso()])
 
