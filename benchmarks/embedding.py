@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from pilang_engine.data.datasets import DatasetMissing, dataset
-from pilang_engine.workspace import runtime
+from pilang_engine.workspace import inference
 from pilang_engine.workspace.embed import MODELS
 
 MODEL = "all-MiniLM-L6-v2"
@@ -33,18 +33,18 @@ TARGETS = {"default_speedup": 2.0, "default_recall": 0.95, "int8_speedup": 3.0, 
 @contextlib.contextmanager
 def runtime_env(value: str | None) -> Iterator[None]:
     """PILANG_EMBED_RUNTIME set for the block (None: unset), restored after."""
-    old = os.environ.get(runtime.RUNTIME_ENV)
+    old = os.environ.get(inference.RUNTIME_ENV)
     if value is None:
-        os.environ.pop(runtime.RUNTIME_ENV, None)
+        os.environ.pop(inference.RUNTIME_ENV, None)
     else:
-        os.environ[runtime.RUNTIME_ENV] = value
+        os.environ[inference.RUNTIME_ENV] = value
     try:
         yield
     finally:
         if old is None:
-            os.environ.pop(runtime.RUNTIME_ENV, None)
+            os.environ.pop(inference.RUNTIME_ENV, None)
         else:
-            os.environ[runtime.RUNTIME_ENV] = old
+            os.environ[inference.RUNTIME_ENV] = old
 
 
 def corpora(quick: bool) -> tuple[dict[str, list[str]], list[str]]:
@@ -78,18 +78,18 @@ def paths(calibration: list[str]) -> list[tuple[str, str, Callable[[], Any]]]:
     """(label, precision, make runner) for every path this machine can run; the first is the baseline."""
     folder = MODELS[MODEL][0]()
     dim = MODELS[MODEL][1]
-    out = [("torch fp32 (today's encode)", "fp32", lambda: runtime.TorchRunner(folder, "fp32", "cpu"))]
-    bf16 = runtime.native_bf16()
+    out = [("torch fp32 (today's encode)", "fp32", lambda: inference.TorchRunner(folder, "fp32", "cpu"))]
+    bf16 = inference.native_bf16()
     if bf16:
-        out.append(("torch bf16 autocast", "bf16", lambda: runtime.TorchRunner(folder, "bf16", "cpu")))
-    if runtime.openvino() is not None:
-        out.append(("openvino fp32", "fp32", lambda: runtime.runner(MODEL, folder, "fp32", "openvino", dim)))
+        out.append(("torch bf16 autocast", "bf16", lambda: inference.TorchRunner(folder, "bf16", "cpu")))
+    if inference.openvino() is not None:
+        out.append(("openvino fp32", "fp32", lambda: inference.runner(MODEL, folder, "fp32", "openvino", dim)))
         if bf16:
-            out.append(("openvino bf16", "bf16", lambda: runtime.runner(MODEL, folder, "bf16", "openvino", dim)))
+            out.append(("openvino bf16", "bf16", lambda: inference.runner(MODEL, folder, "bf16", "openvino", dim)))
         from pilang_engine.ingestion.pipeline import content_hash
-        cal = runtime.calibration_id([content_hash(t) for t in calibration])  # stable: the model is built once
+        cal = inference.calibration_id([content_hash(t) for t in calibration])  # stable: the model is built once
         out.append(("openvino int8 (static, calibrated)", "int8",
-                    lambda: runtime.runner(MODEL, folder, "int8", "openvino", dim, cal, lambda: calibration)))
+                    lambda: inference.runner(MODEL, folder, "int8", "openvino", dim, cal, lambda: calibration)))
     return out
 
 
@@ -101,7 +101,7 @@ def throughput(quick: bool) -> tuple[dict[str, Any], list[str]]:
     for label, precision, make in paths(calibration):
         try:
             run = make()
-        except runtime.PrecisionUnavailable as exc:
+        except inference.PrecisionUnavailable as exc:
             print(f"  {label}: not run: {exc}")
             continue
         row = rows[label] = {"precision": precision}
@@ -143,8 +143,8 @@ def verdict(rows: dict[str, Any], corpora_: list[str]) -> None:
     best = max(faithful, key=lambda label: speed[label])
     print(f"  fastest path meeting mean cos >= {TARGETS['mean_cos']} and recall@10 >= {TARGETS['recall']}: {best}"
           f" ({speed[best]:.2f}x on the slower corpus; target >= {TARGETS['default_speedup']}x)")
-    default = runtime.resolve("auto", runtime.choose_runtime())
-    print(f"  pilang's default here (precision auto): {default} on {runtime.choose_runtime()}")
+    default = inference.resolve("auto", inference.choose_runtime())
+    print(f"  pilang's default here (precision auto): {default} on {inference.choose_runtime()}")
     for label, row in rows.items():
         if row["precision"] == "int8":
             print(f"  {label}: {speed[label]:.2f}x on the slower corpus (target >= {TARGETS['int8_speedup']}x);"

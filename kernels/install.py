@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent
 
 
 def kernel_json(workspace: str | None = None, server: str | None = None) -> dict:

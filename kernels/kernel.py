@@ -13,7 +13,7 @@ from pilang_engine.api import set_reporter
 
 from pilang import __version__
 from pilang.errors import PilangError
-from pilang.render import mime_bundle
+from pilang.output.answers import mime_bundle
 from pilang.introspect import HELP, completeness, completions, documentation, word_length
 from pilang.session import Session
 

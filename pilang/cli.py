@@ -383,7 +383,7 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
                                                  " request needs a token from `pilang token add`.")
     parser.add_argument("--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1; put a"
                                                             " reverse proxy with TLS in front for a network)")
-    from .server.sessions import Limits
+    from .server.developers import Limits
     parser.add_argument("--port", type=int, default=8484)
     parser.add_argument("--time-limit", type=float, default=Limits.seconds, metavar="SECONDS",
                         help=f"an evaluation running longer is interrupted (default {Limits.seconds:g})")
@@ -594,9 +594,9 @@ def _main(argv: list[str]) -> int:
         except Exit as done:
             return done.status
     args = build_parser().parse_args(argv)
-    from .printer import write_string
+    from .output.notation import write_string
     from .session import Session
-    from .tojson import is_json_line
+    from .output.tojson import is_json_line
     out = sys.stdout
     try:
         if args.server and args.workspace:
@@ -654,8 +654,8 @@ def _main(argv: list[str]) -> int:
 
 
 def json_line(value: Any) -> str:
-    """One JSON document and a newline (see pilang/tojson.py for the mapping)."""
-    from .tojson import json_string
+    """One JSON document and a newline (see pilang/output/tojson.py for the mapping)."""
+    from .output.tojson import json_string
     return json_string(value) + "\n"
 
 

@@ -105,7 +105,7 @@ class Pair:
         return h ^ hash(p)
 
     def __repr__(self) -> str:
-        from .printer import write_string
+        from .output.notation import write_string
         return write_string(self)
 
 

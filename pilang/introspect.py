@@ -9,7 +9,7 @@ from typing import Any
 from .compiler import SPECIAL_DOCS
 from .datum import Keyword
 from .errors import PilangError
-from .printer import write_string
+from .output.notation import write_string
 from .reader import read
 from .registry import defined_in, signature_of
 from .runtime import Macro

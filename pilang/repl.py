@@ -10,7 +10,7 @@ from typing import Any, TextIO
 
 from .errors import PilangError
 from .introspect import HELP, completeness, completions, documentation, is_complete, word_length
-from .printer import write_string
+from .output.notation import write_string
 from .session import Session
 
 PROMPT, CONTINUE = "pilang> ", "   ...> "
@@ -65,7 +65,7 @@ def _eval_print(session: Session, text: str, name: str, out: TextIO, pretty: boo
         return 1
     if value is not None:
         if pretty:
-            from .render import value_lines
+            from .output.answers import value_lines
             out.write("\n".join(value_lines(value)) + "\n")
         else:
             out.write(write_string(value) + "\n")

@@ -13,10 +13,10 @@ from typing import Any
 
 from .bridge import as_result
 from .datum import Keyword
-from .printer import display_string
-from .display import BAND
-from .readable import column
-from .render import notes, quotes, score_line, sparkline
+from .output.notation import display_string
+from .output.rich import BAND
+from .output.readable import column
+from .output.answers import notes, quotes, score_line, sparkline
 
 K = Keyword
 STYLE = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;

@@ -30,8 +30,8 @@ class Result:
         return self.data.get(key, default)
 
     def lines(self, width: int | None = None) -> list[str]:
-        """The text rendering (see render.py): headline, model and score, table, sparklines, quotes, evidence."""
-        from .render import result_lines
+        """The text rendering (see output/answers.py): headline, model and score, table, sparklines, quotes, evidence."""
+        from .output.answers import result_lines
         return result_lines(self, width)
 
     def __pilang_repr__(self) -> str:
@@ -39,13 +39,13 @@ class Result:
 
     def to_html(self) -> str:
         """The HTML rendering: the chart inline, quotes as quotations, the evidence collapsed."""
-        from .render import result_html
+        from .output.answers import result_html
         return result_html(self)
 
     def to_png(self) -> bytes | None:
         if not self.series:
             return None
-        from .display import BAND, Plot
+        from .output.rich import BAND, Plot
         x = self.series.get("x")
         ys = {k: [float("nan") if v is None else v for v in vals] for k, vals in self.series.items() if k != "x"}
         drawn = [k for k in ys if k not in BAND]  # a band's edges are shaded, not named

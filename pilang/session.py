@@ -17,7 +17,7 @@ from .bridge import EngineLink
 from .datum import Pair, Span, Symbol, from_iter
 from .errors import PilangError, from_exception
 from .files import Files, path_text
-from .learning import Learner
+from .learner import Learner
 from .reader import read, read_file
 from .registry import PRIMITIVES, bind_session
 from .resources import stdlib_dir
@@ -187,7 +187,7 @@ class Session:
 
 def _print_value(value: Any) -> None:
     """How a terminal shows a value: its printed form on stdout."""
-    from .printer import write_string
+    from .output.notation import write_string
     print(write_string(value))
 
 

@@ -5,7 +5,7 @@ import html
 from typing import Any
 
 from .datum import Keyword
-from .readable import brief, column, scalar
+from .output.readable import brief, column, scalar
 
 MAX_CELL = 60  # characters of a cell in a terminal; HTML wraps up to HTML_CELL
 HTML_CELL = 400

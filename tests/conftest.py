@@ -8,7 +8,7 @@ import pytest
 
 from pilang.datum import Pair, Span, Symbol
 from pilang.errors import PilangError
-from pilang.printer import write_string
+from pilang.output.notation import write_string
 from pilang.reader import read_file
 from pilang.session import Session
 

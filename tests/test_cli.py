@@ -156,7 +156,7 @@ def test_a_query_result_encodes_as_its_six_keys() -> None:
     from pilang.datum import Keyword, Symbol
     from pilang.result import Result
     from pilang.table import Table
-    from pilang.tojson import RESULT_KEYS, json_value
+    from pilang.output.tojson import RESULT_KEYS, json_value
     rows = Table([{Keyword("day"): "2025-03-01", Keyword("n"): 3}], ["day", "n"])
     r = Result({Keyword("answer"): "3 messages", Keyword("handler"): Symbol("volume-handler"),
                 Keyword("held-out"): {Keyword("mae"): 0.5}, Keyword("evidence"): {Keyword("days"): [1, 2]}}, None, rows)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pilang_engine.workspace import runtime
+from pilang_engine.workspace import inference
 from pilang_engine.workspace.embed import MODELS
 
 NAME = "all-MiniLM-L6-v2"
@@ -20,7 +20,7 @@ FOLDER = MODELS[NAME][0]()
 DIM = MODELS[NAME][1]
 ROOT = Path(__file__).resolve().parent.parent
 
-needs_openvino = pytest.mark.skipif(runtime.openvino() is None, reason="openvino is not installed")
+needs_openvino = pytest.mark.skipif(inference.openvino() is None, reason="openvino is not installed")
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def real_texts(shared_data) -> list[str]:
 
 @pytest.fixture(scope="module")
 def torch_vectors(real_texts: list[str]) -> np.ndarray:
-    return runtime.TorchRunner(FOLDER, "fp32", "cpu").encode(real_texts)
+    return inference.TorchRunner(FOLDER, "fp32", "cpu").encode(real_texts)
 
 
 def test_tokens_are_the_ids_sentence_transformers_feeds_the_model() -> None:
@@ -44,14 +44,14 @@ def test_tokens_are_the_ids_sentence_transformers_feeds_the_model() -> None:
     texts = ["  Hello World  ", "gg wp", "", "😀 emoji ünïcode", "word " * 400, "ÄÖÜ straße", "日本語のテキスト", "\tnew\nline "]
     hf = AutoTokenizer.from_pretrained(str(FOLDER))
     want = hf([t.strip() for t in texts], truncation=True, max_length=256)["input_ids"]
-    assert runtime.Tokens(FOLDER).ids(texts) == want
-    assert len(runtime.Tokens(FOLDER).ids(["word " * 400])[0]) == 256
+    assert inference.Tokens(FOLDER).ids(texts) == want
+    assert len(inference.Tokens(FOLDER).ids(["word " * 400])[0]) == 256
 
 
 def test_batches_hold_every_text_once_longest_first_within_the_budget() -> None:
     rng = np.random.default_rng(3)
     lengths = [int(x) for x in rng.integers(1, 257, size=1000)] + [256] * 7 + [3] * 500
-    groups = runtime.batches(lengths, budget=1024, most=256)
+    groups = inference.batches(lengths, budget=1024, most=256)
     flat = np.concatenate(groups)
     assert sorted(flat.tolist()) == list(range(len(lengths)))
     firsts = [lengths[g[0]] for g in groups]
@@ -65,7 +65,7 @@ def test_batches_hold_every_text_once_longest_first_within_the_budget() -> None:
 
 @needs_openvino
 def test_openvino_fp32_gives_the_torch_vectors(real_texts: list[str], torch_vectors: np.ndarray) -> None:
-    got = runtime.runner(NAME, FOLDER, "fp32", "openvino", DIM).encode(real_texts)
+    got = inference.runner(NAME, FOLDER, "fp32", "openvino", DIM).encode(real_texts)
     cos = np.sum(got * torch_vectors, axis=1)
     assert cos.min() >= 0.99999, cos.min()
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
@@ -73,36 +73,36 @@ def test_openvino_fp32_gives_the_torch_vectors(real_texts: list[str], torch_vect
 
 @needs_openvino
 def test_bf16_vectors_are_interchangeable_with_fp32(real_texts: list[str], torch_vectors: np.ndarray) -> None:
-    if not runtime.native_bf16():
+    if not inference.native_bf16():
         pytest.skip("this CPU has no native bf16 (auto runs as fp32 here)")
-    got = runtime.runner(NAME, FOLDER, "bf16", "openvino", DIM).encode(real_texts)
+    got = inference.runner(NAME, FOLDER, "bf16", "openvino", DIM).encode(real_texts)
     cos = np.sum(got * torch_vectors, axis=1)
     assert cos.min() >= 0.999, cos.min()  # measured 0.9999 on 4,500 texts: one cache key for both
     assert cos.mean() < 0.9999999  # it really computed in bf16
-    assert runtime.vectors_key(NAME, "bf16") == runtime.vectors_key(NAME, "fp32") == NAME
+    assert inference.vectors_key(NAME, "bf16") == inference.vectors_key(NAME, "fp32") == NAME
 
 
 def test_auto_is_bf16_only_where_the_cpu_computes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runtime, "native_bf16", lambda: False)
-    assert runtime.resolve("auto", "openvino") == "fp32"
-    assert runtime.resolve("bf16", "openvino") == "fp32"  # a bf16 workspace opened elsewhere: the same vectors
-    monkeypatch.setattr(runtime, "native_bf16", lambda: True)
-    assert runtime.resolve("auto", "openvino") == "bf16"
-    assert runtime.resolve("fp32", "openvino") == "fp32"
-    assert runtime.resolve("int8", "openvino") == "int8"
-    assert runtime.resolve("auto", "cuda") == "fp16"
-    with pytest.raises(runtime.PrecisionUnavailable, match="unknown precision 'fp8'"):
-        runtime.resolve("fp8", "openvino")
-    assert runtime.vectors_key(NAME, "int8", "abc") == f"{NAME}/int8-abc" != runtime.vectors_key(NAME, "int8", "abd")
+    monkeypatch.setattr(inference, "native_bf16", lambda: False)
+    assert inference.resolve("auto", "openvino") == "fp32"
+    assert inference.resolve("bf16", "openvino") == "fp32"  # a bf16 workspace opened elsewhere: the same vectors
+    monkeypatch.setattr(inference, "native_bf16", lambda: True)
+    assert inference.resolve("auto", "openvino") == "bf16"
+    assert inference.resolve("fp32", "openvino") == "fp32"
+    assert inference.resolve("int8", "openvino") == "int8"
+    assert inference.resolve("auto", "cuda") == "fp16"
+    with pytest.raises(inference.PrecisionUnavailable, match="unknown precision 'fp8'"):
+        inference.resolve("fp8", "openvino")
+    assert inference.vectors_key(NAME, "int8", "abc") == f"{NAME}/int8-abc" != inference.vectors_key(NAME, "int8", "abd")
 
 
 def test_the_runtime_can_be_forced(monkeypatch: pytest.MonkeyPatch) -> None:
     from pilang_engine.workspace.embed import embedder
-    monkeypatch.setenv(runtime.RUNTIME_ENV, "torch")
+    monkeypatch.setenv(inference.RUNTIME_ENV, "torch")
     assert embedder(NAME, "fp32").describe()["runtime"] == "torch"
-    monkeypatch.setenv(runtime.RUNTIME_ENV, "tpu")
-    with pytest.raises(runtime.PrecisionUnavailable, match="expected openvino, torch or cuda"):
-        runtime.choose_runtime()
+    monkeypatch.setenv(inference.RUNTIME_ENV, "tpu")
+    with pytest.raises(inference.PrecisionUnavailable, match="expected openvino, torch or cuda"):
+        inference.choose_runtime()
 
 
 @needs_openvino
@@ -121,7 +121,7 @@ def test_int8_is_a_model_of_its_own_calibrated_on_the_workspace(demo_copy) -> No
     cal = ws.calibration()
     assert key == f"{NAME}/int8-{cal['id']}"
     owned = {r[0] for r in ws.db.execute("SELECT content_hash FROM messages")}
-    assert len(cal["hashes"]) == min(runtime.CALIBRATION_TEXTS, len(owned)) and set(cal["hashes"]) <= owned
+    assert len(cal["hashes"]) == min(inference.CALIBRATION_TEXTS, len(owned)) and set(cal["hashes"]) <= owned
     int8 = dict(ws.db.execute("SELECT hash, vector FROM vectors WHERE model = ?", [key]).fetchall())
     assert set(int8) == set(fp32)
     cos = np.array([np.frombuffer(int8[h], np.float32) @ np.frombuffer(fp32[h], np.float32) for h in fp32])
@@ -138,12 +138,12 @@ def test_int8_needs_texts_to_calibrate_on(tmp_path: Path) -> None:
     from pilang_engine.ingestion.pipeline import switch_model
     from pilang_engine.workspace.store import Workspace
     ws = Workspace(tmp_path / "ws")
-    with pytest.raises(runtime.TooFewTexts, match=r"calibrated on 64\+ of the workspace's own texts and it has 0"):
+    with pytest.raises(inference.TooFewTexts, match=r"calibrated on 64\+ of the workspace's own texts and it has 0"):
         switch_model(ws, precision="int8")
     assert ws.embed_precision == "auto"  # refused: the setting is as it was
     assert switch_model(ws, precision="int8", defer=True) == 0
     assert ws.embed_precision == "int8" and ws.embed_model == f"{NAME}/int8"  # the first ingest calibrates
-    with pytest.raises(runtime.PrecisionUnavailable, match="unknown precision"):
+    with pytest.raises(inference.PrecisionUnavailable, match="unknown precision"):
         switch_model(ws, precision="half")
 
 
@@ -186,7 +186,7 @@ def test_a_crash_mid_conversion_leaves_no_half_model(tmp_path: Path) -> None:
     code = ("from pilang_engine.workspace.embed import embedder; import sys;"
             "sys.stdout.write(repr(embedder('all-MiniLM-L6-v2', 'fp32').encode(['a steady hand'])[0][:4].tolist()))")
     env = {**os.environ, "PILANG_CACHE": str(tmp_path / "cache"), "PILANG_PROGRESS": "off",
-           runtime.RUNTIME_ENV: "openvino"}
+           inference.RUNTIME_ENV: "openvino"}
     killed = subprocess.run([sys.executable, "-c", code], env={**env, "PILANG_KILL_AT": "model-convert"},
                             capture_output=True, text=True, timeout=600)
     assert killed.returncode == -9

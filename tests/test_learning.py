@@ -13,8 +13,8 @@ from pilang_engine.workspace.store import NotAllowed, Workspace, WorkspaceError
 
 from pilang.datum import Keyword
 from pilang.errors import PilangError
-from pilang.learning import from_tree, to_tree
-from pilang.printer import write_string
+from pilang.learner import from_tree, to_tree
+from pilang.output.notation import write_string
 from pilang.reader import read_one
 from pilang.session import Session
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pilang.datum import Keyword, Span, Symbol, from_iter, gensym
 from pilang.errors import PilangError
-from pilang.printer import write_string
+from pilang.output.notation import write_string
 from pilang.reader import read, read_file, read_one
 
 

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from pilang.datum import Keyword
-from pilang.render import quotes, sparkline, value_html
+from pilang.output.answers import quotes, sparkline, value_html
 from pilang.result import Result
 from pilang.table import Table
 
@@ -85,7 +85,7 @@ def test_maps_and_row_lists_render_as_tables() -> None:
 def test_evidence_reads_as_words_not_pilang_notation() -> None:
     """Absent values blank, booleans yes/no, jargon columns named, numbers at a sensible precision, and a
     nested value in a cell is one short line, never a table in a table."""
-    from pilang.readable import number
+    from pilang.output.readable import number
     rows = [{K("topic"): "nerf / rifle", K("p_adjusted"): 0.04270001, K("significant"): True, K("since"): None,
              K("terms"): [{K("term"): "nerf", K("weight"): 1.0}, {K("term"): "rifle", K("weight"): 0.5}]},
             {K("topic"): "drops", K("p_adjusted"): 1.0, K("significant"): False, K("since"): "2025-04-04",
@@ -95,14 +95,14 @@ def test_evidence_reads_as_words_not_pilang_notation() -> None:
     assert not re.search(r"\bnil\b|#t\b|#f\b", text), text
     assert "yes" in text and "no" in text and "p (Holm)" in text and "0.0427" in text and "0.04270001" not in text
     assert "nerf, rifle" in text and page.count("<table class='pilang-rows'") == 1  # the terms are words in a cell
-    from pilang.readable import brief
+    from pilang.output.readable import brief
     assert brief({K("source"): None, K("filters"): {}}) == "filters none" and brief([]) == "none"  # said, not blank
     assert number(46.333) == "46.3" and number(7.7341) == "7.73" and number(2941.0) == "2,941" and number(0.0) == "0"
     assert number(1234.56) == "1,235" and number(-0.0623) == "-0.0623" and number(0.00001) == "< 0.001"
 
 
 def test_a_wide_table_shows_a_few_columns_and_the_rest_on_demand() -> None:
-    from pilang.render import MAX_COLUMNS
+    from pilang.output.answers import MAX_COLUMNS
     rows = [{K(f"column-{i}"): i for i in range(12)} for _ in range(3)]
     page = value_html(rows)
     shown = page.split("<details>")[0]
@@ -112,7 +112,7 @@ def test_a_wide_table_shows_a_few_columns_and_the_rest_on_demand() -> None:
 
 def test_a_score_of_several_parts_is_a_small_table_with_its_baseline() -> None:
     """A prediction's backtest was a wall of numbers in the method line ("mae 0.0623; no-change-mae ...")."""
-    from pilang.render import score_line, score_rows
+    from pilang.output.answers import score_line, score_rows
     held = {K("metric"): "time-ordered backtest", K("community"): {K("satisfaction"): {
         K("mae"): 0.0623, K("no-change-mae"): 0.0427, K("n"): 4,
         K("versus-no-change"): {K("verdict"): "behind", K("difference"): 0.02}}}}
@@ -220,7 +220,7 @@ def test_a_front_end_reporter_gets_every_bar(monkeypatch: Any) -> None:
 
 
 def test_a_long_map_at_the_terminal_is_a_key_value_table() -> None:
-    from pilang.render import value_lines
+    from pilang.output.answers import value_lines
     report = {K("files"): ["a.json"], K("taken"): {K("messages"): 48}, K("skipped"): {}, K("embedded"): 43,
               K("personas"): {K("personas"): "not fitted"}, K("seconds"): 7.75, K("notes"): "line one\n\nline two"}
     lines = value_lines(report, 60)

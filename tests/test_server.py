@@ -20,7 +20,7 @@ from pilang_engine.workspace import access
 from pilang_engine.workspace.store import Workspace
 
 from pilang.server.app import create_app
-from pilang.server.sessions import Desk, Limits
+from pilang.server.developers import Desk, Limits
 
 ROOT = Path(__file__).parent.parent
 LIMITS = Limits(seconds=3.0, request_bytes=64 * 1024, output_bytes=4096)

@@ -232,7 +232,7 @@ def test_the_notebook_and_the_report_give_the_same_drivers(demo_copy: Any) -> No
     lost its last message (1,406 vs 1,407): another topic fit, other numbers than the report's."""
     from pilang import report
     from pilang.session import Session
-    from pilang.tojson import json_value as to_json
+    from pilang.output.tojson import json_value as to_json
     path = demo_copy("drivers-same")
     s = Session(workspace=path)
     notebook = to_json(s.eval_text("(drivers :since 'last-month)"))

@@ -164,36 +164,36 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     """A daily metric (volume or sentiment) forecast by whichever of ETS, the weekly seasonal-naive
     forecast and no change did best in a rolling-origin backtest, with intervals at the requested
     confidence (ETS's own, with their coverage in the backtest; else the backtest's errors)."""
-    from . import forecasting as F
+    from . import forecasting
     scope = Scope.of(params)
     metric = params.get("metric") or "volume"
-    if metric not in F.METRICS:
-        raise WorkspaceError(f"no forecast metric {metric!r}; the metrics are: {', '.join(F.METRICS)}")
+    if metric not in forecasting.METRICS:
+        raise WorkspaceError(f"no forecast metric {metric!r}; the metrics are: {', '.join(forecasting.METRICS)}")
     horizon = int(params.get("horizon") or 14)
     confidence = float(params.get("confidence") or 0.95)
     days, feats, _, _, _ = daily_features(ws, scope)
     y = feats[:, 0] if metric == "volume" else feats[:, 1]  # sentiment: NaN on days without messages
     observed = int((~np.isnan(y)).sum())
-    if observed < F.MIN_TRAIN + horizon or not F.origins(len(y), horizon):
+    if observed < forecasting.MIN_TRAIN + horizon or not forecasting.origins(len(y), horizon):
         return {"answer": f"too few days ({observed}) to forecast {horizon} days and backtest that horizon;"
-                          f" need at least {F.MIN_TRAIN + horizon}", "evidence": {"days": len(y)}}
-    bt = F.backtest(y, horizon=horizon, confidence=confidence)  # the backtest covers the horizon asked for
-    pick = F.choose(bt)
+                          f" need at least {forecasting.MIN_TRAIN + horizon}", "evidence": {"days": len(y)}}
+    bt = forecasting.backtest(y, horizon=horizon, confidence=confidence)  # the backtest covers the horizon asked for
+    pick = forecasting.choose(bt)
     chosen, failure = pick["chosen"], ""
-    covered = bt["interval_coverage"] is not None and bt["interval_coverage"] >= confidence - F.COVERAGE_SLACK
+    covered = bt["interval_coverage"] is not None and bt["interval_coverage"] >= confidence - forecasting.COVERAGE_SLACK
     mean = low = high = None
     if chosen == "ets":
         try:
-            mean, low, high = F.ets(y, horizon, confidence)
-        except F.FitFailed as exc:  # then a baseline answers, named as itself
+            mean, low, high = forecasting.ets(y, horizon, confidence)
+        except forecasting.FitFailed as exc:  # then a baseline answers, named as itself
             chosen = pick["best_baseline"] or "no_change"
-            failure = f"; {exc}, so {F.NAMES[chosen]} answers"
+            failure = f"; {exc}, so {forecasting.NAMES[chosen]} answers"
     if chosen == "ets" and covered:
         interval = (f"ETS's own {round(confidence * 100)}% prediction interval (get_prediction); it held"
                     f" {bt['interval_coverage']:.0%} of the backtest's days")
     else:  # a baseline won, or ETS's interval did not cover what it claims: the backtest's errors give the width
         if chosen != "ets":
-            mean = F.CANDIDATES[chosen](y, horizon)
+            mean = forecasting.CANDIDATES[chosen](y, horizon)
         half = float(np.quantile(bt["errors"][chosen], confidence))
         low, high = mean - half, mean + half
         interval = (f"+/- the {round(confidence * 100)}th percentile of its own {horizon}-day backtest errors"
@@ -213,11 +213,11 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
         unit = " net sentiment"
     best, vs = pick["best_baseline"], pick.get("versus_baseline")
     verdict = {"ahead": "ahead of", "tied": "tied with", "behind": "behind"}
-    versus = (f", {verdict[vs['verdict']]} {F.NAMES[best]} in the backtest (mean error {pick['mae']['ets']:.3g} vs"
+    versus = (f", {verdict[vs['verdict']]} {forecasting.NAMES[best]} in the backtest (mean error {pick['mae']['ets']:.3g} vs"
               f" {pick['mae'][best]:.3g})") if chosen == "ets" and best and vs and "verdict" in vs else ""
     answer = (f"{say(mean[0])}{unit} expected tomorrow and {say(mean[-1])} on {future[-1]} ({confidence:.0%} band"
-              f" {say(low[-1])} to {say(high[-1])}), by {F.NAMES[chosen]}{versus}"
-              + (f" (ETS did not beat {F.NAMES[chosen]}, which answers)" if loses else "")
+              f" {say(low[-1])} to {say(high[-1])}), by {forecasting.NAMES[chosen]}{versus}"
+              + (f" (ETS did not beat {forecasting.NAMES[chosen]}, which answers)" if loses else "")
               + (f" ({failure.lstrip('; ')})" if failure else "") + ".")
     under = chosen == "ets" and not covered and bt["interval_coverage"] is not None  # said once: a note, shown
     notes = [f"the model's own {confidence:.0%} interval held only {bt['interval_coverage']:.0%} of past days, so the"
@@ -232,12 +232,12 @@ def forecast(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                        # the band: drawn shaded between low and high (see pilang's plot)
                        "low": [float("nan")] * len(y) + np.asarray(low).tolist(),
                        "high": [float("nan")] * len(y) + np.asarray(high).tolist()},
-            "model": F.NAMES[chosen] + (" (missing days interpolated for the fit)" if missing and chosen == "ets" else ""),
+            "model": forecasting.NAMES[chosen] + (" (missing days interpolated for the fit)" if missing and chosen == "ets" else ""),
             "held_out": {"metric": f"MAE over the observed days of a rolling-origin backtest ({bt['origins']} origins,"
                                    f" {bt['horizon']} days each, every model refitted on the days before its origin;"
                                    f" {how})",
                          # the same backtest as rows a person reads: each candidate's error, the one answering first
-                         "backtest": [{"model": F.NAMES[k], "mean_error": v, "answers": k == chosen}
+                         "backtest": [{"model": forecasting.NAMES[k], "mean_error": v, "answers": k == chosen}
                                       for k, v in sorted(pick["mae"].items(), key=lambda kv: (kv[0] != chosen, kv[1]))],
                          "mae": pick["mae"], "chosen": chosen, "nested": pick["nested"],
                          "versus_baseline": pick["versus_baseline"], "failed_fits": bt["failed_fits"],

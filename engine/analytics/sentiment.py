@@ -38,7 +38,7 @@ ANCHORS = {
 POSITIVE, NEGATIVE = 0.1, -0.1
 MIN_REVIEWS = 200  # fewer labelled reviews than this and the workspace's labels are not used
 FOLDS = 5
-MODELS = Path(__file__).parent / "models"
+MODELS = Path(__file__).resolve().parent / "models"  # the checkout's folder, also from an editable install's link tree
 EMBEDDER = "all-MiniLM-L6-v2"  # the vectors the packaged model reads
 # what kind of text each source is, for the packaged model's held-out figure on that kind
 KINDS = {"steam": "reviews", "discord": "chat", "dota-chat": "chat", "chat": "chat", "ingame": "chat",

@@ -53,7 +53,7 @@ from .sentiment_features import (
     tfidf_of,
 )
 
-MODELS = Path(__file__).parent / "models"
+MODELS = Path(__file__).resolve().parent / "models"  # the checkout's folder, also from an editable install's link tree
 NEGATIVE_CHAT, NEUTRAL_CHAT, POSITIVE_CHAT = {3, 4, 5}, {1, 2}, {0}
 GAMES = ("422970", "512900", "493900", "291860", "413420", "248860", "496240", "376300", "635260", "595280", "568220",
          "616090")

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-MODELS = Path(__file__).parent / "models"
+MODELS = Path(__file__).resolve().parent / "models"  # the checkout's folder, also from an editable install's link tree
 LANGUAGES = {"en", None}  # None: too short to tell, read as English (most short chat is)
 
 

@@ -39,7 +39,7 @@ from ..data.datasets import dataset
 from .sentiment_features import Features
 from .sentiment_training import _key, embed
 
-MODELS = Path(__file__).parent / "models"
+MODELS = Path(__file__).resolve().parent / "models"  # the checkout's folder, also from an editable install's link tree
 SEED = 20261203
 CONDA_TOXIC, GAMETOX_TOXIC = {"E", "I"}, {"1.0", "2.0", "3.0", "4.0", "5.0"}
 HELD_OUT = {"gametox": "GameTox, unseen texts", "conda": "CONDA, unseen matches",

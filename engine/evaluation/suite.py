@@ -197,7 +197,7 @@ def workspace_sentiment_rows(lab: Lab) -> Iterator[dict[str, Any]]:
 def forecast_rows(lab: Lab) -> Iterator[dict[str, Any]]:
     """The forecast analytics as a user gets it: the candidate chosen on the backtest's earlier origins, scored
     on its later ones, beside the better baseline on those same origins (paired bootstrap over the origins)."""
-    from ..analytics import forecasting as F
+    from ..analytics import forecasting
     from ..analytics.reports import daily_features
     from ..analytics.series import Scope
     sets = [("warframe-reviews", "Warframe Steam reviews", [dataset("steam-reviews-warframe")]),
@@ -206,21 +206,21 @@ def forecast_rows(lab: Lab) -> Iterator[dict[str, Any]]:
         ws = lab.workspace(name, *paths)
         _, feats, *_ = daily_features(ws, Scope())
         for metric, y in (("volume", feats[:, 0]), ("sentiment", feats[:, 1])):
-            bt = F.backtest(y)
-            if bt["origins"] < F.NESTED_MIN:
+            bt = forecasting.backtest(y)
+            if bt["origins"] < forecasting.NESTED_MIN:
                 yield row("forecast (ETS or a baseline, chosen by backtest)", f"daily {metric}, next 7 days", label, "-",
                           "MAE", None, "seasonal naive / no change", None,
                           note=f"{len(y)} days give {bt['origins']} backtest origins; choosing on some and scoring on"
-                               f" others needs {F.NESTED_MIN}")
+                               f" others needs {forecasting.NESTED_MIN}")
                 continue
-            pick = F.choose(bt)
+            pick = forecasting.choose(bt)
             rival, vs = pick["best_baseline"], pick["versus_baseline"]
-            chosen = F.NAMES[pick["chosen"]]
+            chosen = forecasting.NAMES[pick["chosen"]]
             yield row(f"forecast (chose {chosen.split(' (')[0]})", f"daily {metric}, next 7 days", f"{label} ({len(y)} days)",
                       f"rolling origin: chosen on the first {pick['selected_on']} origins, scored on the last"
-                      f" {pick['scored_on']}", "MAE", pick["mae"][pick["chosen"]], F.NAMES[rival], pick["mae"][rival],
+                      f" {pick['scored_on']}", "MAE", pick["mae"][pick["chosen"]], forecasting.NAMES[rival], pick["mae"][rival],
                       higher_is_better=False, beats=None if vs is None else vs["verdict"] == "ahead",
-                      note=("the chosen model is that baseline" if pick["chosen"] == rival else words(vs, F.NAMES[rival]))
+                      note=("the chosen model is that baseline" if pick["chosen"] == rival else words(vs, forecasting.NAMES[rival]))
                       + f"; ETS on the same origins {pick['mae'].get('ets')}")
 
 

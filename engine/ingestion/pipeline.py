@@ -411,7 +411,7 @@ def switch_model(ws: Workspace, name: str | None = None, show: bool = False, pre
     fp32 and bf16, whose vectors are interchangeable). With `defer`, int8 asked of a workspace with too few
     texts to calibrate on is recorded, and the next ingest calibrates on its texts."""
     from ..workspace.embed import MODELS, ModelUnavailable
-    from ..workspace.runtime import TooFewTexts, check_precision
+    from ..workspace.inference import TooFewTexts, check_precision
     name = name or ws.embed_name
     if name not in MODELS:
         raise ModelUnavailable(f"unknown embedding model {name!r} (known: {', '.join(MODELS)})")

@@ -184,7 +184,7 @@ def backtest(model: Any, series: list[Series], w: int) -> dict[str, Any]:
     community and over all series."""
     import torch
 
-    from ..analytics import forecasting as F
+    from ..analytics import forecasting
     per_series, res = {}, []
     model.eval()
     dev = next(model.parameters()).device
@@ -198,7 +198,7 @@ def backtest(model: Any, series: list[Series], w: int) -> dict[str, Any]:
         for c, t in enumerate(TARGETS):
             y = np.where(s.observed[:, c], s.values[:, c], np.nan)
             fno = {o: pred_z[i, :, c] * s.std[c] + s.mean[c] for i, o in enumerate(at)}  # by origin
-            bt = F.backtest(y, {"fno": lambda history, steps: fno[len(history)][:steps], **F.CANDIDATES},
+            bt = forecasting.backtest(y, {"fno": lambda history, steps: fno[len(history)][:steps], **forecasting.CANDIDATES},
                             horizon=HORIZON, at=at)
             mae = bt["mae"]
             scores[t] = {"fno_mae": mae["fno"], "ets_mae": mae["ets"], "seasonal_naive_mae": mae["seasonal_naive"],

@@ -79,14 +79,14 @@ class Embedder:
 
     def __init__(self, name: str, precision: str = "auto", calibration: str | None = None,
                  texts: Callable[[], list[str]] | None = None) -> None:
-        from . import runtime
+        from . import inference
         if name not in MODELS:
             raise ModelUnavailable(f"unknown embedding model {name!r} (known: {', '.join(MODELS)})")
         self.name, self.precision, self.calibration, self._texts = name, precision, calibration, texts
         self.dim = MODELS[name][1]
-        self.runtime = runtime.choose_runtime()
-        self.runs_as = runtime.resolve(precision, self.runtime)
-        self.key = runtime.vectors_key(name, self.runs_as, calibration)
+        self.runtime = inference.choose_runtime()
+        self.runs_as = inference.resolve(precision, self.runtime)
+        self.key = inference.vectors_key(name, self.runs_as, calibration)
         self._runner: Any = None
         self._lock = threading.Lock()
 
@@ -101,7 +101,7 @@ class Embedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
                 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                from . import runtime
+                from . import inference
                 from .progress import step
                 folder = MODELS[self.name][0]()
                 with step(f"loading the embedder {self.name} ({self.runs_as}, {self.runtime})"):
@@ -109,7 +109,7 @@ class Embedder:
                         import transformers
                         transformers.logging.set_verbosity_error()
                         transformers.logging.disable_progress_bar()
-                    self._runner = runtime.runner(self.name, folder, self.runs_as, self.runtime, self.dim,
+                    self._runner = inference.runner(self.name, folder, self.runs_as, self.runtime, self.dim,
                                                   self.calibration, self._texts)
         return self._runner
 
@@ -128,7 +128,7 @@ def embedder(name: str, precision: str = "auto", calibration: str | None = None,
              texts: Callable[[], list[str]] | None = None) -> Embedder:
     """The process-wide embedder for a model in a precision (loaded once, on first encode). An int8 embedder
     is one calibration's: `texts` gives that sample when the quantised model must be built."""
-    from .runtime import choose_runtime
+    from .inference import choose_runtime
     with _EMBEDDERS_LOCK:
         key = (name, precision, calibration, choose_runtime())
         if key not in _EMBEDDERS:

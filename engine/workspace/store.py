@@ -426,7 +426,7 @@ class Workspace:
     def embed_model(self) -> str:
         """The key of the workspace's vectors: the model's name (fp32, bf16 and fp16 vectors are
         interchangeable), or name/int8-CALIBRATION for int8, a model of its own."""
-        from .runtime import vectors_key
+        from .inference import vectors_key
         if self.embed_precision != "int8":
             return self.embed_name
         return vectors_key(self.embed_name, "int8", (self.calibration() or {}).get("id"))
@@ -450,7 +450,7 @@ class Workspace:
         call draws the calibration sample from the workspace's own texts and records it, so the same
         sample (and the same vectors) serve every later run."""
         from .embed import embedder
-        from .runtime import (
+        from .inference import (
             CALIBRATION_TEXTS,
             MIN_CALIBRATION,
             TooFewTexts,

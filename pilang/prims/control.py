@@ -6,7 +6,7 @@ from typing import Any
 
 from ..datum import Keyword, Pair, Span, Symbol, equal, from_iter
 from ..errors import KINDS, PilangError, expect
-from ..printer import display_string, write_string
+from ..output.notation import display_string, write_string
 from ..registry import primitive
 from ..runtime import Macro, TailCall
 

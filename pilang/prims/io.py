@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from ..printer import display_string, write_string
+from ..output.notation import display_string, write_string
 from ..registry import primitive
 
 
@@ -37,7 +37,7 @@ def to_json(x: Any) -> str:
     """x as one line of JSON (what `pilang --json` prints): maps as objects, keywords and symbols as
     their names, nil as null, a table as row objects, a query result as its answer/handler/model/
     held_out/evidence/rows."""
-    from ..tojson import json_string
+    from ..output.tojson import json_string
     return json_string(x)
 
 

@@ -1,6 +1,6 @@
 """The tetration learner's primitives: ratings, learned macros and aliases, the learning log, freezing,
 and the two the query evaluator calls (choose-route, apply-aliases). Recording interactions is the
-session's Learner (pilang/learning.py)."""
+session's Learner (pilang/learner.py)."""
 from __future__ import annotations
 
 import sys
@@ -9,7 +9,7 @@ from typing import Any
 from ..bridge import table
 from ..datum import Keyword, Symbol
 from ..errors import PilangError
-from ..learning import from_tree, to_tree
+from ..learner import from_tree, to_tree
 from ..registry import session_primitive
 from ..table import Table
 

@@ -6,7 +6,7 @@ from typing import Any
 from .. import bounds
 from ..datum import Keyword, Symbol, from_iter, gensym
 from ..errors import expect
-from ..printer import display_string, write_string
+from ..output.notation import display_string, write_string
 from ..registry import primitive
 
 

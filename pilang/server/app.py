@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from .. import __version__
-from .sessions import Busy, Limits
+from .developers import Busy, Limits
 from .workers import READY, Ended, Full, Pool, warm_up
 
 API = "v1"
@@ -272,7 +272,7 @@ def create_app(workspace: str | Path, limits: Limits | None = None, imports: tup
 
 def _ended(ended: Ended, me: Identity, started: float) -> Response:
     """The response of an evaluation whose session was ended (or died) during it: an error like any other."""
-    from .sessions import encode
+    from .developers import encode
     text = f"{ended.kind} error: {ended.message}"
     return Response(encode({"ok": False, "values": [], "value": None, "shown": [], "stdout": "", "stderr": "",
                             "error": {"kind": ended.kind, "message": ended.message, "file": None, "line": None,

@@ -13,7 +13,7 @@ the user can, open any workspace and reach the compiled code's helpers; over the
   admin's (`ADMIN_ONLY`), and so is forgetting what the team learned.
 
 No primitive starts a process or opens a network connection except `sync` (an admin's), so nothing more
-is needed for those. What a program prints is captured per request (see sessions.py), never the
+is needed for those. What a program prints is captured per request (see developers.py), never the
 server's own output."""
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ LIBRARIES = (
 
 def _load() -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
-    for name in ("pilang.session", "pilang.server.sessions", "pilang.server.workers", "pilang.render",
+    for name in ("pilang.session", "pilang.server.developers", "pilang.server.workers", "pilang.output.answers",
                  "pilang_engine.api"):
         importlib.import_module(name)
     for name in LIBRARIES:

@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from .sessions import Busy, Limits
+from .developers import Busy, Limits
 
 WARM_MODULE = "pilang.server.warm"
 
@@ -50,7 +50,7 @@ def main(conn: Connection, spec: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(spec["env"])  # the server's environment now, not the fork server's at its start
     from ..errors import PilangError
-    from .sessions import Desk, encode, error_doc
+    from .developers import Desk, encode, error_doc
     limits: Limits = spec["limits"]
     desk = Desk(Path(spec["root"]), spec["name"], spec["role"], limits, tuple(Path(p) for p in spec["imports"]))
     signal.signal(signal.SIGINT, lambda *_: desk.interrupt("client"))  # the client's Ctrl-C, sent by the server

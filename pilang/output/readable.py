@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .datum import Keyword, Symbol
+from ..datum import Keyword, Symbol
 
 ABSENT = ""
 
@@ -73,7 +73,7 @@ def scalar(v: Any, key: Any = None) -> str:
         return v.name
     if isinstance(v, str):
         return " ".join(v.split())
-    from .printer import display_string
+    from .notation import display_string
     return " ".join(display_string(v).split())
 
 

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from .datum import Keyword, Pair, Symbol, from_iter, is_list
-from .printer import display_string, write_string
+from .output.notation import display_string, write_string
 from .result import Result, newest
 from .table import Table
 

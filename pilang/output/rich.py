@@ -4,10 +4,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from .datum import Pair
-from .errors import PilangError
-from .registry import primitive, session_primitive
-from .table import Table
+from ..datum import Pair
+from ..errors import PilangError
+from ..registry import primitive, session_primitive
+from ..table import Table
 
 
 class Html:

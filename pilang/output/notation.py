@@ -5,7 +5,7 @@ import math
 import re
 from typing import Any
 
-from .datum import Keyword, Pair, Symbol
+from ..datum import Keyword, Pair, Symbol
 
 PLAIN_SYMBOL = re.compile(r"[^\s()\[\]{}\"';`,|#:][^\s()\[\]{}\"';`,|]*\Z")
 LOOKS_NUMERIC = re.compile(r"(?:[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|[+-]inf\.0|\+nan\.0|\.)\Z")

@@ -11,8 +11,8 @@ import json
 import math
 from typing import Any
 
-from .datum import Keyword, Pair, Symbol
-from .printer import write_string
+from ..datum import Keyword, Pair, Symbol
+from .notation import write_string
 
 RESULT_KEYS = ("answer", "handler", "model", "held_out", "evidence", "rows")
 # top-level forms whose value `pilang --json` prints no line for (nil is the other case)
@@ -26,9 +26,9 @@ def is_json_line(form: Any, value: Any) -> bool:
 
 def json_value(x: Any) -> Any:
     """x as plain JSON-able Python (dict, list, str, int, float, bool, None)."""
-    from .display import Html, Plot
-    from .result import Result
-    from .table import Table
+    from .rich import Html, Plot
+    from ..result import Result
+    from ..table import Table
     if x is None or isinstance(x, (bool, str)):
         return x
     if isinstance(x, int):

@@ -23,7 +23,7 @@ from ..datum import Keyword, Pair, Span, Symbol
 from ..errors import OWN_SOURCES, PilangError, caret_lines
 from ..reader import read
 from ..session import Session
-from ..tojson import DEFINITIONS, is_json_line, json_value
+from ..output.tojson import DEFINITIONS, is_json_line, json_value
 from .policy import Sandbox
 
 
@@ -286,7 +286,7 @@ MAX_DEPTH = 500  # nesting deeper than this is not sent as JSON (a client's deco
 def footprint(x: Any, budget: int) -> int | None:
     """About how many bytes `x` takes as JSON, counted without rendering it; None when that is over
     `budget` or it nests deeper than MAX_DEPTH (a cycle is both). Stops as soon as it knows."""
-    from ..display import Html, Plot
+    from ..output.rich import Html, Plot
     from ..result import Result
     from ..table import Table
     size, todo = 0, [(x, 0)]
@@ -407,8 +407,8 @@ def span_text(text: str, span: Span) -> str:
 def rendered(value: Any, mime: bool = False) -> dict[str, Any]:
     """A value as a client shows it: its JSON, written form, the REPL's pretty lines, and the notebook's
     MIME bundle (text/plain, text/html, image/png)."""
-    from ..printer import write_string
-    from ..render import mime_bundle, value_lines
+    from ..output.notation import write_string
+    from ..output.answers import mime_bundle, value_lines
     doc = {"json": json_value(value), "text": write_string(value), "pretty": "\n".join(value_lines(value)),
            "mime": mime_bundle(value) if mime else None}
     return doc

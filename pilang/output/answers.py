@@ -12,11 +12,11 @@ import shutil
 import textwrap
 from typing import Any
 
-from .datum import Keyword
-from .printer import display_string, write_string
-from .display import BAND
+from ..datum import Keyword
+from .notation import display_string, write_string
+from .rich import BAND
 from .readable import brief, column, is_number, scalar
-from .table import CELL
+from ..table import CELL
 
 K = Keyword
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -262,7 +262,7 @@ def result_lines(result: Any, width: int | None = None) -> list[str]:
         out += textwrap.wrap(line, width, initial_indent="  ", subsequent_indent="    ")
     scores = score_rows(d)
     if scores:
-        from .table import Table
+        from ..table import Table
         columns: list[str] = []
         for row in scores:
             columns += [_name(k) for k in row if _name(k) not in columns]
@@ -288,7 +288,7 @@ def result_lines(result: Any, width: int | None = None) -> list[str]:
 def value_lines(v: Any, width: int | None = None, depth: int = 0) -> list[str]:
     """A value for a person at a terminal: a map too long for one line as an aligned key/value table
     (nested maps indented under their key, lists of maps as tables), anything else as written."""
-    from .printer import write_string
+    from .notation import write_string
     if hasattr(type(v), "__pilang_lines__"):  # a value a server rendered
         return v.__pilang_lines__()
     width = width or _width()
@@ -318,7 +318,7 @@ def value_lines(v: Any, width: int | None = None, depth: int = 0) -> list[str]:
             out.append(f"{key.ljust(key_width)}  {shown}")
         return out
     if isinstance(v, (list, tuple)) and v and all(isinstance(x, dict) for x in v):
-        from .table import Table
+        from ..table import Table
         columns: list[str] = []
         for row in v[:MAX_ROWS]:
             columns += [_name(k) for k in row if _name(k) not in columns]
