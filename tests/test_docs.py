@@ -31,3 +31,16 @@ def test_every_link_between_the_docs_resolves() -> None:
         for target in re.findall(r"\]\(([^)#:\s]+\.md)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).resolve().exists(), f"{page.name} links to {target}"
         assert "](#" not in page.read_text() or page.name != "README.md", "README anchors point into docs/"
+
+
+def test_the_docs_name_the_analyses_and_subcommands_the_code_has() -> None:
+    """The analyses and the subcommands are each listed once in code; the docs that name them are checked
+    against those lists, so neither can drift."""
+    from pilang_engine.api import analysis_names
+    language = (ROOT / "docs" / "language.md").read_text()
+    named = re.search(r"Analytics targets: `([^`]+)`", language)
+    assert named and sorted(named.group(1).split()) == sorted(analysis_names())
+    usage = (ROOT / "docs" / "usage.md").read_text()
+    said = set(re.findall(r"^pilang ([a-z]+)\b", usage, re.M))
+    assert said - {"FILE"} >= set(SUBCOMMANDS), set(SUBCOMMANDS) - said
+    assert not {s for s in said if s not in SUBCOMMANDS}, said - set(SUBCOMMANDS)
