@@ -11,6 +11,7 @@ from pilang_engine.analytics import language
 from pilang_engine.analytics.coherence import coherence, diversity
 from pilang_engine.analytics.drivers import change_point, drivers
 from pilang_engine.analytics.topics import topics
+from pilang_engine.workspace.dates import parse_date
 from pilang_engine.workspace.derived import forget
 from pilang_engine.workspace.store import Workspace, WorkspaceError
 
@@ -264,3 +265,38 @@ def test_a_persona_asked_what_upsets_it_hears_its_drivers(demo_with_personas: An
     assert "drivers" in out["evidence"] and out["evidence"]["drivers"]["period"]
     plain = ask(ws, name, "How do they feel about the soundtrack?")
     assert "drivers" not in plain["evidence"]
+
+
+def test_drivers_lead_with_the_biggest_complaint_then_what_changed(demo_ws: Workspace) -> None:
+    """A steady complaint is the biggest one even when nothing about it changed: the answer leads with the
+    level (most negative messages in the period), then the change; over all the data, the level only."""
+    out = drivers(demo_ws, {"context": "last-week"})
+    ev = out["evidence"]
+    named = [r for r in ev["table"] if r["topic"] != -1]
+    biggest = max(r["after"]["negative"] for r in named)
+    top = ev["most_upset"][0]
+    assert top["negative"] == biggest and out["answer"].startswith(f"Most upset about {top['label']}: {biggest} negative")
+    assert "What changed" in out["answer"]
+    assert top["rose_on"] or (top["rise_p"] is not None and "no significant rise since" in out["answer"])
+    assert all(q["id"] for q in top["quotes"])
+    whole = drivers(demo_ws, {"context": "all"})
+    n = demo_ws.db.execute("SELECT count(*) FROM messages WHERE time IS NOT NULL").fetchone()[0]
+    assert whole["evidence"]["messages"] == {"after": n, "before": 0} and "What changed" not in whole["answer"]
+
+
+def test_a_topics_negative_share_is_over_the_messages_that_have_a_sentiment(demo_ws: Workspace) -> None:
+    """A message in a language no model scores has no sentiment: counted as neutral it made a topic of such
+    messages read "0% negative"."""
+    from pilang_engine.analytics.drivers import _side
+    from pilang_engine.analytics.sentiment import NEGATIVE, model_for
+    assert _side(12, 0, 0.0, 7.0, scored=0)["negative_share"] is None
+    assert _side(12, 3, -0.2, 7.0, scored=6)["negative_share"] == 0.5
+    out = drivers(demo_ws, {"context": "last-week"})
+    since = out["evidence"]["scope"]["since"]
+    row = next(r for r in out["evidence"]["table"] if r["topic"] != -1 and r["after"]["messages"] >= 10)
+    assert row["after"]["scored"] <= row["after"]["messages"]
+    share = row["after"]["negative"] / row["after"]["scored"]
+    assert row["after"]["negative_share"] == pytest.approx(share, abs=1e-4)
+    scores = model_for(demo_ws).scores([r[0] for r in demo_ws.db.execute(
+        "SELECT id FROM messages WHERE time >= ?", [parse_date(since)])])
+    assert (scores < NEGATIVE).sum() == sum(r["after"]["negative"] for r in out["evidence"]["table"])  # the right rows

@@ -1,9 +1,11 @@
-"""What moved the community's mood, since when, and after which change. For the period in scope against
-the period before it, each topic's volume, negative share and net sentiment in both; topics ranked by
-their part in the change of the community's net sentiment (the parts add up to the whole change), with a
-bootstrap over players (not messages) for how sure each part is; the day the topic's complaints rose
-(one least-squares break, claimed only when a permutation test passes at 5% false alarms per topic) and
-the dated change (patch note) just before it."""
+"""What players are upset about, what changed, since when, and after which change. First the level: the
+topics with the most negative messages in the period in scope (a steady complaint is the biggest one
+even when nothing about it changed), each with its share of the topic and whether its complaints rose at
+a dated point since the data begin. Then the change against the period before: each topic's volume,
+negative share and net sentiment in both; topics ranked by their part in the change of the community's
+net sentiment (the parts add up to the whole change), with a bootstrap over players (not messages) for
+how sure each part is; the day the topic's complaints rose (one least-squares break, claimed only when a
+permutation test passes at 5% false alarms per topic) and the dated change (patch note) just before it."""
 from __future__ import annotations
 
 from typing import Any
@@ -43,10 +45,12 @@ def periods(ws: Workspace, params: dict[str, Any], cond: str, args: list[Any]) -
     context = params.get("context") if isinstance(params.get("context"), str) else None
     since = _bound(ws, params.get("since", context), end=False)
     until = _bound(ws, params.get("until", context), end=True)
-    last = ws.db.execute(f"SELECT max(time) FROM messages WHERE {cond}", args).fetchone()[0]
+    first, last = ws.db.execute(f"SELECT min(time), max(time) FROM messages WHERE {cond}", args).fetchone()
     if last is None:
         raise WorkspaceError("drivers: no dated messages in scope")
     until = until if until is not None else last + 1
+    if context == "all" and params.get("since") is None:  # all of it: the level only, nothing before to compare
+        since = first
     since = since if since is not None else until - 7 * DAY
     versus = params.get("versus")
     if isinstance(versus, (list, tuple)) and len(versus) == 2:
@@ -68,15 +72,20 @@ def _net(scores: np.ndarray) -> np.ndarray:
     return (scores > POSITIVE).astype(float) - (scores < NEGATIVE)
 
 
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if len(x) else 0.0
+
+
 def _parts(topic: np.ndarray, net: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     """Each topic's part of the period's net sentiment: its share of messages times its net sentiment
     (weights w per message; the parts add up to the period's mean net sentiment)."""
     return np.bincount(topic + 1, weights=w * net, minlength=k + 1) / max(w.sum(), 1e-12)
 
 
-def _bootstrap(topic: np.ndarray, net: np.ndarray, clusters: np.ndarray, k: int, rng: np.random.Generator
-               ) -> np.ndarray:
-    """BOOTSTRAP resamples of the topic parts, resampling players (clusters) with replacement."""
+def _bootstrap(topic: np.ndarray, net: np.ndarray, clusters: np.ndarray, k: int, rng: np.random.Generator,
+               scored: np.ndarray | None = None) -> np.ndarray:
+    """BOOTSTRAP resamples of the topic parts, resampling players (clusters) with replacement (messages
+    without a sentiment weigh nothing)."""
     if len(topic) == 0:
         return np.zeros((BOOTSTRAP, k + 1))
     _, cl = np.unique(clusters, return_inverse=True)
@@ -84,7 +93,7 @@ def _bootstrap(topic: np.ndarray, net: np.ndarray, clusters: np.ndarray, k: int,
     out = np.empty((BOOTSTRAP, k + 1))
     for b in range(BOOTSTRAP):
         counts = np.bincount(rng.integers(0, m, m), minlength=m).astype(float)
-        out[b] = _parts(topic, net, counts[cl], k)
+        out[b] = _parts(topic, net, counts[cl] * (1.0 if scored is None else scored), k)
     return out
 
 
@@ -166,9 +175,14 @@ def _row(r: dict[str, Any], level: bool) -> dict[str, Any]:
             "dated_change_before": (r.get("change") or {}).get("title", "")}
 
 
-def _side(n: int, neg: int, net: float, days: float) -> dict[str, Any]:
-    return {"messages": n, "per_day": round(n / max(days, 1e-9), 3), "negative": neg,
-            "negative_share": round(neg / n, 4) if n else None, "net_sentiment": round(net, 4) if n else None}
+def _side(n: int, neg: int, net: float, days: float, scored: int | None = None) -> dict[str, Any]:
+    """A topic in one period: its messages (a day), its negative ones, and its negative share and net sentiment
+    over the messages that have a sentiment (a language no model scores has none: it is not counted as
+    neutral, which would read a topic of unscored messages as "0% negative")."""
+    scored = n if scored is None else scored
+    return {"messages": n, "per_day": round(n / max(days, 1e-9), 3), "negative": neg, "scored": scored,
+            "negative_share": round(neg / scored, 4) if scored else None,
+            "net_sentiment": round(net, 4) if scored else None}
 
 
 def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
@@ -190,6 +204,7 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     fit, how, fit_on = community_fit(ws, scope.source, community)
     pos = fit.positions(ids)
     topic, net = fit.assigned[pos].astype(int), _net(fit.sentiment[pos])
+    scored = ~np.isnan(fit.sentiment[pos])  # a message in a language no model scores has no sentiment
     rows = ws.rows_in("SELECT id, time, coalesce(author, 'message:' || id) FROM messages WHERE id IN ({marks})",
                       ids.tolist())
     rows.sort()
@@ -198,12 +213,12 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     late = times >= since
     k = len(fit.topics)
     level = len(before) == 0  # nothing to compare with: each topic's part of the period's own sentiment
-    a = _parts(topic[late], net[late], np.ones(late.sum()), k)
-    b = np.zeros(k + 1) if level else _parts(topic[~late], net[~late], np.ones((~late).sum()), k)
+    a = _parts(topic[late], net[late], scored[late].astype(float), k)
+    b = np.zeros(k + 1) if level else _parts(topic[~late], net[~late], scored[~late].astype(float), k)
     rng = np.random.default_rng(0)
-    boot = _bootstrap(topic[late], net[late], authors[late], k, rng)
+    boot = _bootstrap(topic[late], net[late], authors[late], k, rng, scored[late])
     if not level:
-        boot = boot - _bootstrap(topic[~late], net[~late], authors[~late], k, rng)
+        boot = boot - _bootstrap(topic[~late], net[~late], authors[~late], k, rng, scored[~late])
     contribution = a - b
     se = boot.std(axis=0, ddof=1)
     from scipy.stats import norm
@@ -218,8 +233,8 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
         info = fit.topics[t] if t >= 0 else {"label": "(no topic)", "terms": []}
         na, nb = int(ia.sum()), int(ib.sum())
         table.append({"topic": t, "label": info["label"], "terms": info["terms"][:6],
-                      "before": _side(nb, int(neg[ib].sum()), float(net[ib].mean()) if nb else 0.0, days_b),
-                      "after": _side(na, int(neg[ia].sum()), float(net[ia].mean()) if na else 0.0, days_a),
+                      "before": _side(nb, int(neg[ib].sum()), _mean(net[ib & scored]), days_b, int((ib & scored).sum())),
+                      "after": _side(na, int(neg[ia].sum()), _mean(net[ia & scored]), days_a, int((ia & scored).sum())),
                       "contribution": round(float(contribution[t + 1]), 4),
                       # 95% for this topic on its own; "significant" is Holm over all the topics, so an
                       # interval clear of zero can sit beside a part that is not beyond chance
@@ -245,10 +260,12 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                 r["change"] = nearest_change(ws, cp + DAY / 2)
         mood = members[late[members] & (neg[members] if r["contribution"] < 0 else net[members] > 0)]
         r["quotes"] = quotes_for(ws, fit, pos[mood] if len(mood) else pos[members[late[members]]])
+    upset = most_upset(ws, fit, table, topic, late, neg, pos, until)
     complaints = sorted((r for r in table if r["topic"] != NO_TOPIC), key=lambda r: -r["complaints_growth_per_day"])
-    community = {"before": None if level else round(float(net[~late].mean()), 4),
-                 "after": round(float(net[late].mean()), 4)}
-    return {"answer": _sentence(down, up, community, level),
+    community = {"before": None if level else round(_mean(net[~late & scored]), 4),
+                 "after": round(_mean(net[late & scored]), 4)}
+    return {"answer": _level_sentence(upset) + " " + (_sentence(down, up, community, level, upset) if not level else
+                                                        f"Net sentiment {community['after']:+.2f}."),
             "rows": [_row(r, level) for r in down[:TOP * 2] + up[:TOP]], "columns": list(ROW_COLUMNS),
             "evidence": {**where, "messages": {"after": int(late.sum()), "before": int((~late).sum())},
                          "ranked_by": "each topic's part of the change in net sentiment (positive minus negative"
@@ -259,6 +276,7 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                                       "each topic's part of the period's net sentiment (no messages before it to"
                                       " compare with)",
                          "net_sentiment": community,
+                         "most_upset": upset,
                          "drivers": down[:TOP * 2], "lifting": up[:TOP * 2],
                          "complaints": [{"label": r["label"], "growth_per_day": r["complaints_growth_per_day"]}
                                         for r in complaints[:5]],
@@ -268,15 +286,67 @@ def drivers(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                      f" test ({PERMUTATIONS} orders) passes at {CHANGE_ALPHA:.0%} false alarms per topic"}
 
 
-def _sentence(down: list[dict[str, Any]], up: list[dict[str, Any]], community: dict[str, Any], level: bool) -> str:
-    """The answer in one sentence: the topic that pulled sentiment down most, how, since when, after what."""
+def most_upset(ws: Workspace, fit: Any, table: list[dict[str, Any]], topic: np.ndarray, late: np.ndarray,
+               neg: np.ndarray, pos: np.ndarray, until: float) -> list[dict[str, Any]]:
+    """The level: the TOP topics with the most negative messages in the period in scope, each with its share
+    of the topic, quotes of its complaints, and whether its complaints rose at a dated point since the fit's
+    data begin (the same permutation test as the change's "since", over the whole history)."""
+    ranked = sorted((r for r in table if r["topic"] != NO_TOPIC and r["after"]["negative"] > 0),
+                    key=lambda r: (-r["after"]["negative"], r["topic"]))[:TOP]
+    if not ranked:
+        return []
+    dated = ws.rows_in("SELECT id, time FROM messages WHERE time IS NOT NULL AND time < ? AND id IN ({marks})",
+                       fit.ids.tolist(), before=[until])
+    hist_ids = np.array(sorted(i for i, _ in dated), dtype=np.int64)
+    times = dict(dated)
+    hist_pos = fit.positions(hist_ids)
+    hist_topic = fit.assigned[hist_pos]
+    hist_neg = _net(fit.sentiment[hist_pos]) < 0
+    hist_times = np.array([times[i] for i in hist_ids.tolist()], float)
+    start = float(hist_times.min()) if len(hist_times) else until
+    out = []
+    for r in ranked:
+        t = r["topic"]
+        mine = hist_topic == t
+        when, p = change_point_test(hist_times[mine], hist_neg[mine].astype(float), start, until)
+        members = np.where((topic == t) & late & neg)[0]
+        out.append({"topic": t, "label": r["label"], "negative": r["after"]["negative"],
+                    "messages": r["after"]["messages"], "negative_share": r["after"]["negative_share"],
+                    "history_since": day_of(start),
+                    "rose_on": day_of(when + DAY / 2) if when is not None and p < CHANGE_ALPHA else None,
+                    "rise_p": None if p is None else round(p, 4),
+                    "quotes": quotes_for(ws, fit, pos[members])})
+    return out
+
+
+def _level_sentence(upset: list[dict[str, Any]]) -> str:
+    """The level in one sentence: the biggest complaint of the period, its size, and since when."""
+    if not upset:
+        return "No topic had negative messages in the period."
+    u = upset[0]
+    text = (f"Most upset about {u['label']}: {u['negative']} negative message{'s' if u['negative'] != 1 else ''},"
+            f" {u['negative_share']:.0%} of the topic's {u['messages']}")
+    if u["rose_on"]:
+        text += f", rising since {u['rose_on']}"
+    elif u["rise_p"] is not None:
+        text += f", with no significant rise since the data begin ({u['history_since']})"
+    if len(upset) > 1:
+        text += "; then " + ", ".join(f"{v['label']} ({v['negative']} negative)" for v in upset[1:])
+    return text + "."
+
+
+def _sentence(down: list[dict[str, Any]], up: list[dict[str, Any]], community: dict[str, Any], level: bool,
+              upset: list[dict[str, Any]] | None = None) -> str:
+    """What changed, in one sentence: the topic that pulled sentiment down most, how, since when, after what."""
     if not down:
-        return "No topic pulled sentiment down" + (f"; the largest lift came from {up[0]['label']}" if up else "") + "."
+        return "What changed: no topic pulled sentiment down" + (
+            f"; the largest lift came from {up[0]['label']}" if up else "") + "."
     d = down[0]
     a, b = d["after"], d["before"]
-    lead = "Most upset about" if d["significant"] or level else \
-        (f"No topic pulled net sentiment ({community['before']:+.2f} to {community['after']:+.2f}) down beyond"
-         " what chance gives; the largest fall in net sentiment:")
+    same = bool(upset) and upset[0]["topic"] == d["topic"]
+    lead = ("What changed most: the same topic" if same else "What changed most:") if d["significant"] or level else \
+        (f"What changed: no topic pulled net sentiment ({community['before']:+.2f} to {community['after']:+.2f}) down"
+         " beyond what chance gives; the largest fall in net sentiment:")
     text = f"{lead} {d['label']}: {a['messages']} messages"
     if level:
         text += f", {a['negative_share']:.0%} negative (net sentiment {a['net_sentiment']:+.2f})"
