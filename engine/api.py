@@ -44,6 +44,7 @@ EXPORTS: dict[str, str] = {
     "compare_changes": "predictions.compare",
     # analytics outside the analyses table
     "drivers": "analytics.drivers", "sentiment_of": "analytics.sentiment", "same_words": "analytics.language",
+    "topics_history": "analytics.lineage:history",
     # the spectral models
     "train_gnn": "spectral.gnn:train", "train_fno": "spectral.fno:train", "gnn_task": "spectral.gnn:task_for",
     "model_record": "spectral:record", "trained_models": "spectral:trained", "is_trained": "spectral:is_trained",
@@ -67,6 +68,7 @@ if TYPE_CHECKING:  # the same names, for static analysis (tests/test_layout.py k
     from .analytics.drivers import drivers
     from .analytics.export import export_messages
     from .analytics.language import same_words
+    from .analytics.lineage import history as topics_history
     from .analytics.sentiment import sentiment_of
     from .analytics.series import Scope
     from .connectors import sources

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -300,3 +301,56 @@ def test_a_topics_negative_share_is_over_the_messages_that_have_a_sentiment(demo
     scores = model_for(demo_ws).scores([r[0] for r in demo_ws.db.execute(
         "SELECT id FROM messages WHERE time >= ?", [parse_date(since)])])
     assert (scores < NEGATIVE).sum() == sum(r["after"]["negative"] for r in out["evidence"]["table"])  # the right rows
+
+
+def test_refit_topics_are_matched_by_centroid_and_terms_into_continuations_merges_and_splits() -> None:
+    from pilang_engine.analytics.lineage import match
+    e = np.eye(4, dtype=np.float32)
+    old = np.stack([e[0], e[1], e[2]])
+    near = (e[1] + 0.2 * e[3]) / np.linalg.norm(e[1] + 0.2 * e[3])
+    terms = [["a", "b", "c"], ["d", "e", "f"], ["g", "h", "i"]]
+    # new 0 continues old 0; new 1 continues old 1, and new 2 (also closest to old 1) splits off it; old 2 is gone
+    new = np.stack([e[0], e[1], near])
+    continues, merges, splits = match(new, [terms[0], terms[1], terms[1]], old, terms)
+    assert continues == {0: 0, 1: 1} and splits == {1: [2]} and not merges
+    # two old topics picked by one new one: a merge into the one that continues
+    both = (e[0] + e[1]) / np.sqrt(2)
+    continues, merges, splits = match(np.stack([both]), [["a", "b", "c", "d", "e", "f"]], old[:2], terms[:2])
+    assert continues and merges == {0: [continues[0], 1 - continues[0]]}
+    # unrelated: nothing matches (a birth and a death)
+    assert match(np.stack([e[3]]), [["x"]], old, terms) == ({}, {}, {})
+
+
+def test_a_growing_community_keeps_its_topic_ids_and_a_patchs_new_theme_is_born_after_it(tmp_path: Any) -> None:
+    """The demo's discord, ingested in four growing slices, its topics refit after each: topics that go on keep
+    their ids, each refit is recorded once, and the theme Update 1.1 (2025-03-23, harder missions) brought
+    is born within two days of it."""
+    from pilang_engine.api import Workspace as W
+    from pilang_engine.api import ingest, topics_history
+    from pilang_engine.connectors.watch import new_complaints
+    src = Path(__file__).resolve().parent.parent / "examples" / "demo" / "discord"
+    ws = W(tmp_path / "ws")
+    prev, seen = "2025-03-01", []
+    for cut in ("2025-03-21", "2025-03-31", "2025-04-10", "2025-05-01"):
+        part = tmp_path / cut
+        part.mkdir()
+        for f in src.glob("*.json"):
+            d = json.loads(f.read_text())
+            d["messages"] = [m for m in d["messages"] if prev <= m["timestamp"][:10] < cut]
+            (part / f.name).write_text(json.dumps(d))
+        ingest(ws, [part], progress=False)
+        if cut == "2025-03-31":
+            alerts = new_complaints(ws, "2025-03-21")
+        seen.append({t["id"]: t for t in topics(ws, {})["evidence"]["topics"]})
+        prev = cut
+    again = topics(ws, {})["evidence"]["topics"]
+    assert {t["id"] for t in again} == set(seen[-1])  # asked again: the same ids, nothing recorded twice
+    history = topics_history(ws, None)
+    events = history["evidence"]["events"]
+    assert len([e for e in events if e["kind"] in ("birth", "split")]) == len(history["rows"]) - len(seen[0])
+    kept = [len(set(a) & set(b)) / len(a) for a, b in zip(seen, seen[1:])]
+    assert min(kept) >= 0.5, kept  # most topics of one refit go on under their ids in the next
+    born = [e for e in events if e["kind"] == "birth" and any(w in e["label"] for w in ("difficult", "hard", "nightmare"))]
+    assert born and all("2025-03-23" <= e["date"] <= "2025-03-25" for e in born), born
+    assert [a for a in alerts if "difficult" in a["text"] or "hard" in a["text"] or "nightmare" in a["text"]]
+    assert len({a["key"] for a in alerts}) == len(alerts)

@@ -32,7 +32,7 @@ from .coherence import coherence
 from .sentiment import NEGATIVE, message_vectors, model_for
 from .series import Scope, day_of
 
-ALGORITHM = 7  # bump when the fit changes: cached fits of other versions are not reused
+ALGORITHM = 8  # bump when the fit changes: cached fits of other versions are not reused (8: centroids kept)
 TOP_WORDS = 10
 MIN_MESSAGES = 50
 MIN_TOPIC_SIZE = 20
@@ -68,6 +68,7 @@ class TopicFit:
     topics: list[dict[str, Any]]  # by topic id: label, terms, language
     info: dict[str, Any]
     scoped: dict[str, Any] = field(default_factory=dict)  # per-scope results worth keeping (coherence)
+    centroids: np.ndarray | None = None  # each topic's unit mean embedding (what lineage.py matches refits by)
 
     def positions(self, ids: np.ndarray) -> np.ndarray:
         """Where each of `ids` sits in this fit (all must be in it)."""
@@ -169,10 +170,29 @@ def community_fit(ws: Workspace, source: str | None, community: np.ndarray, min_
     whole = scope_ids(ws, Scope(source))
     fit, how = fit_for(ws, whole, min_topic_size)
     if len(community) == len(whole) or fit.resolves(community):
+        if min_topic_size is None:  # the source's own topics: each keeps its id and label across refits
+            _stabilise(ws, source, fit)
         return fit, how, f"all {len(whole):,} {source or 'workspace'} messages"
     fit, how = fit_for(ws, community, min_topic_size)
     return fit, how, (f"the {len(community):,} messages of the period (the topics of all {len(whole):,} do not"
                       " separate them)")
+
+
+def _stabilise(ws: Workspace, source: str | None, fit: TopicFit) -> None:
+    """Give the fit's topics their stable ids, labels and birthdays from the source's lineage (lineage.py);
+    the same for every question on this fit, in this process or another."""
+    from .lineage import identify, load
+    ids = identify(ws, source, fit)
+    known = load(ws, source)["topics"]
+    for i, topic in enumerate(fit.topics):
+        entry = known.get(str(ids.get(i)))
+        if entry is not None:
+            topic.update(id=ids[i], label=entry["label"], born=entry["born"])
+    seen: set[str] = set()  # a kept label another topic of this fit now wears too: told apart by id
+    for topic in sorted(fit.topics, key=lambda t: t.get("id") or 0):
+        if topic["label"] in seen:
+            topic["label"] = f"{topic['label']} #{topic.get('id')}"
+        seen.add(topic["label"])
 
 
 def _vectorizer(stops: set[str], docs: list[str] | None = None) -> Any:
@@ -431,7 +451,10 @@ def _fit_here(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic
         topics, C = [topics[t] for t in keep], C[keep]
     _central_labels(topics, C, ws.embedder(), main)
     _distinct_labels(topics)
+    if k > 0:
+        C = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-9)
     return TopicFit(key=key, contents=contents, ids=ids, assigned=assigned, closeness=closeness, sentiment=sentiment,
+                    centroids=C.astype(np.float32) if k > 0 else np.zeros((0, X.shape[1]), np.float32),
                     topics=topics, info={"min_topic_size": size, "asked_min_topic_size": min_topic_size, "fit_on": len(sample), "messages": n,
                                          "clusters": found, "merged": merged, "wordless": k - len(keep),
                                          "threshold": round(threshold, 4),
@@ -657,7 +680,8 @@ def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
         members = np.where(assigned == tid)[0]
         topic = fit.topics[tid]
         scored = scores[members][~np.isnan(scores[members])]
-        found.append({"topic": tid, "label": topic["label"], "size": len(members), "terms": topic["terms"],
+        found.append({"topic": tid, "id": topic.get("id"), "born": topic.get("born"),
+                      "label": topic["label"], "size": len(members), "terms": topic["terms"],
                       "language": topic["language"], "sources": dict(Counter(sources[members].tolist())),
                       "negative_share": round(float((scored < NEGATIVE).mean()), 4) if len(scored) else None,
                       "trend": trends.get(tid), "quotes": quotes_for(ws, fit, pos[members])})

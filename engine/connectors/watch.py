@@ -24,9 +24,13 @@ def _quote(text: str, n: int = 160) -> str:
     return text if len(text) <= n else text[:n - 1] + "…"
 
 
+NEW_COMPLAINT_SHARE = 0.5  # a topic born since the last look is a new complaint when most of it is negative
+
+
 def findings(ws: Workspace, first_id: int) -> list[dict[str, Any]]:
     """New findings about the messages with id >= first_id: unusual days among the days they fall on,
-    and topics pulling sentiment down beyond chance."""
+    topics pulling sentiment down beyond chance, and new complaint topics (born, not split off an old one,
+    on or after the first new day, at least the fit's minimum topic size, mostly negative)."""
     from ..analytics.drivers import drivers
     from ..analytics.reports import anomalies
     row = ws.db.execute("SELECT min(time) FROM messages WHERE id >= ? AND time IS NOT NULL", [first_id]).fetchone()
@@ -47,7 +51,28 @@ def findings(ws: Workspace, first_id: int) -> list[dict[str, Any]]:
             period = d["evidence"]["scope"].get("since") or ""
             found.append({"key": f"driver:{r['label']}:{period[:10]}", "text": d["answer"],
                           "quotes": [_quote(q["text"]) for q in (r.get("quotes") or [])[:2] if q.get("text")]})
+    found += new_complaints(ws, first_day)
     return found
+
+
+def new_complaints(ws: Workspace, first_day: str) -> list[dict[str, Any]]:
+    """Complaint topics born on or after `first_day` (lineage.py), each a finding keyed by its stable id, so
+    it is alerted once however often it is seen again."""
+    from ..analytics.lineage import load
+    from ..analytics.topics import topics
+    listed = topics(ws, {}).get("evidence", {})
+    # a topic split off an old one, or there at the first fit, is not new
+    split = {int(t) for t, v in load(ws, None)["topics"].items() if v.get("parent") is not None or v.get("first_fit")}
+    out = []
+    for t in listed.get("topics", []):
+        if t.get("id") is None or t["id"] in split or (t.get("born") or "") < first_day:
+            continue
+        if (t.get("negative_share") or 0) >= NEW_COMPLAINT_SHARE:
+            out.append({"key": f"topic-born:{t['id']}",
+                        "text": f"New complaint: {t['label']} (a topic born {t['born']}; {t['size']} messages,"
+                                f" {t['negative_share']:.0%} negative)",
+                        "quotes": [_quote(q["text"]) for q in t.get("quotes", [])[:2] if q.get("text")]})
+    return out
 
 
 def message(finding: dict[str, Any], style: str) -> dict[str, Any]:

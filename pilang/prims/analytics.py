@@ -37,3 +37,12 @@ def sentiment_of(s: Any, *texts: Any) -> Any:
         raise PilangError("type", "sentiment-of takes one or more strings")
     out = to_pilang(s.engine.guard(read)(list(texts)))
     return out[0] if len(texts) == 1 else out
+
+
+@session_primitive("topics-history")
+def topics_history(s: Any, *, source: Any = None) -> Result:
+    """The topics' family tree for a source (all sources without one): each topic's stable id, label, when
+    it was first seen or born, whether it died or merged, and the dated births, merges and splits."""
+    from pilang_engine.api import topics_history as run
+    src = None if source is None else to_python(source)
+    return as_result(s.engine.guard(run)(s.engine.workspace(), src), None, "topics-history")
