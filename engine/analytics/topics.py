@@ -32,10 +32,12 @@ from .coherence import coherence
 from .sentiment import NEGATIVE, message_vectors, model_for
 from .series import Scope, day_of
 
-ALGORITHM = 8  # bump when the fit changes: cached fits of other versions are not reused (8: centroids kept)
+ALGORITHM = 9  # bump when the fit changes: cached fits of other versions are not reused (9: per language)
 TOP_WORDS = 10
 MIN_MESSAGES = 50
 MIN_TOPIC_SIZE = 20
+LANGUAGE_SHARE = 0.05  # a language with this share of the messages, or LANGUAGE_MESSAGES of them, gets its own topics
+LANGUAGE_MESSAGES = 200
 MESSAGES_PER_MIN_SIZE = 100  # the default minimum topic size grows with the corpus: one per this many messages
 MAX_FIT = 5_000  # UMAP and HDBSCAN see a seeded sample of at most this many messages; the rest are assigned
 DUPLICATE_SIMILARITY = 0.75  # topics this close (centroid cosine) that share DUPLICATE_TERMS words are one
@@ -384,21 +386,78 @@ def _fit(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size
 
 def _fit_here(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic_size: int | None,
               seed: int) -> TopicFit:
+    """Topics per language: the messages of each language common enough to model (LANGUAGE_SHARE of the
+    messages, or LANGUAGE_MESSAGES of them) are clustered among themselves, their words counted with that
+    language's stop words and tokens, so a language is never one topic of its own and its players'
+    complaints are read; undetected (short) texts join the main language; a language too small to model
+    is said, its messages left without a topic."""
+    X = message_vectors(ws, ids.tolist())
+    X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)
+    P, langs = model_for(ws).proba_and_languages(ids.tolist())
+    sentiment = (P[:, 2] - P[:, 0]).astype(np.float32) if len(P) else np.zeros(0, np.float32)  # NaN: no score
+    n = len(ids)
+    counts = Counter(lang for lang in langs if lang)
+    main = counts.most_common(1)[0][0] if counts else "en"
+    codes = np.array([lang or main for lang in langs], dtype=object)
+    sizes = Counter(codes.tolist())
+    modelled = [lang for lang, c in sizes.most_common()
+                if lang == main or ((c >= LANGUAGE_SHARE * n or c >= LANGUAGE_MESSAGES) and c >= MIN_MESSAGES)]
+    assigned = np.full(n, -1, np.int32)
+    closeness = np.zeros(n, np.float32)
+    topics: list[dict[str, Any]] = []
+    centroids: list[np.ndarray] = []
+    parts: dict[str, dict[str, Any]] = {}
+    for lang in modelled:
+        members = np.where(codes == lang)[0]
+        part = _fit_language(ws, ids, X, members, lang, main, min_topic_size, seed)
+        offset = len(topics)
+        assigned[members] = np.where(part["assigned"] >= 0, part["assigned"] + offset, -1)
+        closeness[members] = part["closeness"]
+        topics += part["topics"]
+        centroids.append(part["centroids"])
+        parts[lang] = part["info"]
+    _distinct_labels(topics)
+    C = np.concatenate(centroids) if centroids else np.zeros((0, X.shape[1]), np.float32)
+    head = parts.get(main, {})
+    too_small = {lang: c for lang, c in sizes.most_common() if lang not in modelled}
+    return TopicFit(key=key, contents=contents, ids=ids, assigned=assigned, closeness=closeness, sentiment=sentiment,
+                    centroids=C.astype(np.float32), topics=topics,
+                    info={"min_topic_size": head.get("min_topic_size", MIN_TOPIC_SIZE),
+                          "asked_min_topic_size": min_topic_size,
+                          "fit_on": sum(p["fit_on"] for p in parts.values()), "messages": n,
+                          "clusters": sum(p["clusters"] for p in parts.values()),
+                          "merged": sum(p["merged"] for p in parts.values()),
+                          "wordless": sum(p["wordless"] for p in parts.values()),
+                          "threshold": head.get("threshold"),
+                          "core_outliers": sum(p["core_outliers"] for p in parts.values()),
+                          "languages": language.mix(codes.tolist()), "stop_word_languages": modelled,
+                          "main_language": main, "model": ws.embed_model,
+                          "languages_modelled": {lang: {"messages": int(sizes[lang]), **parts[lang]} for lang in modelled},
+                          "languages_too_small": too_small,
+                          "language_rule": f"a language is modelled with {LANGUAGE_SHARE:.0%} of the messages or"
+                                           f" {LANGUAGE_MESSAGES} of them (and at least {MIN_MESSAGES})"})
+
+
+def _fit_language(ws: Workspace, ids: np.ndarray, X: np.ndarray, members: np.ndarray, lang: str, main: str,
+                  min_topic_size: int | None, seed: int) -> dict[str, Any]:
+    """BERTopic on one language's messages (`members`, positions in ids): (assigned, closeness) of each
+    member, its topics (labels in the language), their centroids and what the fit did."""
     from bertopic import BERTopic
     from bertopic.vectorizers import ClassTfidfTransformer
     from hdbscan import HDBSCAN
 
-    X = message_vectors(ws, ids.tolist())
-    X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)
-    sentiment = model_for(ws).scores(ids.tolist()).astype(np.float32)  # NaN: no score
-    n = len(ids)
-    sample = np.sort(np.random.default_rng(seed).choice(n, min(n, MAX_FIT), replace=False))
+    m = len(members)
+    sample = members[np.sort(np.random.default_rng(seed).choice(m, min(m, MAX_FIT), replace=False))]
     texts = dict(ws.rows_in("SELECT id, text FROM messages WHERE id IN ({marks})", ids[sample].tolist()))
     sdocs, Xs = [language.clean(texts[i]) for i in ids[sample].tolist()], X[sample]  # only the fit reads words
-    codes = language.detect(sdocs)
-    present = language.languages_present(codes)
-    vectorizer = _vectorizer(language.stop_words(present), sdocs)
+    vectorizer = _vectorizer(language.stop_words([lang]), sdocs)
     size = int(min_topic_size or max(MIN_TOPIC_SIZE, len(sample) // MESSAGES_PER_MIN_SIZE))
+    info = {"min_topic_size": size, "fit_on": len(sample), "clusters": 0, "merged": 0, "wordless": 0,
+            "threshold": None, "core_outliers": len(sample)}
+    empty = {"assigned": np.full(m, -1, np.int32), "closeness": np.zeros(m, np.float32), "topics": [],
+             "centroids": np.zeros((0, X.shape[1]), np.float32), "info": info}
+    if len(sample) < 2 * size:
+        return empty
     model = BERTopic(embedding_model=_backend(ws.embedder()),
                      umap_model=_reducer(Xs, seed),
                      hdbscan_model=HDBSCAN(min_cluster_size=size, min_samples=max(5, size // 4), metric="euclidean",
@@ -407,7 +466,10 @@ def _fit_here(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic
                      top_n_words=TOP_WORDS, calculate_probabilities=False, verbose=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn's note that stop words are tokenised differently
-        labels = np.array(model.fit(sdocs, embeddings=Xs).topics_)
+        try:
+            labels = np.array(model.fit(sdocs, embeddings=Xs).topics_)
+        except ValueError:  # too few distinct words in a small language to count any (empty vocabulary)
+            return empty
         found = k = int(labels.max()) + 1
         core, merged = labels.copy(), 0
         C = _centroids(Xs, labels, k)
@@ -430,18 +492,18 @@ def _fit_here(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic
             C = _centroids(Xs, labels, k)
         else:
             threshold, loose = 1.0, set()
-    assigned = np.full(n, -1, np.int32)
-    closeness = np.zeros(n, np.float32)
+    assigned = np.full(m, -1, np.int32)
+    closeness = np.zeros(m, np.float32)
+    local = np.searchsorted(members, sample)  # the sample's places among the members
     if k > 0:
-        for start in range(0, n, 20_000):
-            sims = X[start:start + 20_000] @ C.T
+        for start in range(0, m, 20_000):
+            sims = X[members[start:start + 20_000]] @ C.T
             best = sims.argmax(axis=1)
             closeness[start:start + 20_000] = sims[np.arange(len(best)), best]
             assigned[start:start + 20_000] = np.where(closeness[start:start + 20_000] >= threshold, best, -1)
-        assigned[sample] = labels  # the fitted messages keep the clustering's own answer
-        closeness[sample] = np.where(labels >= 0, (Xs * C[np.maximum(labels, 0)]).sum(axis=1), closeness[sample])
-    main = next(iter(language.mix(codes)), "en")
-    topics = [{**_describe(model.get_topic(t) or [], [codes[i] for i in np.where(labels == t)[0]], main),
+        assigned[local] = labels  # the fitted messages keep the clustering's own answer
+        closeness[local] = np.where(labels >= 0, (Xs * C[np.maximum(labels, 0)]).sum(axis=1), closeness[local])
+    topics = [{**_describe(model.get_topic(t) or [], [lang] * int((labels == t).sum()), main),
                "shared_words": t not in loose} for t in range(k)]
     keep = [t for t in range(k) if topics[t]["terms"]]  # a cluster with no word two of its messages share: none
     if len(keep) < k:
@@ -450,17 +512,10 @@ def _fit_here(ws: Workspace, ids: np.ndarray, key: str, contents: str, min_topic
         assigned = renumber[assigned]  # -1 stays -1 (the last slot)
         topics, C = [topics[t] for t in keep], C[keep]
     _central_labels(topics, C, ws.embedder(), main)
-    _distinct_labels(topics)
-    if k > 0:
-        C = C / np.maximum(np.linalg.norm(C, axis=1, keepdims=True), 1e-9)
-    return TopicFit(key=key, contents=contents, ids=ids, assigned=assigned, closeness=closeness, sentiment=sentiment,
-                    centroids=C.astype(np.float32) if k > 0 else np.zeros((0, X.shape[1]), np.float32),
-                    topics=topics, info={"min_topic_size": size, "asked_min_topic_size": min_topic_size, "fit_on": len(sample), "messages": n,
-                                         "clusters": found, "merged": merged, "wordless": k - len(keep),
-                                         "threshold": round(threshold, 4),
-                                         "core_outliers": int((core == -1).sum()), "languages": language.mix(codes),
-                                         "stop_word_languages": present, "main_language": main,
-                                         "model": ws.embed_model})
+    info.update(clusters=found, merged=merged, wordless=k - len(keep), threshold=round(threshold, 4),
+                core_outliers=int((core == -1).sum()))
+    return {"assigned": assigned, "closeness": closeness, "topics": topics, "centroids": C.astype(np.float32),
+            "info": info}
 
 
 def _readable(term: str) -> bool:
@@ -639,6 +694,20 @@ def trend(times: np.ndarray, topics: np.ndarray, tids: list[int]) -> dict[int, d
     return out
 
 
+def _languages_said(info: dict[str, Any]) -> str:
+    """Which languages got topics of their own and which were too small, when there is more than one."""
+    modelled = info.get("languages_modelled") or {}
+    small = info.get("languages_too_small") or {}
+    if len(modelled) + len(small) <= 1:
+        return ""
+    name = lambda code: language.NAMES.get(code, code)  # noqa: E731
+    text = " Topics per language: " + ", ".join(f"{name(c)} ({v['messages']:,})" for c, v in modelled.items())
+    if small:
+        text += "; too few to model: " + ", ".join(f"{name(c)} ({n:,})" for c, n in list(small.items())[:6]) \
+            + (f" and {len(small) - 6} more" if len(small) > 6 else "")
+    return text + "."
+
+
 def _over_time(times: np.ndarray, topics: np.ndarray, tids: list[int], bins: int = 20) -> list[dict[str, Any]]:
     dated = ~np.isnan(times)
     if dated.sum() < MIN_MESSAGES:
@@ -693,6 +762,7 @@ def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
         f"{outliers:,} ({share:.0%}) in none" if share >= 0.005 else f"{outliers:,} in none"
     answer = (f"{len(found)} topics in {len(ids):,} messages ({none}); the largest: {listed}." if found else
               f"No topics in {len(ids):,} messages: none is large enough (at least {fit.info['min_topic_size']}).")
+    answer += _languages_said(fit.info)
     rows = [{"topic": t["label"], "messages": t["size"],
              "negative": "" if t["negative_share"] is None else f"{t['negative_share']:.0%}",
              "trend": (t["trend"] or {}).get("words", "")} for t in found]
