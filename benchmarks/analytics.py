@@ -135,19 +135,14 @@ def simulated_births(tmp: Path, truth: dict, first_day: int = 5, step: int = 1) 
     from pilang_engine.api import ingest as ingest_all
     from pilang_engine.api import topics_history
     from pilang_engine.connectors.watch import new_complaints
+    from pilang_engine.data.simulate import discord_between
     src = Path(__file__).resolve().parent.parent / "examples" / "demo" / "discord"
     ws = Workspace(tmp / "births")
     start = np.datetime64(truth["start"][:10])
     cuts = [str(start + np.timedelta64(d, "D")) for d in range(first_day, truth["days"] + 1, step)]
     prev, flagged = str(start), []
     for cut in cuts:
-        part = tmp / f"births-{cut}"
-        part.mkdir()
-        for f in src.glob("*.json"):
-            d = json.loads(f.read_text())
-            d["messages"] = [m for m in d["messages"] if prev <= m["timestamp"][:10] < cut]
-            (part / f.name).write_text(json.dumps(d))
-        ingest_all(ws, [part], progress=False)
+        ingest_all(ws, [discord_between(src, tmp / f"births-{cut}", prev, cut)], progress=False)
         flagged += new_complaints(ws, prev) if prev != str(start) else []
         topics(ws, {})
         prev = cut

@@ -328,17 +328,12 @@ def test_a_growing_community_keeps_its_topic_ids_and_a_patchs_new_theme_is_born_
     from pilang_engine.api import Workspace as W
     from pilang_engine.api import ingest, topics_history
     from pilang_engine.connectors.watch import new_complaints
+    from pilang_engine.data.simulate import discord_between
     src = Path(__file__).resolve().parent.parent / "examples" / "demo" / "discord"
     ws = W(tmp_path / "ws")
     prev, seen = "2025-03-01", []
     for cut in ("2025-03-21", "2025-03-31", "2025-04-10", "2025-05-01"):
-        part = tmp_path / cut
-        part.mkdir()
-        for f in src.glob("*.json"):
-            d = json.loads(f.read_text())
-            d["messages"] = [m for m in d["messages"] if prev <= m["timestamp"][:10] < cut]
-            (part / f.name).write_text(json.dumps(d))
-        ingest(ws, [part], progress=False)
+        ingest(ws, [discord_between(src, tmp_path / cut, prev, cut)], progress=False)
         if cut == "2025-03-31":
             alerts = new_complaints(ws, "2025-03-21")
         seen.append({t["id"]: t for t in topics(ws, {})["evidence"]["topics"]})

@@ -288,6 +288,17 @@ def write_demo(folder: Path, seed: int = 7, **options: Any) -> dict[str, int]:
             "sessions": len(sim["sessions"]), "players": len(sim["roster"]), "patches": len(patches)}
 
 
+def discord_between(folder: Path, out: Path, since: str, until: str) -> Path:
+    """The demo's discord exports (`folder`) cut to the messages of days [since, until), written to `out`: a
+    community grown a slice at a time, as a watcher sees it."""
+    out.mkdir(parents=True, exist_ok=True)
+    for f in sorted(Path(folder).glob("*.json")):
+        d = json.loads(f.read_text())
+        d["messages"] = [m for m in d["messages"] if since <= m["timestamp"][:10] < until]
+        (out / f.name).write_text(json.dumps(d))
+    return out
+
+
 def community_days(rng: np.random.Generator, days: int = 90, event: tuple[int, str, float] | None = None,
                    tails: int | None = None, dispersion: float | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
