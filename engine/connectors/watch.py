@@ -58,20 +58,32 @@ def findings(ws: Workspace, first_id: int) -> list[dict[str, Any]]:
 def new_complaints(ws: Workspace, first_day: str) -> list[dict[str, Any]]:
     """Complaint topics born on or after `first_day` (lineage.py), each a finding keyed by its stable id, so
     it is alerted once however often it is seen again."""
+    import numpy as np
+
     from ..analytics.lineage import load
-    from ..analytics.topics import topics
-    listed = topics(ws, {}).get("evidence", {})
-    # a topic split off an old one, or there at the first fit, is not new
-    split = {int(t) for t, v in load(ws, None)["topics"].items() if v.get("parent") is not None or v.get("first_fit")}
+    from ..analytics.sentiment import NEGATIVE
+    from ..analytics.series import Scope
+    from ..analytics.topics import MIN_MESSAGES, community_fit, quotes_for, scope_ids
+    ids = scope_ids(ws, Scope())
+    if len(ids) < MIN_MESSAGES:
+        return []
+    fit, _, _ = community_fit(ws, None, ids)  # the workspace's topics, as (topics) and (drivers) read them
+    lineage = load(ws, None)["topics"]
     out = []
-    for t in listed.get("topics", []):
-        if t.get("id") is None or t["id"] in split or (t.get("born") or "") < first_day:
+    for i, topic in enumerate(fit.topics):
+        entry = lineage.get(str(topic.get("id")))
+        # a topic split off an old one, or there at the first fit, is not new
+        if entry is None or entry.get("parent") is not None or entry.get("first_fit") or (entry.get("born") or "") < first_day:
             continue
-        if (t.get("negative_share") or 0) >= NEW_COMPLAINT_SHARE:
-            out.append({"key": f"topic-born:{t['id']}",
-                        "text": f"New complaint: {t['label']} (a topic born {t['born']}; {t['size']} messages,"
-                                f" {t['negative_share']:.0%} negative)",
-                        "quotes": [_quote(q["text"]) for q in t.get("quotes", [])[:2] if q.get("text")]})
+        members = np.where(fit.assigned == i)[0]
+        scores = fit.sentiment[members]
+        scores = scores[~np.isnan(scores)]
+        share = float((scores < NEGATIVE).mean()) if len(scores) else 0.0
+        if share >= NEW_COMPLAINT_SHARE:
+            out.append({"key": f"topic-born:{topic['id']}",
+                        "text": f"New complaint: {topic['label']} (a topic born {entry['born']}; {len(members)} messages,"
+                                f" {share:.0%} negative)",
+                        "quotes": [_quote(q["text"]) for q in quotes_for(ws, fit, members)[:2] if q.get("text")]})
     return out
 
 
