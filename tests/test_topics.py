@@ -256,6 +256,9 @@ def test_drivers_through_the_query_language(demo_copy: Any) -> None:
     assert r.data[K("handler")].name == "analytics-handler" and r.data[K("evidence")][K("drivers")] is not None
     via = s.eval_text("(drivers :context 'last-week)")
     assert via.data[K("evidence")][K("scope")] == r.data[K("evidence")][K("scope")]
+    tree = s.eval_text("(topics-history)")  # the drivers' topics were given stable ids on the way
+    labels = {row[K("label")] for row in tree.table}
+    assert tree.table and {d[K("label")] for d in r.data[K("evidence")][K("most-upset")]} <= labels
 
 
 def test_a_persona_asked_what_upsets_it_hears_its_drivers(demo_with_personas: Any) -> None:
