@@ -133,6 +133,10 @@ def __getattr__(name: str) -> Any:
     return value
 
 
+def __dir__() -> list[str]:
+    return sorted({*globals(), *EXPORTS})
+
+
 # ---- analyses -------------------------------------------------------------------------------------
 
 class Analysis(NamedTuple):
@@ -211,10 +215,6 @@ def _stages() -> tuple[Any, ...]:
     from .ingestion.stages import BASIC, Stage
     from .personas.clusters import refresh_stage
     return (*BASIC, Stage("personas", refresh_stage))
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *EXPORTS})
 
 
 def ingest_stages() -> tuple[Any, ...]:

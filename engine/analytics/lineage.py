@@ -71,26 +71,26 @@ def match(new_c: np.ndarray, new_terms: list[list[str]], old_c: np.ndarray, old_
     return continues, merges, splits
 
 
-def identify(ws: Workspace, source: str | None, fit: Any, times: np.ndarray | None = None) -> dict[int, int]:
-    """The stable id of each of the fit's topics (by the fit's topic index), recording what changed since
-    the source's previous fit: births, deaths, merges and splits, dated. Asked again for the same fit, the
-    same answer (nothing is recorded twice). `times` are the fit's messages' times (read when not given)."""
-    done = load(ws, source)["fits"].get(fit.key)
+def stable_ids(ws: Workspace, source: str | None, fit: Any) -> tuple[dict[int, int], dict[str, Any]]:
+    """(the stable id of each of the fit's topics, by the fit's topic index; the lineage's topics by id),
+    recording what changed since the source's previous fit: births, deaths, merges and splits, dated.
+    Asked again for the same fit, the same answer (nothing is recorded twice)."""
+    lineage = load(ws, source)
+    done = lineage["fits"].get(fit.key)
     if done is not None:
-        return {int(k): v for k, v in done.items()}
+        return {int(k): v for k, v in done.items()}, lineage["topics"]
     if fit.centroids is None or not len(fit.topics):
-        return {}
-    if times is None:
-        found = dict(ws.rows_in("SELECT id, time FROM messages WHERE id IN ({marks})", fit.ids.tolist()))
-        times = np.array([found.get(i) if found.get(i) is not None else np.nan for i in fit.ids.tolist()], float)
+        return {}, lineage["topics"]
+    found = dict(ws.rows_in("SELECT id, time FROM messages WHERE id IN ({marks})", fit.ids.tolist()))
+    times = np.array([found.get(i) if found.get(i) is not None else np.nan for i in fit.ids.tolist()], float)
     with ws.transaction(data=False):  # read and written under the write lock: two processes record once
         lineage = load(ws, source)
         done = lineage["fits"].get(fit.key)
         if done is not None:
-            return {int(k): v for k, v in done.items()}
+            return {int(k): v for k, v in done.items()}, lineage["topics"]
         ids = _record(lineage, fit, times)
         ws.set_meta(_key(source), json.dumps(lineage))  # bookkeeping: nothing derived is computed from it
-    return ids
+    return ids, lineage["topics"]
 
 
 def _record(lineage: dict[str, Any], fit: Any, times: np.ndarray) -> dict[int, int]:

@@ -183,9 +183,8 @@ def community_fit(ws: Workspace, source: str | None, community: np.ndarray, min_
 def _stabilise(ws: Workspace, source: str | None, fit: TopicFit) -> None:
     """Give the fit's topics their stable ids, labels and birthdays from the source's lineage (lineage.py);
     the same for every question on this fit, in this process or another."""
-    from .lineage import identify, load
-    ids = identify(ws, source, fit)
-    known = load(ws, source)["topics"]
+    from .lineage import stable_ids
+    ids, known = stable_ids(ws, source, fit)
     for i, topic in enumerate(fit.topics):
         entry = known.get(str(ids.get(i)))
         if entry is not None:

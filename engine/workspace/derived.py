@@ -50,12 +50,6 @@ def peek(ws: Workspace, name: str) -> Any:
     return hit[1] if hit is not None and hit[0][0] in (None, ws.generation()) else None
 
 
-def held(ws: Workspace) -> list[str]:
-    """Names of the values held for the current data."""
-    now = ws.generation()
-    return sorted(n for n, (v, _) in list(ws.derived.values.items()) if v[0] in (None, now))
-
-
 def forget(ws: Workspace, *names: str) -> None:
     """Drop the named values (every one without names): they are rebuilt on next use."""
     with ws.derived.lock:

@@ -483,11 +483,6 @@ class Workspace:
         from .vectors import VectorIndex
         return derived(self, "vector-index", lambda: VectorIndex(self))
 
-    def invalidate(self) -> None:
-        """Forget every derived value now (after writes made outside a transaction)."""
-        from .derived import forget
-        forget(self)
-
     def close(self) -> None:
         self.db.conn.close()
 
