@@ -66,11 +66,6 @@ def leading_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]
     return common_options().parse_args(argv[:i]), list(argv[i:])
 
 
-def parse(parser: argparse.ArgumentParser, argv: Sequence[str], before: argparse.Namespace) -> argparse.Namespace:
-    """A subcommand's arguments (its parser built with `parents=[common_options(before)]`)."""
-    return parser.parse_args(argv)
-
-
 def open_workspace(args: argparse.Namespace, create: bool = False) -> Any:
     """The workspace a command names (--workspace, else $PILANG_WORKSPACE or ./.pilang)."""
     from pilang_engine.api import Workspace, default_path
@@ -145,7 +140,7 @@ def ingest(argv: Sequence[str], before: argparse.Namespace) -> int:
                                                             " (pip install 'pilang[beam]'; DirectRunner by default)")
     parser.add_argument("--pipeline-option", action="append", metavar="OPT",
                         help="a Beam pipeline option, e.g. --pipeline-option=--runner=DataflowRunner (repeatable)")
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     from pilang_engine.api import ingest_with_beam, switch_model
     from pilang_engine.api import ingest as run
     with reported("ingest", interrupted="every finished batch is kept; run the same command again to complete it"):
@@ -196,7 +191,7 @@ def demo(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--make", action="store_true", help="(re)generate the demo data files")
     parser.add_argument("dir", nargs="?", default="examples/demo", help="where to write (default examples/demo)")
     parser.add_argument("--seed", type=int, default=7)
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     if not args.make:
         parser.print_help()
         return 2
@@ -221,7 +216,7 @@ def kernel(argv: Sequence[str], before: argparse.Namespace) -> int:
     where.add_argument("--user", action="store_true", help="for this user only")
     where.add_argument("--sys-prefix", action="store_true", help="into this Python environment")
     where.add_argument("--prefix", help="under this prefix")
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     from pilang_kernel.install import install
     prefix = sys.prefix if args.sys_prefix else args.prefix
     if args.server and args.workspace:
@@ -242,7 +237,7 @@ def train(argv: Sequence[str], before: argparse.Namespace) -> int:
                                                                " fno: the forecasting operator")
     parser.add_argument("--task", choices=["toxicity", "disengagement"], help="the GNN's task (default: toxicity"
                                                                                " when labelled, else disengagement)")
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     from pilang_engine.api import model_summary, train_fno, train_gnn
     with reported("train"):
         ws = open_workspace(args)
@@ -267,7 +262,7 @@ def evaluate(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--only", metavar="KEYS", help="comma-separated model keys (churn, sequence-churn, sentiment,"
                                                         " toxicity, topics, personas, forecast, fno, anomalies,"
                                                         " change-impact, gnn)")
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     from pilang_engine.api import evaluate as run
     from pilang_engine.api import evaluation_markdown as markdown
     from pilang_engine.api import evaluation_text as render
@@ -291,7 +286,7 @@ def report(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--until", help="a date (default: the latest message)")
     parser.add_argument("--out", default="report.html", help="the file to write (default report.html)")
     parser.add_argument("--format", choices=["html", "md"], help="default: from --out's suffix")
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     from .report import write
     with reported("report", args):
         done = write(open_workspace(args), args.out, args.since, args.until, args.format)
@@ -317,7 +312,7 @@ def sync(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--subdomain", help="zendesk: the S in S.zendesk.com")
     parser.add_argument("--email-env", help="zendesk: the environment variable holding the agent's e-mail")
     parser.add_argument("--api-base", help="the API's base URL (a proxy, or a test server)")
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     from pilang_engine.api import sync as run
     options = {k: getattr(args, k) for k in ("app", "language", "channel", "guild", "token_env", "subdomain",
                                              "email_env", "api_base")}
@@ -345,7 +340,7 @@ def watch(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--webhook", help="a Slack- or Discord-compatible incoming webhook URL (prefer --webhook-env)")
     parser.add_argument("--webhook-env", help="the environment variable holding the webhook URL")
     parser.add_argument("--format", choices=["slack", "discord"], default="slack", help="the webhook's payload")
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     import os
     import time as clock
 
@@ -410,7 +405,7 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
                         help="a folder code over the server may read files from (ingest, load), besides the"
                              " workspace's inbox/ (repeatable)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     from pilang_engine.api import tokens
 
     from .server.app import serve as run
@@ -447,7 +442,7 @@ def token(argv: Sequence[str], before: argparse.Namespace) -> int:
     rev = sub.add_parser("revoke", parents=[common_options(before)], help="revoke NAME's token (at once)")
     rev.add_argument("name")
     sub.add_parser("list", parents=[common_options(before)], help="every token's name, role and state (never the token)")
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     with reported("token"):
         ws = open_workspace(args, create=args.action == "add")
         if args.action == "add":
@@ -483,7 +478,7 @@ def export(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--until", help="only messages before this date")
     parser.add_argument("--source", help="only this source's messages (steam, discord, tickets ...)")
     parser.add_argument("--no-topics", action="store_true", help="leave the topic columns out (no topic fit)")
-    args = parse(parser, argv, before)
+    args = parser.parse_args(argv)
     from pilang_engine.api import Scope, export_messages, parse_date
     fmt = args.format or ("jsonl" if (args.out or "").endswith((".jsonl", ".json")) else "csv")
     with reported("export", args):
