@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from pilang_engine.analytics.patterns import patterns
 from pilang_engine.analytics.sentiment import model_for
 from pilang_engine.analytics.topics import topics
 from pilang_engine.data.datasets import DatasetMissing, dataset
+from pilang_engine.data.simulate import written_theme
 from pilang_engine.ingestion.pipeline import ingest
 from pilang_engine.workspace.store import Workspace
 
@@ -52,7 +54,7 @@ PATCH_WORDS = {"nerf": ("nerf", "rifle", "damage", "sniper", "weapon"), "difficu
 TABLE: list[dict] = []  # one row per set (and per modelled language): the topic table printed at the end
 
 
-def topic_quality(name: str, ws: Workspace, params: dict) -> None:
+def topic_quality(name: str, ws: Workspace, params: dict, truth_of: Callable[[str], str | None] | None = None) -> None:
     """Topics on one corpus: count, outliers, coherence, diversity, labels; first answer and repeat; its rows
     (overall, and each modelled language's topics over that language's messages) join TABLE."""
     t0 = time.perf_counter()
@@ -71,6 +73,8 @@ def topic_quality(name: str, ws: Workspace, params: dict) -> None:
           f" {sum(met)}/3 met; first {first:.1f} s, repeat {repeat:.2f} s")
     print("    " + "; ".join(f"{t['label']} ({t['size']})" for t in ev["topics"][:8]))
     modelled = ev["fit"].get("languages_modelled", {})
+    if truth_of is not None:
+        written_against(ws, params, truth_of, len(ev["topics"]))
     TABLE.append({"set": name, "language": "all", "topics": len(ev["topics"]), "outliers": ev["unassigned_share"],
                   "c_npmi": co["c_npmi"], "c_v": co["c_v"], "diversity": co["diversity"],
                   "languages": ", ".join(modelled) or "-", "labels": "; ".join(t["label"] for t in ev["topics"][:3])})
@@ -89,6 +93,26 @@ def topic_quality(name: str, ws: Workspace, params: dict) -> None:
             TABLE.append({"set": name, "language": lang, "topics": len(tids), "outliers": None, "c_npmi": c["c_npmi"],
                           "c_v": c["c_v"], "diversity": c["diversity"], "languages": lang,
                           "labels": "; ".join(fit.topics[t]["label"] for t in tids[:3])})
+
+
+def written_against(ws: Workspace, params: dict, truth_of: Callable[[str], str | None], found: int) -> None:
+    """Topics against the themes the simulator wrote (`truth_of(text)`): how many there are, and whether each
+    topic keeps to one theme (homogeneity) and each theme to one topic (completeness; 1.0: never split)."""
+    from pilang_engine.analytics.series import Scope
+    from pilang_engine.analytics.topics import community_fit, scope_ids
+    from sklearn.metrics import homogeneity_completeness_v_measure
+    ids = scope_ids(ws, Scope.of(params))
+    fit, _, _ = community_fit(ws, params.get("source"), ids)
+    texts = dict(ws.rows_in("SELECT id, text FROM messages WHERE id IN ({marks})", ids.tolist()))
+    themes = [truth_of(texts[i]) for i in ids.tolist()]
+    known = np.array([t is not None for t in themes])
+    written = sorted({t for t in themes if t})
+    h, c, _ = homogeneity_completeness_v_measure([t for t in themes if t], fit.assigned[fit.positions(ids)][known])
+    patches = sum(t.startswith("patch:") for t in written)
+    print(f"    against what the simulator wrote ({known.mean():.0%} of messages traced): {len(written)} themes"
+          f" ({len(written) - patches} subjects, {patches} patch reactions), {found} topics"
+          f" ({found / len(written):.2f}x); homogeneity {h:.3f} (a topic keeps to one theme), completeness {c:.3f}"
+          " (a theme stays in one topic)")
 
 
 def topic_table() -> None:
@@ -128,28 +152,69 @@ def identity_over_time(name: str, reviews: Path, tmp: Path) -> None:
           f" each refit's topics that keep an earlier id {', '.join(f'{k:.0%}' for k in kept)}; events {kinds}")
 
 
-def simulated_births(tmp: Path, truth: dict, first_day: int = 5, step: int = 1) -> None:
-    """The demo's discord grown a day at a time (as a daily watcher sees it; its first fit on the first
-    `first_day` days): is each patch's theme born within 2 days of it, and how many complaint topics does
-    the watcher flag that no patch explains (its false alarms here)?"""
+def watch_grown(tmp: Path, name: str, slice_at: Callable[[str, str, Path], Path], start: str, days: int,
+                events: dict[str, str], first_day: int = 5) -> tuple[Workspace, dict]:
+    """A community grown a day at a time, as a daily watcher sees it (its first fit on the first `first_day`
+    days; `slice_at(since, until, folder)` writes the messages of days [since, until)), asked each day for
+    new complaints (connectors/watch.py). `events` (name: day) are the known changes: an alert on a look
+    within GROWTH_DAYS after one may be explained by it; every other is a false alarm."""
     from pilang_engine.api import ingest as ingest_all
-    from pilang_engine.api import topics_history
-    from pilang_engine.connectors.watch import new_complaints
-    from pilang_engine.data.simulate import discord_between
-    src = Path(__file__).resolve().parent.parent / "examples" / "demo" / "discord"
-    ws = Workspace(tmp / "births")
-    start = np.datetime64(truth["start"][:10])
-    cuts = [str(start + np.timedelta64(d, "D")) for d in range(first_day, truth["days"] + 1, step)]
-    prev, flagged = str(start), []
+    from pilang_engine.connectors.watch import GROWTH_DAYS, NEW_COMPLAINT_FALSE_ALARMS, new_complaints
+    ws = Workspace(tmp / name)
+    day0 = np.datetime64(start)
+    cuts = [str(day0 + np.timedelta64(d, "D")) for d in range(first_day, days + 1)]
+    prev, looks, alerts = start, 0, []
+    t0 = time.perf_counter()
     for cut in cuts:
-        ingest_all(ws, [discord_between(src, tmp / f"births-{cut}", prev, cut)], progress=False)
-        flagged += new_complaints(ws, prev) if prev != str(start) else []
+        ingest_all(ws, [slice_at(prev, cut, tmp / f"{name}-{cut}")], progress=False)
+        if prev != start:
+            looks += 1
+            alerts += [{**a, "look": prev} for a in new_complaints(ws, prev)]
         topics(ws, {})
         prev = cut
-    births = [e for e in topics_history(ws, None)["evidence"]["events"] if e["kind"] == "birth"]
+    after = [np.datetime64(d) for d in events.values()]
+    explained = [a for a in alerts if any(0 <= (np.datetime64(a["look"]) - d).astype(int) <= GROWTH_DAYS for d in after)]
+    false = len(alerts) - len(explained)
+    out = {"looks": looks, "alerts": len(alerts), "explained": len(explained), "false": false,
+           "rate": false / max(looks, 1), "seconds": time.perf_counter() - t0}
+    print(f"watcher, {name} grown a day at a time ({looks} looks, {out['seconds']:.0f} s): new-complaint alerts"
+          f" {len(alerts)}, {len(explained)} on a look within {GROWTH_DAYS} days after a known change, {false} not:"
+          f" {false / max(looks, 1):.1%} false alarms per look (stated: at most {NEW_COMPLAINT_FALSE_ALARMS:.0%})")
+    for a in alerts:
+        print(f"    {a['look']}: {a['text'][:150]}")
+    return ws, out
+
+
+def _discord_texts_shuffled(src: Path, out: Path, seed: int = 0) -> Path:
+    """The demo's discord with its texts shuffled among all its messages: times, authors and channels kept,
+    any tie between what is said and when cut (no topic can grow; every alert on it is false)."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {f.name: json.loads(f.read_text()) for f in sorted(src.glob("*.json"))}
+    texts = [m["content"] for d in files.values() for m in d["messages"]]
+    random.Random(seed).shuffle(texts)
+    it = iter(texts)
+    for fname, d in files.items():
+        for m in d["messages"]:
+            m["content"] = next(it)
+        (out / fname).write_text(json.dumps(d))
+    return out
+
+
+def simulated_births(tmp: Path, truth: dict) -> None:
+    """The demo's discord grown a day at a time: is each patch's theme born within 2 days of it, and how many
+    new-complaint alerts follow no patch; then the same with its texts shuffled in time (a true null: every
+    alert false), against the stated false-alarm rate."""
+    from pilang_engine.api import topics_history
+    from pilang_engine.data.simulate import discord_between
+    src = Path(__file__).resolve().parent.parent / "examples" / "demo" / "discord"
+    start = np.datetime64(truth["start"][:10])
+    patches = {p["title"]: str(start + np.timedelta64(p["day"], "D")) for p in truth["patches"]}
+    ws, _ = watch_grown(tmp, "the simulator", lambda a, b, out: discord_between(src, out, a, b), str(start),
+                        truth["days"], patches)
+    births = [e for e in topics_history(ws, None)["evidence"]["events"] if e["kind"] in ("birth", "split")]
     on_time = 0
     for patch in truth["patches"]:
-        day = start + np.timedelta64(patch["day"], "D")
+        day = np.datetime64(patches[patch["title"]])
         words = PATCH_WORDS.get(patch["kind"], ())
         mine = [e for e in births if any(w in e["label"] for w in words)]
         first = min((e["date"] for e in mine), default=None)
@@ -157,13 +222,24 @@ def simulated_births(tmp: Path, truth: dict, first_day: int = 5, step: int = 1) 
         on_time += ok
         print(f"    {patch['title']} ({day}, {patch['kind']}): theme born {first or '-'}"
               f" ({'within 2 days' if ok else 'not within 2 days' if first else 'no birth (seen in the first fit or not separated)'})")
-    patch_days = [start + np.timedelta64(p["day"], "D") for p in truth["patches"]]
-    explained = [a for a in flagged if any(0 <= (np.datetime64(a["text"].split("born ")[1][:10]) - d).astype(int) <= 2
-                                           for d in patch_days)]
-    print(f"topic births, simulator grown {step} day(s) at a time ({len(cuts)} refits): patch themes born within 2"
-          f" days {on_time}/{len(truth['patches'])};"
-          f" new-complaint alerts {len(flagged)}, of which {len(explained)} within 2 days after a patch"
-          f" ({len(flagged) - len(explained)} unexplained: the watcher's false alarms on this run)")
+    print(f"    patch themes born (or split off an older topic) within 2 days: {on_time}/{len(truth['patches'])}")
+    shuffled = _discord_texts_shuffled(src, tmp / "shuffled-discord")
+    watch_grown(tmp, "the simulator, texts shuffled in time (a null)",
+                lambda a, b, out: discord_between(shuffled, out, a, b), str(start), truth["days"], {})
+
+
+def warframe_watch(tmp: Path, reviews: Path) -> None:
+    """Warframe's reviews grown a day at a time (real data split by time); its two hotfixes are the known changes."""
+    raw = json.loads(reviews.read_text())
+    days = sorted(np.datetime64(int(r["timestamp_created"]), "s").astype("datetime64[D]") for r in raw["reviews"].values())
+
+    def slice_at(a: str, b: str, out: Path) -> Path:
+        part = {k: r for k, r in raw["reviews"].items()
+                if a <= str(np.datetime64(int(r["timestamp_created"]), "s").astype("datetime64[D]")) < b}
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "reviews.json").write_text(json.dumps({**raw, "reviews": part}))
+        return out / "reviews.json"
+    watch_grown(tmp, "Warframe reviews", slice_at, str(days[0]), int((days[-1] - days[0]).astype(int)) + 1, HOTFIXES)
 
 
 def _names(driver: dict, words: tuple[str, ...]) -> bool:
@@ -330,11 +406,12 @@ def run(quick: bool = False) -> None:
         except DatasetMissing as exc:
             print(f"review bombing: skipped ({exc})")
         demo_ws, truth = simulated(Path(tmp), "topics-demo")
-        topic_quality("the demo community (simulated)", demo_ws, {"source": "discord"})
+        topic_quality("the demo community (simulated)", demo_ws, {"source": "discord"}, written_theme)
         simulated_patches(demo_ws, truth)
         topic_table()
         identity_over_time("Warframe reviews", reviews, Path(tmp))
         simulated_births(Path(tmp), truth)
+        warframe_watch(Path(tmp), reviews)
     random.seed(0)
     for n in (10_000, 100_000):
         timings(n)

@@ -65,6 +65,11 @@ def test_topics_are_readable_reproducible_and_cached(demo_ws: Workspace) -> None
         assert [x["term"] for x in t["terms"]] and all(0 < x["weight"] <= 1 for x in t["terms"])
         assert len({q["text"] for q in t["quotes"]}) == len(t["quotes"]) and all(q["time"] for q in t["quotes"])
     assert len({t["label"] for t in found}) == len(found)
+    from pilang_engine.analytics.topics import community_fit, scope_ids
+    from pilang_engine.analytics.series import Scope
+    fit, _, _ = community_fit(demo_ws, "discord", scope_ids(demo_ws, Scope("discord")))
+    tight = [w["term"] for t in fit.topics if t["shared_words"] for w in t["terms"]]
+    assert len(tight) == len(set(tight))  # a word describes one topic: the one where it is most relevant
     co = ev["coherence"]
     # the topics' words go together far more than the same words dealt out to topics at random, on the same texts
     from pilang_engine.analytics.topics import _tokens
@@ -352,3 +357,41 @@ def test_a_growing_community_keeps_its_topic_ids_and_a_patchs_new_theme_is_born_
     assert born and all("2025-03-23" <= e["date"] <= "2025-03-25" for e in born), born
     assert [a for a in alerts if "difficult" in a["text"] or "hard" in a["text"] or "nightmare" in a["text"]]
     assert len({a["key"] for a in alerts}) == len(alerts)
+
+
+def test_the_simulator_says_what_each_message_is_about() -> None:
+    from pilang_engine.data.simulate import written_theme
+    assert written_theme("ngl drop rates is so repetitive") == "drop rates"
+    assert written_theme("lol the leaderboard is a mess, matchmaking keeps failing") == "the leaderboard"
+    assert written_theme("@player3 man, 200 runs of the grind and nothing") == "the grind"
+    assert written_theme("after the damage nerf ranked feels awful") == "patch:nerf"
+    assert written_theme("gg wp everyone") is None
+
+
+def test_the_watcher_raises_no_new_complaint_when_what_is_said_has_no_tie_to_when(tmp_path: Any) -> None:
+    """The demo's discord with its texts shuffled among its messages (times kept): no topic can grow, so
+    the growth test (1% false alarms per look) stays quiet, though topics are born between the looks."""
+    import random
+
+    from pilang_engine.api import Workspace as W
+    from pilang_engine.api import ingest
+    from pilang_engine.connectors.watch import new_complaints
+    from pilang_engine.data.simulate import discord_between
+    src = Path(__file__).resolve().parent.parent / "examples" / "demo" / "discord"
+    files = {f.name: json.loads(f.read_text()) for f in sorted(src.glob("*.json"))}
+    texts = [m["content"] for d in files.values() for m in d["messages"]]
+    random.Random(1).shuffle(texts)
+    it = iter(texts)
+    shuffled = tmp_path / "shuffled"
+    shuffled.mkdir()
+    for name, d in files.items():
+        for m in d["messages"]:
+            m["content"] = next(it)
+        (shuffled / name).write_text(json.dumps(d))
+    ws = W(tmp_path / "ws")
+    ingest(ws, [discord_between(shuffled, tmp_path / "a", "2025-03-01", "2025-03-21")], progress=False)
+    topics(ws, {})
+    ingest(ws, [discord_between(shuffled, tmp_path / "b", "2025-03-21", "2025-04-01")], progress=False)
+    assert new_complaints(ws, "2025-03-21") == []  # born, mostly negative, but not growing: no alert
+    assert new_complaints(ws, "2025-03-21", alpha=1e9), "no complaint topic was born: nothing to test"
+    assert new_complaints(ws, "2025-03-21", alpha=1e9) == []  # what was raised is not raised again

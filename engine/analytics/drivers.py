@@ -16,7 +16,7 @@ from ..workspace.dates import iso, parse_date
 from ..workspace.store import Workspace, WorkspaceError
 from .sentiment import NEGATIVE, POSITIVE
 from .series import DAY, Scope, day_of
-from .topics import MIN_MESSAGES, community_fit, quotes_for, scope_ids
+from .topics import MIN_MESSAGES, community_fit, fit_times, quotes_for, scope_ids
 
 BOOTSTRAP = 300  # resamples of the players in each period
 ALPHA = 0.05  # family-wise, over the topics (Holm)
@@ -295,14 +295,11 @@ def most_upset(ws: Workspace, fit: Any, table: list[dict[str, Any]], topic: np.n
                     key=lambda r: (-r["after"]["negative"], r["topic"]))[:TOP]
     if not ranked:
         return []
-    dated = ws.rows_in("SELECT id, time FROM messages WHERE time IS NOT NULL AND time < ? AND id IN ({marks})",
-                       fit.ids.tolist(), before=[until])
-    hist_ids = np.array(sorted(i for i, _ in dated), dtype=np.int64)
-    times = dict(dated)
-    hist_pos = fit.positions(hist_ids)
+    every = fit_times(ws, fit)
+    hist_pos = np.flatnonzero(every < until)  # NaN (undated) compares false
     hist_topic = fit.assigned[hist_pos]
     hist_neg = _net(fit.sentiment[hist_pos]) < 0
-    hist_times = np.array([times[i] for i in hist_ids.tolist()], float)
+    hist_times = every[hist_pos]
     start = float(hist_times.min()) if len(hist_times) else until
     out = []
     for r in ranked:

@@ -1,7 +1,8 @@
 """Topics with BERTopic on the workspace's own embeddings (nothing downloaded), made to fit short community
 text: words counted with the stop words of every language detected, terms ranked by relevance (used by
-many of the topic's messages, rarely elsewhere; each word leads at most two topics) and kept diverse by
-maximal marginal relevance, near-duplicate topics merged, outliers given to the nearest topic that is
+many of the topic's messages, rarely elsewhere; each word describes only the topic where it is most
+relevant: maximal marginal relevance on word embeddings, tried before, lowered c_npmi on every real set
+and was dropped), near-duplicate topics merged, outliers given to the nearest topic that is
 close enough, and labels a person reads: two of the best terms, chosen KeyBERT-style (closest in meaning
 to the topic's centroid). BERTopic's own KeyBERTInspired ranks rare words first, which lowered c_npmi
 (measured: see the benchmark), so it only picks the label's words here. A fit is cached per (workspace
@@ -32,7 +33,7 @@ from .coherence import coherence
 from .sentiment import NEGATIVE, message_vectors, model_for
 from .series import Scope, day_of
 
-ALGORITHM = 9  # bump when the fit changes: cached fits of other versions are not reused (9: per language)
+ALGORITHM = 10  # bump when the fit changes: cached fits of other versions are not reused (10: a word, one topic)
 TOP_WORDS = 10
 MIN_MESSAGES = 50
 MIN_TOPIC_SIZE = 20
@@ -42,6 +43,7 @@ MESSAGES_PER_MIN_SIZE = 100  # the default minimum topic size grows with the cor
 MAX_FIT = 5_000  # UMAP and HDBSCAN see a seeded sample of at most this many messages; the rest are assigned
 DUPLICATE_SIMILARITY = 0.75  # topics this close (centroid cosine) that share DUPLICATE_TERMS words are one
 DUPLICATE_TERMS = 3
+DUPLICATE_WORDS = 10  # among this many of their best words (20 merged opposites: "fun" and "not fun" in Chinese)
 OUTLIER_QUANTILE = 0.05  # a message joins its nearest topic when as close as this quantile of the clusters' own members
 CACHED_FITS = 12  # fits kept on disk per workspace
 SEED = 42
@@ -50,8 +52,7 @@ UMAP_NEIGHBOURS = 15
 UMAP_EPOCHS = 200  # umap's default for large data; its 500 for small data doubles the time for no better topics
 RELEVANCE_WEIGHT = 0.6
 MIN_TOPIC_SHARE = 0.1  # a topic's word is used by at least this share of its messages (and two)
-MMR_DIVERSITY = 0.3
-WORD_TOPICS = 2
+WORD_TOPICS = 1  # each word describes the one topic where it is most relevant (2 measured lower c_npmi and diversity)
 MIN_WORDS = 3  # a topic with fewer words that a tenth of its messages share is loose (said with it)
 LABEL_CANDIDATES = 4
 MIN_DF = 5
@@ -162,6 +163,14 @@ def fit_for(ws: Workspace, ids: np.ndarray, min_topic_size: int | None = None) -
     return fit, how
 
 
+def fit_times(ws: Workspace, fit: TopicFit) -> np.ndarray:
+    """Each message's time, aligned with `fit.ids` (NaN where undated): read once per fit and data."""
+    def build() -> np.ndarray:
+        when = dict(ws.rows_in("SELECT id, time FROM messages WHERE id IN ({marks})", fit.ids.tolist()))
+        return np.array([np.nan if when.get(i) is None else when[i] for i in fit.ids.tolist()], float)
+    return derived(ws, "fit-times", build, key=fit.key)
+
+
 def community_fit(ws: Workspace, source: str | None, community: np.ndarray, min_topic_size: int | None = None
                   ) -> tuple[TopicFit, str, str]:
     """(fit, how, what it was fit on) for a question whose community (its source and period, before any
@@ -258,20 +267,6 @@ class Relevance:
         return out
 
 
-class Diverse:
-    """BERTopic's MaximalMarginalRelevance choosing among the previous words (their order kept), for topics
-    with more words than it keeps (its implementation needs that)."""
-
-    def __init__(self, diversity: float, top_n_words: int) -> None:
-        from bertopic.representation import MaximalMarginalRelevance
-        self.inner = MaximalMarginalRelevance(diversity=diversity, top_n_words=top_n_words)
-
-    def extract_topics(self, topic_model: Any, documents: Any, c_tf_idf: Any, topics: Any) -> dict[int, list]:
-        many = {t: w for t, w in topics.items() if len([x for x in w if x[0]]) > self.inner.top_n_words}
-        out = self.inner.extract_topics(topic_model, documents, c_tf_idf, many) if many else {}
-        return {t: out.get(t, w) for t, w in topics.items()}
-
-
 @contextmanager
 def _quiet(logger: str) -> Iterator[None]:
     """BERTopic logs a warning about custom topic assignments, which pilang makes on purpose."""
@@ -303,13 +298,13 @@ def _reducer(X: np.ndarray, seed: int = SEED) -> Any:
 
 
 def _represent(model: Any, docs: list[str], labels: np.ndarray, vectorizer: Any) -> set[int]:
-    """Each topic's words: relevance, then MMR. Returns the loose topics (their messages share few words)."""
+    """Each topic's words, by relevance. Returns the loose topics (their messages share few words)."""
     from bertopic.vectorizers import ClassTfidfTransformer
     relevance = Relevance(20)
     with _quiet("BERTopic"):  # BERTopic resets its logger's level while fitting, so quieten it here
         model.update_topics(docs, topics=labels.tolist(), vectorizer_model=vectorizer,
                             ctfidf_model=ClassTfidfTransformer(reduce_frequent_words=True),
-                            representation_model=[relevance, Diverse(MMR_DIVERSITY, TOP_WORDS)],
+                            representation_model=[relevance],
                             top_n_words=TOP_WORDS)
     return relevance.loose
 
@@ -328,7 +323,7 @@ def _duplicates(model: Any, C: np.ndarray) -> list[list[int]]:
     DUPLICATE_TERMS of their top words (or their best word) shared. Closeness alone is not enough: in a
     single game's reviews, distinct topics ("censorship" and "developers") sit at 0.86."""
     k = len(C)
-    words = [[w for w, _ in (model.get_topic(t) or []) if w] for t in range(k)]
+    words = [[w for w, _ in (model.get_topic(t) or [])[:DUPLICATE_WORDS] if w] for t in range(k)]
     parent = list(range(k))
 
     def root(i: int) -> int:
@@ -773,6 +768,6 @@ def topics(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                                                             " held out); gensim CoherenceModel, top-10 terms"},
                          "fit": {**fit.info, "how": how, "topics_of": fit_on}},
             "model": f"BERTopic (UMAP + HDBSCAN, min topic size {fit.info['min_topic_size']}, fit on"
-                     f" {fit.info['fit_on']:,} messages; relevance-ranked terms with MMR, labels KeyBERT-style; stop words of"
+                     f" {fit.info['fit_on']:,} messages; relevance-ranked terms, labels KeyBERT-style; stop words of"
                      f" {', '.join(fit.info['stop_word_languages']) or 'en'}) on {ws.embed_model} embeddings"}
 

@@ -5,6 +5,7 @@ no links. Findings are remembered in the workspace (`alerts`): alerted once, and
 failed (after retries) is tried again on the next run, never lost silently."""
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from .http import backoff
 
 POST_TRIES = 4
 LAST_SEEN = "watch:last-message-id"  # meta: the newest message id the watcher has looked at
+RAISED = "watch:complaints-raised"  # meta: the new complaints alerted so far (id, label, centroid, terms)
 
 
 def _quote(text: str, n: int = 160) -> str:
@@ -25,6 +27,8 @@ def _quote(text: str, n: int = 160) -> str:
 
 
 NEW_COMPLAINT_SHARE = 0.5  # a topic born since the last look is a new complaint when most of it is negative
+NEW_COMPLAINT_FALSE_ALARMS = 0.01  # ... and it grows: tested at this chance of a false alarm per look
+GROWTH_DAYS = 7  # growth: the topic's share of its messages in this many latest days
 
 
 def findings(ws: Workspace, first_id: int) -> list[dict[str, Any]]:
@@ -55,36 +59,82 @@ def findings(ws: Workspace, first_id: int) -> list[dict[str, Any]]:
     return found
 
 
-def new_complaints(ws: Workspace, first_day: str) -> list[dict[str, Any]]:
-    """Complaint topics born on or after `first_day` (lineage.py), each a finding keyed by its stable id, so
-    it is alerted once however often it is seen again."""
+def new_complaints(ws: Workspace, first_day: str, alpha: float = NEW_COMPLAINT_FALSE_ALARMS) -> list[dict[str, Any]]:
+    """Complaint topics born (or split off an old one) on or after `first_day` (lineage.py) that grow: mostly
+    negative, and with more
+    of their messages in the last GROWTH_DAYS than the workspace's share of messages there would give
+    (one-sided binomial test). The topic model never reads times, so under "this topic's messages are
+    spread over time like everyone's" the test holds; Bonferroni over the topics born this look keeps
+    the chance of a false alarm per look at most `alpha`. Each finding is keyed by the topic's stable
+    id, so it is alerted once however often it is seen again; and a complaint raised before that comes
+    back under a new id (its topic refit away and born again) is not raised again."""
     import numpy as np
+    from scipy.stats import binomtest
 
     from ..analytics.lineage import load
     from ..analytics.sentiment import NEGATIVE
     from ..analytics.series import Scope
-    from ..analytics.topics import MIN_MESSAGES, community_fit, quotes_for, scope_ids
+    from ..analytics.topics import MIN_MESSAGES, community_fit, fit_times, quotes_for, scope_ids
     ids = scope_ids(ws, Scope())
     if len(ids) < MIN_MESSAGES:
         return []
     fit, _, _ = community_fit(ws, None, ids)  # the workspace's topics, as (topics) and (drivers) read them
     lineage = load(ws, None)["topics"]
-    out = []
+    born = []
     for i, topic in enumerate(fit.topics):
         entry = lineage.get(str(topic.get("id")))
-        # a topic split off an old one, or there at the first fit, is not new
-        if entry is None or entry.get("parent") is not None or entry.get("first_fit") or (entry.get("born") or "") < first_day:
+        # a topic there at the first fit is not new; one split off an old topic may be (the nerf's complaints
+        # split off the rifle's topic on the patch's day): the growth test tells a new complaint from a refinement
+        if entry is None or entry.get("first_fit") or (entry.get("born") or "") < first_day:
             continue
         members = np.where(fit.assigned == i)[0]
         scores = fit.sentiment[members]
         scores = scores[~np.isnan(scores)]
         share = float((scores < NEGATIVE).mean()) if len(scores) else 0.0
         if share >= NEW_COMPLAINT_SHARE:
-            out.append({"key": f"topic-born:{topic['id']}",
-                        "text": f"New complaint: {topic['label']} (a topic born {entry['born']}; {len(members)} messages,"
-                                f" {share:.0%} negative)",
-                        "quotes": [_quote(q["text"]) for q in quotes_for(ws, fit, members)[:2] if q.get("text")]})
+            born.append((i, topic, entry, members, share))
+    if not born:
+        return []
+    days = np.array([day_of(t) if t == t else "" for t in fit_times(ws, fit).tolist()], dtype=object)
+    dated = days != ""
+    last = max(days[dated]) if dated.any() else ""
+    since = str(np.datetime64(last) - np.timedelta64(GROWTH_DAYS - 1, "D")) if last else ""
+    recent = dated & (days >= since)
+    base = float(recent.sum() / max(dated.sum(), 1))
+    raised = json.loads(ws.get_meta(RAISED) or "[]")
+    out = []
+    for i, topic, entry, members, share in born:
+        k, n = int(recent[members].sum()), int(dated[members].sum())
+        p = binomtest(k, n, base, alternative="greater").pvalue if n and 0 < base < 1 else 1.0
+        if p * len(born) > alpha or _raised_before(raised, fit.centroids[i], topic):
+            continue
+        raised.append({"id": topic["id"], "label": topic["label"], "centroid": np.round(fit.centroids[i], 5).tolist(),
+                       "terms": [t["term"] for t in topic["terms"]]})
+        out.append({"key": f"topic-born:{topic['id']}",
+                    "text": f"New complaint: {topic['label']} (a topic born {entry['born']}; {len(members)} messages,"
+                            f" {share:.0%} negative; {k} of them in the last {GROWTH_DAYS} days, where"
+                            f" {base:.0%} of all messages fall: binomial p {p:.2g}, alerted at {alpha:.0%}"
+                            " false alarms per look)",
+                    "quotes": [_quote(q["text"]) for q in quotes_for(ws, fit, members)[:2] if q.get("text")],
+                    "p": p, "born": entry["born"]})
+    if out:
+        with ws.transaction(data=False):
+            ws.set_meta(RAISED, json.dumps(raised))
     return out
+
+
+def _raised_before(raised: list[dict[str, Any]], centroid: Any, topic: dict[str, Any]) -> bool:
+    """Whether a complaint already raised is this one again, born under another id after the topics were
+    refit (matched as lineage.py matches refits: centroid, or centroid and shared terms)."""
+    import numpy as np
+
+    from ..analytics.lineage import MATCH_COSINE, MATCH_TERMS, NEAR_COSINE
+    terms = {t["term"] for t in topic["terms"]}
+    for r in raised:
+        cos = float(np.dot(centroid, np.asarray(r["centroid"], np.float32)))
+        if cos >= MATCH_COSINE or (cos >= NEAR_COSINE and len(terms & set(r["terms"])) >= MATCH_TERMS):
+            return True
+    return False
 
 
 def message(finding: dict[str, Any], style: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import csv
 import json
 import math
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -286,6 +287,29 @@ def write_demo(folder: Path, seed: int = 7, **options: Any) -> dict[str, int]:
     (folder.parent / f"{folder.name}_truth.json").write_text(json.dumps(truth, indent=1))
     return {"messages": len(sim["messages"]), "reviews": len(reviews), "tickets": len(sim["tickets"]),
             "sessions": len(sim["sessions"]), "players": len(sim["roster"]), "patches": len(patches)}
+
+
+def written_theme(text: str) -> str | None:
+    """What a simulated message is about, as the simulator wrote it: the patch kind it reacts to
+    ("patch:nerf"), else the subject its template was filled with (one of the personas' 40, "the grind"),
+    else None. The truth that topics are scored against (how many themes, and whether a topic keeps to one)."""
+    for pattern, theme in _WRITTEN:
+        found = pattern.search(text)
+        if found and theme:
+            return theme
+        if found:  # the subject ends the text before the template's words ("ngl drop rates is so ...")
+            said = found.group(1)
+            subject = next((said[i:] for i in range(len(said)) if said[i:] in _SUBJECTS), None)
+            if subject:
+                return subject
+    return None
+
+
+_SUBJECTS = {t for p in PERSONAS for t in p.topics}
+_WRITTEN = [(re.compile(re.escape(head) + "(.+)" + re.escape(tail), re.IGNORECASE), f"patch:{kind}")
+            for (kind, _), templates in REACTIONS.items() for head, _, tail in (t.partition("{t}") for t in templates)
+            ] + [(re.compile(re.escape(head) + "(.+)" + re.escape(tail)), None)
+                 for p in PERSONAS for t in p.praise + p.complaints for head, _, tail in [t.partition("{t}")]]
 
 
 def discord_between(folder: Path, out: Path, since: str, until: str) -> Path:
