@@ -22,7 +22,7 @@ from pilang_engine.analytics.patterns import patterns
 from pilang_engine.analytics.sentiment import model_for
 from pilang_engine.analytics.topics import topics
 from pilang_engine.data.datasets import DatasetMissing, dataset
-from pilang_engine.data.simulate import written_theme
+from pilang_engine.data.simulate import REACTION_DAYS, written_theme
 from pilang_engine.ingestion.pipeline import ingest
 from pilang_engine.workspace.store import Workspace
 
@@ -153,13 +153,13 @@ def identity_over_time(name: str, reviews: Path, tmp: Path) -> None:
 
 
 def watch_grown(tmp: Path, name: str, slice_at: Callable[[str, str, Path], Path], start: str, days: int,
-                events: dict[str, str], first_day: int = 5) -> tuple[Workspace, dict]:
+                events: dict[str, str], window: int, first_day: int = 5) -> tuple[Workspace, dict]:
     """A community grown a day at a time, as a daily watcher sees it (its first fit on the first `first_day`
     days; `slice_at(since, until, folder)` writes the messages of days [since, until)), asked each day for
     new complaints (connectors/watch.py). `events` (name: day) are the known changes: an alert on a look
-    within GROWTH_DAYS after one may be explained by it; every other is a false alarm."""
+    within `window` days after one may be explained by it; every other is a false alarm."""
     from pilang_engine.api import ingest as ingest_all
-    from pilang_engine.connectors.watch import GROWTH_DAYS, NEW_COMPLAINT_FALSE_ALARMS, new_complaints
+    from pilang_engine.connectors.watch import NEW_COMPLAINT_FALSE_ALARMS, new_complaints
     ws = Workspace(tmp / name)
     day0 = np.datetime64(start)
     cuts = [str(day0 + np.timedelta64(d, "D")) for d in range(first_day, days + 1)]
@@ -173,12 +173,12 @@ def watch_grown(tmp: Path, name: str, slice_at: Callable[[str, str, Path], Path]
         topics(ws, {})
         prev = cut
     after = [np.datetime64(d) for d in events.values()]
-    explained = [a for a in alerts if any(0 <= (np.datetime64(a["look"]) - d).astype(int) <= GROWTH_DAYS for d in after)]
+    explained = [a for a in alerts if any(0 <= (np.datetime64(a["look"]) - d).astype(int) <= window for d in after)]
     false = len(alerts) - len(explained)
     out = {"looks": looks, "alerts": len(alerts), "explained": len(explained), "false": false,
            "rate": false / max(looks, 1), "seconds": time.perf_counter() - t0}
     print(f"watcher, {name} grown a day at a time ({looks} looks, {out['seconds']:.0f} s): new-complaint alerts"
-          f" {len(alerts)}, {len(explained)} on a look within {GROWTH_DAYS} days after a known change, {false} not:"
+          f" {len(alerts)}, {len(explained)} on a look within {window} days after a known change, {false} not:"
           f" {false / max(looks, 1):.1%} false alarms per look (stated: at most {NEW_COMPLAINT_FALSE_ALARMS:.0%})")
     for a in alerts:
         print(f"    {a['look']}: {a['text'][:150]}")
@@ -210,7 +210,7 @@ def simulated_births(tmp: Path, truth: dict) -> None:
     start = np.datetime64(truth["start"][:10])
     patches = {p["title"]: str(start + np.timedelta64(p["day"], "D")) for p in truth["patches"]}
     ws, _ = watch_grown(tmp, "the simulator", lambda a, b, out: discord_between(src, out, a, b), str(start),
-                        truth["days"], patches)
+                        truth["days"], patches, REACTION_DAYS)  # players write about a patch for this long
     births = [e for e in topics_history(ws, None)["evidence"]["events"] if e["kind"] in ("birth", "split")]
     on_time = 0
     for patch in truth["patches"]:
@@ -225,7 +225,7 @@ def simulated_births(tmp: Path, truth: dict) -> None:
     print(f"    patch themes born (or split off an older topic) within 2 days: {on_time}/{len(truth['patches'])}")
     shuffled = _discord_texts_shuffled(src, tmp / "shuffled-discord")
     watch_grown(tmp, "the simulator, texts shuffled in time (a null)",
-                lambda a, b, out: discord_between(shuffled, out, a, b), str(start), truth["days"], {})
+                lambda a, b, out: discord_between(shuffled, out, a, b), str(start), truth["days"], {}, 0)
 
 
 def warframe_watch(tmp: Path, reviews: Path) -> None:
@@ -239,7 +239,8 @@ def warframe_watch(tmp: Path, reviews: Path) -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "reviews.json").write_text(json.dumps({**raw, "reviews": part}))
         return out / "reviews.json"
-    watch_grown(tmp, "Warframe reviews", slice_at, str(days[0]), int((days[-1] - days[0]).astype(int)) + 1, HOTFIXES)
+    watch_grown(tmp, "Warframe reviews", slice_at, str(days[0]), int((days[-1] - days[0]).astype(int)) + 1, HOTFIXES,
+                7)  # a week after a hotfix: what a reader would credit to it
 
 
 def _names(driver: dict, words: tuple[str, ...]) -> bool:

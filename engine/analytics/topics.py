@@ -33,7 +33,7 @@ from .coherence import coherence
 from .sentiment import NEGATIVE, message_vectors, model_for
 from .series import Scope, day_of
 
-ALGORITHM = 10  # bump when the fit changes: cached fits of other versions are not reused (10: a word, one topic)
+ALGORITHM = 12  # bump when the fit changes: cached fits of other versions are not reused (12: a word, one topic)
 TOP_WORDS = 10
 MIN_MESSAGES = 50
 MIN_TOPIC_SIZE = 20

@@ -183,12 +183,15 @@ def simulate(seed: int = 7, players: int = 120, days: int = DAYS,
             "days": days, "patches": patches}
 
 
+REACTION_DAYS = 14  # players write about a patch for this many days after it
+
+
 def _reaction(rng: random.Random, persona: Persona, day: int, positive: bool,
               patches: list[tuple[int, str, str, str]]) -> str | None:
     """A line about a recent patch the persona feels strongly about (in the direction felt)."""
     for pday, _, kind, _ in reversed(patches):
         effect = persona.reactions[kind]
-        recent = 0 <= day - pday < 14
+        recent = 0 <= day - pday < REACTION_DAYS
         if recent and (effect > 0) == positive and abs(effect) >= 0.4 and rng.random() < abs(effect) * 0.8:
             return rng.choice(REACTIONS.get((kind, positive), [None])) or None
     return None
