@@ -334,6 +334,19 @@ class Workspace:
         order = "size DESC" if by == "size" else "name"
         return [r[0] for r in self.db.execute(f"SELECT name FROM personas ORDER BY {order}")]
 
+    def vocabulary(self) -> dict[str, Any]:
+        """The names a question about this workspace may use: its sources, channels, personas, dated
+        changes (title, time, kind) and the span of its data (what plain-words questions resolve against)."""
+        first, last = self.time_span()
+        channels = [r[0] for r in self.db.execute(
+            "SELECT DISTINCT json_extract(meta, '$.channel') FROM messages WHERE json_extract(meta, '$.channel')"
+            " IS NOT NULL ORDER BY 1 LIMIT 200")]
+        return {"sources": [r[0] for r in self.db.execute("SELECT DISTINCT source FROM messages ORDER BY 1")],
+                "channels": channels, "personas": self.persona_names(),
+                "changes": [{"title": r[0], "time": r[1], "kind": r[2]} for r in self.db.execute(
+                    "SELECT title, time, kind FROM changes WHERE time IS NOT NULL ORDER BY time")],
+                "first": first, "last": last}
+
     def has_players(self) -> bool:
         """Whether per-player data (telemetry or a player table) was ingested: churn can be asked."""
         return bool(self.count("telemetry") or self.count("player_facts"))

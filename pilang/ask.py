@@ -1,0 +1,544 @@
+"""Plain words -> the query they mean. One translator for `pilang ask`, `(ask "...")`, `? ...` at the REPL
+and in the kernel, `POST /v1/ask` and voice.
+
+How: the question's names are resolved against the workspace's own vocabulary (its personas and their
+nicknames, channels, sources, dated changes and data span: `Workspace.vocabulary`), with dates from
+rules and `dateparser`; what is asked (the intent: sentiment, drivers, a persona, a prediction ...) is the
+nearest of a library of example questions by the workspace's embedder, with the names masked, helped by
+the words that name an analysis; a developer's corrections join the library (engine.learning.phrases:
+theirs first, then the team's). The query is assembled from intent and slots and read back by pilang's
+reader before it is shown: a question that maps to nothing says so and offers the closest queries."""
+from __future__ import annotations
+
+import calendar
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+# The library: what is asked, by examples (names left out: they are slots). A correction adds to it.
+EXAMPLES: dict[str, list[str]] = {
+    "sentiment": ["how do players feel", "what is the mood", "sentiment", "how positive or negative is it",
+                  "are people happy", "how is the vibe", "how is the community doing", "pulse check",
+                  "how satisfied are players", "net sentiment", "is the mood getting worse"],
+    "volume": ["how many messages", "message volume", "how busy was it", "activity levels", "how much are people posting",
+               "number of posts", "message count", "how chatty were they", "how many reviews came in"],
+    "topics": ["what are people talking about", "main topics", "what themes come up", "what is being discussed",
+               "top discussion subjects", "what do they talk about most", "hot topics", "what subjects come up"],
+    "drivers": ["what are players upset about", "why is sentiment down", "what is driving the complaints",
+                "biggest complaints", "what are they angry about", "what pulled the mood down", "main pain points",
+                "what is making them unhappy", "top gripes", "what changed for the worse", "what is bugging people",
+                "what are they frustrated with", "why are they mad"],
+    "anomalies": ["any unusual days", "were there spikes", "did anything weird happen", "outlier days", "anomalies",
+                  "strange drops", "sudden surges", "red flags", "odd days"],
+    "forecast": ["what will sentiment look like next week", "forecast", "where is the mood heading",
+                 "predict next week's activity", "projected trend", "outlook for the next days",
+                 "will things get better or worse", "sentiment trend for next week"],
+    "patterns": ["weekly patterns", "recurring rhythms", "which days of the week are busiest", "daily and weekly cycles",
+                 "do people post more on weekends", "seasonality"],
+    "hodge": ["how does conversation flow", "hodge decomposition", "circular reply flows", "who replies to whom as a flow"],
+    "churn": ["who is about to quit", "churn risk", "which players are likely to leave", "predict churn",
+              "how many players will stop playing", "are we losing players", "who will churn", "who might drop off"],
+    "risk": ["which players are at risk of turning toxic", "toxicity risk per player", "risky players", "player risk scores",
+             "flag players who might become toxic"],
+    "persona": ["what do they think of", "ask them what they think about", "do they like", "how do they feel about",
+                "what is their opinion of", "do they find the game too hard", "what do they want from",
+                "what do they say about", "what frustrates them most about", "do they enjoy", "what do they hate about",
+                "ask them about"],
+    "reaction": ["how would they react to", "what if we", "how would they take it if we", "predict the reaction if we",
+                 "what happens if we", "will they be ok if we", "how would they respond", "who would churn if we"],
+    "compare": ["compare them", "versus", "how do they differ", "difference between", "before and after", "vs"],
+    "search": ["what do people say about", "find messages about", "show me posts mentioning", "anyone talking about",
+               "search for", "look up mentions of", "what is said about", "what are players saying regarding"],
+}
+# Words that name an intent outright (a nudge on top of the examples' closeness).
+CUES: dict[str, tuple[str, ...]] = {
+    "sentiment": ("sentiment", "mood", "feel", "vibe", "happy", "happier", "positive", "negative", "pulse"),
+    "volume": ("how many", "volume", "busy", "activity", "posting", "count", "chatty", "# of", "how much"),
+    "topics": ("topic", "theme", "talking about", "discuss", "subjects", "chatting about", "bring up"),
+    "drivers": ("upset", "complain", "angry", "mad", "gripe", "pain point", "frustrat", "bugging", "why is",
+                "driving", "pulled", "negativity", "worse", "unhappy"),
+    "anomalies": ("unusual", "anomal", "spike", "weird", "outlier", "strange", "surge", "red flag", "odd",
+                  "sentiment drop"),
+    "forecast": ("forecast", "next week", "heading", "outlook", "projected", "will things", "next 7",
+                 "will sentiment", "trend for"),
+    "patterns": ("pattern", "rhythm", "cycle", "days of the week", "weekend", "seasonal"),
+    "hodge": ("hodge", "flow", "replies to whom"),
+    "churn": ("churn", "quit", "leave", "stop playing", "losing players", "drop off"),
+    "risk": ("risk", "toxic"),
+    "reaction": ("if we", "react", "reaction", "respond", "take it"),
+    "persona": ("think", "opinion", "feel about", " like ", "enjoy", "want", "find the", "ask "),
+    "compare": ("compare", " vs", "versus", "differ", "difference"),
+    "search": ("say about", "saying", "mention", "search", "find ", "look up", "said about", "anyone talking"),
+}
+ABBREVIATIONS = {"wk": "week", "wks": "weeks", "mo": "month", "msg": "message", "msgs": "messages", "ppl": "people",
+                 "rn": "right now", "r": "are", "u": "you", "tix": "tickets", "whats": "what is", "hows": "how is",
+                 "whos": "who is", "gonna": "going to", "w/": "with", "thx": "thanks"}
+NICKNAMES = {"sweats": "competitive", "tryhards": "competitive", "pvp": "competitive", "pvp crowd": "competitive",
+             "pvp players": "competitive", "ranked players": "competitive", "competitive crowd": "competitive",
+             "casuals": "casual", "casual crowd": "casual", "grinders": "grind", "farmers": "grind",
+             "looters": "loot", "newbies": "new", "noobs": "new", "newcomers": "new", "beginners": "new",
+             "new folks": "new", "whales": "whale", "spenders": "whale"}
+SOURCES = {"steam": ("steam", "store reviews", "reviews", "review"), "discord": ("discord", "chat"),
+           "tickets": ("tickets", "ticket", "support", "help desk", "helpdesk"), "reddit": ("reddit", "subreddit")}
+METRICS = ("satisfaction", "engagement")
+MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
+    m.lower(): i for i, m in enumerate(calendar.month_abbr) if m and m.lower() != "may"}
+NO_QUERY = 0.30  # below this closeness, with no word naming an intent, the question maps to nothing
+KNOWN_WORDS = {w for ex in EXAMPLES.values() for e in ex for w in e.split()} | {
+    w for cues in CUES.values() for c in cues for w in c.split()}
+
+
+@dataclass
+class Translation:
+    """What a question became: the query (None when it maps to nothing), how sure, and why."""
+    question: str
+    query: str | None
+    confidence: float
+    intent: str | None
+    slots: dict[str, Any] = field(default_factory=dict)
+    alternatives: list[dict[str, Any]] = field(default_factory=list)
+    why: str = ""
+    learned: str | None = None  # the correction it came from, when one answered it
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"question": self.question, "query": self.query, "confidence": round(self.confidence, 3),
+                "intent": self.intent, "slots": self.slots, "alternatives": self.alternatives, "why": self.why,
+                "learned": self.learned}
+
+
+# ---- words ----------------------------------------------------------------------------------------------
+
+def _normal(text: str) -> str:
+    """Lower case, curly quotes straightened, abbreviations spelled out, likely typos of the library's
+    own words fixed (rapidfuzz; only words it does not know, five letters or more)."""
+    from rapidfuzz import fuzz, process
+    t = text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("# of", "number of")
+    t = re.sub(r"(\w)'s\b", r"\1", t)
+    out = []
+    for w in re.findall(r"#?[\w.\-/]+|[?!,]", t):
+        w = ABBREVIATIONS.get(w, w)
+        if len(w) >= 5 and w.isalpha() and w not in KNOWN_WORDS:
+            hit = process.extractOne(w, KNOWN_WORDS, scorer=fuzz.ratio, score_cutoff=80)
+            if hit and not (hit[0].startswith(w) or w.startswith(hit[0])):  # "season" is not "seasonal"
+                w = hit[0]
+        out.append(w)
+    return " ".join(out)
+
+
+def _find(text: str, phrase: str) -> re.Match[str] | None:
+    return re.search(r"(?<![\w#])" + re.escape(phrase) + r"(?![\w])", text)
+
+
+# ---- names: changes, periods, filters ---------------------------------------------------------------
+
+def _day(ts: float) -> datetime:
+    d = datetime.fromtimestamp(ts, timezone.utc)
+    return datetime(d.year, d.month, d.day, tzinfo=timezone.utc)
+
+
+def _iso(d: datetime) -> str:
+    return d.strftime("%Y-%m-%d")
+
+
+class Vocabulary:
+    """The workspace's names, as a question may say them."""
+
+    def __init__(self, vocab: dict[str, Any]) -> None:
+        self.raw = vocab
+        self.sources = list(vocab.get("sources") or [])
+        self.channels = list(vocab.get("channels") or [])
+        self.personas = list(vocab.get("personas") or [])
+        self.changes = [c for c in vocab.get("changes") or [] if c.get("time") is not None]
+        last = vocab.get("last")
+        self.end = _day(last) + timedelta(days=1) if last else None  # the day after the data's last day
+
+    def persona_phrases(self) -> list[tuple[str, str]]:
+        """(phrase, persona) pairs, longest phrase first: names, their words, and nicknames."""
+        out = []
+        for name in self.personas:
+            words = name.replace("-", " ")
+            key = [w for w in words.split() if w not in ("players", "player")]
+            out += [(words, name), (words.rstrip("s"), name)]
+            if key:
+                out += [(" ".join(key) + " players", name), (" ".join(key) + " crowd", name)]
+                if len(key) == 1 and key[0] not in ("new",):
+                    out += [(key[0], name)]
+            for nick, stem in NICKNAMES.items():
+                if stem in words:
+                    out.append((nick, name))
+        return sorted(set(out), key=lambda p: -len(p[0]))
+
+    def change_days(self) -> list[tuple[str, str, str]]:
+        """(title, kind, day) of each dated change, oldest first."""
+        return [(c["title"], c.get("kind") or "", _iso(_day(c["time"]))) for c in self.changes]
+
+
+def _change_ref(text: str, vocab: Vocabulary) -> tuple[tuple[str, str] | None, re.Match[str] | None]:
+    """A named change the text points at: by version ("1.1", "hotfix 1.2.1"), by a name in its title
+    ("Nightfall"), or by its kind ("the nerf"); ((title, day), match) or (None, None)."""
+    changes = vocab.change_days()
+    for m in re.finditer(r"(?:(?:update|hotfix|patch|version|v)\s*)?(\d+(?:\.\d+)+)", text):
+        for title, _, day in changes:
+            if re.search(r"(?<![\d.])" + re.escape(m.group(1)) + r"(?![\d]|\.\d)", title):
+                return (title, day), m
+    for title, kind, day in changes:
+        for word in re.findall(r"[a-z]{4,}", title.lower()):
+            if word not in ("update", "hotfix", "patch", "season") and (m := _find(text, word)):
+                return (title, day), m
+        if kind and (m := re.search(r"\bthe (?:" + re.escape(kind) + r"|" + re.escape(kind) + r"s)\b", text)):
+            return (title, day), m
+    return None, None
+
+
+def _period(text: str, vocab: Vocabulary, comparing: bool) -> tuple[dict[str, Any] | None, list[tuple[int, int]]]:
+    """The period a question names: {"context": name} or {"since": d, "until": d} (dates as "YYYY-MM-DD",
+    or "all"), and the spans it read; with `comparing`, {"versus": (since, until)} too."""
+    end = vocab.end
+    spans: list[tuple[int, int]] = []
+    changes = vocab.change_days()
+    # between two changes
+    m = re.search(r"between the (?:two|last two) (updates|hotfixes|patches)", text)
+    if m:
+        kind = {"updates": "update", "hotfixes": "hotfix", "patches": ""}[m.group(1)]
+        pick = [c for c in changes if kind in c[0].lower()][-2:]
+        if len(pick) == 2:
+            return {"since": pick[0][2], "until": pick[1][2]}, [m.span()]
+    m = re.search(r"between (.+?) and (.+?)(?:$|\?|,)", text)
+    if m:
+        a, _ = _change_ref(m.group(1), vocab)
+        b, _ = _change_ref(m.group(2), vocab)
+        if a and b:
+            return {"since": a[1], "until": b[1]}, [m.span()]
+    ref, rm = _change_ref(text, vocab)
+    if comparing and ref and re.search(r"\bbefore\b", text) and re.search(r"\bafter\b", text):
+        return {"since": ref[1], "until": "all", "versus": ("all", ref[1])}, [rm.span()]
+    if ref:
+        pre = text[:rm.start()]
+        if re.search(r"\bbefore (?:the )?$", pre):
+            return {"since": "all", "until": ref[1]}, [rm.span()]
+        if re.search(r"\b(?:since|after|from) (?:the )?$", pre) or re.search(r"\b(?:since|after)\b", pre[-25:]):
+            return {"since": ref[1], "until": "all"}, [rm.span()]
+    if comparing and end and re.search(r"this week (?:vs|versus|compared to|against) last week", text):
+        return {"since": _iso(end - timedelta(days=7)), "until": _iso(end),
+                "versus": (_iso(end - timedelta(days=14)), _iso(end - timedelta(days=7)))}, []
+    named = [(r"\b(?:since|after) (?:the )?(?:last |latest |recent |most recent )?(?:patch|update|hotfix)\b", "last-patch"),
+             (r"\b(?:the )?(?:latest|last|recent) (?:patch|update|hotfix)\b", "last-patch"),
+             (r"\b(?:last|past|this) week\b|\b(?:last|past) 7 days\b", "last-week"),
+             (r"\b(?:last|past|this) month\b|\b(?:last|past) 30 days\b", "last-month"),
+             (r"\ball time\b|\boverall\b|\bever\b|\bsince (?:the beginning|launch|the start)\b", "all")]
+    for pattern, name in named:
+        if m := re.search(pattern, text):
+            return {"context": name}, [m.span()]
+    if end is not None:
+        if m := re.search(r"\b(?:last|past) (\d+) (day|days|week|weeks)\b", text):
+            n = int(m.group(1)) * (7 if m.group(2).startswith("week") else 1)
+            return {"since": _iso(end - timedelta(days=n)), "until": _iso(end)}, [m.span()]
+        if m := re.search(r"\byesterday\b", text):
+            return {"since": _iso(end - timedelta(days=2)), "until": _iso(end - timedelta(days=1))}, [m.span()]
+        if m := re.search(r"\btoday\b", text):
+            return {"since": _iso(end - timedelta(days=1)), "until": _iso(end)}, [m.span()]
+        months = "|".join(sorted(MONTHS, key=len, reverse=True))
+        found = [(mm, MONTHS[mm.group(1)])
+                 for mm in re.finditer(r"\b(?:(?:in|on|during) )?(" + months + r")\b(?: (\d{1,2})\b)?", text)]
+        if comparing and len(found) == 2:
+            (ma, a), (mb, b) = sorted(found, key=lambda x: -x[1])  # the later month first, versus the earlier
+            return {**_month(a, end), "versus": tuple(_month(b, end).values())}, [ma.span(), mb.span()]
+        if found:
+            mm, month = found[0]
+            if mm.group(2):
+                year = _year(month, end)
+                day = datetime(year, month, int(mm.group(2)), tzinfo=timezone.utc)
+                return {"since": _iso(day), "until": _iso(day + timedelta(days=1))}, [mm.span()]
+            return _month(month, end), [mm.span()]
+        if m := re.search(r"\b\d{4}-\d{2}-\d{2}\b", text):
+            dates = re.findall(r"\b\d{4}-\d{2}-\d{2}\b", text)
+            if len(dates) >= 2:
+                return {"since": dates[0], "until": dates[1]}, [m.span()]
+            return {"since": dates[0], "until": "all"}, [m.span()]
+    return None, spans
+
+
+def _year(month: int, end: datetime) -> int:
+    """The year of a month named without one: the latest such month that starts before the data end."""
+    return end.year if month <= (end - timedelta(days=1)).month else end.year - 1
+
+
+def _month(month: int, end: datetime) -> dict[str, str]:
+    year = _year(month, end)
+    nxt = datetime(year + (month == 12), month % 12 + 1, 1)
+    return {"since": f"{year}-{month:02d}-01", "until": nxt.strftime("%Y-%m-%d")}
+
+
+def _filters(text: str, vocab: Vocabulary) -> tuple[dict[str, str], list[str], list[tuple[int, int]]]:
+    """({source, channel, persona}, every persona named in order, spans read)."""
+    found: dict[str, str] = {}
+    spans: list[tuple[int, int]] = []
+    for ch in vocab.channels:
+        c = ch.lower()
+        m = _find(text, "#" + c) or re.search(r"\b" + re.escape(c) + r" (?:channel|chat)\b", text)
+        if m:
+            found["channel"] = ch
+            spans.append(m.span())
+            break
+    rest = _blank(text, spans)
+    for source, words in SOURCES.items():
+        if source in vocab.sources:
+            for w in words:
+                if (m := _find(rest, w)) and not (w == "chat" and "channel" in found):
+                    found["source"] = source
+                    spans.append(m.span())
+                    break
+        if "source" in found:
+            break
+    rest = _blank(text, spans)
+    named: list[tuple[int, str]] = []
+    for phrase, name in vocab.persona_phrases():
+        for m in re.finditer(r"(?<![\w#])" + re.escape(phrase) + r"(?![\w])", rest):
+            if not any(s <= m.start() < e for s, e in spans):
+                named.append((m.start(), name))
+                spans.append(m.span())
+    order = []
+    for _, name in sorted(named):
+        if name not in order:
+            order.append(name)
+    if len(order) == 1:
+        found["persona"] = order[0]
+    return found, order, spans
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    out = list(text)
+    for s, e in spans:
+        out[s:e] = " " * (e - s)
+    return "".join(out)
+
+
+def _change(text: str) -> str | None:
+    """The proposed change a prediction is about: "if we nerf the rifle", "react to increased difficulty"."""
+    for pattern in (r"\bif we (.+?)(?:\?|$|,| how | and )", r"\bshould we (.+?)(?:\?|$|,)",
+                    r"\b(?:react|reaction|respond) to (.+?)(?:\?|$|,)"):
+        if m := re.search(pattern, text):
+            return m.group(1).strip(" .!?")
+    return None
+
+
+def _searched(text: str) -> str | None:
+    """What a search looks for: the words after "search for", "mentions of", "mentioning", "about" ..."""
+    for pattern in (r"\bsearch (?:for )?(.+)", r"\bmentions? of (.+)", r"\bmentioning (.+)", r"\bregarding (.+)",
+                    r"\babout (.+)"):
+        if m := re.search(pattern, text):
+            found = m.group(1).strip(" .!?")
+            return found or None
+    return None
+
+
+# ---- intent -----------------------------------------------------------------------------------------------
+
+class Library:
+    """The example questions as vectors of the workspace's embedder, per intent (built once per process
+    and embedder; a developer's learned phrases are added per call)."""
+    _cache: dict[Any, "Library"] = {}
+
+    def __init__(self, encode: Any) -> None:
+        self.encode = encode
+        self.texts = [(intent, e) for intent, ex in EXAMPLES.items() for e in ex]
+        self.vectors = encode([e for _, e in self.texts])
+
+    @classmethod
+    def of(cls, encode: Any, key: Any) -> "Library":
+        if key not in cls._cache:
+            cls._cache[key] = cls(encode)
+        return cls._cache[key]
+
+    def scores(self, question: str, learned: list[tuple[str, str, str]]) -> tuple[dict[str, float], tuple[str, str] | None]:
+        """Each intent's closeness to the question (its best example), and the learned phrase that wins
+        (phrase, query) when one is the closest example of all."""
+        import numpy as np
+        q = self.encode([question])[0]
+        sims = self.vectors @ q
+        best: dict[str, float] = {}
+        for (intent, _), s in zip(self.texts, sims.tolist()):
+            best[intent] = max(best.get(intent, -1.0), s)
+        won = None
+        if learned:
+            lv = self.encode([p for p, _, _ in learned])
+            ls = lv @ q
+            i = int(np.argmax(ls))
+            if ls[i] >= max(best.values()) and ls[i] >= 0.8:
+                won = (learned[i][0], learned[i][2])
+                best[learned[i][1]] = max(best.get(learned[i][1], -1.0), float(ls[i]) + 0.2)
+        return best, won
+
+
+def _cue_hits(text: str) -> dict[str, int]:
+    return {intent: sum(c in f" {text} " for c in cues) for intent, cues in CUES.items()}
+
+
+def _nudges(text: str, masked: str, found: dict[str, str]) -> dict[str, float]:
+    """What the sentence's shape says beyond its words: an imperative "search/find/look up/show me" is a
+    search; "talking about X" or "say about X" with an X is a search (topics when nothing follows); a named
+    persona asked about a subject ("what do the sweats feel about matchmaking") is a question to that persona."""
+    out: dict[str, float] = {}
+    if re.match(r"(?:search|find|look up|show me)\b", text):
+        out["search"] = 0.3
+    subject = re.search(r"\b(?:about|of|regarding|mentioning) (?!they\b)(\w+)", masked)
+    if subject and re.search(r"\b(?:talking|say|saying|said|chat|chatting)\b", masked):
+        out["search"] = out.get("search", 0) + 0.2
+        out["topics"] = -0.2
+    if found.get("persona") and subject and re.search(r"\b(?:think|feel|opinion|say|want|frustrat\w*|like|hate|enjoy)\b", masked):
+        out["persona"] = 0.3
+    return out
+
+
+# ---- assembling --------------------------------------------------------------------------------------------
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _range(since: str, until: str) -> str:
+    def one(x: str) -> str:
+        return x if x == "all" else _quote(x)
+    return f"(time-range {one(since)} {one(until)})"
+
+
+def _period_text(period: dict[str, Any] | None) -> str | None:
+    if not period:
+        return None
+    if "context" in period:
+        return f"(context {period['context']})"
+    return _range(period["since"], period["until"])
+
+
+def _filters_text(found: dict[str, str], skip: tuple[str, ...] = ()) -> str | None:
+    parts = [f"({k} {found[k]})" for k in ("source", "channel", "persona") if k in found and k not in skip]
+    return "(filters " + " ".join(parts) + ")" if parts else None
+
+
+def _analytics(target: str, period: dict[str, Any] | None, found: dict[str, str]) -> str:
+    params = [p for p in (_period_text(period), _filters_text(found)) if p]
+    return f"(query (type analytics) (target {target})" + (f" (parameters {' '.join(params)}))" if params else ")")
+
+
+ANALYTICS = ("sentiment", "volume", "topics", "drivers", "anomalies", "forecast", "patterns", "hodge")
+
+
+def compose(intent: str, question: str, text: str, period: dict[str, Any] | None, found: dict[str, str],
+            personas: list[str], unperiod: str = "") -> str | None:
+    """The query of an intent with the slots found (`unperiod`: the text without its period's words);
+    None when the intent needs a slot that is missing."""
+    persona = found.get("persona")
+    if intent in ANALYTICS:
+        return _analytics(intent, period, found)
+    if intent == "churn":
+        change = _change(text)
+        return ("(query (type prediction) (target player-churn))" if not change else
+                f"(query (type prediction) (target player-churn) (parameters (change {_quote(change)})))")
+    if intent == "risk":
+        return "(query (type prediction) (target player-risk))"
+    if intent == "reaction":
+        change = _change(text)
+        if not change:
+            return None
+        metric = next((m for m in METRICS if _find(text, m)), None)
+        target = "player-churn" if re.search(r"\bchurn\b", text) else metric or persona or "community"
+        return f"(query (type prediction) (target {target}) (parameters (change {_quote(change)})))"
+    if intent == "persona":
+        if not persona:
+            return None
+        return f"(query (type persona-inquiry) (target {persona}) (parameters (question {_quote(question.strip())})))"
+    if intent == "compare":
+        if len(personas) >= 2:
+            return f"(query (type comparison) (target {personas[0]}) (parameters (versus {personas[1]})))"
+        if period and "versus" in period:
+            target = persona or "community"
+            return (f"(query (type comparison) (target {target}) (parameters {_range(period['since'], period['until'])}"
+                    f" (versus {_range(*period['versus'])})))")
+        return None
+    if intent == "search":
+        if persona:  # what a named persona says: ask them
+            return compose("persona", question, text, period, found, personas, unperiod)
+        what = _searched(unperiod)
+        return f"(search {_quote(what)} :k 10)" if what else None
+    return None
+
+
+def translate(question: str, vocab: dict[str, Any], encode: Any, key: Any = None,
+              learned: list[tuple[str, str, str]] | None = None) -> Translation:
+    """The query `question` means in a workspace whose names are `vocab` (Workspace.vocabulary), by the
+    embedder `encode` (texts -> unit vectors; `key` names it for the library's cache). `learned`:
+    (phrase, intent, query) corrections, the developer's first. Never runs anything."""
+    from .reader import read_one
+    started = time.perf_counter()
+    words = Vocabulary(vocab)
+    text = _normal(question)
+    comparing = bool(re.search(r"\bcompare|\bvs\b|\bversus\b|\bdiffer", text))
+    found, personas, fspans = _filters(text, words)
+    period, pspans = _period(text, words, comparing)
+    masked = " ".join(_blank(text, pspans + fspans).split()) or text
+    for phrase, _ in words.persona_phrases():
+        masked = re.sub(r"(?<![\w#])" + re.escape(phrase) + r"(?![\w])", "they", masked)
+    scores, won = Library.of(encode, key).scores(masked, learned or [])
+    cues = _cue_hits(text)
+    nudges = _nudges(text, masked, found)
+    total = {i: scores[i] + 0.12 * min(cues.get(i, 0), 2) + nudges.get(i, 0.0) for i in scores}
+    ranked = sorted(total, key=lambda i: -total[i])
+    slots = {"period": period, "filters": found, "personas": personas}
+    if won:
+        query = _refill(won[1], period, found)
+        return Translation(question, query, 0.95, next(iter(ranked)), slots, [], f"a learned phrase: {won[0]!r}",
+                           learned=won[0], seconds=time.perf_counter() - started)
+    candidates = []
+    for intent in ranked:
+        q = compose(intent, question, text, period, found, personas, " ".join(_blank(text, pspans).split()))
+        if q is not None:
+            read_one(q)  # the reader checks what is shown is pilang
+            candidates.append({"intent": intent, "query": q, "score": round(total[intent], 3)})
+    top = candidates[0] if candidates else None
+    sure = top is not None and (top["score"] >= NO_QUERY or cues.get(top["intent"], 0) > 0)
+    confidence = 0.0
+    if top is not None:
+        second = candidates[1]["score"] if len(candidates) > 1 else 0.0
+        confidence = max(0.0, min(1.0, 0.5 + (top["score"] - second) * 2.5)) * min(1.0, top["score"] / 0.6)
+    why = (f"asks for {top['intent']} (closest examples, {top['score']:.2f}); " if top else "") + ", ".join(
+        f"{k} {v}" for k, v in (("period", _period_text(period)), ("filters", _filters_text(found))) if v)
+    return Translation(question, top["query"] if sure and top else None, round(confidence, 3) if sure else 0.0,
+                       top["intent"] if sure and top else None, slots,
+                       [{"query": c["query"], "intent": c["intent"], "score": c["score"]} for c in candidates[1:4]]
+                       if sure else [{"query": c["query"], "intent": c["intent"], "score": c["score"]} for c in candidates[:3]],
+                       why if sure else "no intent is close enough: the closest queries are offered instead",
+                       seconds=time.perf_counter() - started)
+
+
+def _refill(query: str, period: dict[str, Any] | None, found: dict[str, str]) -> str:
+    """A learned query with this question's period and filters in place of the ones it was learned with."""
+    if query.startswith("(query (type analytics)"):
+        target = re.search(r"\(target ([^)\s]+)\)", query)
+        if target:
+            return _analytics(target.group(1), period, found)
+    return query
+
+
+def intent_of(query: str) -> str | None:
+    """The intent a query expresses (what a correction teaches)."""
+    if query.startswith("(search"):
+        return "search"
+    t = re.search(r"\(type ([\w-]+)\)", query)
+    target = re.search(r"\(target ([\w-]+)\)", query)
+    if not t or not target:
+        return None
+    kind, what = t.group(1), target.group(1)
+    if kind == "analytics":
+        return what
+    if kind == "persona-inquiry":
+        return "persona"
+    if kind == "comparison":
+        return "compare"
+    if kind == "prediction":
+        if "(change" in query:
+            return "reaction"
+        return {"player-churn": "churn", "player-risk": "risk"}.get(what, "reaction")
+    return None
