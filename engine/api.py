@@ -50,15 +50,16 @@ EXPORTS: dict[str, str] = {
     "model_record": "spectral:record", "trained_models": "spectral:trained", "is_trained": "spectral:is_trained",
     "model_summary": "spectral:summary", "ntk_answer": "spectral:ntk_answer", "risk": "spectral.gnn",
     # media
-    "transcribe": "media.voice", "to_query": "media.voice", "ingest_images": "media.images",
+    "transcribe": "media.voice", "ingest_images": "media.images",
     "search_images": "media.images",
     # the learner
     "rate": "learning.interactions", "record_interaction": "learning.interactions:record",
     "accept_shape": "learning.shapes:accept", "forget_shape": "learning.shapes:forget",
     "shape_listing": "learning.shapes:listing", "active_shapes": "learning.shapes:active",
     "offered_shapes": "learning.shapes:offered", "rewrite": "learning.shapes",
-    "learning_entries": "learning:entries", "undo_learning": "learning:undo", "freeze_learning": "learning:freeze",
+    "learning_entries": "learning:entries", "learning_params": "learning:params", "undo_learning": "learning:undo", "freeze_learning": "learning:freeze",
     "routing_scores": "learning.bandit:scores", "choose_route": "learning.bandit:choose",
+    "learn_phrase": "learning.phrases:learn", "learned_phrases": "learning.phrases:active",
     # measured quality
     "evaluate": "evaluation.suite", "evaluation_markdown": "evaluation.suite:markdown",
     "evaluation_text": "evaluation.suite:render",
@@ -79,11 +80,14 @@ if TYPE_CHECKING:  # the same names, for static analysis (tests/test_layout.py k
     from .ingestion.formats import FormatError
     from .ingestion.pipeline import switch_model
     from .learning import entries as learning_entries
+    from .learning import params as learning_params
     from .learning import freeze as freeze_learning
     from .learning import undo as undo_learning
     from .learning.bandit import choose as choose_route
     from .learning.bandit import scores as routing_scores
     from .learning.interactions import rate
+    from .learning.phrases import active as learned_phrases
+    from .learning.phrases import learn as learn_phrase
     from .learning.interactions import record as record_interaction
     from .learning.shapes import accept as accept_shape
     from .learning.shapes import active as active_shapes
@@ -92,7 +96,7 @@ if TYPE_CHECKING:  # the same names, for static analysis (tests/test_layout.py k
     from .learning.shapes import offered as offered_shapes
     from .learning.shapes import rewrite
     from .media.images import ingest_images, search_images
-    from .media.voice import to_query, transcribe
+    from .media.voice import transcribe
     from .personas.answers import ask
     from .personas.clusters import ensure as ensure_personas
     from .personas.clusters import find as find_persona

@@ -12,6 +12,7 @@ from ipykernel.kernelbase import Kernel
 from pilang_engine.api import set_reporter
 
 from pilang import __version__
+from pilang.ask import as_form
 from pilang.errors import PilangError
 from pilang.output.answers import mime_bundle
 from pilang.introspect import HELP, completeness, completions, documentation, word_length
@@ -86,7 +87,7 @@ class PilangKernel(Kernel):
     def _execute(self, code: str, silent: bool, store_history: bool) -> dict[str, Any]:
         """Evaluate a cell: prints stream as they happen, the value is the execute_result."""
         try:
-            value = self.pil.eval_text(code, f"<cell-{self.execution_count}>")
+            value = self.pil.eval_text(as_form(code), f"<cell-{self.execution_count}>")
         except PilangError as err:
             return self._error(f"{err.kind} error", err.message, err.render().split("\n"), code, store_history)
         except KeyboardInterrupt:

@@ -85,6 +85,12 @@ SOURCES = {"steam": ("steam", "store reviews", "reviews", "review"), "discord": 
 METRICS = ("satisfaction", "engagement")
 MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | {
     m.lower(): i for i, m in enumerate(calendar.month_abbr) if m and m.lower() != "may"}
+INFLECTION = r"(?:s|es|ed|d|ing|ly|ies|y|al|ity|ion|ions|ation|ated|ating|ment|ts|t)?(?!\w)"
+TYPO_SIMILARITY = 0.75  # one edit in four letters: "fellow" is not "flow"
+LEARNED_BONUS = 0.1  # a taught phrase outweighs a library example as close
+LEARNED_CLOSENESS = 0.6  # ... on questions at least this close to it (chosen on the dev split: 0.6 lifted, 0.7 did nothing)
+COMMUNITY = re.compile(r"\b(?:player|people|community|folk|user|message|post|review|ticket|chat|discord|steam|"
+                       r"reddit|patch|update|hotfix|game|server|channel|ppl|crowd|anyone|everyone)s?\b")
 NO_QUERY = 0.30  # below this closeness, with no word naming an intent, the question maps to nothing
 KNOWN_WORDS = {w for ex in EXAMPLES.values() for e in ex for w in e.split()} | {
     w for cues in CUES.values() for c in cues for w in c.split()}
@@ -113,15 +119,18 @@ class Translation:
 
 def _normal(text: str) -> str:
     """Lower case, curly quotes straightened, abbreviations spelled out, likely typos of the library's
-    own words fixed (rapidfuzz; only words it does not know, five letters or more)."""
-    from rapidfuzz import fuzz, process
+    own words fixed (rapidfuzz's Damerau-Levenshtein: "topcis", "sentimnet"; only words it does not know,
+    five letters or more, never into a longer word that starts with it)."""
+    from rapidfuzz import process
+    from rapidfuzz.distance import DamerauLevenshtein
     t = text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("# of", "number of")
     t = re.sub(r"(\w)'s\b", r"\1", t)
     out = []
     for w in re.findall(r"#?[\w.\-/]+|[?!,]", t):
         w = ABBREVIATIONS.get(w, w)
         if len(w) >= 5 and w.isalpha() and w not in KNOWN_WORDS:
-            hit = process.extractOne(w, KNOWN_WORDS, scorer=fuzz.ratio, score_cutoff=80)
+            hit = process.extractOne(w, KNOWN_WORDS, scorer=DamerauLevenshtein.normalized_similarity,
+                                     score_cutoff=TYPO_SIMILARITY)
             if hit and not (hit[0].startswith(w) or w.startswith(hit[0])):  # "season" is not "seasonal"
                 w = hit[0]
         out.append(w)
@@ -246,6 +255,10 @@ def _period(text: str, vocab: Vocabulary, comparing: bool) -> tuple[dict[str, An
         if comparing and len(found) == 2:
             (ma, a), (mb, b) = sorted(found, key=lambda x: -x[1])  # the later month first, versus the earlier
             return {**_month(a, end), "versus": tuple(_month(b, end).values())}, [ma.span(), mb.span()]
+        if m := re.search(r"\b(?:on )?(?:the )?(\d{1,2})(?:st|nd|rd|th)? (?:of )?(" + months + r")\b", text):
+            month = MONTHS[m.group(2)]
+            day = datetime(_year(month, end), month, int(m.group(1)), tzinfo=timezone.utc)
+            return {"since": _iso(day), "until": _iso(day + timedelta(days=1))}, [m.span()]
         if found:
             mm, month = found[0]
             if mm.group(2):
@@ -258,7 +271,26 @@ def _period(text: str, vocab: Vocabulary, comparing: bool) -> tuple[dict[str, An
             if len(dates) >= 2:
                 return {"since": dates[0], "until": dates[1]}, [m.span()]
             return {"since": dates[0], "until": "all"}, [m.span()]
+        return _written_dates(text, end)
     return None, spans
+
+
+def _written_dates(text: str, end: datetime) -> tuple[dict[str, Any] | None, list[tuple[int, int]]]:
+    """Dates written other ways ("4/15", "15.04.2025"), by dateparser, relative to the data's end; only
+    phrases with a digit that are not a duration count (dateparser reads "may", "second" and "7 days" as dates). One date is that
+    day; two are the period between them."""
+    from dateparser.search import search_dates
+    found = search_dates(text, languages=["en"], settings={"RELATIVE_BASE": end.replace(tzinfo=None),
+                                                           "PREFER_DATES_FROM": "past"}) or []
+    days = [(phrase, d) for phrase, d in found if re.search(r"\d", phrase)  # a duration is not a date:
+            and not re.fullmatch(r"(?:in |for )?\d+\s*(?:day|week|month|year|hour|minute)s?(?: ago)?", phrase.strip())]
+    spans = [(text.find(p), text.find(p) + len(p)) for p, _ in days]
+    if len(days) >= 2:
+        return {"since": days[0][1].strftime("%Y-%m-%d"), "until": days[1][1].strftime("%Y-%m-%d")}, spans
+    if days:
+        day = days[0][1]
+        return {"since": day.strftime("%Y-%m-%d"), "until": (day + timedelta(days=1)).strftime("%Y-%m-%d")}, spans
+    return None, []
 
 
 def _year(month: int, end: datetime) -> int:
@@ -353,28 +385,26 @@ class Library:
             cls._cache[key] = cls(encode)
         return cls._cache[key]
 
-    def scores(self, question: str, learned: list[tuple[str, str, str]]) -> tuple[dict[str, float], tuple[str, str] | None]:
-        """Each intent's closeness to the question (its best example), and the learned phrase that wins
-        (phrase, query) when one is the closest example of all."""
-        import numpy as np
+    def scores(self, question: str, learned: list[tuple[str, str]]) -> dict[str, float]:
+        """Each intent's closeness to the (masked) question: its closest example, the library's or a
+        learned phrase's (`learned`: (masked phrase, intent)), a learned one counting LEARNED_BONUS more."""
         q = self.encode([question])[0]
-        sims = self.vectors @ q
         best: dict[str, float] = {}
-        for (intent, _), s in zip(self.texts, sims.tolist()):
+        for (intent, _), s in zip(self.texts, (self.vectors @ q).tolist()):
             best[intent] = max(best.get(intent, -1.0), s)
-        won = None
-        if learned:
-            lv = self.encode([p for p, _, _ in learned])
-            ls = lv @ q
-            i = int(np.argmax(ls))
-            if ls[i] >= max(best.values()) and ls[i] >= 0.8:
-                won = (learned[i][0], learned[i][2])
-                best[learned[i][1]] = max(best.get(learned[i][1], -1.0), float(ls[i]) + 0.2)
-        return best, won
+        if learned:  # a taught phrase speaks for its intent on questions that say nearly the same
+            for (_, intent), s in zip(learned, (self.encode([p for p, _ in learned]) @ q).tolist()):
+                if intent and s >= LEARNED_CLOSENESS:
+                    best[intent] = max(best.get(intent, -1.0), s + LEARNED_BONUS)
+        return best
 
 
 def _cue_hits(text: str) -> dict[str, int]:
-    return {intent: sum(c in f" {text} " for c in cues) for intent, cues in CUES.items()}
+    """How many of each intent's words the text uses: a cue is a word or a stem with an inflection ("anomal"
+    in "anomalies", "complain" in "complaints"), never the start of another word ("count" in "country")."""
+    padded = f" {text} "
+    return {intent: sum(bool(re.search(r"(?<![\w#])" + re.escape(c.strip()) + INFLECTION, padded)) for c in cues)
+            for intent, cues in CUES.items()}
 
 
 def _nudges(text: str, masked: str, found: dict[str, str]) -> dict[str, float]:
@@ -466,6 +496,20 @@ def compose(intent: str, question: str, text: str, period: dict[str, Any] | None
     return None
 
 
+def _read(question: str, words: Vocabulary) -> tuple[str, dict[str, str], list[str], dict[str, Any] | None,
+                                                     list[tuple[int, int]], str]:
+    """(normalised text, filters, personas named, period, the period's spans, the text with its names
+    masked: what the intent is read from)."""
+    text = _normal(question)
+    comparing = bool(re.search(r"\bcompare|\bvs\b|\bversus\b|\bdiffer", text))
+    found, personas, fspans = _filters(text, words)
+    period, pspans = _period(text, words, comparing)
+    masked = " ".join(_blank(text, pspans + fspans).split()) or text
+    for phrase, _ in words.persona_phrases():
+        masked = re.sub(r"(?<![\w#])" + re.escape(phrase) + r"(?![\w])", "they", masked)
+    return text, found, personas, period, pspans, masked
+
+
 def translate(question: str, vocab: dict[str, Any], encode: Any, key: Any = None,
               learned: list[tuple[str, str, str]] | None = None) -> Translation:
     """The query `question` means in a workspace whose names are `vocab` (Workspace.vocabulary), by the
@@ -474,23 +518,18 @@ def translate(question: str, vocab: dict[str, Any], encode: Any, key: Any = None
     from .reader import read_one
     started = time.perf_counter()
     words = Vocabulary(vocab)
-    text = _normal(question)
-    comparing = bool(re.search(r"\bcompare|\bvs\b|\bversus\b|\bdiffer", text))
-    found, personas, fspans = _filters(text, words)
-    period, pspans = _period(text, words, comparing)
-    masked = " ".join(_blank(text, pspans + fspans).split()) or text
-    for phrase, _ in words.persona_phrases():
-        masked = re.sub(r"(?<![\w#])" + re.escape(phrase) + r"(?![\w])", "they", masked)
-    scores, won = Library.of(encode, key).scores(masked, learned or [])
+    text, found, personas, period, pspans, masked = _read(question, words)
+    own = {phrase: q for phrase, _, q in learned or []}
+    said = " ".join(re.findall(r"[\w#.\-]+", question.lower()))
+    if said in own:  # this very question was taught: its query, as taught
+        return Translation(question, own[said], 1.0, intent_of(own[said]), {}, [], "a phrase you (or your team)"
+                           " taught", learned=said, seconds=time.perf_counter() - started)
+    scores = Library.of(encode, key).scores(masked, [(_read(p, words)[5], i) for p, i, _ in learned or []])
     cues = _cue_hits(text)
     nudges = _nudges(text, masked, found)
     total = {i: scores[i] + 0.12 * min(cues.get(i, 0), 2) + nudges.get(i, 0.0) for i in scores}
     ranked = sorted(total, key=lambda i: -total[i])
     slots = {"period": period, "filters": found, "personas": personas}
-    if won:
-        query = _refill(won[1], period, found)
-        return Translation(question, query, 0.95, next(iter(ranked)), slots, [], f"a learned phrase: {won[0]!r}",
-                           learned=won[0], seconds=time.perf_counter() - started)
     candidates = []
     for intent in ranked:
         q = compose(intent, question, text, period, found, personas, " ".join(_blank(text, pspans).split()))
@@ -498,28 +537,23 @@ def translate(question: str, vocab: dict[str, Any], encode: Any, key: Any = None
             read_one(q)  # the reader checks what is shown is pilang
             candidates.append({"intent": intent, "query": q, "score": round(total[intent], 3)})
     top = candidates[0] if candidates else None
-    sure = top is not None and (top["score"] >= NO_QUERY or cues.get(top["intent"], 0) > 0)
+    about_us = bool(period or found or personas or COMMUNITY.search(text))  # a question about the community at all
+    named = top is not None and cues.get(top["intent"], 0) > 0
+    sure = top is not None and (named or (top["score"] >= NO_QUERY and about_us))
     confidence = 0.0
     if top is not None:
         second = candidates[1]["score"] if len(candidates) > 1 else 0.0
         confidence = max(0.0, min(1.0, 0.5 + (top["score"] - second) * 2.5)) * min(1.0, top["score"] / 0.6)
     why = (f"asks for {top['intent']} (closest examples, {top['score']:.2f}); " if top else "") + ", ".join(
         f"{k} {v}" for k, v in (("period", _period_text(period)), ("filters", _filters_text(found))) if v)
+    offered = [{"query": c["query"], "intent": c["intent"], "score": c["score"]} for c in candidates[1:4]]
+    if not sure:  # the closest it can make, and a search for the words themselves
+        offered = [{"query": c["query"], "intent": c["intent"], "score": c["score"]} for c in candidates[:3]]
+        offered.append({"query": f"(search {_quote(question.strip())} :k 10)", "intent": "search", "score": None})
     return Translation(question, top["query"] if sure and top else None, round(confidence, 3) if sure else 0.0,
-                       top["intent"] if sure and top else None, slots,
-                       [{"query": c["query"], "intent": c["intent"], "score": c["score"]} for c in candidates[1:4]]
-                       if sure else [{"query": c["query"], "intent": c["intent"], "score": c["score"]} for c in candidates[:3]],
+                       top["intent"] if sure and top else None, slots, offered,
                        why if sure else "no intent is close enough: the closest queries are offered instead",
                        seconds=time.perf_counter() - started)
-
-
-def _refill(query: str, period: dict[str, Any] | None, found: dict[str, str]) -> str:
-    """A learned query with this question's period and filters in place of the ones it was learned with."""
-    if query.startswith("(query (type analytics)"):
-        target = re.search(r"\(target ([^)\s]+)\)", query)
-        if target:
-            return _analytics(target.group(1), period, found)
-    return query
 
 
 def intent_of(query: str) -> str | None:
@@ -542,3 +576,47 @@ def intent_of(query: str) -> str | None:
             return "reaction"
         return {"player-churn": "churn", "player-risk": "risk"}.get(what, "reaction")
     return None
+
+
+def _encoder(ws: Any) -> tuple[Any, Any]:
+    """The workspace's embedder as (encode, the library cache's key)."""
+    return ws.embedder().encode, (ws.embed_name, ws.embed_precision)
+
+
+def translate_in(ws: Any, question: str, developer: str | None = None) -> Translation:
+    """`translate` in a workspace: its names (personas found first if there are none yet and there are
+    players to find them in), its embedder, and the developer's and the team's learned phrases."""
+    from pilang_engine.api import ensure_personas, learned_phrases
+    vocab = ws.vocabulary()
+    if not vocab["personas"] and vocab["last"] is not None:
+        try:
+            ensure_personas(ws)
+            vocab = ws.vocabulary()
+        except Exception:  # noqa: BLE001 (too few players: questions without personas still translate)
+            pass
+    encode, key = _encoder(ws)
+    return translate(question, vocab, encode, key, learned_phrases(ws, developer))
+
+
+def show(t: Translation, color: bool = False) -> str:
+    """The translation as the front ends show it: the query (highlighted on a terminal), or why none."""
+    if t.query is None:
+        lines = [f"; no query for {t.question!r}: {t.why}"]
+        lines += [f";   maybe {a['query']}" for a in t.alternatives]
+        return "\n".join(lines)
+    text = t.query
+    if color:
+        from pygments import highlight
+        from pygments.formatters import TerminalFormatter
+        from pygments.lexers import SchemeLexer
+        text = highlight(text, SchemeLexer(), TerminalFormatter()).rstrip("\n")
+    return f"; {t.question.strip()}  =>  (confidence {t.confidence:.2f})\n{text}"
+
+
+def as_form(text: str) -> str:
+    """`? a question` (the REPL's and the kernel's plain-words prompt) as the form `(ask "a question")`;
+    any other input as it is."""
+    stripped = text.strip()
+    if stripped.startswith("?") and len(stripped) > 1:
+        return "(ask " + _quote(stripped[1:].strip()) + ")"
+    return text

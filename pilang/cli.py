@@ -535,7 +535,56 @@ def reference() -> str:
     return "\n".join(out)
 
 
-SUBCOMMANDS = {"bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate,
+def ask(argv: Sequence[str], before: argparse.Namespace) -> int:
+    """`pilang ask [--dry-run] QUESTION...`: a question in plain words becomes the query it means, shown, then run."""
+    parser = argparse.ArgumentParser(prog="pilang ask", parents=[common_options(before)],
+                                     description="Translate a question in plain words into the pilang query it means"
+                                                 " (resolved against the workspace's personas, channels, sources and"
+                                                 " patches), show it, then run it. With --json: one object with query,"
+                                                 " confidence, intent, alternatives, why and (when run) answer.")
+    parser.add_argument("question", nargs="+", help="the question, e.g. what are players upset about since the last patch?")
+    parser.add_argument("--dry-run", action="store_true", help="only show the query; do not run it")
+    args = parser.parse_args(argv)
+    from .ask import show, translate_in
+    from .learner import developer
+    from .output.notation import write_string
+    from .output.tojson import json_value
+    from .session import Session
+    question = " ".join(args.question)
+    out = sys.stdout
+    with reported("ask", args):
+        session = Session(workspace=args.workspace)
+        t = translate_in(session.engine.workspace(), question, developer())
+        doc = {k: v for k, v in t.as_dict().items() if k != "slots"}
+        if t.query is None:
+            if args.json:
+                print_json(doc)
+            else:
+                print(show(t), file=sys.stderr)
+            return 1
+        if args.dry_run:
+            print_json(doc) if args.json else print(show(t, color=out.isatty()))
+            return 0
+        if args.json:
+            sys.stdout = sys.stderr  # what the query prints goes to stderr; stdout carries one JSON object
+        else:
+            print(show(t, color=out.isatty()))
+        try:
+            value = session.eval_text(t.query, "<ask>")
+        except PilangError as err:
+            print(err.render(), file=sys.stderr)
+            return 1
+        finally:
+            sys.stdout = out
+        if args.json:
+            print_json({**doc, "answer": json_value(value)})
+        elif value is not None:
+            print(write_string(value))
+        session.say_notes()
+    return 0
+
+
+SUBCOMMANDS = {"ask": ask, "bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate,
                "report": report, "sync": sync, "watch": watch, "serve": serve, "token": token, "export": export}
 
 

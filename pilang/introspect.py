@@ -21,13 +21,17 @@ HELP = """pilang REPL commands:
   ,time EXPR     evaluate EXPR and print how long it took
   ,workspace DIR switch to the workspace in DIR (without DIR: say which one is in use)
   ,voice FILE    transcribe a spoken question, show the query made of it, and run it
+  ? QUESTION     a question in plain words: the query it means is shown, then run (as (ask "QUESTION"))
   ,quit          leave (Ctrl-D also does)
 Enter runs the input once it holds complete forms; Alt-Enter (or Esc Enter) inserts a newline.
 Ctrl-C interrupts a running evaluation, or clears the line at the prompt. Ctrl-R searches history."""
 
 
 def completeness(text: str) -> tuple[str, str]:
-    """("complete" | "incomplete" | "invalid", indent for the next line), as the reader sees `text`."""
+    """("complete" | "incomplete" | "invalid", indent for the next line), as the reader sees `text`; a
+    plain-words question (`? ...`) is one line, complete."""
+    if text.lstrip().startswith("?"):
+        return "complete", ""
     try:
         read(text, "<check>")
     except PilangError as err:

@@ -93,6 +93,32 @@ class Learner:
         self.fixed_candidates: Any = None
         self.notes: list[str] = []  # said after the answer they follow (`take_notes`), each offer once
         self.offered: set[str] = set()
+        self.last_ask: tuple[Any, float] | None = None  # the last plain-words translation shown, and when
+
+    def asked(self, translation: Any) -> None:
+        """A question became `translation` (pilang/ask.py): the next query run within the learner's clarify
+        time, if it differs from the one shown, is taken as the developer's correction of it."""
+        self.last_ask = (translation, time.monotonic())
+
+    def _learn_phrase(self, ws: Any, query: str, why: str) -> None:
+        from pilang_engine.api import learn_phrase
+
+        from .ask import intent_of
+        t = self.last_ask[0] if self.last_ask else None
+        self.last_ask = None
+        if t is None:
+            return
+        done = learn_phrase(ws, self.developer, t.question, query, intent_of(query), why)
+        if done:
+            self.notes.append(f"; learned: {t.question.strip()!r} means {query} for you"
+                              + (" and now the team" if done["promoted"] else "")
+                              + f" ((undo-learning {done['log']}) undoes it)")
+
+    def rated(self, rating: int) -> None:
+        """A rating of 4 or 5 of an asked question's answer confirms what it was translated to."""
+        ws = self.workspace()
+        if ws is not None and self.last_ask and self.last_ask[0].query and rating >= 4:
+            self._learn_phrase(ws, self.last_ask[0].query, f"the answer to the translated query was rated {rating}")
 
     def workspace(self) -> Any | None:
         """The workspace if this session has opened it (recording never opens one)."""
@@ -123,6 +149,14 @@ class Learner:
         head = form.car.name if type(form) is Pair and type(form.car) is Symbol else None
         if ws is None or head in LEARNER_FORMS:
             return
+        if head in ("query", "search") and self.last_ask is not None and error is None:
+            t, when = self.last_ask
+            edited = " ".join(write_string(form).split())
+            from pilang_engine.api import learning_params
+            if time.monotonic() - when <= learning_params(ws)["clarify_seconds"] and edited != t.query:
+                self._learn_phrase(ws, edited, f"the developer edited the query {t.query} and ran {edited}")
+        elif head != "ask":
+            self.last_ask = None
         from pilang_engine.api import record_interaction as record
         qtype, qtarget = query_parts(form)
         expansion = self.session.expand_1(form)[0] if head else form

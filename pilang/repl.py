@@ -53,8 +53,9 @@ def run_command(session: Session, line: str, out: TextIO) -> bool:
 def _eval_print(session: Session, text: str, name: str, out: TextIO, pretty: bool = False) -> int:
     """Evaluate one input; print its value (unless nil) or its error. 1 after an error. `pretty` (the
     interactive REPL) prints a long map as a key/value table; a pipe gets the written form."""
+    from .ask import as_form
     try:
-        value = session.eval_text(text, name)
+        value = session.eval_text(as_form(text), name)
     except PilangError as err:
         out.flush()
         print(err.render(), file=sys.stderr)
@@ -79,7 +80,7 @@ def pipe_repl(session: Session, stdin: TextIO = sys.stdin, stdout: TextIO = sys.
     status, buffer, n = 0, "", 0
     for line in stdin:
         buffer += line
-        if buffer.strip() and is_complete(buffer):
+        if buffer.strip() and (buffer.lstrip().startswith("?") or is_complete(buffer)):
             n += 1
             status = _eval_print(session, buffer, f"<stdin-{n}>", stdout) or status
             buffer = ""
@@ -123,7 +124,7 @@ def make_prompt(session: Session, **kwargs: Any) -> Any:
         buf = event.current_buffer
         text = buf.document.text
         status, indent = completeness(text)
-        if text.strip() and not text.strip().startswith(",") and status == "incomplete":
+        if text.strip() and not text.strip().startswith((",", "?")) and status == "incomplete":
             buf.insert_text("\n" + indent)
         else:
             buf.validate_and_handle()
@@ -143,7 +144,7 @@ def make_prompt(session: Session, **kwargs: Any) -> Any:
 def repl(session: Session, prompt: Any = None, out: TextIO = sys.stdout) -> int:
     """The interactive loop: errors print with their caret and every definition survives."""
     prompt = prompt or make_prompt(session)
-    out.write("pilang — ,help for commands, Ctrl-D to leave\n")
+    out.write("pilang — ,help for commands, ? a question in plain words, Ctrl-D to leave\n")
     if getattr(session, "remote", False):
         me = session.whoami()
         out.write(f"connected to {session.url} as {me['developer']} ({me['role']})\n")

@@ -11,12 +11,12 @@ from pilang.registry import defined_in
 from pilang.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAINS = {"pilang.prims.workspace", "pilang.prims.analytics", "pilang.prims.personas", "pilang.prims.spectral",
+DOMAINS = {"pilang.prims.workspace", "pilang.prims.questions", "pilang.prims.analytics", "pilang.prims.personas", "pilang.prims.spectral",
            "pilang.prims.learning", "pilang.prims.media", "pilang.prims.evaluation", "pilang.prims.control",
            "pilang.prims.io", "pilang.prims.lists", "pilang.prims.maps", "pilang.prims.numbers",
            "pilang.prims.strings", "pilang.output.rich"}
 ENGINE_DOMAINS = {"search": "workspace", "ingest": "workspace", "routing": "workspace", "analyze": "analytics",
-                  "personas": "personas", "ask": "personas", "churn": "personas", "predict-reaction": "personas",
+                  "personas": "personas", "ask-persona": "personas", "ask": "questions", "churn": "personas", "predict-reaction": "personas",
                   "train": "spectral", "risk": "spectral", "rate": "learning", "choose-route": "learning",
                   "transcribe": "media", "search-images": "media"}
 

@@ -559,3 +559,18 @@ def test_an_ingest_while_others_query_never_fails_a_query_or_shows_half_a_batch(
     assert len(seen) > 20
     assert set(seen) <= allowed, sorted(set(seen) - allowed)[:5]
     assert max(seen) == base + n  # every row arrived, none lost
+
+
+def test_a_question_in_plain_words_is_translated_and_run_in_the_developers_session(client: TestClient,
+                                                                                    team: dict[str, Any]) -> None:
+    """POST /v1/ask: the same translator as `pilang ask`; with run, the query's evaluation under it."""
+    auth = {"Authorization": f"Bearer {team['tokens']['alice']}"}
+    r = client.post("/v1/ask", json={"question": "how many messages last week in #help", "run": False}, headers=auth)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert doc["query"] == ("(query (type analytics) (target volume) (parameters (context last-week) (filters"
+                            " (channel help))))") and "answer" not in doc and doc["confidence"] > 0
+    r = client.post("/v1/ask", json={"question": "how many messages last week in #help"}, headers=auth)
+    assert r.status_code == 200 and r.json()["answer"]["ok"], r.text
+    r = client.post("/v1/ask", json={"question": "tell me a joke", "run": True}, headers=auth)
+    assert r.status_code == 200 and r.json()["query"] is None and r.json()["alternatives"]

@@ -2,7 +2,7 @@
 
 Core values: control, io, lists, maps, numbers, strings. The language itself: evaluation (eval,
 macroexpand, doc). The engine's domains: workspace (ingest, search, routing), analytics, personas
-(personas, answers, predictions, churn, comparisons), spectral (models), learning (the tetration
+(personas, answers, predictions, churn, comparisons), questions (plain words to a query), spectral (models), learning (the tetration
 learner), media (voice, images). Rich values (html, plot, table, show) live in pilang/output/rich.py."""
 from ..output import rich  # noqa: F401  (registration side effect)
 from . import (  # noqa: F401
@@ -16,6 +16,7 @@ from . import (  # noqa: F401
                media,
                numbers,
                personas,
+               questions,
                spectral,
                strings,
                workspace,

@@ -26,6 +26,8 @@ def rate(s: Any, *args: Any) -> Any:
     target, rating = (ints[0], ints[1]) if len(ints) == 2 else (None, ints[0])
     out = s.engine.guard(run)(s.engine.workspace(), s.learner.id, rating, comment, target, s.learner.candidates(),
                               developer=s.learner.developer)
+    if target is None:
+        s.learner.rated(rating)
     return {Keyword(k): v for k, v in out.items()}
 
 

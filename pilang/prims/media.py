@@ -31,18 +31,25 @@ def transcribe(s: Any, path: Any) -> dict[Any, Any]:
 
 @session_primitive("voice->query", paths={"path": "read"})
 def voice_to_query(s: Any, path: Any) -> list[Any]:
-    """[transcript query-source rule]: the query a spoken question asks, not yet run."""
-    from pilang_engine.api import to_query
+    """[transcript query-source why]: the query a spoken question asks (the typed questions' translator,
+    pilang/ask.py), not yet run; query-source is nil when the words map to no query."""
+    from ..ask import translate_in
+    from ..learner import developer
     text = _heard(s, path)["text"]
-    query, rule = to_query(text, s.engine.persona_names())
-    return [text, query, rule]
+    t = s.engine.guard(translate_in)(s.engine.workspace(), text, developer())
+    s.learner.asked(t)
+    return [text, t.query, t.why]
 
 
 @session_primitive("voice-query", paths={"path": "read"})
 def voice_query(s: Any, path: Any) -> Any:
-    """Transcribe a spoken question, show the transcript and the query made of it, and run it."""
-    text, query, rule = voice_to_query(s, path)
-    print(f"; heard: {text}\n; query ({rule}): {query}", file=sys.stderr)
+    """Transcribe a spoken question, show the transcript and the query made of it, and run it (a question
+    that maps to no query is an error that offers the closest ones)."""
+    text, query, why = voice_to_query(s, path)
+    if query is None:
+        from ..ask import show
+        raise PilangError("value", f"heard: {text}\n" + show(s.learner.last_ask[0]).replace("; ", "", 1))
+    print(f"; heard: {text}\n; query ({why}): {query}", file=sys.stderr)
     value = None
     for form, span in read(query, "<voice>"):
         value = s._eval_toplevel(form, span)

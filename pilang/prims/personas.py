@@ -45,12 +45,12 @@ def persona_names(s: Any, *, fit: Any = False) -> Any:
     return from_iter(Symbol(n) for n in s.engine.persona_names())
 
 
-@session_primitive("ask")
-def ask(s: Any, name: Any, question: Any, *, phrase: Any = False, handler: Any = None) -> Result:
+@session_primitive("ask-persona")
+def ask_persona(s: Any, name: Any, question: Any, *, phrase: Any = False, handler: Any = None) -> Result:
     """A persona's answer to a question, in its voice, from its own messages (with quotes)."""
     from pilang_engine.api import ask as run
     if type(question) is not str:
-        raise PilangError("type", "ask needs the question as a string")
+        raise PilangError("type", "ask-persona needs the question as a string")
     out = s.engine.guard(run)(s.engine.workspace(), to_python(name), question, phrase=bool(phrase))
     return as_result(out, handler, "ask")
 

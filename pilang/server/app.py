@@ -72,6 +72,11 @@ class CompleteRequest(BaseModel):
     cursor: int | None = Field(None, description="where the cursor is (default: the end)")
 
 
+class AskRequest(BaseModel):
+    question: str = Field(description="a question in plain words, e.g. what are players upset about since the last patch?")
+    run: bool = Field(True, description="run the query it becomes (false: only translate)")
+
+
 class RateRequest(BaseModel):
     rating: int = Field(ge=1, le=5)
     interaction: int | None = Field(None, description="an interaction id (default: the last query)")
@@ -186,6 +191,29 @@ def create_app(workspace: str | Path, limits: Limits | None = None, imports: tup
         return Response(doc, media_type="application/json")
 
     counter = iter(range(1, 1 << 62))
+
+    @app.post(f"/{API}/ask", tags=["language"])
+    def ask(body: AskRequest, me: Identity = Depends(admitted)) -> Any:
+        """A question in plain words: the query it means (`query`, `confidence`, `intent`, `alternatives`,
+        `why`: as `pilang --json ask --dry-run`), and with `run` the evaluation of that query (`answer`, as
+        /v1/eval answers), in the developer's own session, where a correction they run next is learned."""
+        started = time.perf_counter()
+        quoted = '"' + body.question.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        try:
+            _, doc = run(me, "eval", f"(ask {quoted} :run #f)", "<ask>", None, False)
+        except Ended as ended:
+            return _ended(ended, me, started)
+        translated = json.loads(doc)
+        if not translated["ok"]:
+            raise HTTPException(422, translated["error"])
+        out = translated["values"][-1]
+        if body.run and out.get("query"):
+            try:
+                _, answer = run(me, "eval", out["query"], "<ask>", None, False)
+            except Ended as ended:
+                return _ended(ended, me, started)
+            out["answer"] = json.loads(answer)
+        return out
 
     @app.post(f"/{API}/interrupt", tags=["language"])
     async def interrupt(me: Identity = Depends(who)) -> dict[str, Any]:
