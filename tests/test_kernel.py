@@ -53,6 +53,14 @@ class PilangKernelTests(jupyter_kernel_test.KernelTests):
         assert traceback[0].startswith("<cell-") and ":1:15: type error" in traceback[0]
         assert traceback[1] == "  (define (f x) (car x))" and traceback[2].strip() == "^" * 7
 
+    def test_a_plain_words_question_shows_its_query(self) -> None:
+        """`? ...` in a cell goes through the same translator as `pilang ask` (the workspace is empty: the
+        query is shown, then its run says there is nothing to count)."""
+        self.flush_channels()
+        reply, outputs = self.execute_helper("? how many messages last week")
+        printed = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+        assert "(query (type analytics) (target volume) (parameters (context last-week)))" in printed, outputs
+
     def test_definitions_survive_errors(self) -> None:
         self.flush_channels()
         self.execute_helper("(define kept 41)")

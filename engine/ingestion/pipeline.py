@@ -16,7 +16,7 @@ from typing import Any
 
 from ..media.voice import AUDIO
 from ..workspace.derived import forget
-from ..workspace.files import kill_point
+from ..workspace.files import content_hash, kill_point
 from ..workspace.progress import counting, track
 from ..workspace.progress import wanted as progress_wanted
 from ..workspace.store import Workspace, dumps
@@ -71,10 +71,6 @@ class Report:
             lines.append("  personas: " + ", ".join(f"{k} {v}" for k, v in self.personas.items()))
         lines += [f"  error: {e}" for e in self.errors]
         return "\n".join(lines)
-
-
-def content_hash(text: str) -> str:
-    return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def expand(paths: Iterable[str | Path]) -> Iterator[Path]:

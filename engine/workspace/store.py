@@ -334,6 +334,42 @@ class Workspace:
         order = "size DESC" if by == "size" else "name"
         return [r[0] for r in self.db.execute(f"SELECT name FROM personas ORDER BY {order}")]
 
+    def edit_message(self, source: str, external_id: str, text: str, edited: float | None) -> int | None:
+        """A message edited on its platform: the new text replaces the old, which is kept in the message's
+        meta `versions` (with when it was replaced); its vector leaves the index until the new text is
+        embedded. The message's id, or None when it is not stored (or the text is unchanged)."""
+        from .files import content_hash
+        row = self.db.execute("SELECT id, text, meta FROM messages WHERE source = ? AND external_id = ?",
+                              [source, external_id]).fetchone()
+        if row is None or row[1] == text:
+            return None
+        meta = json.loads(row[2] or "{}")
+        meta["versions"] = [*meta.get("versions", []), {"text": row[1], "replaced": edited}]
+        meta["edited"] = edited
+        with self.transaction():
+            self.db.execute("UPDATE messages SET text = ?, content_hash = ?, meta = ? WHERE id = ?",
+                            [text, content_hash(text), json.dumps(meta), row[0]])
+        self.vector_index().forget([row[0]])
+        return int(row[0])
+
+    def delete_message(self, source: str, external_id: str, deleted: float | None) -> int | None:
+        """A message deleted on its platform: kept (its time, author and thread still count) but marked
+        deleted, its text and every earlier version removed, and its vector out of the index, so search
+        never finds it. The message's id, or None when it is not stored or already deleted."""
+        row = self.db.execute("SELECT id, meta FROM messages WHERE source = ? AND external_id = ?",
+                              [source, external_id]).fetchone()
+        if row is None:
+            return None
+        meta = json.loads(row[1] or "{}")
+        if meta.get("deleted"):
+            return None
+        meta = {k: v for k, v in meta.items() if k != "versions"} | {"deleted": deleted}
+        with self.transaction():
+            self.db.execute("UPDATE messages SET text = '', content_hash = NULL, meta = ? WHERE id = ?",
+                            [json.dumps(meta), row[0]])
+        self.vector_index().forget([row[0]])
+        return int(row[0])
+
     def vocabulary(self) -> dict[str, Any]:
         """The names a question about this workspace may use: its sources, channels, personas, dated
         changes (title, time, kind) and the span of its data (what plain-words questions resolve against)."""

@@ -152,6 +152,19 @@ class VectorIndex:
         self.checked = True
         return int(missing.size)
 
+    def forget(self, ids: list[int]) -> None:
+        """Take these messages' vectors out of the index (an edited or deleted message): removed in place
+        from a flat index; an HNSW index cannot remove, so it is rebuilt from the database on next sync."""
+        if not ids:
+            return
+        self.load()
+        index = self._own()
+        try:
+            index.remove_ids(_faiss().IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+        except RuntimeError:
+            self.index = self._new(self.dim(), 0)
+        self.save()
+
     def save(self) -> None:
         """Write atomically: the old index stays valid until the new one is complete."""
         self.meta["count"] = int(self.index.ntotal)
