@@ -59,6 +59,7 @@ EXPORTS: dict[str, str] = {
     "offered_shapes": "learning.shapes:offered", "rewrite": "learning.shapes",
     "learning_entries": "learning:entries", "learning_params": "learning:params", "undo_learning": "learning:undo", "freeze_learning": "learning:freeze",
     "routing_scores": "learning.bandit:scores", "choose_route": "learning.bandit:choose",
+    "Gateway": "connectors.gateway", "GatewayFatal": "connectors.gateway",
     "learn_phrase": "learning.phrases:learn", "learned_phrases": "learning.phrases:active",
     # measured quality
     "evaluate": "evaluation.suite", "evaluation_markdown": "evaluation.suite:markdown",
@@ -86,6 +87,7 @@ if TYPE_CHECKING:  # the same names, for static analysis (tests/test_layout.py k
     from .learning.bandit import choose as choose_route
     from .learning.bandit import scores as routing_scores
     from .learning.interactions import rate
+    from .connectors.gateway import Gateway, GatewayFatal
     from .learning.phrases import active as learned_phrases
     from .learning.phrases import learn as learn_phrase
     from .learning.interactions import record as record_interaction

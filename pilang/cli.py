@@ -535,6 +535,56 @@ def reference() -> str:
     return "\n".join(out)
 
 
+def stream(argv: Sequence[str], before: argparse.Namespace) -> int:
+    """`pilang stream discord --guild ID [--channel ID...] [--duration S]`: hold Discord's gateway open and store messages as they are said."""
+    parser = argparse.ArgumentParser(prog="pilang stream", parents=[common_options(before)],
+                                     description="Stream a Discord guild in real time as a bot (the gateway): messages,"
+                                                 " edits and deletes are stored as they happen and searchable within"
+                                                 " seconds; after a drop the stream resumes, and a new session catches up"
+                                                 " over REST from the last stored message. Ctrl-C stops it.")
+    parser.add_argument("kind", choices=["discord"])
+    parser.add_argument("--guild", required=True, help="the guild (server) id")
+    parser.add_argument("--channel", action="append", help="only this channel id (repeatable; default: every channel)")
+    parser.add_argument("--token-env", default="DISCORD_TOKEN", help="the environment variable holding the bot token")
+    parser.add_argument("--api-base", help="Discord's REST base URL (a proxy, or a test server)")
+    parser.add_argument("--gateway", help="the gateway's URL (default: asked of GET /gateway/bot)")
+    parser.add_argument("--duration", type=_every, help="stop after this long (15m, 1h, 90s); default: until Ctrl-C")
+    args = parser.parse_args(argv)
+    import asyncio
+    import os
+
+    from pilang_engine.api import Gateway, GatewayFatal
+    token = os.environ.get(args.token_env)
+    if not token:
+        print(f"pilang stream: no bot token: set the environment variable {args.token_env}", file=sys.stderr)
+        return 1
+    with reported("stream", args, interrupted="every message stored is kept; run the same command to go on"):
+        ws = open_workspace(args, create=True)
+        options = {"api_base": args.api_base} if args.api_base else {}
+        gw = Gateway(ws, token, args.guild, args.channel, url=args.gateway, token_env=args.token_env, **options)
+
+        async def run() -> Any:
+            stop = asyncio.Event()
+            if args.duration:
+                asyncio.get_running_loop().call_later(args.duration, stop.set)
+            return await gw.run(stop)
+        try:
+            stats = asyncio.run(run())
+        except GatewayFatal as exc:
+            print(f"pilang stream: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            gw.flush(force=True)
+            stats = gw.stats
+        if args.json:
+            print_json(stats.as_dict())
+        else:
+            d = stats.as_dict()
+            print(f"streamed: {d['stored']} messages stored ({d['caught_up']} by catch-up), {d['edited']} edited,"
+                  f" {d['deleted']} deleted; {d['connections']} connections, {d['resumes']} resumes")
+    return 0
+
+
 def ask(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang ask [--dry-run] QUESTION...`: a question in plain words becomes the query it means, shown, then run."""
     parser = argparse.ArgumentParser(prog="pilang ask", parents=[common_options(before)],
@@ -585,7 +635,7 @@ def ask(argv: Sequence[str], before: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS = {"ask": ask, "bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate,
-               "report": report, "sync": sync, "watch": watch, "serve": serve, "token": token, "export": export}
+               "report": report, "sync": sync, "stream": stream, "watch": watch, "serve": serve, "token": token, "export": export}
 
 
 

@@ -1,4 +1,4 @@
-"""Discord in real time (connectors/gateway.py) against a fake Discord on 127.0.0.1 (tests/discord_fake.py):
+"""Discord in real time (connectors/gateway.py) against a fake Discord on 127.0.0.1 (benchmarks/discord_fake.py):
 a stream through a dropped connection, a RECONNECT and out-of-order events stores every message once;
 an INVALID_SESSION re-identifies and a REST catch-up fills the gap; edits keep the old text as a version,
 deletes take the text out of search; an authentication failure stops with its reason."""
@@ -15,7 +15,7 @@ import pytest
 from pilang_engine.api import Workspace, search
 from pilang_engine.connectors.gateway import Gateway, GatewayFatal
 
-from discord_fake import CHANNEL, GUILD, FakeDiscord
+from benchmarks.discord_fake import CHANNEL, GUILD, FakeDiscord
 
 
 class _Zero(random.Random):
@@ -154,3 +154,33 @@ def test_an_authentication_failure_stops_with_its_reason(tmp_path: Path, fake: F
         await asyncio.sleep(5)
     with pytest.raises(GatewayFatal, match="4004 authentication failed"):
         stream(gateway(ws, fake), script)
+
+
+def test_pilang_stream_discord_stores_what_is_said_and_reports_it(tmp_path: Path, fake: FakeDiscord) -> None:
+    """The command: history over REST when the session starts, then what is said live, for --duration."""
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+    for i in range(3):
+        fake.say(f"said before the stream {i}", live=False)
+
+    def later() -> None:
+        time.sleep(4)
+        for i in range(3):
+            fake.say(f"said live {i}")
+    threading.Thread(target=later, daemon=True).start()
+    r = subprocess.run([sys.executable, "-m", "pilang", "--json", "stream", "discord", "--guild", GUILD, "--channel",
+                        CHANNEL, "--api-base", fake.api, "--gateway", fake.url, "--duration", "12s",
+                        "--workspace", str(tmp_path / "ws")], capture_output=True, text=True, timeout=120,
+                       env={**os.environ, "DISCORD_TOKEN": "secret-token"})
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["stored"] == 6 and out["caught_up"] == 3, out
+    texts = [t for _, t in rows(Workspace(tmp_path / "ws"))]
+    assert sorted(texts) == sorted([f"said before the stream {i}" for i in range(3)] + [f"said live {i}" for i in range(3)])
+    r = subprocess.run([sys.executable, "-m", "pilang", "stream", "discord", "--guild", GUILD,
+                        "--workspace", str(tmp_path / "ws")], capture_output=True, text=True, timeout=60,
+                       env={k: v for k, v in os.environ.items() if k != "DISCORD_TOKEN"})
+    assert r.returncode == 1 and "DISCORD_TOKEN" in r.stderr
