@@ -60,6 +60,8 @@ EXPORTS: dict[str, str] = {
     "learning_entries": "learning:entries", "learning_params": "learning:params", "undo_learning": "learning:undo", "freeze_learning": "learning:freeze",
     "routing_scores": "learning.bandit:scores", "choose_route": "learning.bandit:choose",
     "Gateway": "connectors.gateway", "GatewayFatal": "connectors.gateway",
+    "accept_events": "ingestion.collector:accept", "event_items": "ingestion.collector:items",
+    "BadBatch": "ingestion.collector",
     "learn_phrase": "learning.phrases:learn", "learned_phrases": "learning.phrases:active",
     # measured quality
     "evaluate": "evaluation.suite", "evaluation_markdown": "evaluation.suite:markdown",
@@ -88,6 +90,9 @@ if TYPE_CHECKING:  # the same names, for static analysis (tests/test_layout.py k
     from .learning.bandit import scores as routing_scores
     from .learning.interactions import rate
     from .connectors.gateway import Gateway, GatewayFatal
+    from .ingestion.collector import BadBatch
+    from .ingestion.collector import accept as accept_events
+    from .ingestion.collector import items as event_items
     from .learning.phrases import active as learned_phrases
     from .learning.phrases import learn as learn_phrase
     from .learning.interactions import record as record_interaction
@@ -160,6 +165,7 @@ ANALYSES: dict[str, Analysis] = {
     "topics": Analysis("analytics.topics", "topics"),
     "drivers": Analysis("analytics.drivers", "drivers"),
     "patterns": Analysis("analytics.patterns", "patterns"),
+    "crashes": Analysis("analytics.crashes", "crashes"),
     "forecast-fno": Analysis("spectral.fno", "forecast", queried=False),
 }
 

@@ -38,6 +38,8 @@ EXAMPLES: dict[str, list[str]] = {
     "patterns": ["weekly patterns", "recurring rhythms", "which days of the week are busiest", "daily and weekly cycles",
                  "do people post more on weekends", "seasonality"],
     "hodge": ["how does conversation flow", "hodge decomposition", "circular reply flows", "who replies to whom as a flow"],
+    "crashes": ["which crashes are most common", "crash reports", "how many crashes on the new build", "top crashes",
+                "is the game crashing more"],
     "churn": ["who is about to quit", "churn risk", "which players are likely to leave", "predict churn",
               "how many players will stop playing", "are we losing players", "who will churn", "who might drop off"],
     "risk": ["which players are at risk of turning toxic", "toxicity risk per player", "risky players", "player risk scores",
@@ -65,6 +67,7 @@ CUES: dict[str, tuple[str, ...]] = {
                  "will sentiment", "trend for"),
     "patterns": ("pattern", "rhythm", "cycle", "days of the week", "weekend", "seasonal"),
     "hodge": ("hodge", "flow", "replies to whom"),
+    "crashes": ("crash", "crashing"),
     "churn": ("churn", "quit", "leave", "stop playing", "losing players", "drop off"),
     "risk": ("risk", "toxic"),
     "reaction": ("if we", "react", "reaction", "respond", "take it"),
@@ -453,7 +456,7 @@ def _analytics(target: str, period: dict[str, Any] | None, found: dict[str, str]
     return f"(query (type analytics) (target {target})" + (f" (parameters {' '.join(params)}))" if params else ")")
 
 
-ANALYTICS = ("sentiment", "volume", "topics", "drivers", "anomalies", "forecast", "patterns", "hodge")
+ANALYTICS = ("sentiment", "volume", "topics", "drivers", "anomalies", "forecast", "patterns", "hodge", "crashes")
 
 
 def compose(intent: str, question: str, text: str, period: dict[str, Any] | None, found: dict[str, str],

@@ -430,7 +430,7 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
 
 
 def token(argv: Sequence[str], before: argparse.Namespace) -> int:
-    """`pilang token add NAME [--role analyst|admin]`, `pilang token revoke NAME`, `pilang token list`."""
+    """`pilang token add NAME [--role analyst|admin|collector]`, `pilang token revoke NAME`, `pilang token list`."""
     from pilang_engine.api import ROLES, add_token, revoke_token, tokens
     parser = argparse.ArgumentParser(prog="pilang token", description="The team server's access tokens.")
     sub = parser.add_subparsers(dest="action", required=True)

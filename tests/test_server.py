@@ -574,3 +574,45 @@ def test_a_question_in_plain_words_is_translated_and_run_in_the_developers_sessi
     assert r.status_code == 200 and r.json()["answer"]["ok"], r.text
     r = client.post("/v1/ask", json={"question": "tell me a joke", "run": True}, headers=auth)
     assert r.status_code == 200 and r.json()["query"] is None and r.json()["alternatives"]
+
+
+def test_the_collector_stores_events_and_crashes_once_and_opens_nothing_else(team: dict[str, Any]) -> None:
+    """POST /v1/events with a collector token: JSON lines or msgpack, acknowledged (202) once stored, a batch
+    sent again stored no second time; the token opens nothing else, and an analyst's posts no events; past
+    its rate, 429 with Retry-After. The crash reports then answer (query (type analytics) (target crashes))."""
+    import msgpack
+    ws = Workspace(team["path"])
+    game = access.add_token(ws, "game-client", "collector")
+    ws.close()
+    limits = Limits(seconds=20.0, events_per_second=2.0)
+    with TestClient(create_app(team["path"], limits)) as c:
+        auth = {"Authorization": f"Bearer {game}"}
+        lines = "\n".join(json.dumps(x) for x in [
+            {"id": "e1", "player": "p1", "time": "2025-04-22T10:00:00Z", "event": "session_start", "value": 1},
+            {"id": "e2", "player": "p1", "time": "2025-04-22T10:30:00Z", "event": "session_end", "value": 30},
+            {"id": "c1", "stack_hash": "abc123", "build": "1.2.1", "platform": "pc", "time": "2025-04-22T10:05:00Z",
+             "message": "crash on login: null pointer in the tutorial loader", "player": "p1"},
+            {"oops": True}])
+        r = c.post("/v1/events", content=lines, headers={**auth, "Content-Type": "application/x-ndjson"})
+        assert r.status_code == 202, r.text
+        assert r.json()["events"] == 2 and r.json()["crashes"] == 1 and sum(r.json()["refused"].values()) == 1
+        packed = msgpack.packb([{"id": "c2", "stack_hash": "abc123", "build": "1.2.1", "platform": "ps5",
+                                 "time": "2025-04-22T11:00:00Z", "message": "crash on login"},
+                                {"id": "e1", "player": "p1", "time": "2025-04-22T10:00:00Z", "event": "session_start"}])
+        r = c.post("/v1/events", content=packed, headers={**auth, "Content-Type": "application/msgpack"})
+        assert r.status_code == 202 and r.json()["crashes"] == 1 and r.json()["duplicates"] == 1, r.text
+        r = c.post("/v1/events", content="not json", headers=auth)
+        assert r.status_code in (400, 429)
+        codes = [c.post("/v1/events", content=lines, headers=auth) for _ in range(12)]  # past 2 a second (burst 4)
+        refused = next(r for r in codes if r.status_code != 202)
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+        assert c.post("/v1/eval", json={"code": "(+ 1 2)"}, headers=auth).status_code == 403
+        analyst = {"Authorization": f"Bearer {team['tokens']['alice']}"}
+        assert c.post("/v1/events", content=lines, headers=analyst).status_code == 403
+        out = c.post("/v1/eval", json={"code": "(query (type analytics) (target crashes) (parameters (context all)))"},
+                     headers=analyst).json()
+        assert out["ok"], out["error"]
+        answer = out["values"][-1]
+        assert "crash on login" in answer["answer"] and "1.2.1" in answer["answer"], answer["answer"]
+    ws = Workspace(team["path"])
+    assert ws.count("crashes") == 2 and ws.db.execute("SELECT count(*) FROM telemetry WHERE source = 'collector'").fetchone()[0] == 2

@@ -327,8 +327,16 @@ def _write_facts(ws: Workspace, recs: list[F.PlayerFacts], ref: int, report: Rep
     report.taken["player rows"] += len(players) - len(known)
 
 
+def _write_crashes(ws: Workspace, recs: list[F.Crash], ref: int, report: Report, groups: set) -> None:
+    rows = [(c.source, ref, c.external_id, c.time, c.build, c.platform, c.stack_hash, c.message,
+             ws.pseudonym(c.source, c.player) if c.player else None) for c in _new_only(ws, "crashes", recs, report)]
+    ws.db.conn.executemany("INSERT INTO crashes(source, source_ref, external_id, time, build, platform, stack_hash,"
+                           " message, player) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    report.taken["crashes"] += len(rows)
+
+
 WRITERS = {F.Message: _write_messages, F.Change: _write_changes, F.Event: _write_events,
-           F.PlayerFacts: _write_facts}
+           F.PlayerFacts: _write_facts, F.Crash: _write_crashes}
 
 
 @contextmanager

@@ -11,7 +11,7 @@ from typing import Any
 
 from .store import Workspace, WorkspaceError, now_iso
 
-ROLES = ("analyst", "admin")
+ROLES = ("analyst", "admin", "collector")  # a collector only posts events (POST /v1/events)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PREFIX = "pil_"
 

@@ -168,9 +168,19 @@ def _v13(db: sqlite_utils.Database) -> None:
                             "p_positive": float}, pk=("hash", "model"))
 
 
+def _v14(db: sqlite_utils.Database) -> None:
+    """Crash reports from the game (the team server's collector): one row per report, grouped by the
+    stack's hash."""
+    db["crashes"].create({"id": int, "source": str, "source_ref": int, "external_id": str, "time": float,
+                          "build": str, "platform": str, "stack_hash": str, "message": str, "player": str}, pk="id")
+    db["crashes"].create_index(["source", "external_id"], unique=True)
+    db["crashes"].create_index(["stack_hash"])
+    db["crashes"].create_index(["time"])
+
+
 # The schema's history: opening a workspace applies the steps it has not had yet, in order.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10,
-                                                              _v11, _v12, _v13]
+                                                              _v11, _v12, _v13, _v14]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

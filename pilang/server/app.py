@@ -135,6 +135,13 @@ def create_app(workspace: str | Path, limits: Limits | None = None, imports: tup
                             status_code=500)
 
     async def who(request: Request) -> Identity:
+        """The developer the token names (a collector's token opens nothing but POST /v1/events)."""
+        me = await anyone(request)
+        if me.role == "collector":
+            raise HTTPException(403, f"{me.name} is a collector token: it may only POST /v1/events")
+        return me
+
+    async def anyone(request: Request) -> Identity:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -191,6 +198,21 @@ def create_app(workspace: str | Path, limits: Limits | None = None, imports: tup
         return Response(doc, media_type="application/json")
 
     counter = iter(range(1, 1 << 62))
+
+    from .collector import Collector
+    collector = Collector(root, limits)
+
+    @app.post(f"/{API}/events", status_code=202, tags=["collector"])
+    async def events(request: Request, me: Identity = Depends(anyone)) -> Any:
+        """A batch of the game's telemetry events and crash reports (JSON lines, a JSON array, or msgpack with
+        `Content-Type: application/msgpack`), from a `collector` token (or an admin's). Stored before the 202
+        that acknowledges it: `{"events", "crashes", "duplicates", "refused"}`; an item sent again (same `id`)
+        is a duplicate, never stored twice. 429 with Retry-After when the token sends faster than its rate
+        or the writer is behind; 400 for a batch that is not JSON lines or msgpack."""
+        if me.role not in ("collector", "admin"):
+            raise HTTPException(403, "posting events takes a collector token (pilang token add NAME --role collector)")
+        body = await request.body()
+        return await collector.take(me.name, body, request.headers.get("content-type", ""))
 
     @app.post(f"/{API}/ask", tags=["language"])
     def ask(body: AskRequest, me: Identity = Depends(admitted)) -> Any:

@@ -38,6 +38,8 @@ class Limits:
     sessions: int = 32  # sessions (worker processes) alive at once; the least recently used idle one makes room
     per_developer: int = 2  # requests one developer may have in flight (running or waiting); more get 429
     read_seconds: float = 15.0  # a request's headers and body must arrive within this (slow clients are cut off)
+    events_per_second: float = 50.0  # POST /v1/events per collector token, sustained (a burst of twice that)
+    events_waiting: int = 16  # batches waiting for the collector's writer before more are told to come back later
 
     def deadline(self) -> float:
         """How long a request may take before its session is ended."""

@@ -58,6 +58,20 @@ class Event:
 
 
 @dataclass
+class Crash:
+    """A game's crash report: where it crashed (the stack's hash groups reports of one crash), on which
+    build and platform, its message, and whose game it was."""
+    source: str
+    external_id: str
+    time: float | None
+    build: str
+    platform: str
+    stack_hash: str
+    message: str
+    player: str | None
+
+
+@dataclass
 class PlayerFacts:
     """One row of a player table: attributes of a player."""
     source: str
