@@ -221,3 +221,20 @@ class FakeDiscord:
                 self.end_headers()
                 self.wfile.write(data)
         return Handler
+
+
+def stream(gw: Any, script: Any, timeout: float | None = None) -> None:
+    """Run a gateway client (connectors/gateway.py) and an async `script(gw)` that talks through the fake
+    together; the script's end ends the stream."""
+    async def main() -> None:
+        stop = asyncio.Event()
+
+        async def drive() -> None:
+            try:
+                await script(gw)
+            finally:
+                stop.set()
+        driver = asyncio.create_task(drive())
+        await asyncio.wait_for(gw.run(stop), timeout)
+        await driver
+    asyncio.run(main())

@@ -16,7 +16,7 @@ from pathlib import Path
 from pilang_engine.api import Workspace, search
 from pilang_engine.connectors.gateway import Gateway
 
-from .discord_fake import CHANNEL, GUILD, FakeDiscord
+from .discord_fake import CHANNEL, GUILD, FakeDiscord, stream
 
 WORDS = ("the login server", "ranked matchmaking", "the new rifle", "drop rates", "the tutorial", "photo mode")
 
@@ -31,19 +31,7 @@ async def _until(gw: Gateway, n: int, timeout: float = 300) -> None:
 
 def _stream(ws: Workspace, fake: FakeDiscord, script) -> Gateway:
     gw = Gateway(ws, "token", GUILD, [CHANNEL], api_base=fake.api, url=fake.url, rng=random.Random(0))
-
-    async def main() -> None:
-        stop = asyncio.Event()
-
-        async def drive() -> None:
-            try:
-                await script(gw)
-            finally:
-                stop.set()
-        task = asyncio.create_task(drive())
-        await gw.run(stop)
-        await task
-    asyncio.run(main())
+    stream(gw, script)
     return gw
 
 

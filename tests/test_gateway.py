@@ -9,13 +9,12 @@ import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from pilang_engine.api import Workspace, search
 from pilang_engine.connectors.gateway import Gateway, GatewayFatal
 
-from benchmarks.discord_fake import CHANNEL, GUILD, FakeDiscord
+from benchmarks.discord_fake import CHANNEL, GUILD, FakeDiscord, stream
 
 
 class _Zero(random.Random):
@@ -32,22 +31,6 @@ def fake() -> Iterator[FakeDiscord]:
 
 def gateway(ws: Workspace, fake: FakeDiscord) -> Gateway:
     return Gateway(ws, "secret-token", GUILD, [CHANNEL], api_base=fake.api, url=fake.url, rng=_Zero())
-
-
-def stream(gw: Gateway, script: Any, timeout: float = 60) -> None:
-    """Run the gateway and the script together; the script ends the stream."""
-    async def main() -> None:
-        stop = asyncio.Event()
-
-        async def drive() -> None:
-            try:
-                await script(gw)
-            finally:
-                stop.set()
-        driver = asyncio.create_task(drive())
-        await asyncio.wait_for(gw.run(stop), timeout)
-        await driver
-    asyncio.run(main())
 
 
 async def stored(gw: Gateway, n: int, timeout: float = 20) -> None:
@@ -82,7 +65,7 @@ def test_a_stream_through_a_drop_a_reconnect_and_events_out_of_order_stores_each
             await asyncio.to_thread(say, i)
         await stored(gw, 30)
     gw = gateway(ws, fake)
-    stream(gw, script)
+    stream(gw, script, 60)
     got = rows(ws)
     assert [r[0] for r in got] == said or sorted(r[0] for r in got) == sorted(said)
     assert len(got) == len(set(r[0] for r in got)) == 30  # each once
@@ -108,7 +91,7 @@ def test_an_invalid_session_identifies_again_and_a_rest_catch_up_fills_the_gap(t
         await asyncio.to_thread(fake.say, "after the new session")
         await stored(gw, 10)
     gw = gateway(ws, fake)
-    stream(gw, script)
+    stream(gw, script, 60)
     texts = [t for _, t in rows(ws)]
     assert len(texts) == 10 == len(set(texts)) and any("in the gap 3" in t for t in texts)
     assert fake.identifies == 2 and gw.stats.catch_ups >= 2
@@ -133,7 +116,7 @@ def test_an_edit_keeps_the_old_text_as_a_version_and_a_delete_takes_the_text_out
                 break
             await asyncio.sleep(0.02)
     gw = gateway(ws, fake)
-    stream(gw, script)
+    stream(gw, script, 60)
     by_ext = {e: (i, t, json.loads(m)) for i, e, t, m in ws.db.execute(
         "SELECT id, external_id, text, meta FROM messages WHERE source = 'discord'")}
     mid, text, meta = by_ext[ids["edited"]]

@@ -18,14 +18,8 @@ QUOTES = 3
 
 def crashes(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
     scope = Scope.of(params)
-    cond, args = ["1 = 1"], []
-    if scope.since is not None:
-        cond.append("time >= ?")
-        args.append(scope.since)
-    if scope.until is not None:
-        cond.append("time < ?")
-        args.append(scope.until)
-    where = " AND ".join(cond)
+    cond, args = scope.period()
+    where = " AND ".join(["1 = 1", *cond])
     total = ws.db.execute(f"SELECT count(*) FROM crashes WHERE {where}", args).fetchone()[0]
     period = {"since": iso(scope.since), "until": iso(scope.until)}
     if not total:

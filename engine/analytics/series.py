@@ -29,18 +29,26 @@ class Scope:
         return cls(source=params.get("source"), since=parse_date(params.get("since")),
                    until=parse_date(params.get("until")), filters=dict(params.get("filters") or {}))
 
-    def where(self, dated: bool = True) -> tuple[str, list[Any]]:
-        """SQL condition over `messages` (by default only dated messages: series need dates)."""
-        parts, args = ["time IS NOT NULL" if dated else "1"], []
-        if self.source:
-            parts.append("source = ?")
-            args.append(self.source)
+    def period(self) -> tuple[list[str], list[Any]]:
+        """The SQL conditions of the time window alone (any table with a `time` column), and their arguments."""
+        parts, args = [], []
         if self.since is not None:
             parts.append("time >= ?")
             args.append(self.since)
         if self.until is not None:
             parts.append("time < ?")
             args.append(self.until)
+        return parts, args
+
+    def where(self, dated: bool = True) -> tuple[str, list[Any]]:
+        """SQL condition over `messages` (by default only dated messages: series need dates)."""
+        parts, args = ["time IS NOT NULL" if dated else "1"], []
+        if self.source:
+            parts.append("source = ?")
+            args.append(self.source)
+        window, more = self.period()
+        parts += window
+        args += more
         for key, value in self.filters.items():
             if not FILTER_NAME.fullmatch(str(key)):
                 raise WorkspaceError(f"a filter is (name value) with a plain name; got {key!r}")
