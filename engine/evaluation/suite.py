@@ -31,7 +31,8 @@ MODELS_BY_TARGET: dict[str, tuple[str, ...] | str] = {
     "toxicity": ("toxicity",),
     "volume": "a count of messages: nothing is predicted", "hodge": "an exact decomposition of the reply graph",
     "patterns": "nearest earlier stretches of a series: a search, nothing is predicted",
-    "community": "the community's messages, quoted: nothing is predicted"}
+    "community": "the community's messages, quoted: nothing is predicted",
+    "crashes": "counts of crash reports by stack and build, and a search for messages like each: nothing is predicted"}
 
 
 def row(model: str, task: str, data: str, split: str, metric: str, score: float | None, baseline: str,
