@@ -40,6 +40,8 @@ EXAMPLES: dict[str, list[str]] = {
     "hodge": ["how does conversation flow", "hodge decomposition", "circular reply flows", "who replies to whom as a flow"],
     "crashes": ["which crashes are most common", "crash reports", "how many crashes on the new build", "top crashes",
                 "is the game crashing more"],
+    "personas": ["what personas do we have", "list the player groups", "what kinds of players are there",
+                 "show me our player segments"],
     "churn": ["who is about to quit", "churn risk", "which players are likely to leave", "predict churn",
               "how many players will stop playing", "are we losing players", "who will churn", "who might drop off"],
     "risk": ["which players are at risk of turning toxic", "toxicity risk per player", "risky players", "player risk scores",
@@ -68,6 +70,7 @@ CUES: dict[str, tuple[str, ...]] = {
     "patterns": ("pattern", "rhythm", "cycle", "days of the week", "weekend", "seasonal"),
     "hodge": ("hodge", "flow", "replies to whom"),
     "crashes": ("crash", "crashing"),
+    "personas": ("personas", "player groups", "kinds of players", "segments"),
     "churn": ("churn", "quit", "leave", "stop playing", "losing players", "drop off"),
     "risk": ("risk", "toxic"),
     "reaction": ("if we", "react", "reaction", "respond", "take it"),
@@ -451,8 +454,14 @@ def _filters_text(found: dict[str, str], skip: tuple[str, ...] = ()) -> str | No
     return "(filters " + " ".join(parts) + ")" if parts else None
 
 
-def _analytics(target: str, period: dict[str, Any] | None, found: dict[str, str]) -> str:
-    params = [p for p in (_period_text(period), _filters_text(found)) if p]
+AGGREGATIONS = {"median": "median", "mean": "mean", "average": "mean", "distribution": "distribution",
+                "spread": "distribution"}
+
+
+def _analytics(target: str, period: dict[str, Any] | None, found: dict[str, str], text: str = "") -> str:
+    how = next((a for w, a in AGGREGATIONS.items() if re.search(rf"\b{w}\b", text)), None) \
+        if target in ("sentiment", "volume") else None
+    params = [p for p in (_period_text(period), _filters_text(found), how and f"(aggregation {how})") if p]
     return f"(query (type analytics) (target {target})" + (f" (parameters {' '.join(params)}))" if params else ")")
 
 
@@ -465,7 +474,9 @@ def compose(intent: str, question: str, text: str, period: dict[str, Any] | None
     None when the intent needs a slot that is missing."""
     persona = found.get("persona")
     if intent in ANALYTICS:
-        return _analytics(intent, period, found)
+        return _analytics(intent, period, found, text)
+    if intent == "personas":
+        return "(personas)"
     if intent == "churn":
         change = _change(text)
         return ("(query (type prediction) (target player-churn))" if not change else
@@ -563,6 +574,8 @@ def intent_of(query: str) -> str | None:
     """The intent a query expresses (what a correction teaches)."""
     if query.startswith("(search"):
         return "search"
+    if query.startswith("(personas"):
+        return "personas"
     t = re.search(r"\(type ([\w-]+)\)", query)
     target = re.search(r"\(target ([\w-]+)\)", query)
     if not t or not target:

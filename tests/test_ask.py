@@ -48,6 +48,9 @@ def asked(demo_with_personas: Any) -> Path:
     ("mood on 04/20/2025", '(query (type analytics) (target sentiment) (parameters (time-range "2025-04-20"'
                            ' "2025-04-21")))'),
     ("what's the outlook for the next 7 days", "(query (type analytics) (target forecast))"),
+    ("median sentiment on steam last month", "(query (type analytics) (target sentiment) (parameters (context"
+                                             " last-month) (filters (source steam)) (aggregation median)))"),
+    ("what kinds of players are there", "(personas)"),
     ("what changed for the worse between the two hotfixes", '(query (type analytics) (target drivers) (parameters'
                                                              ' (time-range "2025-04-05" "2025-04-22")))'),
 ])

@@ -1,8 +1,10 @@
 """The Jupyter kernel: the jupyter_kernel_test protocol suite, interrupts, and a real notebook."""
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -15,9 +17,12 @@ from pilang_kernel.install import install
 
 ROOT = Path(__file__).parent.parent
 _SPEC_DIR = tempfile.mkdtemp(prefix="pilang-kernelspec-")
+_WORKSPACE = tempfile.mkdtemp(prefix="pilang-kernel-ws-")
+atexit.register(shutil.rmtree, _SPEC_DIR, True)  # each run's kernel spec and workspace go with it
+atexit.register(shutil.rmtree, _WORKSPACE, True)
 install(prefix=_SPEC_DIR)
 os.environ["JUPYTER_PATH"] = str(Path(_SPEC_DIR) / "share" / "jupyter")
-os.environ["PILANG_WORKSPACE"] = tempfile.mkdtemp(prefix="pilang-kernel-ws-")
+os.environ["PILANG_WORKSPACE"] = _WORKSPACE
 
 
 class PilangKernelTests(jupyter_kernel_test.KernelTests):
