@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pilang_engine.api import phrase_of
 from pilang_engine.personas import clusters as personas
 
 from pilang import ask as A
@@ -83,7 +84,7 @@ def lift(vocab: dict[str, Any], encode: Any, key: Any) -> None:
     A.Library._cache.clear()
     try:
         before = sum(A.translate(q, vocab, encode, ("cold", key)).query == g for q, g in held) / len(held)
-        learned = [(" ".join(re.findall(r"[\w#.\-]+", q.lower())), A.intent_of(g), g) for q, g in taught]
+        learned = [(phrase_of(q), A.intent_of(g), g) for q, g in taught]
         after = sum(A.translate(q, vocab, encode, ("cold", key), learned).query == g for q, g in held) / len(held)
     finally:
         A.EXAMPLES = full

@@ -204,6 +204,8 @@ class FakeDiscord:
                 if url.path.endswith("/gateway/bot"):
                     body: Any = {"url": fake.url, "shards": 1, "session_start_limit": {"total": 1000, "remaining": 999,
                                                                                       "reset_after": 0, "max_concurrency": 1}}
+                elif url.path.rstrip("/").split("/")[-2] == "channels":  # GET /channels/{id}
+                    body = {"id": url.path.rstrip("/").split("/")[-1], "name": "general", "type": 0}
                 elif url.path.endswith("/messages"):
                     after = int(parse_qs(url.query).get("after", ["0"])[0])
                     channel = url.path.split("/")[-2]

@@ -63,6 +63,7 @@ EXPORTS: dict[str, str] = {
     "accept_events": "ingestion.collector:accept", "event_items": "ingestion.collector:items",
     "BadBatch": "ingestion.collector",
     "learn_phrase": "learning.phrases:learn", "learned_phrases": "learning.phrases:active",
+    "phrase_of": "learning.phrases:said",
     # measured quality
     "evaluate": "evaluation.suite", "evaluation_markdown": "evaluation.suite:markdown",
     "evaluation_text": "evaluation.suite:render",
@@ -95,6 +96,7 @@ if TYPE_CHECKING:  # the same names, for static analysis (tests/test_layout.py k
     from .ingestion.collector import items as event_items
     from .learning.phrases import active as learned_phrases
     from .learning.phrases import learn as learn_phrase
+    from .learning.phrases import said as phrase_of
     from .learning.interactions import record as record_interaction
     from .learning.shapes import accept as accept_shape
     from .learning.shapes import active as active_shapes

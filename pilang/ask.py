@@ -533,8 +533,9 @@ def translate(question: str, vocab: dict[str, Any], encode: Any, key: Any = None
     started = time.perf_counter()
     words = Vocabulary(vocab)
     text, found, personas, period, pspans, masked = _read(question, words)
+    from pilang_engine.api import phrase_of
     own = {phrase: q for phrase, _, q in learned or []}
-    said = " ".join(re.findall(r"[\w#.\-]+", question.lower()))
+    said = phrase_of(question)
     if said in own:  # this very question was taught: its query, as taught
         return Translation(question, own[said], 1.0, intent_of(own[said]), {}, [], "a phrase you (or your team)"
                            " taught", learned=said, seconds=time.perf_counter() - started)

@@ -71,6 +71,8 @@ def test_a_stream_through_a_drop_a_reconnect_and_events_out_of_order_stores_each
     assert len(got) == len(set(r[0] for r in got)) == 30  # each once
     assert gw.stats.resumes >= 2 and fake.identifies == 1  # resumed twice, one session throughout
     assert gw.seq == fake.seq  # the sequence never moved back on the late event
+    channels = {json.loads(m)["channel"] for (m,) in ws.db.execute("SELECT meta FROM messages WHERE source = 'discord'")}
+    assert channels == {"general"}  # the channel's name, as the REST sync stores it
     hit = search(ws, "the ranked queue is slow", k=1)
     assert hit and hit[0]["source"] == "discord"  # searchable: embedded and indexed as it arrived
     assert gw.stats.as_dict()["searchable_p95_s"] < 30

@@ -239,9 +239,23 @@ class Gateway:
                     if i is not None and self.ws.delete_message("discord", str(i), time.time()):
                         self.stats.deleted += 1
 
+    def _name(self, channel: str) -> str | None:
+        """The channel's name (GET /channels/{id}, once), which the REST sync stores with each message."""
+        if channel not in self.names:
+            client = Client(self.api_base, headers={"Authorization": f"Bot {self.token}"})
+            try:
+                info = client.get(f"/channels/{channel}")
+                self.names[channel] = info.get("name") if isinstance(info, dict) else None
+            except ConnectorError:
+                self.names[channel] = None
+            finally:
+                client.close()
+        return self.names[channel]
+
     def store(self, m: dict[str, Any]) -> None:
         """One message, as the REST sync stores it, with its channel's cursor in the same transaction."""
         channel = str(m.get("channel_id"))
+        self._name(channel)
         if m.get("type", 0) not in TYPES:
             return
         records = list(F.guarded([(exported(m), f"discord channel {channel} message {m.get('id')}")],
@@ -268,7 +282,7 @@ class Gateway:
         before = self.report.taken.get("messages", 0)
         try:
             for channel in channels:
-                _channel(client, self.out, channel, self.names.get(channel))
+                _channel(client, self.out, channel, self._name(channel))
         except ConnectorError as exc:
             self.stats.errors.append(f"catch-up: {exc}")
         finally:

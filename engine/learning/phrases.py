@@ -15,10 +15,14 @@ from . import TEAM, frozen, log, params
 KIND = "phrase"
 
 
+def said(question: str) -> str:
+    """A question as phrases are compared: lower case, its punctuation and spacing dropped."""
+    return " ".join(re.findall(r"[\w#.\-]+", question.lower()))
+
+
 def key(question: str) -> str:
-    """A phrase's name: the question in lower case, its punctuation and spacing dropped (as pilang/ask.py
-    compares a question with the phrases taught)."""
-    return "phrase:" + " ".join(re.findall(r"[\w#.\-]+", question.lower()))
+    """A phrase's name in the learned table."""
+    return "phrase:" + said(question)
 
 
 def learn(ws: Workspace, developer: str, question: str, query: str, intent: str | None, why: str,
