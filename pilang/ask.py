@@ -384,6 +384,7 @@ class Library:
         self.encode = encode
         self.texts = [(intent, e) for intent, ex in EXAMPLES.items() for e in ex]
         self.vectors = encode([e for _, e in self.texts])
+        self.taught: dict[str, Any] = {}  # a taught phrase (masked) -> its vector
 
     @classmethod
     def of(cls, encode: Any, key: Any) -> "Library":
@@ -394,12 +395,16 @@ class Library:
     def scores(self, question: str, learned: list[tuple[str, str]]) -> dict[str, float]:
         """Each intent's closeness to the (masked) question: its closest example, the library's or a
         learned phrase's (`learned`: (masked phrase, intent)), a learned one counting LEARNED_BONUS more."""
+        import numpy as np
         q = self.encode([question])[0]
         best: dict[str, float] = {}
         for (intent, _), s in zip(self.texts, (self.vectors @ q).tolist()):
             best[intent] = max(best.get(intent, -1.0), s)
         if learned:  # a taught phrase speaks for its intent on questions that say nearly the same
-            for (_, intent), s in zip(learned, (self.encode([p for p, _ in learned]) @ q).tolist()):
+            missing = [p for p, _ in learned if p not in self.taught]
+            if missing:  # each taught phrase is embedded once per process, not on every question
+                self.taught.update(zip(missing, self.encode(missing)))
+            for (_, intent), s in zip(learned, (np.stack([self.taught[p] for p, _ in learned]) @ q).tolist()):
                 if intent and s >= LEARNED_CLOSENESS:
                     best[intent] = max(best.get(intent, -1.0), s + LEARNED_BONUS)
         return best
