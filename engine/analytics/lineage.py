@@ -41,8 +41,8 @@ def _terms(topic: dict[str, Any]) -> list[str]:
     return [t["term"] for t in topic["terms"][:TERMS]]
 
 
-def _pairs(S: np.ndarray, shared: np.ndarray) -> np.ndarray:
-    """Which (new, old) pairs may be one topic."""
+def alike(S: np.ndarray, shared: np.ndarray) -> np.ndarray:
+    """Which pairs may be one topic, by their centroids' cosines `S` and their shared top terms `shared`."""
     return (S >= MATCH_COSINE) | ((S >= NEAR_COSINE) & (shared >= MATCH_TERMS))
 
 
@@ -55,7 +55,7 @@ def match(new_c: np.ndarray, new_terms: list[list[str]], old_c: np.ndarray, old_
         return {}, {}, {}
     S = new_c @ old_c.T
     shared = np.array([[len(set(a) & set(b)) for b in old_terms] for a in new_terms])
-    ok = _pairs(S, shared)
+    ok = alike(S, shared)
     score = np.where(ok, S, -np.inf)
     best_old = {i: int(score[i].argmax()) for i in range(len(new_c)) if ok[i].any()}
     best_new = {j: int(score[:, j].argmax()) for j in range(len(old_c)) if ok[:, j].any()}

@@ -61,9 +61,8 @@ def findings(ws: Workspace, first_id: int) -> list[dict[str, Any]]:
 
 def new_complaints(ws: Workspace, first_day: str, alpha: float = NEW_COMPLAINT_FALSE_ALARMS) -> list[dict[str, Any]]:
     """Complaint topics born (or split off an old one) on or after `first_day` (lineage.py) that grow: mostly
-    negative, and with more
-    of their messages in the last GROWTH_DAYS than the workspace's share of messages there would give
-    (one-sided binomial test). The topic model never reads times, so under "this topic's messages are
+    negative, and with more of their messages in the last GROWTH_DAYS than the workspace's share of
+    messages there would give (one-sided binomial test). The topic model never reads times, so under "this topic's messages are
     spread over time like everyone's" the test holds; Bonferroni over the topics born this look keeps
     the chance of a false alarm per look at most `alpha`. Each finding is keyed by the topic's stable
     id, so it is alerted once however often it is seen again; and a complaint raised before that comes
@@ -125,16 +124,15 @@ def new_complaints(ws: Workspace, first_day: str, alpha: float = NEW_COMPLAINT_F
 
 def _raised_before(raised: list[dict[str, Any]], centroid: Any, topic: dict[str, Any]) -> bool:
     """Whether a complaint already raised is this one again, born under another id after the topics were
-    refit (matched as lineage.py matches refits: centroid, or centroid and shared terms)."""
+    refit (matched as lineage.py matches refits)."""
     import numpy as np
 
-    from ..analytics.lineage import MATCH_COSINE, MATCH_TERMS, NEAR_COSINE
+    from ..analytics.lineage import alike
+    if not raised:
+        return False
     terms = {t["term"] for t in topic["terms"]}
-    for r in raised:
-        cos = float(np.dot(centroid, np.asarray(r["centroid"], np.float32)))
-        if cos >= MATCH_COSINE or (cos >= NEAR_COSINE and len(terms & set(r["terms"])) >= MATCH_TERMS):
-            return True
-    return False
+    S = np.asarray([r["centroid"] for r in raised], np.float32) @ np.asarray(centroid, np.float32)
+    return bool(alike(S, np.array([len(terms & set(r["terms"])) for r in raised])).any())
 
 
 def message(finding: dict[str, Any], style: str) -> dict[str, Any]:
