@@ -81,8 +81,8 @@ def stable_ids(ws: Workspace, source: str | None, fit: Any) -> tuple[dict[int, i
         return {int(k): v for k, v in done.items()}, lineage["topics"]
     if fit.centroids is None or not len(fit.topics):
         return {}, lineage["topics"]
-    found = dict(ws.rows_in("SELECT id, time FROM messages WHERE id IN ({marks})", fit.ids.tolist()))
-    times = np.array([found.get(i) if found.get(i) is not None else np.nan for i in fit.ids.tolist()], float)
+    from .topics import fit_times
+    times = fit_times(ws, fit)  # the same cached read drivers and the watcher use
     with ws.transaction(data=False):  # read and written under the write lock: two processes record once
         lineage = load(ws, source)
         done = lineage["fits"].get(fit.key)
