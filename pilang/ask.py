@@ -14,6 +14,7 @@ import calendar
 import re
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -170,8 +171,9 @@ class Vocabulary:
         last = vocab.get("last")
         self.end = _day(last) + timedelta(days=1) if last else None  # the day after the data's last day
 
+    @cached_property
     def persona_phrases(self) -> list[tuple[str, str]]:
-        """(phrase, persona) pairs, longest phrase first: names, their words, and nicknames."""
+        """(phrase, persona) pairs, longest phrase first: names, their words, and nicknames (made once)."""
         out = []
         for name in self.personas:
             words = name.replace("-", " ")
@@ -333,7 +335,7 @@ def _filters(text: str, vocab: Vocabulary) -> tuple[dict[str, str], list[str], l
             break
     rest = _blank(text, spans)
     named: list[tuple[int, str]] = []
-    for phrase, name in vocab.persona_phrases():
+    for phrase, name in vocab.persona_phrases:
         for m in re.finditer(r"(?<![\w#])" + re.escape(phrase) + r"(?![\w])", rest):
             if not any(s <= m.start() < e for s, e in spans):
                 named.append((m.start(), name))
@@ -524,7 +526,7 @@ def _read(question: str, words: Vocabulary) -> tuple[str, dict[str, str], list[s
     found, personas, fspans = _filters(text, words)
     period, pspans = _period(text, words, comparing)
     masked = " ".join(_blank(text, pspans + fspans).split()) or text
-    for phrase, _ in words.persona_phrases():
+    for phrase, _ in words.persona_phrases:
         masked = re.sub(r"(?<![\w#])" + re.escape(phrase) + r"(?![\w])", "they", masked)
     return text, found, personas, period, pspans, masked
 

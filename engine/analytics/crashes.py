@@ -9,7 +9,7 @@ from typing import Any
 from ..workspace.dates import iso
 from ..workspace.search import search
 from ..workspace.store import Workspace
-from .series import Scope, day_of
+from .series import Scope
 
 TOP = 5
 MATCH_SCORE = 0.5  # cosine of a message to a crash's message to count as talking about it
@@ -51,10 +51,10 @@ def crashes(ws: Workspace, params: dict[str, Any]) -> dict[str, Any]:
                        "reports_ever": int(ever), "new_in_period": bool(new), "messages": talk})
     top = groups[0]
     build = next(iter(top["builds"]), "?")
-    since = f"first reported {day_of(ws.db.execute('SELECT min(time) FROM crashes WHERE stack_hash = ?', [top['stack_hash']]).fetchone()[0])}" \
-        if top["first_seen"] else "undated"
+    since = f"first reported {top['first_seen'][:10]}" if top["first_seen"] else "undated"
+    kinds = ws.db.execute(f"SELECT count(DISTINCT stack_hash) FROM crashes WHERE {where}", args).fetchone()[0]
     said = f"; {len(top['messages'])} messages talk about it" if top["messages"] else ""
-    answer = (f"{total:,} crash reports in {len(ws.db.execute(f'SELECT DISTINCT stack_hash FROM crashes WHERE {where}', args).fetchall())}"
+    answer = (f"{total:,} crash reports in {kinds}"
               f" crashes; the most: {(top['message'] or top['stack_hash'])[:80]!r} ({top['reports']:,} reports,"
               f" {top['share']:.0%}, mostly build {build}; {since}{', new in the period' if top['new_in_period'] else ''}{said}).")
     rows = [{"crash": (g["message"] or g["stack_hash"])[:60], "stack": g["stack_hash"][:12], "reports": g["reports"],
