@@ -59,7 +59,7 @@ EXPORTS: dict[str, str] = {
     "offered_shapes": "learning.shapes:offered", "rewrite": "learning.shapes",
     "learning_entries": "learning:entries", "learning_params": "learning:params", "undo_learning": "learning:undo", "freeze_learning": "learning:freeze",
     "routing_scores": "learning.bandit:scores", "choose_route": "learning.bandit:choose",
-    "Gateway": "connectors.gateway", "GatewayFatal": "connectors.gateway",
+    "Gateway": "connectors.gateway", "GatewayFatal": "connectors.gateway", "live_alerts": "connectors.watch",
     "accept_events": "ingestion.collector:accept", "event_items": "ingestion.collector:items",
     "BadBatch": "ingestion.collector",
     "learn_phrase": "learning.phrases:learn", "learned_phrases": "learning.phrases:active",
@@ -91,6 +91,7 @@ if TYPE_CHECKING:  # the same names, for static analysis (tests/test_layout.py k
     from .learning.bandit import scores as routing_scores
     from .learning.interactions import rate
     from .connectors.gateway import Gateway, GatewayFatal
+    from .connectors.watch import live_alerts
     from .ingestion.collector import BadBatch
     from .ingestion.collector import accept as accept_events
     from .ingestion.collector import items as event_items
@@ -229,6 +230,14 @@ def _stages() -> tuple[Any, ...]:
     from .ingestion.stages import BASIC, Stage
     from .personas.clusters import refresh_stage
     return (*BASIC, Stage("personas", refresh_stage))
+
+
+def live_stages() -> tuple[Any, ...]:
+    """The stages of a live stream's batches: ingestion's own, then new players assigned to the nearest
+    persona (no refit: a stream's batches come every second)."""
+    from .ingestion.stages import BASIC, Stage
+    from .personas.clusters import assign_stage
+    return (*BASIC, Stage("personas", assign_stage))
 
 
 def ingest_stages() -> tuple[Any, ...]:

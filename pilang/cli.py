@@ -549,19 +549,32 @@ def stream(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--api-base", help="Discord's REST base URL (a proxy, or a test server)")
     parser.add_argument("--gateway", help="the gateway's URL (default: asked of GET /gateway/bot)")
     parser.add_argument("--duration", type=_every, help="stop after this long (15m, 1h, 90s); default: until Ctrl-C")
+    parser.add_argument("--webhook", help="post live alerts (bursts of alike messages) to this Slack- or Discord-compatible"
+                                          " webhook as they happen (prefer --webhook-env)")
+    parser.add_argument("--webhook-env", help="the environment variable holding the webhook URL")
+    parser.add_argument("--format", choices=["slack", "discord"], default="slack", help="the webhook's payload")
+    parser.add_argument("--no-alerts", action="store_true", help="store only: no live burst checks")
     args = parser.parse_args(argv)
     import asyncio
     import os
 
-    from pilang_engine.api import Gateway, GatewayFatal
+    from pilang_engine.api import Gateway, GatewayFatal, live_alerts, live_stages
     token = os.environ.get(args.token_env)
     if not token:
         print(f"pilang stream: no bot token: set the environment variable {args.token_env}", file=sys.stderr)
         return 1
+    url = args.webhook or (os.environ.get(args.webhook_env) if args.webhook_env else None)
+    if args.webhook_env and not url:
+        print(f"pilang stream: the environment variable {args.webhook_env} is not set", file=sys.stderr)
+        return 1
     with reported("stream", args, interrupted="every message stored is kept; run the same command to go on"):
         ws = open_workspace(args, create=True)
         options = {"api_base": args.api_base} if args.api_base else {}
-        gw = Gateway(ws, token, args.guild, args.channel, url=args.gateway, token_env=args.token_env, **options)
+        # without a webhook alerts print: on stderr under --json, whose stdout is the one stats object
+        alerts = None if args.no_alerts else live_alerts(
+            ws, url, args.format, say=(lambda text: print(text, file=sys.stderr)) if args.json else print)
+        gw = Gateway(ws, token, args.guild, args.channel, url=args.gateway, token_env=args.token_env, on_flush=alerts,
+                     stages=live_stages(), **options)
 
         async def run() -> Any:
             stop = asyncio.Event()

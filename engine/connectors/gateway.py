@@ -9,7 +9,8 @@ stored through the same path as the REST sync (the DiscordChatExporter shape, on
 registration, its per-channel cursor), so nothing is stored twice whichever way it arrives; edits
 replace the text and keep the old one as a version; deletes keep the message, marked, with its text
 gone and out of search. What arrives is embedded and indexed in small batches (FLUSH_MESSAGES or
-FLUSH_SECONDS), so it is searchable within seconds. Close codes 4004 (authentication), 4013/4014
+FLUSH_SECONDS), so it is searchable within seconds; `on_flush` then runs (the live alerts,
+watch.live_alerts). Close codes 4004 (authentication), 4013/4014
 (intents) stop with the reason; identifies respect `session_start_limit`."""
 from __future__ import annotations
 
@@ -17,12 +18,14 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..ingestion import formats as F
 from ..ingestion.formats.discord import message_record
 from ..ingestion.pipeline import Report, finish
+from ..ingestion.stages import Stage
 from ..workspace.dates import parse_date
 from ..workspace.store import Workspace
 from . import Out, register
@@ -76,7 +79,8 @@ class Gateway:
 
     def __init__(self, ws: Workspace, token: str, guild: str, channels: list[str] | None = None,
                  api_base: str = API, url: str | None = None, intents: int = INTENTS,
-                 token_env: str = "DISCORD_TOKEN", rng: random.Random | None = None) -> None:
+                 token_env: str = "DISCORD_TOKEN", rng: random.Random | None = None,
+                 on_flush: Callable[[], Any] | None = None, stages: Sequence[Stage] | None = None) -> None:
         self.ws, self.token, self.guild, self.intents = ws, token, str(guild), intents
         self.channels = {str(c) for c in channels or []}
         self.api_base, self.url = api_base, url
@@ -95,6 +99,8 @@ class Gateway:
         self.names: dict[str, str | None] = {}  # channel id -> name, as far as known
         self.identify_times: list[float] = []
         self.start_limit: dict[str, Any] | None = None
+        self.on_flush = on_flush  # after each batch is searchable (the live alerts, watch.live_alerts)
+        self.stages = stages  # what each batch runs after storing (default ingestion's own; api.live_stages)
 
     # ---- the connection --------------------------------------------------------------------------
 
@@ -301,11 +307,16 @@ class Gateway:
             if force or now - self.last_flush >= FLUSH_SECONDS:
                 self.last_flush = now
             return
-        finish(self.ws, self.groups, self.report, True, False, None)
+        finish(self.ws, self.groups, self.report, True, False, self.stages)
         self.groups.clear()
         done = time.monotonic()
         self.stats.searchable_delays += [done - t for t in self.pending]
         self.pending, self.last_flush = [], done
+        if self.on_flush is not None:
+            try:
+                self.on_flush()
+            except Exception as exc:  # noqa: BLE001 (an alert that fails never stops the stream; said, and stored on)
+                self.stats.errors.append(f"alerts: {type(exc).__name__}: {exc}")
 
 
 class _NoBar:

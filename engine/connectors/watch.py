@@ -1,5 +1,6 @@
-"""The watcher: sync every registered source, then look at what arrived with the anomaly detector and
-the drivers analytic, and post each new finding once to a Slack- or Discord-compatible incoming
+"""The watcher: sync every registered source, then look at what arrived with the anomaly detector, the
+drivers analytic, the new complaints and the live checks (analytics/live.py: bursts of alike messages,
+crash spikes on a build, on a rolling window), and post each new finding once to a Slack- or Discord-compatible incoming
 webhook (`{"text": ...}` / `{"content": ...}`): the one-sentence answer, the counts, a quote or two,
 no links. Findings are remembered in the workspace (`alerts`): alerted once, and a delivery that
 failed (after retries) is tried again on the next run, never lost silently."""
@@ -10,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..analytics import live
 from ..analytics.series import day_of
 from ..ingestion.stages import Stage
 from ..workspace.store import Workspace, now_iso
@@ -18,6 +20,7 @@ from .http import backoff
 
 POST_TRIES = 4
 LAST_SEEN = "watch:last-message-id"  # meta: the newest message id the watcher has looked at
+LAST_CRASH = "watch:last-crash-id"  # meta: the newest crash report the watcher has looked at
 RAISED = "watch:complaints-raised"  # meta: the new complaints alerted so far (id, label, centroid, terms)
 
 
@@ -56,7 +59,7 @@ def findings(ws: Workspace, first_id: int) -> list[dict[str, Any]]:
             found.append({"key": f"driver:{r['label']}:{period[:10]}", "text": d["answer"],
                           "quotes": [_quote(q["text"]) for q in (r.get("quotes") or [])[:2] if q.get("text")]})
     found += new_complaints(ws, first_day)
-    return found
+    return found + live.message_findings(ws, first_id)
 
 
 def new_complaints(ws: Workspace, first_day: str, alpha: float = NEW_COMPLAINT_FALSE_ALARMS) -> list[dict[str, Any]]:
@@ -136,7 +139,7 @@ def _raised_before(raised: list[dict[str, Any]], centroid: Any, topic: dict[str,
 
 
 def message(finding: dict[str, Any], style: str) -> dict[str, Any]:
-    body = "pilang: " + finding["text"] + "".join(f"\n> {q}" for q in finding["quotes"])
+    body = "pilang: " + finding["text"] + "".join(f"\n> {_quote(q)}" for q in finding["quotes"])
     return {"content": body[:2000]} if style == "discord" else {"text": body}
 
 
@@ -172,10 +175,26 @@ def watch_once(ws: Workspace, webhook: str | None = None, style: str = "slack",
     first_id = int(ws.get_meta(LAST_SEEN) or 0) + 1
     newest = ws.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
     new = findings(ws, first_id) if newest >= first_id else []
+    first_crash = int(ws.get_meta(LAST_CRASH) or 0) + 1
+    newest_crash = ws.db.execute("SELECT max(id) FROM crashes").fetchone()[0] or 0
+    if newest_crash >= first_crash:
+        new += live.crash_findings(ws, first_crash)
+    alerted, failed = deliver(ws, new, webhook, style, say)
+    with ws.transaction():
+        ws.set_meta(LAST_SEEN, str(newest))
+        ws.set_meta(LAST_CRASH, str(newest_crash))
+    return {"synced": taken, "findings": len(new), "alerted": alerted, "errors": errors + failed}
+
+
+def deliver(ws: Workspace, found: list[dict[str, Any]], webhook: str | None = None, style: str = "slack",
+            say: Callable[[str], None] = print) -> tuple[int, list[str]]:
+    """Post each finding not delivered before (and each that failed before: tried again) to the webhook,
+    or `say` it without one; remembered in the workspace's alerts. (alerted, errors)."""
+    errors: list[str] = []
     pending = [dict(key=k, text=t, quotes=[]) for k, t in ws.db.execute(
         "SELECT key, text FROM alerts WHERE delivered = 0")]  # failed before: tried again
     alerted = 0
-    for f in new + pending:
+    for f in found + pending:
         done = ws.db.execute("SELECT delivered FROM alerts WHERE key = ?", [f["key"]]).fetchone()
         if done and done[0] == 1:
             continue
@@ -192,6 +211,22 @@ def watch_once(ws: Workspace, webhook: str | None = None, style: str = "slack",
             errors.append(f"alert {f['key']} not delivered ({failure}); it is tried again next run")
         else:
             alerted += 1
-    with ws.transaction():
-        ws.set_meta(LAST_SEEN, str(newest))
-    return {"synced": taken, "findings": len(new), "alerted": alerted, "errors": errors}
+    return alerted, errors
+
+
+def live_alerts(ws: Workspace, webhook: str | None = None, style: str = "slack",
+                say: Callable[[str], None] = print) -> Callable[[], dict[str, Any]]:
+    """A check to run whenever new messages are stored (the gateway's flush): the live burst tests
+    (analytics/live.py) of the messages stored since the last check, each new finding delivered once."""
+    state = {"last": ws.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0, "alerted": 0}
+
+    def check() -> dict[str, Any]:
+        newest = ws.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
+        if newest <= state["last"]:
+            return {"findings": 0, "alerted": 0, "errors": []}
+        found = live.message_findings(ws, state["last"] + 1)
+        state["last"] = newest
+        alerted, errors = deliver(ws, found, webhook, style, say)
+        state["alerted"] += alerted
+        return {"findings": len(found), "alerted": alerted, "errors": errors}
+    return check

@@ -352,3 +352,74 @@ def community_days(rng: np.random.Generator, days: int = 90, event: tuple[int, s
         else:
             sentiment[day] -= size * robust_sd
     return counts, sentiment, drift
+
+
+# ---- a busy chat, minute by minute (the live alerts' benchmark) -------------------------------------
+
+# When players talk, by hour of the day (UTC): quiet nights, busy evenings.
+HOURLY = np.array([0.9, 0.7, 0.5, 0.35, 0.25, 0.2, 0.2, 0.25, 0.35, 0.5, 0.6, 0.7,
+                   0.8, 0.85, 0.9, 1.0, 1.1, 1.25, 1.4, 1.55, 1.6, 1.5, 1.3, 1.1])
+CHATTER = ["lol", "yeah", "true", "same", "no way", "haha", "fr", "gg", "facts", "wait what", "nice",
+           "anyone up for a run?", "brb", "that's wild", "ok", "idk", "lmao yes", "good point", "hmm", "rip"]
+# A login outage as players write it: many ways, none a template of the chat above.
+OUTAGE = ["can't log in, stuck on connecting", "servers down? login just spins", "is the game down for anyone else",
+          "login failed again, error 503", "keeps saying unable to connect to server", "can't get past the login screen",
+          "anyone else getting kicked at login?", "servers are dead, can't connect", "login queue stuck at 0 for ages",
+          "disconnected and now I can't log back in", "authentication error every time I try to log in",
+          "game won't let me sign in, connection timed out", "is there an outage? cannot connect",
+          "log in broken rn?", "connection to server lost, can't relog", "can't sign in on pc, servers down?"]
+
+
+def live_chat(seed: int = 0, days: float = 7.0, players: int = 400, per_day: float = 2500.0,
+              start: float | None = None, outages: list[float] = (), outage_players: int = 12,
+              outage_minutes: float = 20.0) -> list[dict[str, Any]]:
+    """A busy chat server's messages (time, author, text, outage), sorted by time: threads started at the
+    hours' rhythm (HOURLY), each drawing replies from other players of its persona within minutes, half
+    on the thread's subject (the clumps a burst detector must not mistake for an event), half chatter.
+    `outages`: start times of login outages, each bringing `outage_players` players who write that they
+    cannot log in over `outage_minutes` (faster at first), some of them twice."""
+    rng = np.random.default_rng(seed)
+    start = START.timestamp() if start is None else start
+    roster = [(f"live{i:04d}", PERSONAS[int(rng.choice(len(PERSONAS), p=[p.share for p in PERSONAS]))])
+              for i in range(players)]
+    by_persona = {p.name: [a for a, q in roster if q is p] for p in PERSONAS}
+    threads_per_day = per_day / 2.5  # a thread is its opener and 1.5 replies on average
+    rate = HOURLY / HOURLY.mean() * threads_per_day / 24 / 3600  # threads per second, by hour
+    out: list[dict[str, Any]] = []
+    t, end = start, start + days * DAY_SECONDS
+    while True:
+        t += rng.exponential(1.0 / rate.max())
+        if t >= end:
+            break
+        if rng.random() > rate[int(t % DAY_SECONDS // 3600)] / rate.max():
+            continue  # thinning: the hour's rate
+        author, persona = roster[int(rng.integers(players))]
+        subject = str(rng.choice(persona.topics))
+        positive = rng.random() < 0.55
+        out.append({"time": t, "author": author, "text": _said(rng, persona, subject, positive), "outage": False})
+        when = t
+        for _ in range(int(rng.geometric(0.4)) - 1):  # replies: 1.5 on average
+            when += rng.exponential(60.0)
+            who = str(rng.choice(by_persona[persona.name]))
+            text = (_said(rng, persona, subject, rng.random() < 0.5) if rng.random() < 0.5
+                    else str(rng.choice(CHATTER)))
+            out.append({"time": when, "author": who, "text": text, "outage": False})
+    for o in outages:
+        hit = rng.choice(players, outage_players, replace=False)
+        for k, i in enumerate(hit):
+            when = o + outage_minutes * 60 * (k / outage_players) ** 2 + rng.exponential(20.0)
+            for _ in range(1 + int(rng.random() < 0.3)):
+                out.append({"time": when, "author": roster[int(i)][0], "outage": True,
+                            "text": str(rng.choice(OPENERS)) + str(rng.choice(OUTAGE))})
+                when += rng.exponential(90.0)
+    out = [m for m in out if m["time"] < end]
+    out.sort(key=lambda m: m["time"])
+    return out
+
+
+DAY_SECONDS = 86400.0
+
+
+def _said(rng: np.random.Generator, persona: Persona, subject: str, positive: bool) -> str:
+    template = str(rng.choice(persona.praise if positive else persona.complaints))
+    return str(rng.choice(OPENERS)) + template.format(t=subject)

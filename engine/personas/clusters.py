@@ -438,10 +438,14 @@ def member_ids(ws: Workspace, persona_id: str) -> np.ndarray:
         [persona_id])], dtype=np.int64))
 
 
-def refresh(ws: Workspace) -> dict[str, Any]:
+def refresh(ws: Workspace, refit: bool = True) -> dict[str, Any]:
     """After an ingest: refit when the players grew by REFIT_GROWTH since the fit, else give each new
-    player the persona with the nearest centroid. Nothing happens before personas were first found."""
+    player the persona with the nearest centroid. Nothing happens before personas were first found.
+    refit=False (a live stream's batches): newcomers are only ever assigned; the next ingest or watch
+    round refits."""
     info = json.loads(ws.get_meta("personas") or "{}")
+    if not refit and (not info or info.get("model") != ws.embed_model):
+        return {"personas": "not fitted" if not info else "stale (refit at the next ingest)"}
     if not info or info.get("model") != ws.embed_model:
         return {"personas": "not fitted"} if not info else {"personas": "refit", "count": len(fit(ws))}
     new = [r[0] for r in ws.db.execute("SELECT DISTINCT author FROM messages WHERE author IS NOT NULL AND author NOT IN"
@@ -450,7 +454,7 @@ def refresh(ws: Workspace) -> dict[str, Any]:
         return {"personas": "unchanged"}
     # growth since the fit, counting the players assigned by earlier batches too: ten 10% batches refit
     members = ws.db.execute("SELECT count(*) FROM persona_members").fetchone()[0]
-    if members + len(new) >= REFIT_GROWTH * info["players"]:
+    if refit and members + len(new) >= REFIT_GROWTH * info["players"]:
         return {"personas": "refit", "count": len(fit(ws))}
     rows = ws.db.execute("SELECT id, centroid FROM personas").fetchall()
     centroids = np.stack([np.frombuffer(r[1], np.float32) for r in rows])
@@ -467,3 +471,8 @@ def refresh(ws: Workspace) -> dict[str, Any]:
 def refresh_stage(ws: Workspace, run: Any) -> None:
     """The ingest stage (see ingestion.stages): new players join the personas, or they are refit."""
     run.report.personas = refresh(ws)
+
+
+def assign_stage(ws: Workspace, run: Any) -> None:
+    """A live stream's stage: new players join the nearest persona, never a refit."""
+    run.report.personas = refresh(ws, refit=False)
