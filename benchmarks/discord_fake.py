@@ -129,13 +129,16 @@ class FakeDiscord:
 
     # ---- the script -------------------------------------------------------------------------
 
-    def say(self, text: str, channel: str = CHANNEL, live: bool = True) -> str:
-        """A message in the channel; `live=False`: said while no session was open (only REST has it)."""
+    def say(self, text: str, channel: str = CHANNEL, live: bool = True, author: str | None = None,
+            when: str | None = None) -> str:
+        """A message in the channel; `live=False`: said while no session was open (only REST has it).
+        `author` (a user id; default one of seven), `when` (ISO time; default a fixed hour)."""
         self.next_id += 1
         mid = str(self.next_id)
+        who = author or f"u{self.next_id % 7}"
         m = {"id": mid, "channel_id": channel, "guild_id": GUILD, "type": 0, "content": text,
-             "timestamp": f"2025-06-01T12:{self.next_id % 60:02d}:00+00:00",
-             "author": {"id": f"u{self.next_id % 7}", "username": f"player{self.next_id % 7}"}}
+             "timestamp": when or f"2025-06-01T12:{self.next_id % 60:02d}:00+00:00",
+             "author": {"id": who, "username": f"player-{who}"}}
         self.messages[mid] = m
         if live:
             self._run(self._dispatch("MESSAGE_CREATE", m))

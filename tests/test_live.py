@@ -208,3 +208,25 @@ def test_an_outage_said_through_the_gateway_is_posted_to_the_webhook_once(tmp_pa
     # the streamed players joined the nearest persona, without a refit
     assert ws.db.execute("SELECT count(DISTINCT pm.author) FROM persona_members pm JOIN messages m ON m.author = pm.author"
                          " WHERE m.source = 'discord' AND pm.fitted = 0").fetchone()[0] == 11
+
+
+def test_the_watcher_raises_a_crash_spike_from_the_collector_once(tmp_path: Path) -> None:
+    from pilang_engine.api import Workspace, accept_events, watch_once
+    ws = Workspace(tmp_path / "ws")
+    rng = np.random.default_rng(8)
+    now = time.time()
+    usual = [{"id": f"u{i}", "stack_hash": f"s{i % 7}", "build": "1.4", "platform": "pc", "message": "crash",
+              "player": f"p{rng.integers(3000)}", "time": float(t)}
+             for i, t in enumerate(np.sort(now - 3 * DAY + rng.uniform(0, 3 * DAY - 7200, 300)))]
+    assert accept_events(ws, usual)["crashes"] == 300
+    said: list[str] = []
+    assert watch_once(ws, say=said.append)["findings"] == 0  # the usual crashes: nothing to say
+    bad = [{"id": f"b{k}", "stack_hash": "deadbeef", "build": "1.5", "platform": "pc",
+            "message": "NullReferenceException in LoginFlow", "player": f"q{k}", "time": now - 120 + 10 * k}
+           for k in range(12)]
+    accept_events(ws, bad)
+    assert watch_once(ws, say=said.append)["alerted"] == 1
+    assert said[-1].startswith("pilang: Crash spike on build 1.5") and "stack deadbeef" in said[-1]
+    assert "LoginFlow" in said[-1]
+    accept_events(ws, [{**bad[0], "id": "b-more", "player": "q-more", "time": now}])
+    assert watch_once(ws, say=said.append)["alerted"] == 0  # the same spike, still going: said once
