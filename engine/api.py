@@ -60,6 +60,7 @@ EXPORTS: dict[str, str] = {
     "learning_entries": "learning:entries", "learning_params": "learning:params", "undo_learning": "learning:undo", "freeze_learning": "learning:freeze",
     "routing_scores": "learning.bandit:scores", "choose_route": "learning.bandit:choose",
     "Gateway": "connectors.gateway", "GatewayFatal": "connectors.gateway", "live_alerts": "connectors.watch",
+    "migrate_to_postgres": "workspace.postgres:migrate",
     "accept_events": "ingestion.collector:accept", "event_items": "ingestion.collector:items",
     "BadBatch": "ingestion.collector",
     "learn_phrase": "learning.phrases:learn", "learned_phrases": "learning.phrases:active",
@@ -92,6 +93,7 @@ if TYPE_CHECKING:  # the same names, for static analysis (tests/test_layout.py k
     from .learning.interactions import rate
     from .connectors.gateway import Gateway, GatewayFatal
     from .connectors.watch import live_alerts
+    from .workspace.postgres import migrate as migrate_to_postgres
     from .ingestion.collector import BadBatch
     from .ingestion.collector import accept as accept_events
     from .ingestion.collector import items as event_items

@@ -598,6 +598,32 @@ def stream(argv: Sequence[str], before: argparse.Namespace) -> int:
     return 0
 
 
+def migrate(argv: Sequence[str], before: argparse.Namespace) -> int:
+    """`pilang migrate --to postgresql://...`: copy the workspace into PostgreSQL + pgvector and check the copy."""
+    parser = argparse.ArgumentParser(prog="pilang migrate", parents=[common_options(before)],
+                                     description="Copy the workspace (every table's rows, the vectors, the trained"
+                                                 " models' files) into an empty PostgreSQL database with pgvector, index"
+                                                 " the vectors (HNSW, cosine), and check the copy: rows counted on both"
+                                                 " sides, and the nearest neighbours of 20 sampled vectors, exact and"
+                                                 " through the index, against the workspace's own. Needs pilang[postgres].")
+    parser.add_argument("--to", required=True, help="the database: postgresql://user[:password]@host[:port]/name")
+    args = parser.parse_args(argv)
+    from pilang_engine.api import migrate_to_postgres as run
+    with reported("migrate", args):
+        ws = open_workspace(args)
+        done = run(ws, args.to, say=(lambda s: None) if args.json else (lambda s: print(f"; {s}", file=sys.stderr)))
+    if args.json:
+        print_json(done)
+    else:
+        s = done["search"]
+        print(f"migrated to {done['to']} in {done['seconds']} s: {sum(done['tables'].values()):,} rows in"
+              f" {len(done['tables'])} tables, {done['model_files']} model files; counts"
+              f" {'match' if done['counts_match'] else 'DIFFER: ' + str(done['mismatched'])}; nearest {s['k']} of"
+              f" {s['sampled']} sampled vectors: {s['overlap_exact']:.0%} the same exactly, {s['recall_hnsw']:.0%}"
+              " through the HNSW index")
+    return 0 if done["ok"] else 1
+
+
 def ask(argv: Sequence[str], before: argparse.Namespace) -> int:
     """`pilang ask [--dry-run] QUESTION...`: a question in plain words becomes the query it means, shown, then run."""
     parser = argparse.ArgumentParser(prog="pilang ask", parents=[common_options(before)],
@@ -648,7 +674,8 @@ def ask(argv: Sequence[str], before: argparse.Namespace) -> int:
 
 
 SUBCOMMANDS = {"ask": ask, "bench": bench, "ingest": ingest, "demo": demo, "kernel": kernel, "train": train, "eval": evaluate,
-               "report": report, "sync": sync, "stream": stream, "watch": watch, "serve": serve, "token": token, "export": export}
+               "report": report, "sync": sync, "stream": stream, "watch": watch, "serve": serve, "token": token, "export": export,
+               "migrate": migrate}
 
 
 

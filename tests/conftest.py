@@ -156,3 +156,33 @@ def shared_workspace(shared_data: Any, tmp_path_factory: pytest.TempPathFactory)
         ingest(ws, [shared_data(name) / file], progress=False)
         return ws
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A real PostgreSQL with pgvector (the pgserver package), started once for the session and stopped
+    after it. Missing pgserver skips outside CI and fails under CI=true."""
+    import os
+    try:
+        import pgserver
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("pgserver is missing under CI: the PostgreSQL store's tests must run (pip install -e '.[test]')")
+        pytest.skip("pgserver is not installed (pip install pgserver): the PostgreSQL store is not tested here")
+    server = pgserver.get_server(tmp_path_factory.mktemp("postgres"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture()
+def postgres_uri(postgres_server: Any, request: pytest.FixtureRequest) -> str:
+    """An empty database of its own on the session's server, for one test."""
+    import re
+
+    import psycopg
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    base = postgres_server.get_uri()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return base.replace("/postgres?", f"/{name}?", 1)

@@ -1,0 +1,72 @@
+"""The PostgreSQL + pgvector store against a real server (pgserver, started by the suite): a workspace
+migrated there keeps every table's rows, its vectors searchable by cosine (exact and through HNSW),
+its trained models' files; a second migration into the same database is refused; `pilang migrate`
+prints the check as JSON."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from pilang_engine.workspace.postgres import StoreError, connect, migrate, nearest, schema_version
+from pilang_engine.workspace.store import SCHEMA_VERSION
+
+
+def test_a_migrated_workspace_keeps_its_rows_vectors_and_search(demo_with_personas: Any, postgres_uri: str) -> None:
+    ws = demo_with_personas("pg-migrate")
+    report = migrate(ws, postgres_uri)
+    assert report["ok"] and report["counts_match"] and not report["mismatched"]
+    tables = report["tables"]
+    assert tables["messages"] == ws.db.execute("SELECT count(*) FROM messages").fetchone()[0] > 1000
+    assert tables["vectors"] > 100 and tables["personas"] >= 2
+    assert report["search"]["sampled"] == 20 and report["search"]["overlap_exact"] >= 0.98
+    assert report["search"]["recall_hnsw"] >= 0.9
+    conn = connect(postgres_uri)
+    try:
+        assert schema_version(conn) == (SCHEMA_VERSION, 1)
+        # a row as it was: the same text, time and author
+        mid, text, when = ws.db.execute("SELECT id, text, time FROM messages ORDER BY id DESC LIMIT 1").fetchone()
+        assert conn.execute("SELECT text, time FROM messages WHERE id = %s", [mid]).fetchone() == (text, when)
+        # a vector as it was, and its own nearest neighbour through the index
+        h, blob = ws.db.execute("SELECT hash, vector FROM vectors ORDER BY hash LIMIT 1").fetchone()
+        stored = conn.execute("SELECT vector FROM vectors WHERE hash = %s", [h]).fetchone()[0]
+        assert np.allclose(np.asarray(stored.to_numpy()), np.frombuffer(blob, np.float32))
+        dim = len(np.frombuffer(blob, np.float32))
+        assert nearest(conn, ws.embed_model, dim, np.frombuffer(blob, np.float32), 1)[0] == h
+        plan = "\n".join(r[0] for r in conn.execute(
+            f"EXPLAIN SELECT hash FROM vectors WHERE model = %s ORDER BY vector::vector({dim}) <=> %s LIMIT 10",
+            [ws.embed_model, np.frombuffer(blob, np.float32)]).fetchall())
+        assert "vectors_hnsw_" in plan  # the search goes through the HNSW index
+    finally:
+        conn.close()
+    with pytest.raises(StoreError, match="already holds a pilang workspace"):
+        migrate(ws, postgres_uri)
+
+
+def test_pilang_migrate_prints_the_check_and_hides_the_password(demo_copy: Any, postgres_uri: str) -> None:
+    folder = demo_copy("pg-cli")
+    done = subprocess.run([sys.executable, "-m", "pilang", "--json", "--workspace", str(folder), "migrate", "--to",
+                           postgres_uri], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["ok"] and out["counts_match"] and set(out) >= {"to", "schema", "tables", "search", "vector_models", "seconds"}
+    bad = subprocess.run([sys.executable, "-m", "pilang", "--workspace", str(folder), "migrate", "--to",
+                          "postgresql://someone:hunter2@127.0.0.1:1/nowhere"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "cannot connect" in bad.stderr and "hunter2" not in bad.stderr + bad.stdout
+
+
+def test_the_schema_mirrors_every_table_of_the_workspace(tmp_path: Path) -> None:
+    from pilang_engine.workspace.postgres import ddl
+    from pilang_engine.workspace.store import Workspace
+    ws = Workspace(tmp_path / "ws")
+    tables = [r[0] for r in ws.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    statements = ddl(ws)
+    for table in tables:
+        assert any(s.startswith(f'CREATE TABLE IF NOT EXISTS "{table}" (') for s in statements), table
+    vectors = next(s for s in statements if s.startswith('CREATE TABLE IF NOT EXISTS "vectors"'))
+    assert '"vector" vector' in vectors and 'PRIMARY KEY ("hash", "model")' in vectors
+    assert any('CREATE UNIQUE INDEX IF NOT EXISTS' in s and '"messages"' in s for s in statements)
