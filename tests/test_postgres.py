@@ -70,3 +70,61 @@ def test_the_schema_mirrors_every_table_of_the_workspace(tmp_path: Path) -> None
     vectors = next(s for s in statements if s.startswith('CREATE TABLE IF NOT EXISTS "vectors"'))
     assert '"vector" vector' in vectors and 'PRIMARY KEY ("hash", "model")' in vectors
     assert any('CREATE UNIQUE INDEX IF NOT EXISTS' in s and '"messages"' in s for s in statements)
+
+
+@pytest.fixture(scope="module")
+def both(demo_copy: Any, postgres_server: Any) -> Any:
+    """The demo workspace (one message deleted) and its copy in PostgreSQL: (workspace, {backend: index})."""
+    import psycopg
+    from pilang_engine.workspace.postgres import PgVectorIndex
+    from pilang_engine.workspace.store import Workspace
+    ws = Workspace(demo_copy("pg-contract"))
+    source, external = ws.db.execute("SELECT source, external_id FROM messages WHERE source = 'discord' LIMIT 1").fetchone()
+    ws.delete_message(source, external, None)
+    base = postgres_server.get_uri()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute('DROP DATABASE IF EXISTS "contract"')
+        conn.execute('CREATE DATABASE "contract"')
+    uri = base.replace("/postgres?", "/contract?", 1)
+    assert migrate(ws, uri)["ok"]
+    conn = connect(uri)
+    yield ws, {"sqlite+faiss": ws.vector_index(), "postgresql+pgvector": PgVectorIndex(conn, ws.embed_model)}
+    conn.close()
+
+
+BACKENDS = ["sqlite+faiss", "postgresql+pgvector"]
+
+
+def _exact(ws: Any, q: np.ndarray, allowed: set[int] | None = None) -> tuple[list[int], list[float]]:
+    """Message ids and cosines, best first, by numpy over every stored vector (the truth)."""
+    rows = ws.db.execute("SELECT m.id, v.vector FROM messages m JOIN vectors v ON v.hash = m.content_hash AND v.model = ?"
+                         " WHERE m.text != ''", [ws.embed_model]).fetchall()
+    rows = [r for r in rows if allowed is None or r[0] in allowed]
+    V = np.stack([np.frombuffer(r[1], np.float32) for r in rows])
+    s = V @ (q / np.linalg.norm(q)) / np.linalg.norm(V, axis=1)
+    order = np.argsort(-s, kind="stable")
+    return [rows[i][0] for i in order], [float(s[i]) for i in order]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_search_finds_the_exact_nearest_messages_best_first(both: Any, backend: str) -> None:
+    ws, index = both
+    text = ws.db.execute("SELECT text FROM messages WHERE text != '' ORDER BY id LIMIT 1 OFFSET 200").fetchone()[0]
+    q = ws.embedder().encode([text])[0]
+    scores, ids = index[backend].search(q, 10)
+    assert len(ids) == 10 and list(scores) == sorted(scores, reverse=True) and scores[0] > 0.99
+    _, best = _exact(ws, q)
+    # ties (one text said by several players) may come in either order: the scores are the truth's
+    assert np.allclose(scores, best[:10], atol=1e-4)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_filter_keeps_to_its_messages_and_a_deleted_message_is_never_found(both: Any, backend: str) -> None:
+    ws, index = both
+    allowed = np.array([r[0] for r in ws.db.execute("SELECT id FROM messages WHERE source = 'steam' AND text != ''")])
+    q = ws.embedder().encode(["the servers keep crashing"])[0]
+    scores, ids = index[backend].search(q, 5, allowed)
+    assert len(ids) == 5 and set(ids.tolist()) <= set(allowed.tolist())
+    assert np.allclose(scores, _exact(ws, q, set(allowed.tolist()))[1][:5], atol=1e-4)
+    gone = ws.db.execute("SELECT id FROM messages WHERE text = '' LIMIT 1").fetchone()[0]
+    assert gone not in index[backend].search(q, 10, np.array([gone]))[1].tolist()

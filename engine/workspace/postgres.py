@@ -205,3 +205,42 @@ def _compare(ws: Workspace, conn: Any, dims: dict[str, int], sample: int) -> dic
         hnsw.append(len(truth & set(nearest(conn, model, dims[model], q, K))) / len(truth))
     return {"model": model, "sampled": len(exact), "k": K, "overlap_exact": round(float(np.mean(exact)), 4),
             "recall_hnsw": round(float(np.mean(hnsw)), 4)}
+
+
+class PgVectorIndex:
+    """Search over a PostgreSQL store's vectors, as `VectorIndex.search` answers over faiss: the top-k
+    (scores, message ids) by cosine among messages not deleted, optionally only among `allowed` ids (the
+    filter pushed into SQL). Exact (a scan) below FLAT_LIMIT vectors or with a filter (pgvector 0.6
+    filters after its HNSW scan, which can return fewer than k), else through the model's HNSW index
+    with ef_search as faiss's."""
+
+    def __init__(self, conn: Any, model: str) -> None:
+        self.conn, self.model = conn, model
+        row = conn.execute("SELECT vector_dims(vector), count(*) FROM vectors WHERE model = %s"
+                           " GROUP BY vector_dims(vector)", [model]).fetchone()
+        self.dim, self.size = (int(row[0]), int(row[1])) if row else (0, 0)
+
+    @property
+    def kind(self) -> str:
+        from .vectors import FLAT_LIMIT
+        return "hnsw" if self.size >= FLAT_LIMIT else "flat"
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        from .vectors import HNSW_EF_SEARCH
+        if not self.size or k <= 0 or (allowed is not None and allowed.size == 0):
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        q = np.asarray(query, np.float32)
+        q = q / max(float(np.linalg.norm(q)), 1e-12)
+        where, args = "", [self.model]
+        if allowed is not None:
+            where, args = " AND m.id = ANY(%s)", [self.model, np.asarray(allowed, np.int64).tolist()]
+        with self.conn.transaction():
+            if allowed is not None or self.kind == "flat":
+                self.conn.execute("SET LOCAL enable_indexscan = off")
+            else:
+                self.conn.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, k)}")
+            rows = self.conn.execute(
+                f"SELECT m.id, 1 - (v.vector::vector({self.dim}) <=> %s) FROM vectors v JOIN messages m"
+                f" ON m.content_hash = v.hash WHERE v.model = %s AND m.text != ''{where}"
+                f" ORDER BY v.vector::vector({self.dim}) <=> %s LIMIT %s", [q, *args, q, k]).fetchall()
+        return np.array([r[1] for r in rows], np.float32), np.array([r[0] for r in rows], np.int64)
