@@ -163,6 +163,8 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """A real PostgreSQL with pgvector (the pgserver package), started once for the session and stopped
     after it. Missing pgserver skips outside CI and fails under CI=true."""
     import os
+    import warnings
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # platformdirs, under pgserver
     try:
         import pgserver
     except ImportError:

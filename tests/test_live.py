@@ -120,7 +120,7 @@ def test_a_past_day_is_tested_against_the_history_before_it_and_without_the_burs
 
 def test_a_quiet_chat_of_threads_raises_about_as_few_alerts_as_calibration_says() -> None:
     rng = np.random.default_rng(6)
-    days = 24
+    days = 18
     times, authors, X = chat(rng, days)
     alert_days, bound, lows = set(), 0.0, {}
     for day in range(8, days):
@@ -163,7 +163,7 @@ def test_an_outage_said_through_the_gateway_is_posted_to_the_webhook_once(tmp_pa
 
     from benchmarks.live import _export
     now = time.time()
-    history = live_chat(seed=3, days=10, start=now - 10 * DAY, players=150, per_day=300)
+    history = live_chat(seed=3, days=10, start=now - 10 * DAY, players=100, per_day=200)
     _export(tmp_path / "history", history)
     ws = Workspace(tmp_path / "ws")
     ingest(ws, [tmp_path / "history"], progress=False)
