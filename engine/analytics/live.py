@@ -1,14 +1,18 @@
 """Alerts within a minute: what just arrived, tested on a rolling window against what is usual.
 
 Bursts. Each new message is the centre of one test: how many other players wrote a message alike to it
-(cosine >= ALIKE) in the WINDOW before it. What is usual comes from the history before the last hour
-(up to HISTORY_DAYS): the share q of a seeded sample of past messages alike to this one (one added to
-both counts, so a message like none before still has a rate), times the messages a window usually holds
-at this hour of the day. Under "nothing is happening" the count of alike players is Poisson with that
-mean; a centre is a burst when at least MIN_PLAYERS players (it included) wrote alike and the chance
-of so many is at most FALSE_ALARMS_PER_DAY divided by the messages a day brings (Bonferroni over the
-day's tests), so a quiet stream raises about that many false alarms a day whatever its size. Players,
-not messages, are counted: one player repeating a complaint, or two in an argument, is not a burst.
+in the WINDOW before it (the group: cosine >= ALIKE to the centre, then to those messages' mean). What
+is usual comes from the history before the last hour (up to HISTORY_DAYS): the share of a seeded
+sample of past messages of the same hours alike to the group (one added to both counts, so a message
+like none before still has a rate), times the messages a window usually holds at this hour of the day.
+The count of alike players is tested as Poisson with that mean, at least MIN_PLAYERS players (the centre
+included). Chat clumps (a thread draws alike replies), so the Poisson p-value is not trusted alone: a
+burst must also beat the smallest p-value of every one of the past D whole days, each tested as the
+stream tested it (against the history before that day; `day_low`), which on exchangeable quiet days
+caps the false alarms at 1 / (D + 1) a day, the figure each alert states; and the Poisson level of
+FALSE_ALARMS_PER_DAY over the messages a day brings (Bonferroni) still applies. No burst alerts before
+MIN_CALIBRATION_DAYS of history. Players, not messages, are counted: one player repeating a complaint,
+or two in an argument, is not a burst.
 
 Crash spikes. Each new crash report tests its build: the distinct players who reported a crash on that
 build in the 5 minutes and in the hour before it (CRASH_WINDOWS), against what the whole game usually
@@ -38,7 +42,7 @@ from .series import DAY
 WINDOW = 300.0  # seconds a burst is counted over
 ALIKE = 0.5  # cosine at which two messages say the same thing (MiniLM: "can't log in" ~ "login servers down?")
 MIN_PLAYERS = 3  # fewer players than this is a conversation, never a burst
-FALSE_ALARMS_PER_DAY = 0.05  # the stated rate of each check on a stream with nothing happening
+FALSE_ALARMS_PER_DAY = 0.05  # the Poisson tests' level a day (Bonferroni); bursts also beat the quiet days before
 HISTORY_DAYS = 28
 HISTORY_GAP = 3600.0  # the history ends this long before the check: a burst never enters its own baseline
 MIN_HISTORY_MESSAGES = 200
@@ -50,7 +54,7 @@ REMEMBER_HOURS = 3.0  # a burst alike to one raised (and seen again) within this
 LIVE_HOURS = 24.0  # messages older than this (a backfill) are history, never a live alert
 TOPIC_COSINE = 0.5
 QUOTES = 3
-BURSTS = "live:bursts"  # meta: bursts raised (time, centroid), so each is raised once
+BURSTS = "live:bursts"  # meta: bursts raised (time, last seen, centroid, messages), so each is raised once
 SPIKES = "live:crash-spikes"  # meta: build -> time a spike on it was raised
 
 
@@ -288,10 +292,6 @@ def _unit(X: np.ndarray) -> np.ndarray:
     return (X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-9)).astype(np.float32)
 
 
-def _raised(ws: Workspace) -> list[dict[str, Any]]:
-    return json.loads(ws.get_meta(BURSTS) or "[]")
-
-
 def message_findings(ws: Workspace, first_id: int, now: float | None = None) -> list[dict[str, Any]]:
     """Bursts among the messages with id >= first_id said in the last LIVE_HOURS (before `now`), each
     raised once (see the module's doc)."""
@@ -308,7 +308,7 @@ def message_findings(ws: Workspace, first_id: int, now: float | None = None) -> 
     authors = np.array([r[2] or f"#{r[0]}" for r in rows], dtype=object)
     found = np.zeros(len(ids), bool)
     X = _unit(message_vectors(ws, ids.tolist(), found))
-    raised = [b for b in _raised(ws) if b["seen"] >= now - HISTORY_DAYS * DAY]
+    raised = [b for b in json.loads(ws.get_meta(BURSTS) or "[]") if b["seen"] >= now - HISTORY_DAYS * DAY]
     history = _history(ws, float(new), [(b["time"], b["seen"], np.asarray(b["centroid"], np.float32)) for b in raised])
     if history.messages < MIN_HISTORY_MESSAGES or history.days < MIN_CALIBRATION_DAYS:
         return []
