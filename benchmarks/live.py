@@ -109,8 +109,7 @@ def replay(times: np.ndarray, authors: np.ndarray, X: np.ndarray, since: float) 
     lows: dict[int, float | None] = {}
     for hour in np.arange(since // 3600 * 3600, times.max() + 3600, 3600):
         history = live.History.of(times, X, hour - live.HISTORY_GAP)
-        first = int(np.ceil((history.until - live.HISTORY_DAYS * 86400) / 86400))
-        for d in range(first, int(history.until // 86400)):
+        for d in history.past_days():
             if d not in lows:  # each past day tested once, against the history before it
                 lows[d] = live.day_low(times, authors, X, d, [(a["time"], a["seen"], a["centroid"]) for a in alerts])
         history = history.calibrated(lows)

@@ -176,15 +176,21 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server.cleanup()
 
 
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: Any) -> Any:
+    """make(name) -> the URI of a new, empty database `name` on the session's server (dropped first if there)."""
+    def make(name: str) -> str:
+        import psycopg
+        base = postgres_server.get_uri()
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return base.replace("/postgres?", f"/{name}?", 1)
+    return make
+
+
 @pytest.fixture()
-def postgres_uri(postgres_server: Any, request: pytest.FixtureRequest) -> str:
+def postgres_uri(postgres_database: Any, request: pytest.FixtureRequest) -> str:
     """An empty database of its own on the session's server, for one test."""
     import re
-
-    import psycopg
-    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
-    base = postgres_server.get_uri()
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return base.replace("/postgres?", f"/{name}?", 1)
+    return postgres_database("t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50])

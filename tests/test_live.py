@@ -64,7 +64,7 @@ def history_at(times: np.ndarray, authors: np.ndarray, X: np.ndarray, until: flo
                lows: dict[int, float | None] | None = None) -> live.History:
     lows = {} if lows is None else lows
     h = live.History.of(times, X, until)
-    for d in range(int(np.ceil((until - live.HISTORY_DAYS * DAY) / DAY)), int(until // DAY)):
+    for d in h.past_days():
         if d not in lows:
             lows[d] = live.day_low(times, authors, X, d)
     return h.calibrated(lows)

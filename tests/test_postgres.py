@@ -73,19 +73,14 @@ def test_the_schema_mirrors_every_table_of_the_workspace(tmp_path: Path) -> None
 
 
 @pytest.fixture(scope="module")
-def both(demo_copy: Any, postgres_server: Any) -> Any:
+def both(demo_copy: Any, postgres_database: Any) -> Any:
     """The demo workspace (one message deleted) and its copy in PostgreSQL: (workspace, {backend: index})."""
-    import psycopg
     from pilang_engine.workspace.postgres import PgVectorIndex
     from pilang_engine.workspace.store import Workspace
     ws = Workspace(demo_copy("pg-contract"))
     source, external = ws.db.execute("SELECT source, external_id FROM messages WHERE source = 'discord' LIMIT 1").fetchone()
     ws.delete_message(source, external, None)
-    base = postgres_server.get_uri()
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute('DROP DATABASE IF EXISTS "contract"')
-        conn.execute('CREATE DATABASE "contract"')
-    uri = base.replace("/postgres?", "/contract?", 1)
+    uri = postgres_database("contract")
     assert migrate(ws, uri)["ok"]
     conn = connect(uri)
     yield ws, {"sqlite+faiss": ws.vector_index(), "postgresql+pgvector": PgVectorIndex(conn, ws.embed_model)}

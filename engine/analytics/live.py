@@ -112,6 +112,10 @@ class History:
         Bonferroni level (`rate` over the messages a day brings)."""
         return min(rate / max(self.per_day, 1.0), np.nextafter(self.bar, 0))
 
+    def past_days(self) -> range:
+        """The whole days (start // DAY) before `until`, up to HISTORY_DAYS back: what it calibrates on."""
+        return range(int(np.ceil((self.until - HISTORY_DAYS * DAY) / DAY)), int(np.floor(self.until / DAY)))
+
     def calibrated(self, lows: dict[int, float | None]) -> History:
         """With the bar of the whole days before `until` (up to HISTORY_DAYS): `lows` maps each day
         (its start // DAY) to its low (`day_low`), None for a day that could not be tested. The bar is
@@ -119,9 +123,8 @@ class History:
         chance that a new quiet day beats every one of D past days is 1 / (D + 1): the false alarms a day,
         whatever the chat's clumping (threads, a language's evening), which the Poisson test alone does
         not know."""
-        first = int(np.ceil((self.until - HISTORY_DAYS * DAY) / DAY))
-        last = int(np.floor(self.until / DAY))
-        known = [p for d, p in lows.items() if first <= d < last and p is not None]
+        days = self.past_days()
+        known = [p for d, p in lows.items() if d in days and p is not None]
         return replace(self, bar=float(min(known)) if known else 0.0, days=len(known))
 
 
@@ -236,10 +239,7 @@ def _history(ws: Workspace, until: float, raised: list[tuple[float, float, np.nd
     the workspace's meta)."""
     hour = float(until // 3600 * 3600 - HISTORY_GAP)
 
-    def baseline() -> History:
-        times, _, X = _past(ws, hour - HISTORY_DAYS * DAY, hour, SAMPLE)
-        return History.of(times, X, hour, every=_times(ws, hour - HISTORY_DAYS * DAY, hour))
-    history = derived(ws, "live-history", baseline, key=(hour, ws.embed_model), versioned=False)
+    history = derived(ws, "live-history", lambda: _before(ws, hour), key=(hour, ws.embed_model), versioned=False)
     return history.calibrated(_lows(ws, history, raised))
 
 
@@ -249,27 +249,27 @@ LOWS = "live:day-lows"  # meta: each past day's low (day_low), by the embedding 
 def _lows(ws: Workspace, history: History, raised: list[tuple[float, float, np.ndarray]]) -> dict[int, float | None]:
     stored = json.loads(ws.get_meta(LOWS) or "{}")
     lows = {int(d): p for d, p in stored.get(ws.embed_model, {}).items()}
-    first = int(np.ceil((history.until - HISTORY_DAYS * DAY) / DAY))
-    last = int(np.floor(history.until / DAY))
-    missing = [d for d in range(first, last) if d not in lows]
+    days = history.past_days()
+    missing = [d for d in days if d not in lows]
     for d in missing:
         start = d * DAY
-        # the day's messages and a sample of the history before it: what the stream tested that day with
-        until = start - HISTORY_GAP
-        times, _, X = _past(ws, until - HISTORY_DAYS * DAY, until, SAMPLE)
-        before = History.of(times, X, until, every=_times(ws, until - HISTORY_DAYS * DAY, until))
+        # the day's messages and the history before it: what the stream tested that day with
         day_times, day_authors, day_X = _past(ws, start - WINDOW, start + DAY)
-        lows[d] = day_low(day_times, day_authors, day_X, d, raised, before)
+        lows[d] = day_low(day_times, day_authors, day_X, d, raised, _before(ws, start - HISTORY_GAP))
     if missing:
-        kept = {str(d): p for d, p in lows.items() if d >= first - 7}
+        kept = {str(d): p for d, p in lows.items() if d >= days.start - 7}
         with ws.transaction(data=False):
             ws.set_meta(LOWS, json.dumps({ws.embed_model: kept}))
     return lows
 
 
-def _times(ws: Workspace, since: float, until: float) -> np.ndarray:
-    return np.array([r[0] for r in ws.db.execute("SELECT time FROM messages WHERE time >= ? AND time < ? AND text != ''",
-                                                 [since, until])], float)
+def _before(ws: Workspace, until: float) -> History:
+    """The workspace's history before `until`: a sample of its vectors, the rates of all its messages."""
+    since = until - HISTORY_DAYS * DAY
+    times, _, X = _past(ws, since, until, SAMPLE)
+    every = np.array([r[0] for r in ws.db.execute("SELECT time FROM messages WHERE time >= ? AND time < ? AND text != ''",
+                                                  [since, until])], float)
+    return History.of(times, X, until, every=every)
 
 
 def _past(ws: Workspace, since: float, until: float, sample: int | None = None

@@ -47,7 +47,7 @@ def findings(ws: Workspace, first_id: int) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     for a in anomalies(ws, {}).get("evidence", {}).get("anomalies", []):
         if a["day"] >= first_day:
-            quotes = [_quote(m["text"]) for m in a.get("messages", [])[:2] if isinstance(m, dict) and m.get("text")]
+            quotes = [m["text"] for m in a.get("messages", [])[:2] if isinstance(m, dict) and m.get("text")]
             found.append({"key": f"anomaly:{a['day']}:{a['driver']}:{a['direction']}",
                           "text": f"Unusual day {a['day']}: {a['driver']} {a['direction']} (z {a['z']:+.1f});"
                                   f" {a['volume']} messages, mean sentiment {a['sentiment']}",
@@ -57,7 +57,7 @@ def findings(ws: Workspace, first_id: int) -> list[dict[str, Any]]:
         if r.get("significant") and r.get("contribution", 0) < 0:
             period = d["evidence"]["scope"].get("since") or ""
             found.append({"key": f"driver:{r['label']}:{period[:10]}", "text": d["answer"],
-                          "quotes": [_quote(q["text"]) for q in (r.get("quotes") or [])[:2] if q.get("text")]})
+                          "quotes": [q["text"] for q in (r.get("quotes") or [])[:2] if q.get("text")]})
     found += new_complaints(ws, first_day)
     return found + live.message_findings(ws, first_id)
 
@@ -117,7 +117,7 @@ def new_complaints(ws: Workspace, first_day: str, alpha: float = NEW_COMPLAINT_F
                             f" {share:.0%} negative; {k} of them in the last {GROWTH_DAYS} days, where"
                             f" {base:.0%} of all messages fall: binomial p {p:.2g}, alerted at {alpha:.0%}"
                             " false alarms per look)",
-                    "quotes": [_quote(q["text"]) for q in quotes_for(ws, fit, members)[:2] if q.get("text")],
+                    "quotes": [q["text"] for q in quotes_for(ws, fit, members)[:2] if q.get("text")],
                     "p": p, "born": entry["born"]})
     if out:
         with ws.transaction(data=False):
@@ -218,7 +218,7 @@ def live_alerts(ws: Workspace, webhook: str | None = None, style: str = "slack",
                 say: Callable[[str], None] = print) -> Callable[[], dict[str, Any]]:
     """A check to run whenever new messages are stored (the gateway's flush): the live burst tests
     (analytics/live.py) of the messages stored since the last check, each new finding delivered once."""
-    state = {"last": ws.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0, "alerted": 0}
+    state = {"last": ws.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0}
 
     def check() -> dict[str, Any]:
         newest = ws.db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
@@ -227,6 +227,5 @@ def live_alerts(ws: Workspace, webhook: str | None = None, style: str = "slack",
         found = live.message_findings(ws, state["last"] + 1)
         state["last"] = newest
         alerted, errors = deliver(ws, found, webhook, style, say)
-        state["alerted"] += alerted
         return {"findings": len(found), "alerted": alerted, "errors": errors}
     return check

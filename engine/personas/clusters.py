@@ -444,10 +444,10 @@ def refresh(ws: Workspace, refit: bool = True) -> dict[str, Any]:
     refit=False (a live stream's batches): newcomers are only ever assigned; the next ingest or watch
     round refits."""
     info = json.loads(ws.get_meta("personas") or "{}")
-    if not refit and (not info or info.get("model") != ws.embed_model):
-        return {"personas": "not fitted" if not info else "stale (refit at the next ingest)"}
-    if not info or info.get("model") != ws.embed_model:
-        return {"personas": "not fitted"} if not info else {"personas": "refit", "count": len(fit(ws))}
+    if not info:
+        return {"personas": "not fitted"}
+    if info.get("model") != ws.embed_model:
+        return {"personas": "refit", "count": len(fit(ws))} if refit else {"personas": "stale (refit at the next ingest)"}
     new = [r[0] for r in ws.db.execute("SELECT DISTINCT author FROM messages WHERE author IS NOT NULL AND author NOT IN"
                                        " (SELECT author FROM persona_members)")]
     if not new:
