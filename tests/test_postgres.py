@@ -17,8 +17,13 @@ from pilang_engine.workspace.store import SCHEMA_VERSION
 
 
 def test_a_migrated_workspace_keeps_its_rows_vectors_and_search(demo_with_personas: Any, postgres_uri: str) -> None:
+    import torch
+    from pilang_engine.spectral import save
     ws = demo_with_personas("pg-migrate")
+    # a trained model's weights, saved where the engine saves them: the copy takes the file too
+    save(ws, "fno", "Fourier neural operator", {"w": torch.arange(6.0)}, {}, {}, {})
     report = migrate(ws, postgres_uri)
+    assert report["model_files"] == 1
     assert report["ok"] and report["counts_match"] and not report["mismatched"]
     tables = report["tables"]
     assert tables["messages"] == ws.db.execute("SELECT count(*) FROM messages").fetchone()[0] > 1000
@@ -28,6 +33,9 @@ def test_a_migrated_workspace_keeps_its_rows_vectors_and_search(demo_with_person
     conn = connect(postgres_uri)
     try:
         assert schema_version(conn) == (SCHEMA_VERSION, 1)
+        path = ws.db.execute("SELECT path FROM models WHERE name = 'fno'").fetchone()[0]
+        assert conn.execute("SELECT data FROM model_files WHERE path = %s", [path]).fetchone()[0] == \
+            (ws.models_folder / path).read_bytes()
         # a row as it was: the same text, time and author
         mid, text, when = ws.db.execute("SELECT id, text, time FROM messages ORDER BY id DESC LIMIT 1").fetchone()
         assert conn.execute("SELECT text, time FROM messages WHERE id = %s", [mid]).fetchone() == (text, when)

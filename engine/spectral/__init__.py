@@ -3,7 +3,6 @@ over the player graph, and the NTK tracker that watches both train. Models are s
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from ..workspace.store import Workspace, WorkspaceError, dumps, now_iso
@@ -24,7 +23,7 @@ def save(ws: Workspace, name: str, kind: str, state: dict[str, Any], config: dic
          scores: dict[str, Any], ntk: dict[str, Any]) -> None:
     """Write a model's weights under the workspace's models/ and its record in the `models` table."""
     import torch
-    folder = ws.path / "models"
+    folder = ws.models_folder
     folder.mkdir(exist_ok=True)
     path = folder / f"{name.replace(':', '-')}.pt"
     from ..workspace.files import atomic_file
@@ -49,7 +48,7 @@ def record(ws: Workspace, name: str) -> dict[str, Any] | None:
 def weights(ws: Workspace, rec: dict[str, Any]) -> dict[str, Any]:
     """The saved state of a model record, on this machine's device."""
     import torch
-    return torch.load(Path(ws.path / "models" / rec["path"]), map_location=device(), weights_only=True)
+    return torch.load(ws.models_folder / rec["path"], map_location=device(), weights_only=True)
 
 
 def stale(ws: Workspace, rec: dict[str, Any]) -> str | None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,7 +53,7 @@ def connect(uri: str) -> Any:
 
 def _safe(uri: str) -> str:
     """The URI without its password."""
-    return re.sub(r"(//[^:/@]+):[^@]*@", r"\1:***@", uri)
+    return re.sub(r"(//[^:/@]+):[^@]+@", r"\1:***@", uri)
 
 
 def ddl(ws: Workspace) -> list[str]:
@@ -151,10 +150,10 @@ def _copy(ws: Workspace, conn: Any, table: str, say: Callable[[str], None]) -> i
 
 
 def _copy_files(ws: Workspace, conn: Any) -> int:
-    """The trained models' files (paths in `models`, relative to the workspace folder or absolute)."""
+    """The trained models' files (paths in `models`, relative to the workspace's models folder)."""
     n = 0
     for (path,) in ws.db.execute("SELECT path FROM models WHERE path IS NOT NULL AND path != ''").fetchall():
-        file = Path(path) if Path(path).is_absolute() else ws.path / path
+        file = ws.models_folder / path
         if file.is_file():
             conn.execute("INSERT INTO model_files VALUES (%s, %s) ON CONFLICT (path) DO NOTHING", [path, file.read_bytes()])
             n += 1

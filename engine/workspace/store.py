@@ -472,6 +472,11 @@ class Workspace:
         raise WorkspaceError(f"unknown period {name!r} (known: last-week, last-month, last-patch, all)")
 
     @property
+    def models_folder(self) -> Path:
+        """Where the trained models' files are (the `models` table's paths are relative to it)."""
+        return self.path / "models"
+
+    @property
     def embed_name(self) -> str:
         """The workspace's embedding model (all-MiniLM-L6-v2, all-mpnet-base-v2)."""
         return self.get_meta("embed_model") or DEFAULT_MODEL
