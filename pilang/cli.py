@@ -19,6 +19,9 @@ def common_options(before: argparse.Namespace | None = None) -> argparse.Argumen
     `parents=`), its defaults those given before the subcommand (`pilang --workspace D train fno`)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", metavar="DIR", help="workspace directory (default $PILANG_WORKSPACE or ./.pilang)")
+    common.add_argument("--store", metavar="URI", help="keep the workspace in PostgreSQL + pgvector"
+                        " (postgresql://...; default $PILANG_STORE, else SQLite in the workspace directory, which"
+                        " with a store holds only caches); see docs/workspace.md")
     common.add_argument("--debug", action="store_true", default=None, help="show Python tracebacks for errors")
     common.add_argument("--json", action="store_true", default=None,
                         help="print each top-level value as one JSON document a line (see docs/json.md)")
@@ -50,16 +53,16 @@ def epilog() -> str:
     for fn in SUBCOMMANDS.values():
         synopsis = " ".join((fn.__doc__ or "").split("\n\n")[0].split()).replace("`", "")
         lines += textwrap.wrap(synopsis, 100, initial_indent="  ", subsequent_indent="      ")
-    return "\n".join(lines + ["", "--workspace, --json and --debug go before or after a subcommand."])
+    return "\n".join(lines + ["", "--workspace, --store, --json and --debug go before or after a subcommand."])
 
 
 def leading_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     """The common options written before anything else (`pilang --workspace D train fno`), and the rest."""
     i = 0
     while i < len(argv):
-        if argv[i] in ("--debug", "--json") or argv[i].startswith(("--workspace=", "--server=")):
+        if argv[i] in ("--debug", "--json") or argv[i].startswith(("--workspace=", "--server=", "--store=")):
             i += 1
-        elif argv[i] in ("--workspace", "--server"):
+        elif argv[i] in ("--workspace", "--server", "--store"):
             i += 2
         else:
             break
@@ -67,9 +70,18 @@ def leading_options(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]
 
 
 def open_workspace(args: argparse.Namespace, create: bool = False) -> Any:
-    """The workspace a command names (--workspace, else $PILANG_WORKSPACE or ./.pilang)."""
+    """The workspace a command names (--workspace, else $PILANG_WORKSPACE or ./.pilang; in --store)."""
     from pilang_engine.api import Workspace, default_path
+    use_store(args)
     return Workspace(args.workspace or default_path(), create=create)
+
+
+def use_store(args: argparse.Namespace) -> None:
+    """--store, for every workspace this process and the processes it starts open (server sessions,
+    pipeline workers): the same as $PILANG_STORE."""
+    import os
+    if getattr(args, "store", None):
+        os.environ["PILANG_STORE"] = args.store
 
 
 @contextmanager
@@ -728,6 +740,7 @@ def _main(argv: list[str]) -> int:
         except Exit as done:
             return done.status
     args = build_parser().parse_args(argv)
+    use_store(args)
     from .output.notation import write_string
     from .session import Session
     from .output.tojson import is_json_line

@@ -72,7 +72,7 @@ def test_the_schema_mirrors_every_table_of_the_workspace(tmp_path: Path) -> None
     from pilang_engine.workspace.store import Workspace
     ws = Workspace(tmp_path / "ws")
     tables = [r[0] for r in ws.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
-    statements = ddl(ws)
+    statements = ddl(ws.db)
     for table in tables:
         assert any(s.startswith(f'CREATE TABLE IF NOT EXISTS "{table}" (') for s in statements), table
     vectors = next(s for s in statements if s.startswith('CREATE TABLE IF NOT EXISTS "vectors"'))

@@ -194,7 +194,7 @@ def score_and_store(ws: Workspace, rows: list[tuple[Any, ...]], batch: int = 409
         vectors = _vectors_for_packaged(ws, ids, [r[1] for r in chunk], has)
         langs = languages_of(ws, [(r[0], r[1], r[2]) for r in chunk])
         p = model.proba([r[1] or "" for r in chunk], vectors, langs, has)
-        with ws.db.conn:
+        with ws.transaction(data=False):  # scores: a cache of the packaged model's, no data changed
             ws.db.conn.executemany(
                 "INSERT OR REPLACE INTO sentiment (hash, model, language, p_negative, p_neutral, p_positive)"
                 " VALUES (?, ?, ?, ?, ?, ?)",

@@ -290,9 +290,10 @@ def _write_messages(ws: Workspace, recs: list[F.Message], ref: int, report: Repo
         " text, content_hash, meta) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     ws.db.conn.executemany(
         "INSERT INTO authors(id, platform, first_seen, last_seen, messages, attrs) VALUES (?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT(id) DO UPDATE SET first_seen = min(coalesce(first_seen, excluded.first_seen), coalesce(excluded.first_seen, first_seen)),"
-        " last_seen = max(coalesce(last_seen, excluded.last_seen), coalesce(excluded.last_seen, last_seen)),"
-        " messages = messages + excluded.messages, attrs = excluded.attrs",
+        " ON CONFLICT(id) DO UPDATE SET first_seen = min(coalesce(authors.first_seen, excluded.first_seen),"
+        " coalesce(excluded.first_seen, authors.first_seen)),"
+        " last_seen = max(coalesce(authors.last_seen, excluded.last_seen), coalesce(excluded.last_seen, authors.last_seen)),"
+        " messages = authors.messages + excluded.messages, attrs = excluded.attrs",
         [(a, recs[0].platform or recs[0].source, first, last, n, dumps(attrs))
          for a, (first, last, n, attrs) in authors.items()])
     report.taken["messages"] += len(rows)
@@ -344,6 +345,11 @@ def ingesting(ws: Workspace, only: bool = False) -> Iterator[bool]:
     """Mark this process as ingesting into `ws` while the block runs (an advisory lock the kernel drops
     when the process ends, killed or not). `only`: just when no other process ingests now; yields
     whether the mark was taken."""
+    if ws.backend == "postgresql":  # ingests on other machines too: the store's own lock
+        from ..workspace.pgstore import ingest_mark
+        with ingest_mark(ws.db.conn, only) as got:
+            yield got
+        return
     ws.path.mkdir(parents=True, exist_ok=True)
     with open(ws.path / ".ingesting", "a") as mark:
         if only:

@@ -79,7 +79,7 @@ def update_edges(ws: Workspace, groups: Iterable[tuple[str, str]]) -> int:
                              f" ORDER BY time, id", [value])
         for edges in edge_chunks(ws, column, rows, distinct):  # partial counts add up in the row
             ws.db.conn.executemany("INSERT INTO edges(src, dst, kind, grp, weight) VALUES (?, ?, ?, ?, ?)"
-                                   " ON CONFLICT(src, dst, kind, grp) DO UPDATE SET weight = weight + excluded.weight",
+                                   " ON CONFLICT(src, dst, kind, grp) DO UPDATE SET weight = edges.weight + excluded.weight",
                                    [(a, b, k, grp, float(w)) for (a, b, k), w in edges.items()])
         written += ws.db.execute("SELECT count(*) FROM edges WHERE grp = ?", [grp]).fetchone()[0]
     forget(ws, "player-graph")

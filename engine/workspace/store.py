@@ -1,5 +1,7 @@
 """The workspace store: one directory with a versioned SQLite database (sqlite-utils), the faiss
-index and model files. Every other engine module reads and writes through a Workspace."""
+index and model files (the embedded default), or a PostgreSQL + pgvector database a team shares
+(`--store postgresql://...` or PILANG_STORE; engine.workspace.pgstore), the directory then holding only
+caches. Every other engine module reads and writes through a Workspace, in one SQL whichever holds it."""
 from __future__ import annotations
 
 import hashlib
@@ -191,8 +193,14 @@ def now_iso() -> str:
 class Workspace:
     """An open workspace directory. Writes go through `transaction()`, one per batch."""
 
-    def __init__(self, path: str | Path, create: bool = True, upto: int = SCHEMA_VERSION) -> None:
+    def __init__(self, path: str | Path, create: bool = True, upto: int = SCHEMA_VERSION,
+                 store: str | None = None) -> None:
         self.path = Path(path)
+        self.store = store_uri(store, self.path)
+        self.backend = "postgresql" if self.store else "sqlite"
+        if self.store:
+            self._open_postgres(create)
+            return
         db_path = self.path / "workspace.db"
         if not db_path.exists():
             if not create:
@@ -212,6 +220,34 @@ class Workspace:
                                  " directory") from None
         self.db = sqlite_utils.Database(conn)
         self._migrate(upto)
+        self._opened()
+
+    def _open_postgres(self, create: bool) -> None:
+        """The store at self.store: its schema made or brought up to this version (additive steps)."""
+        from . import pgstore
+        from .postgres import StoreError, _safe, schema_version, upgrade
+        conn = pgstore.connect(self.store)
+        self.db = pgstore.Database(conn)
+        found = schema_version(conn.raw)
+        if found is None and not create:
+            conn.close()
+            raise WorkspaceError(f"no workspace in {_safe(self.store)} (run `pilang ingest` to make one)")
+        if found is not None and found[0] > SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(f"{_safe(self.store)} has schema version {found[0]}, newer than this pilang understands"
+                             f" ({SCHEMA_VERSION}); upgrade pilang to open it")
+        if found is None or found[0] < SCHEMA_VERSION:
+            with self.transaction():
+                fresh = upgrade(conn)
+                if fresh:
+                    self.set_meta("salt", secrets.token_hex(16))
+                    self.set_meta("created", now_iso())
+                    self.set_meta("embed_model", DEFAULT_MODEL)
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
+        self.path.mkdir(parents=True, exist_ok=True)  # the caches' folder
+        self._opened()
+
+    def _opened(self) -> None:
         self._salt = bytes.fromhex(self.get_meta("salt"))
         # what the layers derive from the data (index, graph, models, fits): kept and read by
         # engine.workspace.derived, each value keyed by the data's generation; the store knows none of them
@@ -222,7 +258,10 @@ class Workspace:
     # ---- other processes ----------------------------------------------------------------
 
     def _data_version(self) -> int:
-        """SQLite's counter of commits by other connections (this one's own commits leave it)."""
+        """SQLite's counter of commits by other connections (this one's own commits leave it); on
+        PostgreSQL none (0): every look reads the generation itself."""
+        if self.backend == "postgresql":
+            return 0
         return int(self.db.execute("PRAGMA data_version").fetchone()[0])
 
     def generation(self) -> str | None:
@@ -231,7 +270,7 @@ class Workspace:
         from the data (`derived.derived`) is valid for one generation."""
         try:
             return self.get_meta("generation")
-        except sqlite3.OperationalError:  # a workspace still being made
+        except (sqlite3.OperationalError, LookupError):  # a workspace still being made
             return None
 
     def refresh(self) -> bool:
@@ -239,7 +278,7 @@ class Workspace:
         values are then rebuilt on next use, being of an older generation). A commit that only recorded
         learning (another developer's query on the team server) is no change."""
         version = self._data_version()
-        if version == self._seen_version:
+        if version == self._seen_version and self.backend == "sqlite":
             return False
         self._seen_version = version
         generation = self.generation()
@@ -296,12 +335,15 @@ class Workspace:
         `data=False` for writes no cache is computed from (the learner's records, tokens, saved
         definitions): other connections then keep their caches (see `refresh`)."""
         conn = self.db.conn
-        conn.execute("BEGIN IMMEDIATE")
+        if self.backend == "postgresql":  # data and bookkeeping each have a writer lock of their own
+            conn.begin(data)
+        else:
+            conn.execute("BEGIN IMMEDIATE")
         try:
             yield
             if data:
                 conn.execute("INSERT INTO meta(key, value) VALUES ('generation', '1') ON CONFLICT(key)"
-                             " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+                             " DO UPDATE SET value = CAST(meta.value AS INTEGER) + 1")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -542,13 +584,34 @@ class Workspace:
         return embedder(self.embed_name, "int8", cal["id"], texts)
 
     def vector_index(self) -> Any:
-        """The workspace's faiss index (engine.vectors.VectorIndex), loaded on first use of this data."""
+        """The workspace's vector index, made on first use of this data: faiss (engine.workspace.vectors
+        .VectorIndex), or on PostgreSQL pgvector's (engine.workspace.postgres.PgVectorIndex)."""
         from .derived import derived
+        if self.backend == "postgresql":
+            from .postgres import PgVectorIndex
+            return derived(self, "vector-index", lambda: PgVectorIndex(self.db.conn, self.embed_model, self))
         from .vectors import VectorIndex
         return derived(self, "vector-index", lambda: VectorIndex(self))
 
     def close(self) -> None:
         self.db.conn.close()
+
+
+def store_uri(store: str | None, path: Path) -> str | None:
+    """The PostgreSQL store a workspace is in: `store`, else $PILANG_STORE, else None (SQLite in `path`).
+    A `{name}` in it stands for a database named after the workspace folder (made when missing), so one
+    server can hold a workspace per folder."""
+    uri = store if store is not None else os.environ.get("PILANG_STORE") or None
+    if not uri:
+        return None
+    if not uri.startswith(("postgresql://", "postgres://")):
+        raise WorkspaceError(f"--store {uri!r}: a store is a postgresql://... URI (without one, the workspace is"
+                             " SQLite in its folder)")
+    if "{name}" in uri:
+        name = "pilang_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
+        from .postgres import create_database
+        uri = create_database(uri, name)
+    return uri
 
 
 def default_path() -> Path:
