@@ -29,7 +29,8 @@ EXPORTS: dict[str, str] = {
     "parse_date": "workspace.dates", "iso": "workspace.dates", "exact_iso": "workspace.dates",
     "set_reporter": "workspace.progress",
     "save_definition": "workspace.environments:save", "definitions": "workspace.environments",
-    "clear_definitions": "workspace.environments:clear",
+    "clear_definitions": "workspace.environments:clear", "numbered_definitions": "workspace.environments:numbered",
+    "definition_numbers": "workspace.environments:numbers",
     "ROLES": "workspace.access", "tokens": "workspace.access", "add_token": "workspace.access",
     "revoke_token": "workspace.access:revoke", "identify": "workspace.access",
     # data in: the embedder, live sources, the demo's simulator; search and export
@@ -132,6 +133,8 @@ if TYPE_CHECKING:  # the same names, for static analysis (tests/test_layout.py k
     from .workspace.embed import ModelUnavailable
     from .workspace.environments import clear as clear_definitions
     from .workspace.environments import definitions
+    from .workspace.environments import numbered as numbered_definitions
+    from .workspace.environments import numbers as definition_numbers
     from .workspace.environments import save as save_definition
     from .workspace.progress import set_reporter
     from .workspace.search import search

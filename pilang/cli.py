@@ -416,6 +416,10 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
     parser.add_argument("--import", dest="imports", action="append", default=[], metavar="DIR",
                         help="a folder code over the server may read files from (ingest, load), besides the"
                              " workspace's inbox/ (repeatable)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="server processes sharing the port (replicas; default 1): a developer's requests may land"
+                             " on any, their definitions follow them through the store. With more than one, use a"
+                             " PostgreSQL store (--store): SQLite has one writer at a time")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     args = parser.parse_args(argv)
     from pilang_engine.api import tokens
@@ -437,7 +441,10 @@ def serve(argv: Sequence[str], before: argparse.Namespace) -> int:
     limits = Limits(seconds=args.time_limit, request_bytes=args.max_request, idle_seconds=args.idle, grace=args.grace,
                     memory_bytes=int(args.memory * (1 << 30)), sessions=args.sessions,
                     per_developer=args.per_developer, read_seconds=args.read_timeout)
-    run(path, args.host, args.port, limits, args.log_level, tuple(args.imports))
+    if args.workers < 1:
+        print("pilang serve: --workers must be 1 or more", file=sys.stderr)
+        return 1
+    run(path, args.host, args.port, limits, args.log_level, tuple(args.imports), args.workers)
     return 0
 
 

@@ -128,8 +128,28 @@ def demo_copy(demo_template: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     def copy(name: str) -> Path:
         target = tmp_path_factory.mktemp(name) / "ws"
         shutil.copytree(demo_template, target)
+        _copy_store(demo_template, target)
         return target
     return copy
+
+
+def _copy_store(source: Path, target: Path) -> None:
+    """With the suite run on PostgreSQL (PILANG_STORE='postgresql://.../{name}'), a workspace folder's
+    copy gets a copy of its database too."""
+    import os
+    uri = os.environ.get("PILANG_STORE", "")
+    if "{name}" not in uri:
+        return
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    from pilang_engine.workspace.store import store_uri
+    from_db = urlsplit(store_uri(uri, source)).path.lstrip("/")
+    to_db = urlsplit(store_uri(uri, target)).path.lstrip("/")
+    with psycopg.connect(uri.replace("{name}", "postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{to_db}"')
+        conn.execute(f'CREATE DATABASE "{to_db}" TEMPLATE "{from_db}"')
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ prints the check as JSON."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +132,151 @@ def test_a_filter_keeps_to_its_messages_and_a_deleted_message_is_never_found(bot
     assert np.allclose(scores, _exact(ws, q, set(allowed.tolist()))[1][:5], atol=1e-4)
     gone = ws.db.execute("SELECT id FROM messages WHERE text = '' LIMIT 1").fetchone()[0]
     assert gone not in index[backend].search(q, 10, np.array([gone]))[1].tolist()
+
+
+# ---- the engine on a PostgreSQL store -----------------------------------------------------------------
+
+SAME_ANSWERS = """
+(get (stats) :messages)
+(map (lambda (h) (list (get h :id) (get h :score))) (search "the game crashes on login" :k 5))
+(query (type persona-inquiry) (target all-players) (parameters (question "How would they react to increased difficulty?")))
+(query (type analytics) (target all-players) (parameters (metric volume) (period all)))
+(query (type prediction) (target all-players) (parameters (change "increase difficulty")))
+"""
+
+
+def _answers(folder: Path, store: str | None) -> list[Any]:
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PILANG_STORE"}
+    done = subprocess.run([sys.executable, "-m", "pilang", "--json", "--workspace", str(folder),
+                           *(["--store", store] if store else []), "-e", f"(list {SAME_ANSWERS})"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _steady(x: Any) -> Any:
+    """An answer without what differs run to run: the clock (timings, dates of fitting)."""
+    if isinstance(x, dict):
+        return {k: _steady(v) for k, v in x.items() if k not in ("seconds", "latency_ms", "fitted", "elapsed", "time_ms")}
+    if isinstance(x, list):
+        return [_steady(v) for v in x]
+    return round(x, 4) if isinstance(x, float) else x
+
+
+def test_the_engine_gives_the_same_answers_on_both_stores(demo_copy: Any, postgres_uri: str, tmp_path: Path) -> None:
+    """The same workspace, embedded and migrated (the same salt, so the same pseudonyms): search, the
+    persona, analytics and prediction queries answer the same from the PostgreSQL store."""
+    from pilang_engine.workspace.store import Workspace
+    folder = demo_copy("pg-same")
+    ws = Workspace(folder)
+    assert migrate(ws, postgres_uri)["ok"]
+    ws.close()
+    embedded = _answers(folder, None)
+    kept = _answers(tmp_path / "cache", postgres_uri)
+    assert embedded[0] == kept[0] == 2941
+    assert _steady(kept) == _steady(embedded)
+    pg = Workspace(tmp_path / "cache", store=postgres_uri)
+    assert pg.backend == "postgresql" and not (tmp_path / "cache" / "workspace.db").exists()
+    assert pg.db.execute("SELECT count(*) FROM personas").fetchone()[0] >= 2  # fitted there, by the queries
+    pg.close()
+
+
+def _ingest_into(store: str, folder: Path, files: list[Path]) -> subprocess.Popen:
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PILANG_STORE"}
+    return subprocess.Popen([sys.executable, "-m", "pilang", "--json", "--workspace", str(folder), "--store", store,
+                             "ingest", *map(str, files)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+
+
+def test_two_ingests_at_once_into_one_store_lose_nothing_and_double_nothing(postgres_uri: str, tmp_path: Path) -> None:
+    """Two processes (two machines' worth: each its own cache folder) ingest the same files into one
+    store at once: every message once, every vector once, the graph whole; again, and nothing is taken."""
+    from pilang_engine.workspace.store import Workspace
+    data = Path(__file__).parent / "data"
+    files = [data / "discord_sample.json", Path(__file__).parent.parent / "examples" / "demo" / "tickets.csv"]
+    runs = [_ingest_into(postgres_uri, tmp_path / f"machine-{i}", files) for i in range(2)]
+    outs = [r.communicate(timeout=600) for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], [o[1] for o in outs]
+    taken = [json.loads(o[0])["taken"] for o in outs]
+    ws = Workspace(tmp_path / "reader", store=postgres_uri)
+    messages = ws.db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    assert sum(t.get("messages", 0) for t in taken) == messages > 0  # each message taken by exactly one
+    assert ws.db.execute("SELECT count(*) FROM (SELECT source, external_id FROM messages GROUP BY source, external_id"
+                         " HAVING count(*) > 1) d").fetchone()[0] == 0
+    missing = ws.db.execute("SELECT count(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE"
+                            " v.hash = m.content_hash)").fetchone()[0]
+    assert missing == 0
+    again = _ingest_into(postgres_uri, tmp_path / "machine-0", files)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err and json.loads(out)["taken"].get("messages", 0) == 0
+    assert ws.db.execute("SELECT count(*) FROM messages").fetchone()[0] == messages
+    ws.close()
+
+
+def test_an_older_store_is_brought_up_to_this_schema(postgres_uri: str, tmp_path: Path) -> None:
+    from pilang_engine.workspace.store import Workspace
+    ws = Workspace(tmp_path / "a", store=postgres_uri)
+    ws.close()
+    conn = connect(postgres_uri)
+    conn.execute("DROP TABLE crashes")  # what schema step 14 added
+    conn.execute("ALTER TABLE interactions DROP COLUMN learned_used")  # a column step 8 added
+    conn.execute("UPDATE pilang_schema SET sqlite_version = 13")
+    conn.close()
+    ws = Workspace(tmp_path / "b", store=postgres_uri)
+    assert ws.schema_version == SCHEMA_VERSION
+    assert ws.db.execute("SELECT count(*) FROM crashes").fetchone()[0] == 0
+    assert ws.db.execute("SELECT count(learned_used) FROM interactions").fetchone()[0] == 0
+    ws.close()
+    conn = connect(postgres_uri)
+    conn.execute("UPDATE pilang_schema SET sqlite_version = %s", [SCHEMA_VERSION + 1])
+    conn.close()
+    with pytest.raises(StoreError, match="newer than this pilang"):
+        Workspace(tmp_path / "c", store=postgres_uri)
+
+
+def test_server_replicas_share_each_developers_session_through_the_store(postgres_uri: str, tmp_path: Path) -> None:
+    """`pilang serve --workers 2` on one store: a definition made on one replica is there on the other,
+    and forgetting the environment on one forgets it on both."""
+    import os
+
+    import httpx
+    from pilang_engine.workspace import access
+    from pilang_engine.workspace.store import Workspace
+
+    from pilang.server.client import wait_for
+    ws = Workspace(tmp_path / "ws", store=postgres_uri)
+    token = access.add_token(ws, "ana")
+    ws.close()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "PILANG_STORE"}
+    log = (tmp_path / "serve.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "pilang", "serve", "--workspace", str(tmp_path / "ws"), "--store",
+                             postgres_uri, "--port", str(port), "--workers", "2"], stdout=log, stderr=subprocess.STDOUT,
+                            env=env)
+    url, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
+
+    def run(code: str) -> tuple[str, dict[str, Any]]:  # a new connection each time: any replica may take it
+        r = httpx.post(f"{url}/v1/eval", json={"code": code}, headers=headers, timeout=60)
+        assert r.status_code == 200, r.text
+        return r.headers["x-pilang-process"], r.json()
+    try:
+        assert wait_for(url, 120), (tmp_path / "serve.log").read_text()
+        defined_on, out = run("(define x 41)")
+        assert out["ok"]
+        seen: dict[str, list[Any]] = {}
+        for _ in range(60):
+            process, out = run("(+ x 1)")
+            seen.setdefault(process, []).append(out["values"])
+            if len(seen) == 2 and all(len(v) >= 2 for v in seen.values()):
+                break
+        assert len(seen) == 2, "every request landed on one replica"
+        assert all(v == [[42]] * len(v) for v in seen.values()), seen  # x defined on one replica, used on both
+        assert httpx.delete(f"{url}/v1/environment", headers=headers, timeout=60).json()["forgot"] == 1
+        gone = [run("x") for _ in range(30)]
+        assert all(not a["ok"] and a["error"]["kind"] == "unbound" for _, a in gone), gone
+        assert {p for p, _ in gone} == set(seen)  # forgotten on both replicas
+    finally:
+        proc.terminate()
+        proc.wait(30)

@@ -66,7 +66,7 @@ def reply_flows(ws: Workspace) -> tuple[list[str], list[tuple[str, str]], dict[t
     """Net reply and mention flow between players: positive from the lower-named to the higher."""
     net: dict[tuple[str, str], float] = {}
     for src, dst, w in ws.db.execute("SELECT src, dst, sum(weight) FROM edges WHERE kind IN ('reply', 'mention')"
-                                     " GROUP BY src, dst"):
+                                     " GROUP BY src, dst ORDER BY src, dst"):
         key, sign = ((src, dst), 1.0) if src < dst else ((dst, src), -1.0)
         net[key] = net.get(key, 0.0) + sign * w
     nodes = sorted({n for pair in net for n in pair})

@@ -214,7 +214,7 @@ def score_pending(ws: Workspace) -> int:
     """Sentiment (the packaged model's) of every stored text that has none yet."""
     from ..analytics.sentiment import packaged, score_and_store
     rows = ws.db.execute("SELECT m.id, m.text, m.meta, m.content_hash FROM messages m LEFT JOIN sentiment s"
-                         " ON s.hash = m.content_hash AND s.model = ? WHERE s.hash IS NULL",
+                         " ON s.hash = m.content_hash AND s.model = ? WHERE s.hash IS NULL ORDER BY m.id",
                          [packaged().version]).fetchall()
     return score_and_store(ws, rows) if rows else 0
 
@@ -387,7 +387,7 @@ def embed_pending(ws: Workspace, show: bool = False) -> int:
         "SELECT content_hash, min(text) FROM (SELECT content_hash, text FROM messages UNION ALL"
         " SELECT content_hash, text FROM changes) t"
         " WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.hash = t.content_hash AND v.model = ?)"
-        " GROUP BY content_hash", [model]).fetchall()
+        " GROUP BY content_hash ORDER BY content_hash", [model]).fetchall()  # in one order on every store
     if not pending:
         return 0
     done = 0

@@ -82,7 +82,7 @@ def by_developer(ws: Workspace, type_: str, target: str, handler: str) -> dict[s
     """Each developer's mean reward (0..1) from their ratings of `handler` answering this route."""
     rows = ws.db.execute(
         "SELECT i.developer, avg((f.rating - 1) / 4.0) FROM feedback f JOIN interactions i ON i.id = f.interaction"
-        " WHERE i.qtype = ? AND i.handler = ? AND (i.qtarget = ? OR ? = '*') GROUP BY i.developer",
+        " WHERE i.qtype = ? AND i.handler = ? AND (i.qtarget = ? OR ? = '*') GROUP BY i.developer ORDER BY i.developer",
         [type_, handler, target, target]).fetchall()
     return {d: float(m) for d, m in rows}
 

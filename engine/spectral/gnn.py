@@ -117,7 +117,7 @@ def build(ws: Workspace, task: str, cutoff: float | None = None, labelled: bool 
         p = players(ws, where=where)
         rows = ws.db.execute("SELECT author, max(json_extract(meta, '$.intent') IN ('E', 'I')) FROM messages"
                              " WHERE json_extract(meta, '$.intent') IS NOT NULL AND author IS NOT NULL"
-                             " AND id NOT IN (SELECT id FROM temp.gnn_early) GROUP BY author").fetchall()
+                             " AND id NOT IN (SELECT id FROM gnn_early) GROUP BY author ORDER BY author").fetchall()
         later = dict(rows)
         label = {a: int(later.get(a, 0)) for a in p.authors}
         label_text = ("player writes an explicitly or implicitly toxic message (CONDA intent E or I) in the second"

@@ -6,19 +6,32 @@ from __future__ import annotations
 from .store import Workspace, now_iso
 
 
-def save(ws: Workspace, developer: str, source: str, file: str) -> None:
-    """Append one definition to `developer`'s environment."""
+def save(ws: Workspace, developer: str, source: str, file: str) -> int:
+    """Append one definition to `developer`'s environment; its number (seq)."""
     with ws.transaction(data=False):
         seq = ws.db.execute("SELECT coalesce(max(seq), 0) + 1 FROM environments WHERE developer = ?",
                             [developer]).fetchone()[0]
         ws.db.execute("INSERT INTO environments(developer, seq, source, file, time) VALUES (?, ?, ?, ?, ?)",
                       [developer, seq, source, file, now_iso()])
+    return int(seq)
 
 
 def definitions(ws: Workspace, developer: str) -> list[tuple[str, str]]:
     """(source, file) of every definition `developer` made, oldest first."""
     return [(s, f) for s, f in ws.db.execute("SELECT source, file FROM environments WHERE developer = ? ORDER BY seq",
                                              [developer])]
+
+
+def numbered(ws: Workspace, developer: str, after: int = 0) -> list[tuple[int, str, str]]:
+    """(seq, source, file) of `developer`'s definitions numbered above `after`, oldest first."""
+    return [(int(n), s, f) for n, s, f in ws.db.execute(
+        "SELECT seq, source, file FROM environments WHERE developer = ? AND seq > ? ORDER BY seq", [developer, after])]
+
+
+def numbers(ws: Workspace, developer: str) -> set[int]:
+    """The numbers of `developer`'s definitions now stored (a server replica compares them with those
+    its session holds: one it holds that is gone means the environment was cleared)."""
+    return {int(r[0]) for r in ws.db.execute("SELECT seq FROM environments WHERE developer = ?", [developer])}
 
 
 def clear(ws: Workspace, developer: str) -> int:

@@ -106,7 +106,7 @@ def player_graph(ws: Workspace, where: str | None = None, args: list[Any] | None
     model's edges must not know the period its label comes from)."""
     if where is None:
         return derived(ws, "player-graph", lambda: _graph(ws.db.execute(
-            "SELECT src, dst, kind, sum(weight) FROM edges GROUP BY src, dst, kind")))
+            "SELECT src, dst, kind, sum(weight) FROM edges GROUP BY src, dst, kind ORDER BY src, dst, kind")))
     edges: Counter[tuple[str, str, str]] = Counter()
     for column in ("thread", "context"):
         rows = ws.db.execute(f"SELECT {column}, author, reply_to, mentions, source FROM messages WHERE {column} IS NOT NULL"

@@ -7,8 +7,8 @@ What differs, and how it is met:
   `LIKE` -> `ILIKE` (SQLite's LIKE ignores ASCII case); `CAST(.. AS REAL)` -> double precision; SQLite's
   scalar `min(a, b)`, `max(a, b)` and `json_extract(doc, '$.key')` are SQL functions made with the schema;
 - `lastrowid`: an INSERT into a table keyed by `id` returns it (`RETURNING id`);
-- parameters are sent untyped, so PostgreSQL types them from where they stand (a number compared with a
-  text column, as SQLite's affinity allows); numeric results come back as int or float, never Decimal;
+- integer parameters are sent untyped, so PostgreSQL types them from where they stand (a number compared
+  with a text column, as SQLite's affinity allows); numeric results come back as int or float, never Decimal;
 - `vectors.vector` is a pgvector column: a float32 blob written there is sent as a vector, and a vector
   read back is the same float32 blob SQLite would give;
 - transactions: SQLite's `BEGIN IMMEDIATE` takes its one write lock; here a data transaction takes a
@@ -99,6 +99,7 @@ def translate(sql: str, keys: tuple[tuple[str, tuple[str, ...], tuple[str, ...]]
         text = re.sub(r"\bNOT\s+LIKE\b", "NOT ILIKE", text, flags=re.I)
         text = re.sub(r"(?<!NOT )(?<!I)\bLIKE\b", "ILIKE", text, flags=re.I)
         text = re.sub(r"\bAS\s+REAL\s*\)", "AS double precision)", text, flags=re.I)
+        text = re.sub(r"\btemp\.", "pg_temp.", text, flags=re.I)  # SQLite's temp schema
         text = re.sub(r"\b(WHERE|AND|OR)\s+1\b(?!\s*[-+*/=<>!%])", r"\1 TRUE", text, flags=re.I)  # SQLite's 1 as true
         out.append(text)
     pg = "".join(out)
@@ -111,7 +112,7 @@ def translate(sql: str, keys: tuple[tuple[str, tuple[str, ...], tuple[str, ...]]
         if verb and verb.upper() == "IGNORE":
             pg += " ON CONFLICT DO NOTHING"
         elif verb and pk:
-            rest = [c for c in all_columns if c not in pk]
+            rest = [c for c in all_columns if c not in pk and c != "rowid"]
             sets = ", ".join(f'"{c}" = EXCLUDED."{c}"' if c in columns else f'"{c}" = NULL' for c in rest)
             pg += f" ON CONFLICT ({', '.join(pk)}) " + (f"DO UPDATE SET {sets}" if sets else "DO NOTHING")
         if pk == ("id",) and "id" not in columns and "RETURNING" not in pg.upper():
@@ -257,7 +258,7 @@ def connect(uri: str) -> Connection:
 
     raw = raw_connect(uri)
 
-    class Untyped(Dumper):  # a number sent as text of no type: PostgreSQL types it from its place
+    class Untyped(Dumper):  # an integer sent as text of no type: PostgreSQL types it from its place
         oid = 0
 
         def dump(self, obj: Any) -> bytes:
@@ -273,7 +274,7 @@ def connect(uri: str) -> Connection:
             text = bytes(data).decode()
             return np.array(text[1:-1].split(","), dtype=np.float32).tobytes() if len(text) > 2 else b""
 
-    for kind in (int, bool, float):
+    for kind in (int, bool):  # (a float stays float8: `? + id` is then no integer)
         raw.adapters.register_dumper(kind, Untyped)
     raw.adapters.register_loader("numeric", Number)
     info = raw.execute("SELECT oid FROM pg_type WHERE typname = 'vector'").fetchone()

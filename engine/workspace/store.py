@@ -244,6 +244,7 @@ class Workspace:
                     self.set_meta("created", now_iso())
                     self.set_meta("embed_model", DEFAULT_MODEL)
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
+            conn.load_keys()  # the tables as they are now (made by this process or another)
         self.path.mkdir(parents=True, exist_ok=True)  # the caches' folder
         self._opened()
 
@@ -460,7 +461,7 @@ class Workspace:
 
     def stats(self) -> dict[str, Any]:
         """Counts of everything in the workspace, by source where it has one."""
-        by_source = dict(self.db.execute("SELECT source, count(*) FROM messages GROUP BY source").fetchall())
+        by_source = dict(self.db.execute("SELECT source, count(*) FROM messages GROUP BY source ORDER BY source").fetchall())
         index = self.vector_index()
         size = int(index.load().ntotal)
         return {"workspace": str(self.path.resolve()), "schema": self.schema_version,
@@ -579,7 +580,7 @@ class Workspace:
 
         def texts() -> list[str]:
             found = dict(self.rows_in("SELECT content_hash, min(text) FROM messages WHERE content_hash IN ({marks})"
-                                      " GROUP BY content_hash", hashes))
+                                      " GROUP BY content_hash ORDER BY content_hash", hashes))
             return [found[h] for h in hashes if h in found]
         return embedder(self.embed_name, "int8", cal["id"], texts)
 

@@ -6,6 +6,7 @@ versioned under /v1 and described at /openapi.json (and /docs)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -385,7 +386,8 @@ class SizeLimit:
 
 class AccessLog:
     """The server's access log: method, path (never its query string, where a careless client may put a
-    token), status and time, one line a request on stderr."""
+    token), status and time, one line a request on stderr; and on every response the header
+    `X-Pilang-Process`, the server process that answered (one of `pilang serve --workers N`'s replicas)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -398,6 +400,7 @@ class AccessLog:
         async def sent(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-pilang-process", PROCESS)]}
             await send(message)
         try:
             await self.app(scope, receive, sent)
@@ -408,16 +411,38 @@ class AccessLog:
 
 
 def serve(workspace: str | Path, host: str = "127.0.0.1", port: int = 8484, limits: Limits | None = None,
-          log_level: str = "info", imports: tuple[str | Path, ...] = ()) -> None:
+          log_level: str = "info", imports: tuple[str | Path, ...] = (), workers: int = 1) -> None:
     """Run the server until interrupted (SIGINT or SIGTERM: every session is ended at once, and the
-    server is gone within a few seconds)."""
+    server is gone within a few seconds). `workers` > 1: that many server processes share the port
+    (replicas, as behind a load balancer), each with its own developers' sessions; a developer's request
+    may land on any of them, and their definitions, kept in the store, follow them there."""
     from .connections import TimedProtocol
     limits = limits or Limits()
-    app = create_app(workspace, limits, imports)
     TimedProtocol.read_seconds = limits.read_seconds
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, http=TimedProtocol,
-                            timeout_keep_alive=5, timeout_graceful_shutdown=3, limit_concurrency=1000)
-    Server(config, app.state.pool).run()
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": log_level, "access_log": False,
+                               "http": TimedProtocol, "timeout_keep_alive": 5, "timeout_graceful_shutdown": 3,
+                               "limit_concurrency": 1000}
+    if workers > 1:
+        import dataclasses
+        os.environ[REPLICA_SPEC] = json.dumps({"workspace": str(Path(workspace).resolve()), "limits": dataclasses.asdict(limits),
+                                               "imports": [str(p) for p in imports]})
+        uvicorn.run(f"{__name__}:replica", factory=True, workers=workers, **options)
+        return
+    app = create_app(workspace, limits, imports)
+    Server(uvicorn.Config(app, **options), app.state.pool).run()
+
+
+PROCESS = str(os.getpid()).encode()
+REPLICA_SPEC = "PILANG_SERVE_REPLICA"  # what each replica of `pilang serve --workers N` serves, as JSON
+
+
+def replica() -> FastAPI:
+    """One replica's app (uvicorn's factory, in each server process `serve(workers=N)` starts)."""
+    from .connections import TimedProtocol
+    spec = json.loads(os.environ[REPLICA_SPEC])
+    limits = Limits(**spec["limits"])
+    TimedProtocol.read_seconds = limits.read_seconds
+    return create_app(spec["workspace"], limits, tuple(spec["imports"]))
 
 
 class Server(uvicorn.Server):

@@ -140,11 +140,39 @@ class Desk:
         self.budget: Budget | None = None
         self._mime = False
         self.running, self.stopped_by = False, None
+        self.root, self.imports = root, imports
+        self.known: set[int] = set()  # the stored definitions (by number) this session has evaluated
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """A new session: an empty global environment."""
         with self.context():
-            self.sandbox = Sandbox(root, role, name, imports)
-            self.session = Session(workspace=root, developer=name, sandbox=self.sandbox)
+            self.sandbox = Sandbox(self.root, self.role, self.name, self.imports)
+            self.session = Session(workspace=self.root, developer=self.name, sandbox=self.sandbox)
             self.sandbox.seal(self.session)
             self.session.show = self._show
+        self.known = set()
+
+    def catch_up(self) -> list[str]:
+        """Evaluate the definitions this developer made in another session since (a server replica:
+        `pilang serve --workers N`, each request may land on another process), in order; when one this
+        session holds is gone from the store (the environment was cleared elsewhere), start afresh and
+        replay what is stored. What did not replay, in words."""
+        from pilang_engine.api import definition_numbers, numbered_definitions
+        ws = self.workspace()
+        stored = definition_numbers(ws, self.name)
+        if self.known == stored:
+            return []
+        if self.known - stored:
+            self.session.close()
+            self._fresh()
+        failed = []
+        for seq, source, file in numbered_definitions(ws, self.name):
+            if seq not in self.known:
+                self.known.add(seq)
+                if (why := self.replay(source, file)) is not None:
+                    failed.append(why)
+        return failed
 
     @contextmanager
     def context(self, captured: Captured | None = None) -> Any:
@@ -165,9 +193,11 @@ class Desk:
     def workspace(self) -> Any:
         return self.session.engine.workspace()
 
-    def replay(self, source: str, file: str) -> str | None:
+    def replay(self, source: str, file: str, seq: int | None = None) -> str | None:
         """Evaluate a definition this developer made before (their session starting again), under the
-        same time limit as any request; what went wrong, or None."""
+        same time limit as any request; what went wrong, or None. `seq`: its number in the store."""
+        if seq is not None:
+            self.known.add(seq)
         self.sandbox.replaying = True
         try:
             with self.context(Captured(self.limits.output_bytes)):
@@ -191,6 +221,7 @@ class Desk:
         started = time.perf_counter()
         out: dict[str, Any] = {"ok": True, "values": values, "value": None, "shown": [], "error": None, "notes": []}
         self.budget, self.shown, self._mime = Budget(self.limits.output_bytes), [], mime
+        notes = [*notes, *self.catch_up()]
         with self.context(captured):
             for note in notes:
                 captured.write("stderr", f"; your session started again, and this definition was not replayed: {note}\n")
@@ -203,7 +234,7 @@ class Desk:
 
                 def each(form: Any, value: Any) -> None:  # after each top-level form
                     if defines(form):
-                        save(self.workspace(), self.name, span_text(code, spans[id(form)]), file)
+                        self.known.add(save(self.workspace(), self.name, span_text(code, spans[id(form)]), file))
                     if is_json_line(form, value):
                         values.append(self.budget.json(value, f"the value of form {len(values) + 1}"))
                     out["notes"] += self.session.learner.take_notes()  # said by the client, after the value

@@ -68,6 +68,9 @@ def main(conn: Connection, spec: dict[str, Any]) -> None:
                 reply: tuple[str, Any] = ("ok", encode(desk.evaluate(*args)))
             elif op == "replay":
                 reply = ("ok", desk.replay(*args))
+            elif op == "skip":  # stored definitions this session must not replay (one never stopped)
+                desk.known.update(args[0])
+                reply = ("ok", None)
             elif op == "call":
                 reply = ("ok", json.dumps(desk.call(args[0], *args[1]), ensure_ascii=False).encode("utf-8", "replace"))
             elif op == "complete":
@@ -315,11 +318,11 @@ class Pool:
     def _started(self, name: str, role: str) -> Worker:
         """A new worker with the developer's definitions replayed, in order, each under the time limit.
         One that does not stop ends the worker; a new one replays the others."""
-        from pilang_engine.api import definitions
+        from pilang_engine.api import numbered_definitions
         from pilang_engine.api import Workspace
         ws = Workspace(self.root, create=False)
         try:
-            saved = definitions(ws, name)
+            saved = numbered_definitions(ws, name)
         finally:
             ws.close()
         skipped: dict[int, str] = {}
@@ -327,15 +330,17 @@ class Pool:
             worker = Worker(self.root, name, role, self.limits, self.imports)
             notes, at = [], None
             try:
-                for at, (source, file) in enumerate(saved):
+                for at, (seq, source, file) in enumerate(saved):
                     if at not in skipped:
-                        _, failed = worker.request("replay", source, file)
+                        _, failed = worker.request("replay", source, file, seq)
                         if failed:
                             notes.append(failed)
                 break
             except Ended as ended:  # that definition never stopped: skipped in a fresh worker
-                source, file = saved[at]
+                _, source, file = saved[at]
                 skipped[at] = f"{file}: {' '.join(source.split())[:80]}: {ended.message}"
+        if skipped:
+            worker.request("skip", [saved[at][0] for at in skipped])
         worker.untold = [*skipped.values(), *notes]
         for note in worker.untold:
             print(f"pilang serve: {name}: a definition did not replay: {note}", file=sys.stderr)
