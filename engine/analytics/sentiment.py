@@ -243,7 +243,7 @@ class SentimentModel:
         from sklearn.metrics import balanced_accuracy_score
         from sklearn.model_selection import StratifiedKFold
         MIN_REVIEWS, FOLDS = self.min_reviews, self.folds  # noqa: N806 (the settings, read as the constants they default to)
-        rows = ws.db.execute("SELECT id, json_extract(meta, '$.voted_up') FROM messages WHERE source = 'steam'"
+        rows = ws.db.execute("SELECT id, CAST(json_extract(meta, '$.voted_up') AS INTEGER) FROM messages WHERE source = 'steam'"
                              " AND json_extract(meta, '$.voted_up') IS NOT NULL ORDER BY id").fetchall()
         if len(rows) < MIN_REVIEWS:
             return

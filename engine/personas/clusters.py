@@ -117,7 +117,7 @@ def players(ws: Workspace, authors: list[str] | None = None, until: float | None
 def _playtime_hours(ws: Workspace, authors: list[str]) -> np.ndarray:
     """Hours played where the platform reports it (Steam's playtime_forever, in minutes), else 0."""
     found = {a: minutes / 60.0 for a, minutes in ws.rows_in(
-        "SELECT id, json_extract(attrs, '$.playtime_forever') FROM authors WHERE id IN ({marks})", authors)
+        "SELECT id, CAST(json_extract(attrs, '$.playtime_forever') AS REAL) FROM authors WHERE id IN ({marks})", authors)
         if isinstance(minutes, (int, float))}
     return np.array([found.get(a, 0.0) for a in authors])
 
@@ -265,8 +265,8 @@ def mmr(vectors: np.ndarray, target: np.ndarray, n: int, lam: float = 0.6) -> li
 
 def _member_messages(ws: Workspace, authors: list[str]) -> list[tuple[int, float | None, str, str, str, str]]:
     """(id, time, text, author, source, content_hash) of the given authors' messages."""
-    return ws.rows_in("SELECT id, time, text, author, source, content_hash FROM messages WHERE author IN ({marks})",
-                      authors)
+    return sorted(ws.rows_in("SELECT id, time, text, author, source, content_hash FROM messages WHERE author IN ({marks})",
+                             authors))  # by id: in one order on every store (ties among terms follow it)
 
 
 def silence_means_something(messages_per_player: np.ndarray) -> bool:

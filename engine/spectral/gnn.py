@@ -98,9 +98,9 @@ def _early_messages(ws: Workspace) -> None:
     """TEMP table gnn_early(id): each match's messages in its first half (by chat time): what a
     toxicity forecast may see; the second half holds the labels."""
     ws.db.execute("DROP TABLE IF EXISTS temp.gnn_early")
-    ws.db.execute("CREATE TEMP TABLE gnn_early AS SELECT id FROM (SELECT id, json_extract(meta, '$.chat_time') AS t,"
-                  " percent_rank() OVER (PARTITION BY context ORDER BY json_extract(meta, '$.chat_time')) AS r"
-                  " FROM messages WHERE json_extract(meta, '$.intent') IS NOT NULL) WHERE r < 0.5")
+    ws.db.execute("CREATE TEMP TABLE gnn_early AS SELECT id FROM (SELECT id, percent_rank() OVER (PARTITION BY context"
+                  " ORDER BY CAST(json_extract(meta, '$.chat_time') AS REAL)) AS r"
+                  " FROM messages WHERE json_extract(meta, '$.intent') IS NOT NULL) early WHERE r < 0.5")
 
 
 def build(ws: Workspace, task: str, cutoff: float | None = None, labelled: bool = True) -> Graph:
@@ -115,7 +115,7 @@ def build(ws: Workspace, task: str, cutoff: float | None = None, labelled: bool 
         _early_messages(ws)
         where = "m.id IN (SELECT id FROM temp.gnn_early)"
         p = players(ws, where=where)
-        rows = ws.db.execute("SELECT author, max(json_extract(meta, '$.intent') IN ('E', 'I')) FROM messages"
+        rows = ws.db.execute("SELECT author, max(CASE WHEN json_extract(meta, '$.intent') IN ('E', 'I') THEN 1 ELSE 0 END) FROM messages"
                              " WHERE json_extract(meta, '$.intent') IS NOT NULL AND author IS NOT NULL"
                              " AND id NOT IN (SELECT id FROM gnn_early) GROUP BY author ORDER BY author").fetchall()
         later = dict(rows)

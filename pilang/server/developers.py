@@ -167,7 +167,7 @@ class Desk:
             self.session.close()
             self._fresh()
         failed = []
-        for seq, source, file in numbered_definitions(ws, self.name):
+        for seq, source, file in numbered_definitions(self.workspace(), self.name):
             if seq not in self.known:
                 self.known.add(seq)
                 if (why := self.replay(source, file)) is not None:
