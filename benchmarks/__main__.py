@@ -7,7 +7,7 @@ import platform
 
 # In this order; each module is imported only when it runs, so the interpreter is timed in a process
 # that has not loaded numpy, torch and scikit-learn (a bigger heap makes every garbage collection slower).
-BENCHMARKS = ["interpreter", "ingest", "embedding", "bigfile", "analytics", "sentiment", "personas", "spectral", "learning", "ask", "stream", "live", "voice", "scaleout", "server", "store", "evaluation"]
+BENCHMARKS = ["interpreter", "ingest", "embedding", "bigfile", "analytics", "sentiment", "personas", "spectral", "learning", "ask", "stream", "live", "voice", "scaleout", "server", "store", "replicas", "evaluation"]
 
 
 def main() -> None:

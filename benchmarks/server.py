@@ -117,14 +117,14 @@ def run(quick: bool = False) -> None:
     report_adversary(calm, attacked, clients - 1, seconds / 2)
 
 
-def start(workspace: Path, limit: float) -> tuple[str, subprocess.Popen]:
+def start(workspace: Path, limit: float, extra: tuple[str, ...] = ()) -> tuple[str, subprocess.Popen]:
     from pilang.server.client import wait_for
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "pilang", "serve", "--workspace", str(workspace), "--port",
-                               str(port), "--time-limit", str(limit), "--grace", "3", "--log-level", "warning"],
+                               str(port), "--time-limit", str(limit), "--grace", "3", "--log-level", "warning", *extra],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if not wait_for(url, 240):
         server.kill()

@@ -287,8 +287,9 @@ class PgVectorIndex:
     the messages that became searchable since it last counted)."""
 
     def __init__(self, conn: Any, model: str, ws: Workspace | None = None) -> None:
+        # the engine's connection (pgstore.Connection: its lock keeps threads' statements apart), or psycopg's
         self.conn, self.model, self.ws = getattr(conn, "raw", conn), model, ws
-        self.lock = getattr(conn, "lock", None) or threading.RLock()
+        self.lock = conn.lock if hasattr(conn, "raw") else threading.RLock()
         with self.lock:
             row = self.conn.execute("SELECT vector_dims(vector), count(*) FROM vectors WHERE model = %s"
                                     " GROUP BY vector_dims(vector)", [model]).fetchone()
