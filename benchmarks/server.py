@@ -123,9 +123,12 @@ def start(workspace: Path, limit: float, extra: tuple[str, ...] = ()) -> tuple[s
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
+    log = tempfile.NamedTemporaryFile("w+", prefix="pilang-serve-", suffix=".log", delete=False)  # noqa: SIM115
+    # the log to a file: a pipe nobody reads while the load runs fills, and the server then waits on it
     server = subprocess.Popen([sys.executable, "-m", "pilang", "serve", "--workspace", str(workspace), "--port",
                                str(port), "--time-limit", str(limit), "--grace", "3", "--log-level", "warning", *extra],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.DEVNULL, stderr=log, text=True)
+    server.log = log  # type: ignore[attr-defined]
     if not wait_for(url, 240):
         server.kill()
         raise RuntimeError("the server did not start")
@@ -135,7 +138,13 @@ def start(workspace: Path, limit: float, extra: tuple[str, ...] = ()) -> tuple[s
 def stop(server: subprocess.Popen) -> str:
     """Stop the server (SIGTERM); its log."""
     server.terminate()
-    return server.communicate(timeout=60)[1]
+    server.wait(60)
+    log = server.log  # type: ignore[attr-defined]
+    log.seek(0)
+    text = log.read()
+    log.close()
+    os.unlink(log.name)
+    return text
 
 
 def load(url: str, tokens: dict[str, str], admin: str, persona: str, seconds: float, inbox: Path,

@@ -283,3 +283,15 @@ def test_server_replicas_share_each_developers_session_through_the_store(postgre
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_a_model_trained_on_one_machine_is_read_on_another(postgres_uri: str, tmp_path: Path) -> None:
+    import torch
+    from pilang_engine.spectral import record, save, weights
+    from pilang_engine.workspace.store import Workspace
+    here = Workspace(tmp_path / "machine-a", store=postgres_uri)
+    save(here, "fno", "Fourier neural operator", {"w": torch.arange(6.0)}, {}, {}, {})
+    here.close()
+    there = Workspace(tmp_path / "machine-b", store=postgres_uri)  # its own cache folder: no file yet
+    assert torch.equal(weights(there, record(there, "fno"))["w"], torch.arange(6.0))
+    there.close()

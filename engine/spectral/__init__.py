@@ -33,6 +33,8 @@ def save(ws: Workspace, name: str, kind: str, state: dict[str, Any], config: dic
         ws.db.execute("INSERT OR REPLACE INTO models(name, kind, trained, config, scores, ntk, path, data)"
                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                       [name, kind, now_iso(), dumps(config), dumps(scores), dumps(ntk), path.name, dumps(data_stamp(ws))])
+        if ws.backend == "postgresql":  # the weights in the store too: every machine on it reads them
+            ws.db.execute("INSERT OR REPLACE INTO model_files(path, data) VALUES (?, ?)", [path.name, path.read_bytes()])
 
 
 def record(ws: Workspace, name: str) -> dict[str, Any] | None:
@@ -48,7 +50,15 @@ def record(ws: Workspace, name: str) -> dict[str, Any] | None:
 def weights(ws: Workspace, rec: dict[str, Any]) -> dict[str, Any]:
     """The saved state of a model record, on this machine's device."""
     import torch
-    return torch.load(ws.models_folder / rec["path"], map_location=device(), weights_only=True)
+    file = ws.models_folder / rec["path"]
+    if not file.exists() and ws.backend == "postgresql":  # trained on another machine: from the store
+        row = ws.db.execute("SELECT data FROM model_files WHERE path = ?", [rec["path"]]).fetchone()
+        if row is not None:
+            from ..workspace.files import atomic_file
+            ws.models_folder.mkdir(parents=True, exist_ok=True)
+            with atomic_file(file) as tmp:
+                tmp.write_bytes(bytes(row[0]))
+    return torch.load(file, map_location=device(), weights_only=True)
 
 
 def stale(ws: Workspace, rec: dict[str, Any]) -> str | None:

@@ -85,6 +85,13 @@ def _outside_quotes(sql: str) -> list[tuple[bool, str]]:
 INSERT = re.compile(r"^\s*INSERT\s+(?:OR\s+(REPLACE|IGNORE)\s+)?INTO\s+\"?(\w+)\"?\s*\(([^)]*)\)", re.I)
 
 
+def reads_vectors(pg: str) -> bool:
+    """Whether a statement selects the vectors table's `vector` column (its rows are then read in
+    PostgreSQL's binary form: parsing the text form of 384 floats costs 0.1 ms a row)."""
+    head = re.match(r"\s*SELECT\s+(.*?)\s+FROM\s+(.*)", pg, re.I | re.S)
+    return bool(head and re.search(r"(^|[\s,(.])vector\b", head.group(1)) and re.search(r"\bvectors\b", head.group(2)))
+
+
 @lru_cache(maxsize=2048)
 def translate(sql: str, keys: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]) -> tuple[str, str | None, int]:
     """(PostgreSQL statement, the column it returns as lastrowid or None, the parameter position of a
@@ -203,7 +210,7 @@ class Connection:
                 return Cursor([], 0, None)
             pg, returning, vector_at = self._statement(sql)
             params = _vector_param(list(params or ()), vector_at)
-            cur = self.raw.execute(pg, params)
+            cur = self.raw.execute(pg, params, binary=reads_vectors(pg))
             rows = cur.fetchall() if cur.description is not None else []
             lastrowid = rows[0][0] if returning and rows else None
             if returning:
@@ -253,6 +260,7 @@ class Database:
 def connect(uri: str) -> Connection:
     """An engine connection to the PostgreSQL store at `uri` (autocommit; BEGIN and COMMIT are the engine's)."""
     from psycopg.adapt import Dumper, Loader
+    from psycopg.pq import Format
 
     from .postgres import connect as raw_connect
 
@@ -274,12 +282,19 @@ def connect(uri: str) -> Connection:
             text = bytes(data).decode()
             return np.array(text[1:-1].split(","), dtype=np.float32).tobytes() if len(text) > 2 else b""
 
+    class BinaryBlob(Loader):  # its binary form: width (2 bytes), 2 unused, big-endian float32s
+        format = Format.BINARY
+
+        def load(self, data: Any) -> Any:
+            return np.frombuffer(bytes(data), ">f4", offset=4).astype("<f4").tobytes()
+
     for kind in (int, bool):  # (a float stays float8: `? + id` is then no integer)
         raw.adapters.register_dumper(kind, Untyped)
     raw.adapters.register_loader("numeric", Number)
     info = raw.execute("SELECT oid FROM pg_type WHERE typname = 'vector'").fetchone()
     if info:
         raw.adapters.register_loader(info[0], Blob)
+        raw.adapters.register_loader(info[0], BinaryBlob)
     with raw.transaction():
         raw.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
         for statement in FUNCTIONS:
