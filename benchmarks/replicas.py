@@ -19,18 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from .server import export, load, start, stop
+from .server import export, load, start, stop, team_workspace
 
 
 def run(quick: bool = False) -> None:
     import pgserver
 
-    from pilang_engine.data.simulate import write_demo
-    from pilang_engine.ingestion.pipeline import ingest
-    from pilang_engine.personas import clusters as personas
-    from pilang_engine.workspace.access import add_token
     from pilang_engine.workspace.postgres import migrate
-    from pilang_engine.workspace.store import Workspace
 
     clients, seconds = (4, 6.0) if quick else (16, 40.0)
     ingest_n = 5_000 if quick else 100_000
@@ -47,13 +42,7 @@ def run(quick: bool = False) -> None:
                     conn.execute(f'CREATE DATABASE "{name}"')
                 return base_uri.replace("/postgres?", f"/{name}?", 1)
 
-            write_demo(tmp_path / "demo")
-            ws = Workspace(tmp_path / "lite")
-            ingest(ws, [tmp_path / "demo"], progress=False)
-            personas.fit(ws)
-            persona = ws.db.execute("SELECT name FROM personas ORDER BY name").fetchone()[0]
-            tokens = {f"dev{i:02d}": add_token(ws, f"dev{i:02d}") for i in range(clients)}
-            admin = add_token(ws, "ops", "admin")
+            ws, persona, tokens, admin = team_workspace(tmp_path, tmp_path / "lite", clients)
             base = ws.count("messages")
             uri = database("served")
             shutil.copytree(tmp_path / "lite", tmp_path / "pgcache")  # the same inbox folder beside each

@@ -70,24 +70,14 @@ ADVERSARY_LIMIT = 10.0
 
 
 def run(quick: bool = False) -> None:
-    from pilang_engine.data.simulate import write_demo
-    from pilang_engine.ingestion.pipeline import ingest
-    from pilang_engine.personas import clusters as personas
     from pilang_engine.workspace.access import add_token
-    from pilang_engine.workspace.store import Workspace
 
     from pilang.session import Session
 
     clients, seconds = (4, 8.0) if quick else (16, 60.0)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        write_demo(tmp_path / "demo")
-        ws = Workspace(tmp_path / "ws")
-        ingest(ws, [tmp_path / "demo"], progress=False)
-        personas.fit(ws)
-        persona = ws.db.execute("SELECT name FROM personas ORDER BY name").fetchone()[0]
-        tokens = {f"dev{i:02d}": add_token(ws, f"dev{i:02d}") for i in range(clients)}
-        admin = add_token(ws, "ops", "admin")
+        ws, persona, tokens, admin = team_workspace(tmp_path, tmp_path / "ws", clients)
         mallory = add_token(ws, "mallory")
         base = ws.count("messages")
         ws.close()
@@ -115,6 +105,23 @@ def run(quick: bool = False) -> None:
 
     report(results, local, clients, seconds, reads)
     report_adversary(calm, attacked, clients - 1, seconds / 2)
+
+
+def team_workspace(tmp_path: Path, folder: Path, clients: int) -> tuple[Any, str, dict[str, str], str]:
+    """The demo community ingested into `folder`, personas fitted, a token per client and an admin's:
+    (workspace, a persona's name, {developer: token}, the admin's token)."""
+    from pilang_engine.data.simulate import write_demo
+    from pilang_engine.ingestion.pipeline import ingest
+    from pilang_engine.personas import clusters as personas
+    from pilang_engine.workspace.access import add_token
+    from pilang_engine.workspace.store import Workspace
+    write_demo(tmp_path / "demo")
+    ws = Workspace(folder)
+    ingest(ws, [tmp_path / "demo"], progress=False)
+    personas.fit(ws)
+    persona = ws.db.execute("SELECT name FROM personas ORDER BY name").fetchone()[0]
+    tokens = {f"dev{i:02d}": add_token(ws, f"dev{i:02d}") for i in range(clients)}
+    return ws, persona, tokens, add_token(ws, "ops", "admin")
 
 
 def start(workspace: Path, limit: float, extra: tuple[str, ...] = ()) -> tuple[str, subprocess.Popen]:
