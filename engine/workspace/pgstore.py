@@ -85,6 +85,7 @@ def _outside_quotes(sql: str) -> list[tuple[bool, str]]:
 INSERT = re.compile(r"^\s*INSERT\s+(?:OR\s+(REPLACE|IGNORE)\s+)?INTO\s+\"?(\w+)\"?\s*\(([^)]*)\)", re.I)
 
 
+@lru_cache(maxsize=2048)
 def reads_vectors(pg: str) -> bool:
     """Whether a statement selects the vectors table's `vector` column (its rows are then read in
     PostgreSQL's binary form: parsing the text form of 384 floats costs 0.1 ms a row)."""
@@ -187,7 +188,7 @@ class Connection:
                 pk.append((key_at, column))
         self._keys = tuple((t, tuple(c for _, c in sorted(pk)), tuple(cols)) for t, (pk, cols) in sorted(tables.items()))
 
-    def _statement(self, sql: str) -> tuple[str, str | None, int] | None:
+    def _statement(self, sql: str) -> tuple[str, str | None, int]:
         head = sql.lstrip()[:20].upper()
         if head.startswith("PRAGMA"):
             raise Unsupported(f"PostgreSQL store: {sql.strip()[:60]} is SQLite's")
