@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 EXPORTS: dict[str, str] = {
     # the workspace: opening one, its errors, dates, saved definitions, access tokens, progress
     "Workspace": "workspace.store", "WorkspaceError": "workspace.store", "NotAllowed": "workspace.store",
-    "default_path": "workspace.store", "ModelUnavailable": "workspace.embed", "FormatError": "ingestion.formats",
+    "default_path": "workspace.store", "workspace_exists": "workspace.store:exists", "ModelUnavailable": "workspace.embed", "FormatError": "ingestion.formats",
     "parse_date": "workspace.dates", "iso": "workspace.dates", "exact_iso": "workspace.dates",
     "set_reporter": "workspace.progress",
     "save_definition": "workspace.environments:save", "definitions": "workspace.environments",
@@ -139,6 +139,7 @@ if TYPE_CHECKING:  # the same names, for static analysis (tests/test_layout.py k
     from .workspace.progress import set_reporter
     from .workspace.search import search
     from .workspace.store import NotAllowed, Workspace, WorkspaceError, default_path
+    from .workspace.store import exists as workspace_exists
 
 
 def __getattr__(name: str) -> Any:

@@ -95,9 +95,9 @@ class EngineLink:
         return self._ws
 
     def exists(self) -> bool:
-        """Whether a workspace is open or on disk (checked without opening it)."""
-        from pilang_engine.api import default_path
-        return self._ws is not None or (Path(self.path or default_path()) / "workspace.db").exists()
+        """Whether a workspace is open or there (on disk, or in the store; checked without making one)."""
+        from pilang_engine.api import default_path, workspace_exists
+        return self._ws is not None or workspace_exists(self.path or default_path())
 
     def switch(self, path: Path) -> None:
         """Use another workspace from now on (opened on next use; the old one is closed)."""

@@ -295,3 +295,18 @@ def test_a_model_trained_on_one_machine_is_read_on_another(postgres_uri: str, tm
     there = Workspace(tmp_path / "machine-b", store=postgres_uri)  # its own cache folder: no file yet
     assert torch.equal(weights(there, record(there, "fno"))["w"], torch.arange(6.0))
     there.close()
+
+
+def test_whether_a_workspace_is_there_is_asked_of_the_store(postgres_uri: str, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session loads learned macros only where a workspace exists (never making one): on a store, the
+    store is asked, not the folder (which holds no workspace.db)."""
+    from pilang_engine.workspace.store import Workspace, exists
+    monkeypatch.setenv("PILANG_STORE", postgres_uri)
+    assert not exists(tmp_path / "ws")
+    Workspace(tmp_path / "ws").close()
+    assert exists(tmp_path / "elsewhere") and not (tmp_path / "ws" / "workspace.db").exists()
+    import re
+    monkeypatch.setenv("PILANG_STORE", re.sub(r"/t_[^?]*\?", "/{name}?", postgres_uri))  # a database per folder
+    assert not exists(tmp_path / "other")  # its database not made yet, and not made by asking
+    assert not exists(tmp_path / "other")

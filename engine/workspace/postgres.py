@@ -120,6 +120,28 @@ def upgrade(conn: Any) -> bool:
     return found is None
 
 
+def database_name(folder: Any) -> str:
+    """The database a `{name}` in a store's URI stands for: one per workspace folder."""
+    import hashlib
+    return "pilang_" + hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+
+
+def holds_workspace(uri: str, folder: Any) -> bool:
+    """Whether the store at `uri` (its `{name}` standing for `folder`'s database) holds a workspace; makes nothing."""
+    import psycopg
+    if "{name}" in uri:
+        name = database_name(folder)
+        with psycopg.connect(uri.replace("{name}", "postgres"), autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
+                return False
+        uri = uri.replace("{name}", name)
+    try:
+        with psycopg.connect(uri, autocommit=True) as conn:
+            return schema_version(conn) is not None
+    except psycopg.Error:
+        return False
+
+
 def create_database(uri: str, name: str) -> str:
     """`uri` with `{name}` replaced by `name`, the database made first when the server lacks it."""
     import psycopg
@@ -129,7 +151,7 @@ def create_database(uri: str, name: str) -> str:
             if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
                 try:
                     conn.execute(f'CREATE DATABASE "{name}"')
-                except psycopg.errors.DuplicateDatabase:
+                except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
                     pass  # made by another process just now
     except psycopg.Error as exc:
         raise StoreError(f"cannot make database {name} on {_safe(uri)}: {str(exc).strip().splitlines()[0]}") from exc

@@ -609,10 +609,19 @@ def store_uri(store: str | None, path: Path) -> str | None:
         raise WorkspaceError(f"--store {uri!r}: a store is a postgresql://... URI (without one, the workspace is"
                              " SQLite in its folder)")
     if "{name}" in uri:
-        name = "pilang_" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-        from .postgres import create_database
-        uri = create_database(uri, name)
+        from .postgres import create_database, database_name
+        uri = create_database(uri, database_name(path))
     return uri
+
+
+def exists(path: str | Path) -> bool:
+    """Whether a workspace is there, checked without making one: its SQLite file, or, with a store
+    ($PILANG_STORE), a pilang schema in that store's database."""
+    uri = os.environ.get("PILANG_STORE")
+    if not uri:
+        return (Path(path) / "workspace.db").exists()
+    from .postgres import holds_workspace
+    return holds_workspace(uri, Path(path))
 
 
 def default_path() -> Path:
