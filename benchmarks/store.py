@@ -1,6 +1,6 @@
 """The two stores' vector search and writes, on this machine: the embedded one (SQLite rows + a faiss
 index, the workspace's own rules: exact below 100k vectors, HNSW M=32 efSearch=128 above) and
-PostgreSQL + pgvector (a real server started by pgserver; HNSW m=16 ef_construction=64, ef_search as
+PostgreSQL + pgvector (a real server started by pgserver; HNSW m=32 ef_construction=80 as faiss, ef_search as
 faiss's; the search is `postgres.PgVectorIndex`'s, a join of vectors to messages). Synthetic unit
 vectors of 384 dimensions in 1,000 clusters (what sentence embeddings of chat look like to an index):
 rows written a second (SQLite: one transaction of inserts; PostgreSQL: binary COPY, as `pilang migrate`
