@@ -5,7 +5,8 @@ writes a `Workspace` the same way whichever store holds it (`--store postgresql:
 What differs, and how it is met:
 - the dialect: `?` -> `%s`; `INSERT OR REPLACE` / `OR IGNORE` -> `ON CONFLICT` on the table's primary key;
   `LIKE` -> `ILIKE` (SQLite's LIKE ignores ASCII case); `CAST(.. AS REAL)` -> double precision; SQLite's
-  scalar `min(a, b)`, `max(a, b)` and `json_extract(doc, '$.key')` are SQL functions made with the schema;
+  scalar `min(a, b)`, `max(a, b)` and `json_extract(doc, '$.key')` are SQL functions made with the schema
+  (FUNCTIONS, in postgres.ddl);
 - `lastrowid`: an INSERT into a table keyed by `id` returns it (`RETURNING id`);
 - integer parameters are sent untyped, so PostgreSQL types them from where they stand (a number compared
   with a text column, as SQLite's affinity allows); numeric results come back as int or float, never Decimal;
@@ -34,7 +35,7 @@ import numpy as np
 
 DATA_LOCK, BOOKKEEPING_LOCK, SCHEMA_LOCK, INGEST_LOCK = 7_151_001, 7_151_002, 7_151_003, 7_151_004
 
-FUNCTIONS = [
+FUNCTIONS = [  # made with the schema (postgres.ddl), not on every connection
     # SQLite's two-argument min and max (PostgreSQL's least and greatest)
     "CREATE OR REPLACE FUNCTION min(a double precision, b double precision) RETURNS double precision"
     " LANGUAGE sql IMMUTABLE AS 'SELECT least(a, b)'",
@@ -203,10 +204,7 @@ class Connection:
     def execute(self, sql: str, params: Any = ()) -> Cursor:
         head = sql.strip().upper()
         with self.lock:
-            if head == "BEGIN IMMEDIATE":  # SQLite's write lock: here the data's advisory lock
-                self.begin(True)
-                return Cursor([], 0, None)
-            if head in ("BEGIN", "COMMIT", "ROLLBACK"):
+            if head in ("COMMIT", "ROLLBACK"):  # (a transaction begins with `begin`: it takes a writer lock)
                 self.raw.execute(head)
                 return Cursor([], 0, None)
             pg, returning, vector_at = self._statement(sql)
@@ -296,10 +294,6 @@ def connect(uri: str) -> Connection:
     if info:
         raw.adapters.register_loader(info[0], Blob)
         raw.adapters.register_loader(info[0], BinaryBlob)
-    with raw.transaction():
-        raw.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])
-        for statement in FUNCTIONS:
-            raw.execute(statement)
     return Connection(raw)
 
 

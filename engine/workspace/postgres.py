@@ -80,8 +80,7 @@ def ddl(db: Any) -> list[str]:
     Database: every table, column and unique index), each safe to run again: on a store made by an older
     pilang they add what the newer schema has (every schema step so far only adds)."""
     out = []
-    for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-                               " ORDER BY name").fetchall():
+    for table in _tables(db):
         cols = db.execute(f'PRAGMA table_info("{table}")').fetchall()  # cid, name, type, notnull, default, pk
         defs = []
         for _, name, kind, notnull, _, _ in cols:
@@ -103,6 +102,8 @@ def ddl(db: Any) -> list[str]:
             columns = [r[2] for r in db.execute(f'PRAGMA index_info("{index}")').fetchall()]
             out.append(f'CREATE {"UNIQUE " if unique else ""}INDEX IF NOT EXISTS "{index}" ON "{table}"'
                        f' ({", ".join(chr(34) + c + chr(34) for c in columns)})')
+    from .pgstore import FUNCTIONS  # what the engine's SQL calls that PostgreSQL lacks
+    out += FUNCTIONS
     out.append('CREATE TABLE IF NOT EXISTS "model_files" ("path" text PRIMARY KEY, "data" bytea)')
     out.append('CREATE TABLE IF NOT EXISTS "pilang_schema" ("sqlite_version" bigint, "pg_steps" bigint, "migrated" text)')
     return out
@@ -169,9 +170,10 @@ def schema_version(conn: Any) -> tuple[int, int] | None:
     return (int(row[0]), int(row[1])) if row else None
 
 
-def _tables(ws: Workspace) -> list[str]:
-    return [r[0] for r in ws.db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE"
-                                        " 'sqlite_%' ORDER BY name").fetchall()]
+def _tables(db: Any) -> list[str]:
+    """The tables of a SQLite database (sqlite_utils's or a workspace's `db`)."""
+    return [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE"
+                                     " 'sqlite_%' ORDER BY name").fetchall()]
 
 
 def migrate(ws: Workspace, uri: str, say: Callable[[str], None] = lambda s: None, sample: int = SAMPLE
@@ -191,7 +193,7 @@ def migrate(ws: Workspace, uri: str, say: Callable[[str], None] = lambda s: None
         with conn.transaction():
             for statement in ddl(ws.db):
                 conn.execute(statement)
-            copied = {table: _copy(ws, conn, table, say) for table in _tables(ws)}
+            copied = {table: _copy(ws, conn, table, say) for table in _tables(ws.db)}
             files = _copy_files(ws, conn)
             for (table,) in conn.execute("SELECT table_name FROM information_schema.columns WHERE column_name = 'id'"
                                          " AND is_identity = 'YES' AND table_schema = current_schema()").fetchall():
@@ -315,6 +317,7 @@ class PgVectorIndex:
     the messages that became searchable since it last counted)."""
 
     def __init__(self, conn: Any, model: str, ws: Workspace | None = None) -> None:
+        from .pgstore import SCHEMA_LOCK
         # the engine's connection (pgstore.Connection: its lock keeps threads' statements apart), or psycopg's
         self.conn, self.model, self.ws = getattr(conn, "raw", conn), model, ws
         self.lock = conn.lock if hasattr(conn, "raw") else threading.RLock()
@@ -325,7 +328,7 @@ class PgVectorIndex:
         self._dim = int(row[0]) if row else 0
         if self.kind == "hnsw":
             with self.lock, self.conn.transaction():
-                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [7_151_003])  # one builder at a time
+                self.conn.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEMA_LOCK])  # one builder at a time
                 self.conn.execute(_hnsw_statement(model, self._dim))
 
     @property

@@ -159,8 +159,7 @@ class Desk:
         session holds is gone from the store (the environment was cleared elsewhere), start afresh and
         replay what is stored. What did not replay, in words."""
         from pilang_engine.api import definition_numbers, numbered_definitions
-        ws = self.workspace()
-        stored = definition_numbers(ws, self.name)
+        stored = definition_numbers(self.workspace(), self.name)
         if self.known == stored:
             return []
         if self.known - stored:
